@@ -1,0 +1,228 @@
+"""The command line: parse options, load, solve, render, map errors to exit codes.
+
+Exit codes: 0 success, 2 bad input or usage. Heavy modules (numpy, the solvers, the renderers)
+are imported inside the commands so ``gdtrace --help`` and ``--version`` stay quick.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Optional, TypeVar
+
+import typer
+
+from gdtrace import __version__
+from gdtrace.errors import GdtraceError, UsageError
+
+app = typer.Typer(
+    name="gdtrace", no_args_is_help=True, add_completion=True,
+    pretty_exceptions_enable=False,
+    help="Worked, step-by-step solutions of gradient-descent problems.")
+
+EXIT_BAD_INPUT = 2
+T = TypeVar("T")
+
+ProblemArg = Annotated[Optional[str], typer.Argument(
+    help="A problem file, or the name of a bundled problem (see `gdtrace list`). "
+         "Default: logreg.", show_default=False)]
+DecimalsOpt = Annotated[Optional[int], typer.Option(
+    "--decimals", min=0, max=15, show_default=False,
+    help="Digits shown (display only; default 4, or the --carry digits).")]
+FormatOpt = Annotated[Optional[str], typer.Option(
+    "--format", "-f", help="terminal, text or json. Default: terminal on a terminal, "
+                           "text when piped or when NO_COLOR is set.", show_default=False)]
+StepsOpt = Annotated[bool, typer.Option("--steps", help="Print every worked line instead of "
+                                                        "tables.")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Override `epochs`.")]
+CarryOpt = Annotated[Optional[int], typer.Option(
+    "--carry", help="Round every written-down value to N decimals and carry it on.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gdtrace {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None,
+) -> None:
+    """Worked, step-by-step solutions of gradient-descent problems."""
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"gdtrace: error: {message}", err=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run a command body; a user mistake becomes one line on stderr and exit code 2."""
+    try:
+        return action()
+    except GdtraceError as error:
+        raise fail(str(error)) from None
+
+
+def load(problem: str | None) -> object:
+    """Load a file or bundled problem; a bundled one is named ``problems/NAME.yaml``, as in
+    the repository, rather than by its install path."""
+    from pathlib import Path
+
+    from gdtrace.problem import load_problem, resolve_problem
+
+    path = resolve_problem(problem)
+    given = problem if problem is not None and Path(problem).exists() else None
+    return load_problem(path, display_name=given or f"problems/{path.name}")
+
+
+def choose_format(requested: str | None) -> str:
+    if requested:
+        return requested
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        return "terminal"
+    return "text"
+
+
+def emit(trace: object, fmt: str, decimals: int | None, steps: bool, full: bool = False) -> None:
+    from gdtrace.render import RenderOptions, render
+
+    width = None
+    if fmt == "terminal":
+        import shutil
+
+        width = shutil.get_terminal_size((120, 40)).columns
+    options = RenderOptions(decimals=decimals, steps=steps, width=width, full=full)
+    sys.stdout.write(render(trace, fmt, options))  # type: ignore[arg-type]
+    if fmt not in ("terminal", "text"):
+        for warning in trace.warnings:  # type: ignore[attr-defined]
+            typer.echo(f"gdtrace: warning: {warning.message}", err=True)
+
+
+def parse_list(text: str | None, option: str, convert: Callable[[str], T]) -> list[T]:
+    """``0.1,0.01`` → [0.1, 0.01]; a bad item is a usage error naming the option."""
+    if text is None:
+        return []
+    items = []
+    for part in text.split(","):
+        try:
+            items.append(convert(part.strip()))
+        except ValueError:
+            raise UsageError(f"{option}: '{part.strip()}' is not a valid value") from None
+    return items
+
+
+@app.command()
+def solve(
+    problem: ProblemArg = None,
+    epochs: EpochsOpt = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Override `learning_rate`.")] = None,
+    l2: Annotated[Optional[float], typer.Option("--l2", help="Override `lambda`.")] = None,
+    update: Annotated[Optional[str], typer.Option(
+        "--update", help="Override `update`: sgd, batch or minibatch.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size",
+                                                      help="Override `batch_size`.")] = None,
+    carry: CarryOpt = None,
+    decimals: DecimalsOpt = None,
+    steps: StepsOpt = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Solve a problem and print the worked solution."""
+
+    def run() -> None:
+        from gdtrace.problem import apply_overrides
+        from gdtrace.solvers import solve as solve_problem
+
+        chosen = choose_format(fmt)
+        _check_format(chosen)
+        loaded = load(problem)
+        loaded = apply_overrides(loaded, epochs=epochs, learning_rate=lr, lam=l2, update=update,
+                                 carry_decimals=carry, batch_size=batch_size)
+        emit(solve_problem(loaded), chosen, decimals, steps)
+
+    guarded(run)
+
+
+@app.command()
+def compare(
+    problem: ProblemArg = None,
+    l2: Annotated[Optional[str], typer.Option(
+        "--l2", help="λ values to compare with the file's, e.g. 0.5 or 0.1,1,10.")] = None,
+    lr: Annotated[Optional[str], typer.Option(
+        "--lr", help="Learning rates to compare, e.g. 0.1,0.01.")] = None,
+    update: Annotated[Optional[str], typer.Option(
+        "--update", help="Update rules to compare, e.g. sgd,batch.")] = None,
+    epochs: EpochsOpt = None,
+    carry: CarryOpt = None,
+    decimals: DecimalsOpt = None,
+    steps: StepsOpt = False,
+    full: Annotated[bool, typer.Option("--full", help="Also print every run's epochs.")] = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Run a problem as written and with other settings, side by side."""
+
+    def run() -> None:
+        from gdtrace.compare import compare as compare_runs
+        from gdtrace.compare import configurations
+        from gdtrace.problem import apply_overrides
+
+        chosen = choose_format(fmt)
+        _check_format(chosen)
+        loaded = load(problem)
+        loaded = apply_overrides(loaded, epochs=epochs, carry_decimals=carry)
+        variations: dict[str, list[object]] = {
+            "lam": list(parse_list(l2, "--l2", float)),
+            "learning_rate": list(parse_list(lr, "--lr", float)),
+            "update": list(parse_list(update, "--update", str)),
+        }
+        if not any(variations.values()):
+            raise UsageError("say what to compare: --l2, --lr or --update "
+                             "(e.g. gdtrace compare --l2 0.5)")
+        checked = [(label, apply_overrides(variant)) for label, variant in
+                   _validated(configurations(loaded, variations))]
+        emit(compare_runs(checked), chosen, decimals, steps or full, full or steps)
+
+    guarded(run)
+
+
+def _validated(configs: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """Re-check each variant with the same rules as the file (e.g. a negative λ)."""
+    from gdtrace.problem import apply_overrides
+
+    checked = []
+    for label, variant in configs:
+        apply_overrides(variant, lam=variant.lam, learning_rate=variant.learning_rate,  # type: ignore[attr-defined]
+                        update=variant.update)  # type: ignore[attr-defined]
+        checked.append((label, variant))
+    return checked
+
+
+@app.command("list")
+def list_problems() -> None:
+    """List the bundled problems with their titles."""
+
+    def run() -> None:
+        from gdtrace.problem import bundled_problems, load_problem
+
+        for name, path in sorted(bundled_problems().items()):
+            try:
+                title = load_problem(path).title
+            except GdtraceError as error:
+                title = f"(invalid: {error})"
+            typer.echo(f"{name:<14} {title}")
+
+    guarded(run)
+
+
+def _check_format(fmt: str) -> None:
+    from gdtrace.render import FORMATS
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format '{fmt}' (choose from {', '.join(sorted(FORMATS))})")
+
+
+def main() -> None:
+    app()

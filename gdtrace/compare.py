@@ -1,0 +1,60 @@
+"""``gdtrace compare``: the same problem under several settings, and how the results differ."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from gdtrace.problem.model import Problem
+from gdtrace.trace import Comparison, Contrast, ParamChange, Run, Trace
+
+SETTING_LABELS = {"lam": "λ", "learning_rate": "η", "update": "update"}
+
+
+def configurations(problem: Problem, variations: dict[str, list[object]]) -> list[
+        tuple[str, Problem]]:
+    """"As written" first, then one run per combination of the varied settings that differs
+    from it (``--lr 0.1,0.01`` on a file with η = 0.1 adds only the η = 0.01 run)."""
+    runs: list[tuple[str, Problem]] = [("as written", problem)]
+    varied = {name: values for name, values in variations.items() if values}
+    names = list(varied)
+    for combination in itertools.product(*(varied[name] for name in names)):
+        changes = dict(zip(names, combination))
+        if all(getattr(problem, name) == value for name, value in changes.items()):
+            continue
+        label = ", ".join(f"{SETTING_LABELS[name]} = {_short(value)}"
+                          for name, value in changes.items())
+        runs.append((label, problem.with_overrides(**changes)))
+    return runs
+
+
+def _short(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def comparison_of(runs: list[Run]) -> Comparison:
+    """Differences of every later run from the first, parameter by parameter."""
+    baseline = runs[0]
+    contrasts = []
+    for run in runs[1:]:
+        changes = []
+        for name in baseline.param_names:
+            before, after = baseline.final.get(name), run.final.get(name)
+            if not isinstance(before, float) or not isinstance(after, float):
+                continue  # matrices are compared in their own runs' tables
+            changes.append(ParamChange(name, before, after, after - before,
+                                       abs(after) - abs(before)))
+        loss_difference = None
+        if baseline.final_loss is not None and run.final_loss is not None:
+            difference = run.final_loss - baseline.final_loss
+            loss_difference = difference if math.isfinite(difference) else None
+        contrasts.append(Contrast(run.label, baseline.label, changes, loss_difference))
+    return Comparison(baseline.label, contrasts)
+
+
+def compare(configs: list[tuple[str, Problem]]) -> Trace:
+    from gdtrace.solvers import solve_runs
+
+    trace = solve_runs(configs)
+    trace.comparison = comparison_of(trace.runs)
+    return trace

@@ -1,0 +1,504 @@
+"""Reading problem files: safe YAML with line numbers, checking against the schema, building.
+
+YAML is only ever *composed* with PyYAML's safe loader; plain values are then built here from the
+node tree, so every field path gets the line it was written on, aliases cannot blow up memory and
+nothing in the file is ever executed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from gdtrace.errors import ProblemError
+from gdtrace.problem.model import DEFAULT_LOSS, LOSSES, Dataset, Problem
+from gdtrace.problem.schema import (
+    COMMON_FIELDS,
+    LINEAR_FIELDS,
+    MODELS,
+    Context,
+    Enum,
+    Field,
+    join,
+    model_spec,
+    register_model,
+    suggest,
+)
+
+MAX_BYTES = 1024 * 1024
+MAX_NODES = 10_000
+MAX_DEPTH = 64
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# YAML 1.1 reads 1e-3 (no dot) as a string; people mean a number.
+_EXP_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+# ----------------------------------------------------------------------------------- YAML
+
+
+class _Builder:
+    """Turns a composed node tree into dicts/lists/scalars, recording path → line."""
+
+    def __init__(self, loader: yaml.SafeLoader, ctx: Context):
+        self.loader = loader
+        self.ctx = ctx
+        self.seen: set[int] = set()
+        self.repeated = 0  # nodes built a second time because an alias points at them
+
+    def build(self, node: yaml.Node, path: str = "", depth: int = 0) -> Any:
+        line = node.start_mark.line + 1
+        if id(node) in self.seen:
+            self.repeated += 1
+        self.seen.add(id(node))
+        if self.repeated > MAX_NODES:
+            raise ProblemError(
+                f"YAML aliases (*name) expand to more than {MAX_NODES} values; write the"
+                " values out instead of repeating large parts of the file",
+                source=self.ctx.source, line=line,
+            )
+        if depth > MAX_DEPTH:
+            raise ProblemError(
+                f"nested more than {MAX_DEPTH} levels deep (a YAML alias that contains itself?)",
+                source=self.ctx.source, line=line,
+            )
+        self.ctx.lines.setdefault(path, line)
+        if isinstance(node, yaml.SequenceNode):
+            self._plain_tag(node, _SEQ_TAG, path)
+            return [self.build(item, join(path, i), depth + 1) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            self._plain_tag(node, _MAP_TAG, path)
+            return self._mapping(node, path, depth)
+        return self._scalar(node, path)
+
+    def _plain_tag(self, node: yaml.Node, tag: str, path: str) -> None:
+        if node.tag != tag:
+            raise self.ctx.error(f"unsupported YAML tag {node.tag!r}", path)
+
+    def _mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ProblemError("mapping keys must be plain names", source=self.ctx.source,
+                                   field=path, line=key_line)
+            if key_node.tag == _MERGE_TAG:
+                raise ProblemError("YAML merge keys (<<) are not supported",
+                                   source=self.ctx.source, field=path, line=key_line)
+            key = key_node.value
+            child = join(path, key)
+            if key in out:
+                raise ProblemError(
+                    f"duplicate key {key!r} (first on line {self.ctx.lines.get(child)})",
+                    source=self.ctx.source, field=child, line=key_line,
+                )
+            self.ctx.lines[child] = key_line
+            out[key] = self.build(value_node, child, depth + 1)
+        return out
+
+    def _scalar(self, node: yaml.ScalarNode, path: str) -> Any:
+        if node.tag == _STR_TAG and node.style is None and _EXP_NUMBER.fullmatch(node.value):
+            return float(node.value)
+        try:
+            return self.loader.construct_object(node)
+        except yaml.YAMLError as exc:
+            message = f"cannot read this value: {getattr(exc, 'problem', exc)}"
+            raise self.ctx.error(message, path) from None
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str, ctx: Context) -> ProblemError:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        line: int | None = mark.line + 1
+    elif isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+    else:
+        line = None
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+    context = getattr(exc, "context", None)
+    detail = f"{context}, {problem}" if context else problem
+    return ProblemError(f"YAML syntax error: {detail}", source=ctx.source, line=line)
+
+
+def parse_yaml(text: str, ctx: Context) -> Any:
+    """One YAML document → plain Python values; fills ``ctx.lines``."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise ProblemError(f"file is larger than {MAX_BYTES // 1024} KiB", source=ctx.source)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # a control character the YAML reader refuses
+        raise _yaml_error(exc, text, ctx) from None
+    try:
+        if not loader.check_node():
+            raise ProblemError("the file is empty", source=ctx.source)
+        root = loader.get_node()
+        if loader.check_node():
+            second = loader.get_event() if loader.check_event() else None
+            line = second.start_mark.line + 1 if second is not None else None
+            raise ProblemError(
+                "the file holds several YAML documents (separated by ---); put one problem per"
+                " file",
+                source=ctx.source, line=line,
+            )
+        if isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null":
+            raise ProblemError("the file is empty", source=ctx.source)
+        return _Builder(loader, ctx).build(root)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, ctx) from None
+    finally:
+        loader.dispose()
+
+
+# ------------------------------------------------------------------------------------ dataset
+
+
+def _numbers_from_csv(text: str, name: str, path: str, ctx: Context) -> tuple[list[str], list]:
+    lines = enumerate(csv.reader(io.StringIO(text)), 1)
+    rows = [(i, r) for i, r in lines if any(c.strip() for c in r)]  # blank lines skipped
+    if not rows:
+        raise ctx.error(f"{name} is empty; it needs a header row of column names", path)
+    header = [c.strip() for c in rows[0][1]]
+    if any(not c for c in header):
+        raise ctx.error(f"{name} line {rows[0][0]}: the header row has an empty column name", path)
+    data = []
+    for lineno, row in rows[1:]:
+        if len(row) != len(header):
+            raise ctx.error(
+                f"{name} line {lineno} has {len(row)} values but the header has {len(header)}"
+                f" columns ({', '.join(header)})",
+                path,
+            )
+        values = []
+        for col, cell in zip(header, row):
+            try:
+                value = float(cell.strip())
+            except ValueError:
+                value = float("nan")
+            if not np.isfinite(value):
+                raise ctx.error(
+                    f"{name} line {lineno}, column {col}: expected a finite number, got"
+                    f" {cell.strip()!r}",
+                    path,
+                )
+            values.append(value)
+        data.append(values)
+    if not data:
+        raise ctx.error(f"{name} has a header but no rows of data", path)
+    return header, data
+
+
+def _read_csv(rel: str, path: str, ctx: Context) -> tuple[list[str], list]:
+    file = Path(rel) if Path(rel).is_absolute() else ctx.base_dir / rel
+    file = file.resolve()
+    if not file.is_file():
+        raise ctx.error(f"csv file not found: {file}", path)
+    raw = file.read_bytes()
+    if len(raw) > MAX_BYTES:
+        raise ctx.error(f"csv file {file} is larger than {MAX_BYTES // 1024} KiB", path)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ctx.error(f"csv file {file} is not UTF-8 text (line {line})", path) from None
+    return _numbers_from_csv(text, file.name, path, ctx)
+
+
+def build_dataset(checked: dict[str, Any], ctx: Context, path: str = "dataset") -> Dataset:
+    """The checked ``dataset`` mapping → :class:`Dataset` (reads the csv if there is one)."""
+    columns, rows, csv_name = checked["columns"], checked["rows"], checked["csv"]
+    if csv_name is not None:
+        for key in ("columns", "rows"):
+            if checked[key] is not None:
+                raise ctx.error(f"give either csv or {key}, not both (the csv header names the"
+                                " columns)", join(path, key))
+        columns, rows = _read_csv(csv_name, join(path, "csv"), ctx)
+    elif rows is None:
+        raise ctx.error("missing required key 'rows' (or give 'csv' instead)", join(path, "rows"))
+    elif columns is None:
+        raise ctx.error("missing required key 'columns' (the names of the row values)",
+                        join(path, "columns"))
+    else:
+        for i, row in enumerate(rows):
+            if len(row) != len(columns):
+                raise ctx.error(
+                    f"row has {len(row)} value{'s' if len(row) != 1 else ''} but there are"
+                    f" {len(columns)} columns ({', '.join(columns)})",
+                    join(join(path, "rows"), i),
+                )
+    seen: set[str] = set()
+    for i, name in enumerate(columns):
+        if name in seen:
+            raise ctx.error(f"column name {name!r} appears twice", join(join(path, "columns"), i))
+        seen.add(name)
+    targets = checked["targets"] or [columns[-1]]
+    for i, name in enumerate(targets):
+        if name not in columns:
+            raise ctx.error(
+                f"unknown column {name!r}{suggest(name, columns)} (columns: {', '.join(columns)})",
+                join(join(path, "targets"), i),
+            )
+        if name in targets[:i]:
+            raise ctx.error(f"target {name!r} is listed twice", join(join(path, "targets"), i))
+    features = [c for c in columns if c not in targets]
+    if not features:
+        raise ctx.error("every column is a target; at least one feature column is needed",
+                        join(path, "targets"))
+    table = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(columns))
+    X = table[:, [columns.index(c) for c in features]]
+    Y = table[:, [columns.index(c) for c in targets]]
+    return Dataset(list(columns), features, list(targets), X, Y)
+
+
+# ------------------------------------------------------------------------ shared build helpers
+
+
+def check_common(checked: dict[str, Any], ctx: Context) -> None:
+    """Rules between common keys that a single field cannot express."""
+    update, batch_size = checked.get("update"), checked.get("batch_size")
+    if update == "minibatch" and batch_size is None:
+        raise ctx.error("update: minibatch needs batch_size (samples per step)", "batch_size")
+    if update != "minibatch" and batch_size is not None:
+        raise ctx.error(f"batch_size only applies with update: minibatch (update is {update})",
+                        "batch_size")
+
+
+def common_args(checked: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """The :class:`Problem` keyword arguments every model shares, from checked values."""
+    spec = MODELS[checked["model"]]
+    title = checked.get("title") or f"{spec.label} ({Path(ctx.source).name})"
+    shuffle = checked.get("shuffle")
+    args = {
+        "source": ctx.source,
+        "title": title,
+        "model": checked["model"],
+        "dataset": checked.get("dataset"),
+        "lam": checked.get("lambda") or 0.0,
+        "update": checked.get("update") or "sgd",
+        "batch_size": checked.get("batch_size"),
+        "loss": checked.get("loss") or "",
+        "carry_decimals": checked.get("carry_decimals"),
+        "shuffle_seed": shuffle["seed"] if shuffle else None,
+    }
+    for key in ("learning_rate", "epochs", "threshold"):
+        if checked.get(key) is not None:
+            args[key] = checked[key]
+    return args
+
+
+def linear_params(
+    checked: dict[str, Any], dataset: Dataset, ctx: Context
+) -> tuple[list[str], list[float], float]:
+    """``weights`` (list or mapping, one per feature; default zeros) and ``bias``."""
+    weights = checked.get("weights")
+    d = len(dataset.features)
+    if weights is None:
+        names, values = [f"w{j + 1}" for j in range(d)], [0.0] * d
+    elif isinstance(weights, dict):
+        names, values = list(weights), list(weights.values())
+    else:
+        names, values = [f"w{j + 1}" for j in range(len(weights))], list(weights)
+    if len(values) != d:
+        raise ctx.error(
+            f"{len(values)} weight{'s' if len(values) != 1 else ''} given but there"
+            f" {'is' if d == 1 else 'are'} {d} feature{'s' if d != 1 else ''}"
+            f" ({', '.join(dataset.features)}); give one weight per feature",
+            "weights",
+        )
+    if "b" in names:
+        raise ctx.error("'b' is the bias's name; choose another weight name", "weights.b")
+    return names, values, float(checked.get("bias") or 0.0)
+
+
+def _single_target(dataset: Dataset, model: str, ctx: Context) -> None:
+    if len(dataset.targets) != 1:
+        raise ctx.error(
+            f"{model} uses one target column, got {len(dataset.targets)}"
+            f" ({', '.join(dataset.targets)})",
+            "dataset.targets",
+        )
+
+
+def _build_single_layer(checked: dict[str, Any], ctx: Context) -> Problem:
+    dataset = checked["dataset"]
+    model = checked["model"]
+    _single_target(dataset, model, ctx)
+    if model == "logistic":
+        bad = np.flatnonzero((dataset.Y[:, 0] < 0) | (dataset.Y[:, 0] > 1))
+        if bad.size:
+            i = int(bad[0])
+            raise ctx.error(
+                f"logistic targets must be between 0 and 1; sample {i + 1} has"
+                f" {dataset.targets[0]} = {dataset.Y[i, 0]:g}",
+                "dataset",
+            )
+    names, weights, bias = linear_params(checked, dataset, ctx)
+    return Problem(**common_args(checked, ctx), weight_names=names, weights=weights, bias=bias)
+
+
+def _loss_field(model: str) -> Field:
+    return Field(Enum(LOSSES[model]), default=DEFAULT_LOSS[model],
+                 doc=f"Loss: {' | '.join(LOSSES[model])} (default {DEFAULT_LOSS[model]}).")
+
+
+register_model(
+    "logistic",
+    {**LINEAR_FIELDS, "loss": _loss_field("logistic")},
+    _build_single_layer,
+    label="Logistic regression",
+    doc="ŷ = σ(w·x + b); one target column with values in [0, 1].",
+)
+register_model(
+    "linear",
+    {**LINEAR_FIELDS, "loss": _loss_field("linear")},
+    _build_single_layer,
+    label="Linear regression",
+    doc="ŷ = w·x + b; one target column.",
+)
+
+
+# ----------------------------------------------------------------------------------- loading
+
+
+def load_problem_text(text: str, source: str, base_dir: Path | str | None = None) -> Problem:
+    """Check and build a problem from YAML text; csv paths are relative to ``base_dir``."""
+    ctx = Context(source, Path(base_dir) if base_dir is not None else Path.cwd())
+    raw = parse_yaml(text, ctx)
+    if not isinstance(raw, dict):
+        raise ctx.error(
+            "the top level must be a mapping of keys (title:, model:, dataset: …), got"
+            f" {'a list' if isinstance(raw, list) else 'a single value'}"
+        )
+    if raw.get("model") is None:
+        raise ctx.error(f"missing required key 'model' (models: {', '.join(sorted(MODELS))})",
+                        "model")
+    spec = model_spec(raw["model"], ctx)
+    checked = spec.object.check(raw, "", ctx)
+    check_common(checked, ctx)
+    if isinstance(checked.get("dataset"), dict):
+        checked["dataset"] = build_dataset(checked["dataset"], ctx)
+    return spec.build(checked, ctx)
+
+
+def load_problem(path: str | Path, display_name: str | None = None) -> Problem:
+    """Read and check a problem file; ``display_name`` (default: the path as given) names it."""
+    source = display_name or str(path)
+    file = Path(path)
+    if not file.is_file():
+        what = "is a directory, not a problem file" if file.is_dir() else "file not found"
+        raise ProblemError(what, source=source)
+    with file.open("rb") as fh:
+        raw = fh.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise ProblemError(f"file is larger than {MAX_BYTES // 1024} KiB", source=source)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ProblemError(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+            source=source, line=line,
+        ) from None
+    return load_problem_text(text, source, file.parent)
+
+
+# --------------------------------------------------------------------------------- overrides
+
+_OVERRIDES = {  # keyword → (problem file key, CLI option, Problem attribute)
+    "epochs": ("epochs", "--epochs", "epochs"),
+    "learning_rate": ("learning_rate", "--lr", "learning_rate"),
+    "lam": ("lambda", "--lambda", "lam"),
+    "update": ("update", "--update", "update"),
+    "carry_decimals": ("carry_decimals", "--carry", "carry_decimals"),
+    "batch_size": ("batch_size", "--batch-size", "batch_size"),
+}
+
+
+def apply_overrides(
+    problem: Problem,
+    *,
+    epochs: int | None = None,
+    learning_rate: float | None = None,
+    lam: float | None = None,
+    update: str | None = None,
+    carry_decimals: int | None = None,
+    batch_size: int | None = None,
+) -> Problem:
+    """Apply CLI options (None = keep the file's value), checked by the file's own rules, so
+    ``--lr -1`` is a ProblemError with source ``--lr`` and field ``learning_rate``."""
+    options = {
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+        "lam": lam,
+        "update": update,
+        "carry_decimals": carry_decimals,
+        "batch_size": batch_size,
+    }
+    fields = MODELS[problem.model].object.fields if problem.model in MODELS else COMMON_FIELDS
+    changes: dict[str, Any] = {}
+    for name, value in options.items():
+        if value is None:
+            continue
+        key, option, attr = _OVERRIDES[name]
+        spec = fields.get(key)
+        if spec is None:
+            raise ProblemError(f"{option} does not apply to model {problem.model}",
+                               source=option, field=key)
+        changes[attr] = spec.type.check(value, key, Context(option))
+    new_update = changes.get("update", problem.update)
+    if new_update == "minibatch":
+        if changes.get("batch_size", problem.batch_size) is None:
+            raise ProblemError("update minibatch needs a batch size (--batch-size N)",
+                               source="--update", field="batch_size")
+    elif "batch_size" in changes:
+        raise ProblemError(
+            f"a batch size only applies with update minibatch (update is {new_update});"
+            " add --update minibatch",
+            source="--batch-size",
+            field="batch_size",
+        )
+    else:
+        changes["batch_size"] = None
+    return replace(problem, **changes)
+
+
+# ------------------------------------------------------------------------------ bundled files
+
+
+def problems_dir() -> Path:
+    """Where the bundled example problems live (``gdtrace/problems``)."""
+    return Path(__file__).resolve().parent.parent / "problems"
+
+
+def bundled_problems() -> dict[str, Path]:
+    """Bundled problem files by name (file stem), sorted."""
+    folder = problems_dir()
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.yaml")) if p.is_file()}
+
+
+def resolve_problem(arg: str | None) -> Path:
+    """A CLI argument → a file: nothing = bundled ``logreg``; an existing path; a bundled name."""
+    bundled = bundled_problems()
+    name = "logreg" if arg is None else arg
+    if arg is not None and Path(arg).is_file():
+        return Path(arg)
+    stem = name.removesuffix(".yaml")
+    if stem in bundled and "/" not in name and "\\" not in name:
+        return bundled[stem]
+    listing = ", ".join(bundled) or "none installed"
+    raise ProblemError(
+        f"no such file or bundled problem {name!r}{suggest(stem, list(bundled))}"
+        f" (bundled: {listing})",
+        source=name,
+    )

@@ -1,0 +1,52 @@
+"""The validated problem: what solvers read. Built only by :mod:`gdtrace.problem.load`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+UPDATES = ("sgd", "batch", "minibatch")
+LOSSES = {"logistic": ("log", "mse"), "linear": ("mse", "half_mse", "sse", "half_sse")}
+DEFAULT_LOSS = {"logistic": "log", "linear": "mse"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    columns: list[str]
+    features: list[str]  # column names of the inputs, in column order
+    targets: list[str]  # column names of the targets
+    X: np.ndarray  # (n, d) float64
+    Y: np.ndarray  # (n, k) float64
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything a solver needs, already checked; ``extra`` holds model-specific keys."""
+
+    source: str  # path as the user gave it, or the bundled name
+    title: str
+    model: str
+    dataset: Dataset | None
+    weight_names: list[str] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    bias: float = 0.0
+    learning_rate: float = 0.1
+    lam: float = 0.0
+    epochs: int = 1
+    update: str = "sgd"
+    batch_size: int | None = None
+    loss: str = ""
+    carry_decimals: int | None = None
+    shuffle_seed: int | None = None
+    threshold: float = 0.5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_overrides(self, **changes: Any) -> Problem:
+        """A copy with CLI options applied (None means: keep the file's value)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

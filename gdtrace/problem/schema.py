@@ -1,0 +1,550 @@
+"""A tiny declarative type system for problem files: one definition checks and documents.
+
+Each type checks a plain Python value (already read from YAML) and raises a
+:class:`~gdtrace.errors.ProblemError` that names the field path and line, and can describe itself
+as JSON Schema (draft 2020-12), so ``gdtrace schema`` and the validator never disagree.
+
+Models register their own keys with :func:`register_model`; the keys every model shares live in
+:data:`COMMON_FIELDS`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gdtrace.errors import ProblemError
+from gdtrace.problem.model import UPDATES, Problem
+
+JSON_SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+# --------------------------------------------------------------------------- context and paths
+
+
+def join(path: str, key: str | int) -> str:
+    """Child path: ``dataset`` + ``rows`` → ``dataset.rows``; ``rows`` + 2 → ``rows[2]``."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+_LAST_PART = re.compile(r"(\.[^.\[\]]+|\[\d+\])$")
+
+
+def parent(path: str) -> str:
+    """``dataset.rows[2]`` → ``dataset.rows`` → ``dataset`` → ``""``."""
+    return _LAST_PART.sub("", path) if _LAST_PART.search(path) else ""
+
+
+@dataclass
+class Context:
+    """Where values came from: the source name, the problem's folder and the line of each path."""
+
+    source: str
+    base_dir: Path = field(default_factory=Path.cwd)
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line(self, path: str) -> int | None:
+        """The line of ``path`` or of its nearest ancestor that has one."""
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = parent(path)
+
+    def error(self, message: str, path: str = "") -> ProblemError:
+        return ProblemError(message, source=self.source, field=path, line=self.line(path))
+
+
+def describe(value: Any) -> str:
+    """How a wrong value is named in messages: ``a string ('abc')``."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a number ({value:g})"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return f"a string ({text!r})"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"
+
+
+def suggest(word: str, choices: Sequence[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice, or ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# --------------------------------------------------------------------------------------- types
+
+
+class Type:
+    """Base type: ``kind`` names it in messages (``a number``), ``accepts`` is its shape test."""
+
+    kind = "a value"
+
+    def accepts(self, value: Any) -> bool:
+        return True
+
+    def check(self, value: Any, path: str, ctx: Context) -> Any:
+        if not self.accepts(value):
+            raise ctx.error(f"expected {self.kind}, got {describe(value)}", path)
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        return {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _bounds(
+    value: float, path: str, ctx: Context, minimum: float | None, exclusive_minimum: float | None,
+    maximum: float | None,
+) -> None:
+    if minimum is not None and value < minimum:
+        raise ctx.error(f"must be at least {minimum:g}, got {value:g}", path)
+    if exclusive_minimum is not None and value <= exclusive_minimum:
+        raise ctx.error(f"must be greater than {exclusive_minimum:g}, got {value:g}", path)
+    if maximum is not None and value > maximum:
+        raise ctx.error(f"must be at most {maximum:g}, got {value:g}", path)
+
+
+def _bounds_schema(
+    minimum: float | None, exclusive_minimum: float | None, maximum: float | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if minimum is not None:
+        out["minimum"] = minimum
+    if exclusive_minimum is not None:
+        out["exclusiveMinimum"] = exclusive_minimum
+    if maximum is not None:
+        out["maximum"] = maximum
+    return out
+
+
+@dataclass(frozen=True)
+class Number(Type):
+    """A finite real number (int or float, never a boolean); checked as ``float``."""
+
+    minimum: float | None = None
+    exclusive_minimum: float | None = None
+    maximum: float | None = None
+    kind = "a number"
+
+    def accepts(self, value: Any) -> bool:
+        return _is_number(value)
+
+    def check(self, value: Any, path: str, ctx: Context) -> float:
+        super().check(value, path, ctx)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ctx.error(f"must be a finite number, got {number}", path)
+        _bounds(number, path, ctx, self.minimum, self.exclusive_minimum, self.maximum)
+        return number
+
+    def json_schema(self) -> dict[str, Any]:
+        bounds = _bounds_schema(self.minimum, self.exclusive_minimum, self.maximum)
+        return {"type": "number", **bounds}
+
+
+@dataclass(frozen=True)
+class Integer(Type):
+    """A whole number; ``2.0`` is accepted as 2, ``2.5`` and booleans are not."""
+
+    minimum: int | None = None
+    maximum: int | None = None
+    kind = "a whole number"
+
+    def accepts(self, value: Any) -> bool:
+        return _is_number(value)
+
+    def check(self, value: Any, path: str, ctx: Context) -> int:
+        super().check(value, path, ctx)
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+            raise ctx.error(f"expected a whole number, got {describe(value)}", path)
+        number = int(value)
+        _bounds(number, path, ctx, self.minimum, None, self.maximum)
+        return number
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "integer", **_bounds_schema(self.minimum, None, self.maximum)}
+
+
+@dataclass(frozen=True)
+class String(Type):
+    """Text; ``min_length=1`` forbids empty names."""
+
+    min_length: int = 0
+    kind = "a string"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def check(self, value: Any, path: str, ctx: Context) -> str:
+        super().check(value, path, ctx)
+        if len(value.strip()) < self.min_length:
+            raise ctx.error("must not be empty", path)
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "string"}
+        if self.min_length:
+            out["minLength"] = self.min_length
+        return out
+
+
+@dataclass(frozen=True)
+class Boolean(Type):
+    kind = "true or false"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+
+@dataclass(frozen=True)
+class Enum(Type):
+    """One of a fixed set of words; a near miss gets a suggestion."""
+
+    values: tuple[str, ...]
+    kind = "a string"
+
+    def __init__(self, values: Sequence[str]):
+        object.__setattr__(self, "values", tuple(values))
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def check(self, value: Any, path: str, ctx: Context) -> str:
+        super().check(value, path, ctx)
+        if value not in self.values:
+            raise ctx.error(
+                f"unknown value {value!r}{suggest(value, self.values)}"
+                f" (allowed: {', '.join(self.values)})",
+                path,
+            )
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.values)}
+
+
+@dataclass(frozen=True)
+class ListOf(Type):
+    item: Type
+    min_items: int = 0
+    kind = "a list"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, list)
+
+    def check(self, value: Any, path: str, ctx: Context) -> list[Any]:
+        super().check(value, path, ctx)
+        if len(value) < self.min_items:
+            need = f"at least {self.min_items} item{'s' if self.min_items != 1 else ''}"
+            raise ctx.error(f"needs {need}, got {len(value)}", path)
+        return [self.item.check(v, join(path, i), ctx) for i, v in enumerate(value)]
+
+    def json_schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "array", "items": self.item.json_schema()}
+        if self.min_items:
+            out["minItems"] = self.min_items
+        return out
+
+
+@dataclass(frozen=True)
+class MapOf(Type):
+    """A mapping with free string keys (e.g. named weights), order kept."""
+
+    value: Type
+    min_items: int = 0
+    kind = "a mapping"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+    def check(self, value: Any, path: str, ctx: Context) -> dict[str, Any]:
+        super().check(value, path, ctx)
+        if len(value) < self.min_items:
+            raise ctx.error(f"needs at least {self.min_items} entries, got {len(value)}", path)
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ctx.error(f"keys must be strings, got {describe(key)}", path)
+            out[key] = self.value.check(item, join(path, key), ctx)
+        return out
+
+    def json_schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "object", "additionalProperties": self.value.json_schema()}
+        if self.min_items:
+            out["minProperties"] = self.min_items
+        return out
+
+
+class OneOf(Type):
+    """The first alternative whose shape fits decides, so its detailed errors are the ones shown."""
+
+    def __init__(self, *types: Type):
+        self.types = types
+        kinds = [t.kind for t in types]
+        self.kind = " or ".join([", ".join(kinds[:-1]), kinds[-1]]) if len(kinds) > 1 else kinds[0]
+
+    def accepts(self, value: Any) -> bool:
+        return any(t.accepts(value) for t in self.types)
+
+    def check(self, value: Any, path: str, ctx: Context) -> Any:
+        for t in self.types:
+            if t.accepts(value):
+                return t.check(value, path, ctx)
+        return super().check(value, path, ctx)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"oneOf": [t.json_schema() for t in self.types]}
+
+
+@dataclass(frozen=True)
+class Field:
+    """A key of an :class:`Object`. An optional key given as null counts as not given."""
+
+    type: Type
+    required: bool = False
+    default: Any = None
+    doc: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        out = dict(self.type.json_schema())
+        if self.doc:
+            out["description"] = self.doc
+        if self.default is not None:
+            out["default"] = self.default
+        return out
+
+
+class Object(Type):
+    """A mapping with known keys: unknown keys are errors (with a suggestion), defaults filled.
+
+    ``validate(checked, path, ctx)`` runs after the fields for rules between keys;
+    ``json_extra`` adds the same rules to the JSON Schema.
+    """
+
+    kind = "a mapping"
+
+    def __init__(
+        self,
+        fields: dict[str, Field],
+        doc: str = "",
+        validate: Callable[[dict[str, Any], str, Context], None] | None = None,
+        json_extra: dict[str, Any] | None = None,
+    ):
+        self.fields = dict(fields)
+        self.doc = doc
+        self.validate = validate
+        self.json_extra = json_extra or {}
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+    def check(self, value: Any, path: str, ctx: Context) -> dict[str, Any]:
+        super().check(value, path, ctx)
+        for key in value:
+            if key not in self.fields:
+                hint = suggest(str(key), list(self.fields))
+                if not hint:
+                    hint = f" (valid keys: {', '.join(self.fields)})"
+                raise ctx.error(f"unknown key {str(key)!r}{hint}", join(path, str(key)))
+        out: dict[str, Any] = {}
+        for key, spec in self.fields.items():
+            given = value.get(key)
+            if given is None:
+                if spec.required:
+                    # the key's own line if it is there with no value, else the enclosing mapping's
+                    raise ctx.error(
+                        f"missing value for required key {key!r}" if key in value
+                        else f"missing required key {key!r}",
+                        join(path, key),
+                    )
+                out[key] = spec.default
+            else:
+                out[key] = spec.type.check(given, join(path, key), ctx)
+        if self.validate:
+            self.validate(out, path, ctx)
+        return out
+
+    def json_schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "object"}
+        if self.doc:
+            out["description"] = self.doc
+        out["properties"] = {k: f.json_schema() for k, f in self.fields.items()}
+        required = [k for k, f in self.fields.items() if f.required]
+        if required:
+            out["required"] = required
+        out["additionalProperties"] = False
+        out.update(self.json_extra)
+        return out
+
+
+# ------------------------------------------------------------------------------ common fields
+
+NUMBER_ROW = ListOf(Number(), min_items=1)
+
+DATASET = Object(
+    {
+        "columns": Field(ListOf(String(min_length=1), min_items=1), doc="Column names, in order."),
+        "rows": Field(
+            ListOf(NUMBER_ROW, min_items=1),
+            doc="One list of numbers per sample, as long as `columns`.",
+        ),
+        "csv": Field(
+            String(min_length=1),
+            doc="Instead of columns/rows: a CSV file (relative to the problem file) whose"
+            " header row names the columns.",
+        ),
+        "targets": Field(
+            ListOf(String(min_length=1), min_items=1),
+            doc="Target column names; default: the last column. The other columns are features.",
+        ),
+    },
+    doc="The samples: `columns` + `rows`, or `csv`.",
+    json_extra={
+        "oneOf": [
+            {"required": ["columns", "rows"], "not": {"required": ["csv"]}},
+            {
+                "required": ["csv"],
+                "not": {"anyOf": [{"required": ["columns"]}, {"required": ["rows"]}]},
+            },
+        ]
+    },
+)
+
+COMMON_FIELDS: dict[str, Field] = {
+    "title": Field(String(), doc="Heading of the worked solution; default: built from the model"
+                   " and file name."),
+    "model": Field(String(), required=True, doc="Which model the problem uses."),
+    "dataset": Field(DATASET, required=True, doc=DATASET.doc),
+    "learning_rate": Field(Number(exclusive_minimum=0), required=True, doc="Step size η > 0."),
+    "lambda": Field(Number(minimum=0), default=0.0,
+                    doc="L2 strength λ ≥ 0; each weight gradient gets (λ/n)·w added."),
+    "epochs": Field(Integer(minimum=1), required=True, doc="Passes over the data set."),
+    "update": Field(Enum(UPDATES), default="sgd",
+                    doc="sgd: one sample per step; batch: all samples; minibatch: groups of"
+                    " batch_size."),
+    "batch_size": Field(Integer(minimum=1), doc="Samples per step; required with update: minibatch"
+                        " and only allowed with it."),
+    "shuffle": Field(Object({"seed": Field(Integer(), required=True, doc="Random seed.")}),
+                     doc="Visit the samples in a seeded random order each epoch instead of file"
+                     " order."),
+    "carry_decimals": Field(Integer(minimum=0, maximum=12),
+                            doc="Round every written value to this many decimals and carry the"
+                            " rounded value on, like on paper."),
+    "threshold": Field(Number(), default=0.5,
+                       doc="Decision threshold for predicted classes."),
+}
+
+# Rules between common keys, as JSON Schema (checked in code by ``load.check_common``).
+COMMON_RULES: dict[str, Any] = {
+    "if": {"properties": {"update": {"const": "minibatch"}}, "required": ["update"]},
+    "then": {"required": ["batch_size"]},
+    "else": {"not": {"required": ["batch_size"]}},
+}
+
+LINEAR_FIELDS: dict[str, Field] = {
+    "weights": Field(
+        OneOf(ListOf(Number()), MapOf(Number())),
+        doc="Initial weights, one per feature in column order: a list (named w1…wd) or a"
+        " mapping whose keys are the names shown. Default: all 0.",
+    ),
+    "bias": Field(Number(), default=0.0, doc="Initial bias b."),
+}
+"""The ``weights``/``bias`` keys shared by single-layer models (logistic, linear, perceptron…)."""
+
+
+# ------------------------------------------------------------------------------------ registry
+
+Build = Callable[[dict[str, Any], Context], Problem]
+
+
+@dataclass
+class ModelSpec:
+    """A registered model: its full key set (common + own) and how to make a Problem from it."""
+
+    name: str
+    object: Object
+    build: Build
+    label: str
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(
+    name: str,
+    fields: dict[str, Field | None],
+    build: Build,
+    *,
+    label: str | None = None,
+    doc: str = "",
+    json_extra: dict[str, Any] | None = None,
+) -> ModelSpec:
+    """Add a model. ``fields`` adds to (or, same name, replaces) :data:`COMMON_FIELDS`;
+    a ``None`` value removes a common key (a closed-form model drops ``learning_rate``).
+
+    ``build(checked, ctx)`` gets the checked values with defaults filled in; ``checked["dataset"]``
+    is already a :class:`~gdtrace.problem.model.Dataset` (or None).
+    """
+    merged: dict[str, Field | None] = {**COMMON_FIELDS, **fields}
+    merged["model"] = Field(Enum([name]), required=True, doc="Which model the problem uses.")
+    keys = {k: f for k, f in merged.items() if f is not None}
+    extra = dict(COMMON_RULES) if "update" in keys and "batch_size" in keys else {}
+    extra.update(json_extra or {})
+    spec = ModelSpec(name, Object(keys, doc=doc, json_extra=extra), build, label or name)
+    MODELS[name] = spec
+    return spec
+
+
+def model_spec(name: Any, ctx: Context, path: str = "model") -> ModelSpec:
+    """The registered model called ``name``, or an error suggesting the closest one."""
+    String().check(name, path, ctx)
+    if name not in MODELS:
+        raise ctx.error(
+            f"unknown model {name!r}{suggest(name, sorted(MODELS))}"
+            f" (models: {', '.join(sorted(MODELS))})",
+            path,
+        )
+    return MODELS[name]
+
+
+def problem_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) for a whole problem file, one branch per registered model."""
+    names = sorted(MODELS)
+    return {
+        "$schema": JSON_SCHEMA_DRAFT,
+        "title": "gdtrace problem file",
+        "type": "object",
+        "required": ["model"],
+        "properties": {"model": {"type": "string", "enum": names}},
+        "allOf": [
+            {
+                "if": {"properties": {"model": {"const": n}}, "required": ["model"]},
+                "then": MODELS[n].object.json_schema(),
+            }
+            for n in names
+        ],
+    }

@@ -1,0 +1,57 @@
+"""Renderers: one printer per output format, all reading the same trace.
+
+``render(trace, fmt, options)`` returns the whole output as a string. Each format lives in its
+own module, imported only when used, and registers here by name, so a new format is one module
+plus one line in :data:`FORMATS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from gdtrace.errors import UsageError
+from gdtrace.trace import Trace
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    decimals: int | None = None  # display rounding only; None: carry decimals, else 4
+    steps: bool = False  # full worked lines instead of tables
+    color: bool = False  # ANSI styles (terminal only)
+    width: int | None = None  # console width; None: wide enough for the tables
+    full: bool = False  # compare: also print each run's epochs
+    standalone: bool = False  # latex: a whole document rather than a fragment
+
+
+FORMATS: dict[str, str] = {
+    "text": "gdtrace.render.console",
+    "terminal": "gdtrace.render.console",
+    "json": "gdtrace.render.json_format",
+}
+
+
+def register_format(name: str, module: str) -> None:
+    """Make ``--format name`` use ``module.render(trace, options)``."""
+    FORMATS[name] = module
+
+
+def render(trace: Trace, fmt: str = "text", options: RenderOptions | None = None) -> str:
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format '{fmt}' (choose from {', '.join(sorted(FORMATS))})")
+    options = options or RenderOptions()
+    if fmt == "terminal" and not options.color:
+        options = RenderOptions(**{**options.__dict__, "color": True})
+    module = importlib.import_module(FORMATS[fmt])
+    return module.render(trace, options)
+
+
+DEFAULT_DECIMALS = 4
+
+
+def display_decimals(trace: Trace, options: RenderOptions) -> int:
+    """Digits to show: as asked, else the carry-rounding digits (every value has exactly
+    those), else 4."""
+    if options.decimals is not None:
+        return options.decimals
+    return trace.decimals_hint if trace.decimals_hint is not None else DEFAULT_DECIMALS

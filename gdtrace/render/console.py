@@ -1,0 +1,349 @@
+"""Terminal (rich, coloured) and plain-text output: the same content, styled or not.
+
+Layout: a header with the model and its formulas; per run and epoch a table with one row per
+update step (or, with ``--steps``, every worked line: symbolic → substituted → result); then
+the final parameters, the loss per epoch, predictions and warnings.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from gdtrace.render import RenderOptions, display_decimals
+from gdtrace.render.printer import ExprPrinter, NumberFormat
+from gdtrace.trace import (
+    Block,
+    Comparison,
+    Contrast,
+    Diagnostic,
+    Epoch,
+    Quantity,
+    Role,
+    Run,
+    Step,
+    Trace,
+)
+from gdtrace.trace import Table as TraceTable
+
+PLAIN_WIDTH = 160  # wide enough for the worked lines of the seed problems when piped
+
+
+def worked_line(printer: ExprPrinter, quantity: Quantity) -> str:
+    """``lhs rel symbolic = substituted = value``, dropping parts that would repeat."""
+    parts: list[str] = []
+    if quantity.formula is not None:
+        symbolic = printer.symbolic(quantity.formula)
+        parts.append(symbolic)
+        if quantity.operands:
+            substituted = printer.substituted(quantity.formula, quantity.operands)
+            if substituted != symbolic:
+                parts.append(substituted)
+    value = printer.number(quantity.value)
+    if not parts or parts[-1] != value:
+        parts.append(value)
+    return f"{printer.symbolic(quantity.symbol)} {quantity.relation} " + " = ".join(parts)
+
+
+class ConsoleWriter:
+    """Writes one trace to a rich console; all styling decisions live here."""
+
+    def __init__(self, trace: Trace, options: RenderOptions) -> None:
+        self.trace = trace
+        self.options = options
+        self.printer = ExprPrinter(NumberFormat(display_decimals(trace, options)))
+        self.buffer = io.StringIO()
+        self.console = Console(
+            file=self.buffer, width=options.width or PLAIN_WIDTH, force_terminal=options.color,
+            no_color=not options.color, color_system="standard" if options.color else None,
+            highlight=False, emoji=False, soft_wrap=not options.color, markup=False)
+
+    # basic output --------------------------------------------------------------------------
+    def line(self, text: str = "", style: str | None = None) -> None:
+        self.console.print(Text(text, style=style or ""))
+
+    def heading(self, text: str, level: int = 1) -> None:
+        self.line()
+        style = "bold underline" if level == 1 else "bold"
+        self.line(text, style if self.options.color else None)
+        if not self.options.color:
+            self.line(("=" if level == 1 else "-") * len(text))
+
+    def num(self, value: object) -> str:
+        return self.printer.number(value)
+
+    def cell(self, value: object) -> str:
+        """A table cell: fixed decimals so a column's points line up."""
+        if isinstance(value, (int, float)):
+            return self.printer.numbers.fixed(float(value))
+        return self.printer.number(value)
+
+    def sym(self, quantity: Quantity) -> str:
+        return self.printer.symbolic(quantity.heading or quantity.symbol)
+
+    def table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
+              keep: int = 1, title: str | None = None) -> None:
+        """Print a table, split into several when wider than the console (first ``keep``
+        columns repeat in each part so every row stays identifiable)."""
+        width = self.console.width
+        widths = [max(len(h), *(len(r[i]) for r in rows)) + 3 if rows else len(h) + 3
+                  for i, h in enumerate(headings)]
+        groups: list[list[int]] = []
+        current = list(range(keep))
+        used = sum(widths[:keep])
+        for index in range(keep, len(headings)):
+            if used + widths[index] > width and len(current) > keep:
+                groups.append(current)
+                current, used = list(range(keep)), sum(widths[:keep])
+            current.append(index)
+            used += widths[index]
+        groups.append(current)
+        for group in groups:
+            table = Table(title=title, show_edge=False, box=_box(), pad_edge=False,
+                          header_style="bold" if self.options.color else "")
+            for index in group:
+                table.add_column(headings[index], justify="right", no_wrap=True)
+            for row in rows:
+                table.add_row(*(row[i] for i in group))
+            self.console.print(table)
+            title = None
+
+    # sections ------------------------------------------------------------------------------
+    def write(self) -> str:
+        self.write_header()
+        show_epochs = self.trace.comparison is None or self.options.full
+        for run in self.trace.runs:
+            if len(self.trace.runs) > 1:
+                self.heading(f"Run: {run.label}", 1)
+                self.line(_settings_text(run.settings, self.num))
+            if show_epochs:
+                for epoch in run.epochs:
+                    self.write_epoch(run, epoch)
+                for block in run.blocks:
+                    self.write_block(block)
+            self.write_summary(run)
+        if self.trace.comparison is not None:
+            self.write_comparison(self.trace.comparison)
+        self.write_warnings(self.trace.warnings)
+        return self.buffer.getvalue()
+
+    def write_header(self) -> None:
+        header = self.trace.header
+        title = self.trace.problem.title
+        self.line(title, "bold" if self.options.color else None)
+        if not self.options.color:
+            self.line("=" * len(title))
+        self.line(f"source: {self.trace.problem.source}")
+        self.line(f"model: {header.model}")
+        self.line(f"loss: {header.loss}")
+        self.line(f"update: {header.update}")
+        if len(self.trace.runs) == 1:
+            self.line(_settings_text(header.settings, self.num))
+        self.line("formulas:")
+        width = max((len(self.printer.symbolic(f.lhs)) for f in header.formulas), default=0)
+        for formula in header.formulas:
+            lhs = self.printer.symbolic(formula.lhs).rjust(width)
+            text = f"  {lhs} {formula.relation} {self.printer.symbolic(formula.rhs)}"
+            self.line(f"{text:<60}  {formula.label}" if formula.label else text)
+        for note in header.notes:
+            self.line(f"  ({note})")
+
+    def write_epoch(self, run: Run, epoch: Epoch) -> None:
+        loss = f" — loss at the start L = {self.num(epoch.loss)}" if epoch.loss is not None \
+            else ""
+        self.heading(f"Epoch {epoch.index}{loss}", 2)
+        if self.options.steps:
+            if epoch.loss_line is not None:
+                self.line(worked_line(self.printer, epoch.loss_line))
+            for step in epoch.steps:
+                self.write_worked_step(step)
+            return
+        if all(len(step.rows) <= 1 for step in epoch.steps):
+            self.write_step_table(epoch.steps)
+        else:
+            for step in epoch.steps:
+                self.write_batch_step(step)
+
+    def write_worked_step(self, step: Step) -> None:
+        samples = ", ".join(str(s) for s in step.samples)
+        label = step.title or (f"Step {step.index} — sample{'s' if len(step.samples) > 1 else ''}"
+                               f" {samples}")
+        self.line()
+        self.line(label, "bold" if self.options.color else None)
+        for row in step.rows:
+            inputs = [q for q in row if q.role is Role.INPUT]
+            if inputs:
+                self.line("  " + ", ".join(f"{self.sym(q)} = {self.num(q.value)}" for q in inputs))
+            for quantity in row:
+                if quantity.role is not Role.INPUT:
+                    self.line("  " + worked_line(self.printer, quantity))
+        for quantity in step.quantities:
+            self.line("  " + worked_line(self.printer, quantity))
+
+    def write_step_table(self, steps: list[Step]) -> None:
+        """One row per update step: inputs, values, gradients, updated parameters."""
+        if not steps:
+            return
+        first = steps[0]
+        row_columns = first.rows[0] if first.rows else []
+        headings = ["step", "sample"] + [self.sym(q) for q in row_columns]
+        headings += [self.sym(q) for q in first.of_role(Role.GRAD)]
+        headings += [f"{self.sym(q)} after" for q in first.of_role(Role.PARAM)]
+        headings += [self.sym(q) for q in first.of_role(Role.VALUE)]
+        rows = []
+        for step in steps:
+            cells = [str(step.index), ", ".join(map(str, step.samples))]
+            cells += [self.cell(q.value) for q in (step.rows[0] if step.rows else [])]
+            cells += [self.cell(q.value) for q in step.of_role(Role.GRAD)]
+            cells += [self.cell(q.value) for q in step.of_role(Role.PARAM)]
+            cells += [self.cell(q.value) for q in step.of_role(Role.VALUE)]
+            rows.append(cells)
+        self.table(headings, rows, keep=2)
+
+    def write_batch_step(self, step: Step) -> None:
+        """Per-sample rows, then the gradient and the update written out."""
+        self.line()
+        samples = ", ".join(map(str, step.samples))
+        self.line(step.title or f"Step {step.index} — samples {samples}",
+                  "bold" if self.options.color else None)
+        headings = ["sample"] + [self.sym(q) for q in step.rows[0]]
+        rows = [[str(sample)] + [self.cell(q.value) for q in row]
+                for sample, row in zip(step.samples, step.rows)]
+        self.table(headings, rows, keep=1)
+        for quantity in step.quantities:
+            self.line("  " + worked_line(self.printer, quantity))
+
+    def write_block(self, block: Block) -> None:
+        self.heading(block.title, 2)
+        for table in block.tables:
+            self.write_trace_table(table)
+        for quantity in block.quantities:
+            self.line("  " + worked_line(self.printer, quantity))
+
+    def write_trace_table(self, table: TraceTable) -> None:
+        rows = [[cell if isinstance(cell, str) else self.num(cell) for cell in row]
+                for row in table.rows]
+        self.line(table.title)
+        self.table(table.columns, rows, keep=1)
+
+    def write_summary(self, run: Run) -> None:
+        self.heading("Result" if len(self.trace.runs) == 1 else f"Result: {run.label}", 2)
+        if run.final:
+            self.line("final parameters: " + ", ".join(
+                f"{name} = {self.num(value)}" for name, value in run.final.items()))
+        losses = [(e.index, e.loss) for e in run.epochs if e.loss is not None]
+        if losses:
+            self.line("loss per epoch (start of epoch): " + ", ".join(
+                f"{index}: {self.num(loss)}" for index, loss in losses))
+        if run.final_loss is not None:
+            self.line(f"final loss: {self.num(run.final_loss)}")
+        if run.outcome is not None:
+            outcome = run.outcome
+            rows = [[str(p.sample), self.cell(p.score), str(p.label), self.cell(p.target)]
+                    for p in outcome.predictions]
+            self.line(f"predictions with the final parameters (1 when ŷ ≥ "
+                      f"{self.num(outcome.threshold)}):")
+            self.table(["sample", "ŷ", "label", "target"], rows, keep=1)
+            if outcome.accuracy is not None:
+                correct = round(outcome.accuracy * len(outcome.predictions))
+                self.line(f"accuracy: {correct}/{len(outcome.predictions)} "
+                          f"({self.num(outcome.accuracy * 100)}%)")
+        if run.stability is not None:
+            stability = run.stability
+            verdict = "converges" if stability.stable else "diverges"
+            self.line(f"stability: Hessian H = {self.printer.symbolic(stability.hessian_formula)}"
+                      f", λmax = {self.num(stability.lambda_max)}; batch GD converges only for "
+                      f"0 < η < 2/λmax = {self.printer.numbers.plain(stability.eta_limit)}; "
+                      f"η = {self.num(stability.eta)} {verdict}.")
+        if run.stopped_early:
+            self.line("the run stopped early: see the warnings below.")
+
+    def write_comparison(self, comparison: Comparison) -> None:
+        self.heading("Comparison", 1)
+        runs = self.trace.runs
+        names = runs[0].param_names
+        headings = ["parameter"] + [run.label for run in runs]
+        headings += [f"{c.run} − {c.baseline}" for c in comparison.contrasts]
+        rows = []
+        for name in names:
+            cells = [name] + [self.cell(run.final.get(name, float("nan"))) for run in runs]
+            for contrast in comparison.contrasts:
+                change = next(ch for ch in contrast.changes if ch.name == name)
+                cells.append(self.cell(change.difference))
+            rows.append(cells)
+        self.line("final parameters:")
+        self.table(headings, rows, keep=1)
+        epochs = max(len(run.epochs) for run in runs)
+        loss_rows = []
+        for k in range(epochs):
+            loss_rows.append([str(k + 1)] + [self.cell(run.epochs[k].loss)
+                                             if k < len(run.epochs) and run.epochs[k].loss
+                                             is not None else "" for run in runs])
+        loss_rows.append(["final"] + [self.cell(run.final_loss) if run.final_loss is not None
+                                      else "" for run in runs])
+        self.line("loss per epoch (start of epoch):")
+        self.table(["epoch"] + [run.label for run in runs], loss_rows, keep=1)
+        for contrast in comparison.contrasts:
+            self.line(self.reading(contrast))
+
+    def reading(self, contrast: Contrast) -> str:
+        """One sentence on which parameters moved toward zero and by how much."""
+        weights = [c for c in contrast.changes if c.name != "b"]
+        shrank = [c for c in weights if c.magnitude_change < 0]
+        grew = [c for c in weights if c.magnitude_change > 0]
+        parts = [f"{contrast.run} vs {contrast.baseline}:"]
+        if shrank:
+            parts.append(f"{len(shrank)} of {len(weights)} weights moved toward zero ("
+                         + ", ".join(f"|{c.name}| by {self.num(-c.magnitude_change)}"
+                                     for c in shrank) + ")")
+        if grew:
+            parts.append(("; " if shrank else "") + f"{len(grew)} grew in size ("
+                         + ", ".join(f"|{c.name}| by {self.num(c.magnitude_change)}"
+                                     for c in grew) + ")")
+        if not shrank and not grew:
+            parts.append("the weights are unchanged")
+        bias = next((c for c in contrast.changes if c.name == "b"), None)
+        if bias is not None:
+            parts.append(f"; b changed by {self.num(bias.difference)}")
+        if contrast.loss_difference is not None:
+            parts.append(f"; final loss changed by {self.num(contrast.loss_difference)}")
+        return " ".join(parts[:2]) + "".join(parts[2:]) + "."
+
+    def write_warnings(self, warnings: list[Diagnostic]) -> None:
+        if not warnings:
+            return
+        self.line()
+        for warning in warnings:
+            where = []
+            if warning.run and len(self.trace.runs) > 1:
+                where.append(warning.run)
+            if warning.epoch is not None:
+                where.append(f"epoch {warning.epoch}")
+            if warning.step is not None:
+                where.append(f"step {warning.step}")
+            prefix = f"warning ({', '.join(where)}): " if where else "warning: "
+            self.line(prefix + warning.message, "bold yellow" if self.options.color else None)
+
+
+def _settings_text(settings: dict[str, object], num: object) -> str:
+    names = {"learning_rate": "η", "lambda": "λ"}
+    parts = []
+    for key, value in settings.items():
+        shown = num(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            else str(value)  # type: ignore[operator]
+        parts.append(f"{names.get(key, key)} = {shown}")
+    return "settings: " + ", ".join(parts)
+
+
+def _box():  # type: ignore[no-untyped-def]
+    from rich import box
+
+    return box.SIMPLE_HEAD
+
+
+def render(trace: Trace, options: RenderOptions) -> str:
+    return ConsoleWriter(trace, options).write()

@@ -1,0 +1,115 @@
+"""``--format json``: the document fixed by the spec, plus a few documented additions.
+
+Numbers are the computed (carry-rounded, if asked) values at full precision; a value that is
+not finite is written as null, since JSON has no NaN or infinity, and a warning says why.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from gdtrace import __version__
+from gdtrace.render import RenderOptions
+from gdtrace.trace import Epoch, Quantity, Role, Run, Step, Trace
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars and arrays to JSON-ready Python values; NaN and ±inf to None."""
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
+
+
+def step_values(step: Step) -> dict[str, Any]:
+    """Per-sample values (one number in SGD, one list per key in a batch), then step values."""
+    values: dict[str, Any] = {}
+    for row in step.rows:
+        for quantity in row:
+            if quantity.role is Role.VALUE:
+                values.setdefault(quantity.key, []).append(quantity.value)
+    if len(step.rows) == 1:
+        values = {key: items[0] for key, items in values.items()}
+    for quantity in step.of_role(Role.VALUE):
+        values[quantity.key] = quantity.value
+    return values
+
+
+def _by_key(quantities: list[Quantity]) -> dict[str, Any]:
+    return {q.key: q.value for q in quantities}
+
+
+def step_document(step: Step) -> dict[str, Any]:
+    document: dict[str, Any] = {"step": step.index, "samples": step.samples,
+                                "values": step_values(step),
+                                "grad": _by_key(step.of_role(Role.GRAD)),
+                                "params": _by_key(step.of_role(Role.PARAM))}
+    if step.title:
+        document["title"] = step.title
+    return document
+
+
+def epoch_document(epoch: Epoch) -> dict[str, Any]:
+    return {"epoch": epoch.index, "loss": epoch.loss,
+            "steps": [step_document(step) for step in epoch.steps]}
+
+
+def run_document(run: Run) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "label": run.label, "settings": run.settings,
+        "epochs": [epoch_document(epoch) for epoch in run.epochs],
+        "final": run.final, "final_loss": run.final_loss,
+    }
+    if run.outcome is not None:
+        document["predictions"] = [
+            {"sample": p.sample, "score": p.score, "label": p.label, "target": p.target}
+            for p in run.outcome.predictions]
+        document["threshold"] = run.outcome.threshold
+        document["accuracy"] = run.outcome.accuracy
+    if run.stability is not None:
+        document["stability"] = {"lambda_max": run.stability.lambda_max,
+                                 "eta_limit": run.stability.eta_limit,
+                                 "stable": run.stability.stable}
+    if run.blocks:
+        document["blocks"] = [{"title": block.title, "values": _by_key(block.quantities)}
+                              for block in run.blocks]
+    if run.stopped_early:
+        document["stopped_early"] = True
+    return document
+
+
+def trace_document(trace: Trace) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "gdtrace": __version__,
+        "problem": {"title": trace.problem.title, "model": trace.problem.model,
+                    "source": trace.problem.source},
+        "runs": [run_document(run) for run in trace.runs],
+        "warnings": [{"run": d.run, "code": d.code, "message": d.message, "epoch": d.epoch,
+                      "step": d.step} for d in trace.warnings],
+    }
+    if trace.comparison is not None:
+        document["comparison"] = {
+            "baseline": trace.comparison.baseline,
+            "contrasts": [{"run": c.run, "baseline": c.baseline,
+                           "loss_difference": c.loss_difference,
+                           "changes": [change.__dict__ for change in c.changes]}
+                          for c in trace.comparison.contrasts]}
+    return plain(document)
+
+
+def render(trace: Trace, options: RenderOptions) -> str:
+    return json.dumps(trace_document(trace), indent=2, allow_nan=False) + "\n"

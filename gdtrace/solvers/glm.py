@@ -1,0 +1,479 @@
+"""Logistic and linear regression trained by SGD, batch or minibatch gradient descent.
+
+Conventions (docs/models.md): z = w·x + b. Logistic: ŷ = σ(z), error = σ(z) − y; with log loss
+the sample gradient is error·x, with mse it is 2·error·σ(z)(1 − σ(z))·x. Linear: ŷ = z,
+error = y − ŷ, gradient −c·error·x with c = 2 (mse, sse) or 1 (half_mse, half_sse). Mean-type
+losses average over the samples of an update, sum-type losses add them up. L2 adds (λ/n)·w_j
+(w_j before the step, n = samples in the data set) to each weight gradient, never to the bias.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gdtrace.errors import ProblemError
+from gdtrace.expr import Deriv, Expr, Num, Ref, Sum, Sym, func, sym
+from gdtrace.functions import SQUARED_LOSSES, log_loss_from_logits, stable_sigmoid
+from gdtrace.problem.model import Problem
+from gdtrace.rounding import Carry
+from gdtrace.trace import (
+    Diagnostic,
+    Epoch,
+    Formula,
+    Header,
+    Outcome,
+    Prediction,
+    Quantity,
+    Role,
+    Run,
+    Stability,
+    Step,
+)
+
+RISING_EPOCHS_FOR_DIVERGENCE = 3
+
+LOSS_NAME = Sym("L", "L")
+ETA = Sym("eta", "η")
+LAMBDA = Sym("lambda", "λ")
+N_SAMPLES = Sym("n", "n")
+BATCH = Sym("m", "m")
+
+
+@dataclass
+class GLMSetup:
+    """The parts of a problem the GLM update needs, with names resolved once."""
+
+    logistic: bool
+    loss: str
+    weight_names: list[str]
+    features: list[str]
+    target: str
+    X: np.ndarray
+    y: np.ndarray
+    eta: float
+    lam: float
+    update: str
+    batch_size: int
+    carry: Carry
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def mean_type(self) -> bool:
+        return self.logistic or SQUARED_LOSSES[self.loss].reduction == "mean"
+
+    @property
+    def factor(self) -> float:
+        """c in the linear gradient −c·Σ e·x: 2 for (y − ŷ)², 1 for ½(y − ŷ)²."""
+        return 1.0 if self.logistic else SQUARED_LOSSES[self.loss].factor
+
+
+def setup_from(problem: Problem) -> GLMSetup:
+    dataset = problem.dataset
+    if dataset is None or len(dataset.targets) != 1:
+        count = 0 if dataset is None else len(dataset.targets)
+        raise ProblemError(f"{problem.model} regression needs exactly one target column, "
+                           f"got {count}", source=problem.source, field="dataset.targets")
+    batch = {"sgd": 1, "batch": dataset.n}.get(problem.update, problem.batch_size or 1)
+    return GLMSetup(
+        logistic=problem.model == "logistic", loss=problem.loss,
+        weight_names=list(problem.weight_names), features=list(dataset.features),
+        target=dataset.targets[0], X=dataset.X.astype(float), y=dataset.Y[:, 0].astype(float),
+        eta=problem.learning_rate, lam=problem.lam, update=problem.update,
+        batch_size=min(batch, dataset.n), carry=Carry(problem.carry_decimals))
+
+
+# ---------------------------------------------------------------------------------------------
+# Symbols. Operand keys are namespaced so a weight may share a column's name.
+
+
+def weight_sym(name: str) -> Sym:
+    return sym(name, key=f"param:{name}")
+
+
+def bias_sym() -> Sym:
+    return Sym("param:b", "b")
+
+
+def feature_sym(name: str) -> Sym:
+    return sym(name, key=f"input:{name}")
+
+
+def target_sym(name: str, sample: int | str) -> Sym:
+    return sym(name, key=f"input:{name}", sub=str(sample))
+
+
+def value_sym(base: str, sample: int | str, key: str) -> Sym:
+    return Sym(key, base, sub=str(sample))
+
+
+def grad_sym(param: Sym) -> Deriv:
+    return Deriv(LOSS_NAME, param, key=f"grad:{param.key.removeprefix('param:')}")
+
+
+def sigma_of(z: Expr) -> Expr:
+    return func("σ", z)
+
+
+# ---------------------------------------------------------------------------------------------
+# Formula builders shared by the header (generic indices) and the steps (numbers).
+
+
+def linear_combination(weights: list[Expr], inputs: list[Expr], bias: Expr) -> Expr:
+    total: Expr = weights[0] * inputs[0]
+    for w, x in zip(weights[1:], inputs[1:]):
+        total = total + w * x
+    return total + bias
+
+
+def penalty(weight: Expr) -> Expr:
+    return (LAMBDA / N_SAMPLES) * weight
+
+
+def header_for(problem: Problem, setup: GLMSetup) -> Header:
+    j, i = "j", "i"
+    w_j, x_j, x_ij = Sym("w_j", "w", j), Sym("x_j", "x", j), Sym("x_ij", "x", i + j)
+    b = bias_sym()
+    z = Sym("z", "z")
+    formulas = [Formula(z, Sum(j, Sym("d", "d"), w_j * x_j) + b, "pre-activation")]
+    if setup.logistic:
+        formulas.append(Formula(sigma_of(z), 1 / (1 + func("exp", -z)), "prediction ŷ"))
+        formulas.append(Formula(Sym("error", "error"), sigma_of(z) - Sym("y", "y"), "error"))
+        if setup.loss == "mse":
+            formulas.append(Formula(Sym("delta", "δ"), 2 * Sym("error", "error") * sigma_of(z)
+                                    * (1 - sigma_of(z)), "∂(σ − y)²/∂z"))
+    else:
+        formulas.append(Formula(Sym("yhat", "y", hat=True), z, "prediction"))
+        formulas.append(Formula(Sym("error", "error"), Sym("y", "y") - Sym("yhat", "y", hat=True),
+                                "error"))
+    e_i = Sym("error_i", "error" if setup.loss != "mse" or not setup.logistic else "δ", i)
+    grad_w = Deriv(LOSS_NAME, w_j, "grad:w_j")
+    grad_b = Deriv(LOSS_NAME, b, "grad:b")
+    per_update = "sample" if setup.update == "sgd" else "group"
+    w_grad = _aggregate(setup, Sum(i, BATCH, e_i * x_ij), BATCH)
+    b_grad = _aggregate(setup, Sum(i, BATCH, e_i), BATCH)
+    if setup.update == "sgd":
+        e_single = Sym("error", e_i.base)
+        w_grad = _aggregate(setup, e_single * x_j, None)
+        b_grad = _aggregate(setup, e_single, None)
+    formulas.append(Formula(grad_w, w_grad + penalty(w_j), f"weight gradient per {per_update}"))
+    formulas.append(Formula(grad_b, b_grad, "bias gradient (not penalized)"))
+    formulas.append(Formula(w_j, w_j - ETA * grad_w, "update (same for b)", "←"))
+    loss_description = _loss_description(setup)
+    update = {"sgd": "SGD: one sample per update, in file order",
+              "batch": "batch gradient descent: all samples per update",
+              "minibatch": f"minibatch gradient descent: groups of {setup.batch_size}",
+              }[setup.update]
+    if problem.shuffle_seed is not None and setup.update != "batch":
+        update += f", order shuffled each epoch (seed {problem.shuffle_seed})"
+    notes = ["m = samples in the update; n = samples in the data set"] if setup.update != "sgd" \
+        else ["n = samples in the data set"]
+    return Header(
+        model="logistic regression" if setup.logistic else "linear regression",
+        loss=loss_description, update=update, formulas=formulas,
+        settings=_settings(problem, setup), notes=notes)
+
+
+def _loss_description(setup: GLMSetup) -> str:
+    if setup.logistic:
+        return ("log loss (cross-entropy): L = −(1/n)Σ[y ln σ(z) + (1 − y) ln(1 − σ(z))]"
+                if setup.loss == "log" else "mean squared error on σ(z): L = (1/n)Σ(σ(z) − y)²")
+    return SQUARED_LOSSES[setup.loss].description
+
+
+def _aggregate(setup: GLMSetup, summed: Expr, count: Expr | None) -> Expr:
+    """Scale a summed error term as the loss says: logistic (1/m)Σ, linear −(c/m)Σ or −cΣ."""
+    if setup.logistic:
+        return summed if count is None else (1 / count) * summed
+    c = setup.factor
+    if count is not None and setup.mean_type:
+        return -((Num(c) / count) * summed)
+    return -summed if c == 1 else -(Num(c) * summed)
+
+
+def _settings(problem: Problem, setup: GLMSetup) -> dict[str, object]:
+    settings: dict[str, object] = {"learning_rate": setup.eta, "lambda": setup.lam,
+                                   "epochs": problem.epochs, "update": setup.update,
+                                   "loss": setup.loss}
+    if setup.update == "minibatch":
+        settings["batch_size"] = setup.batch_size
+    if problem.carry_decimals is not None:
+        settings["carry_decimals"] = problem.carry_decimals
+    if problem.shuffle_seed is not None:
+        settings["shuffle_seed"] = problem.shuffle_seed
+    return settings
+
+
+# ---------------------------------------------------------------------------------------------
+# The training loop.
+
+
+class Divergence(Exception):
+    """Raised inside the loop when a value stops being finite; carries where it happened."""
+
+    def __init__(self, quantity: Quantity) -> None:
+        super().__init__(quantity.key)
+        self.quantity = quantity
+
+
+def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diagnostic]]:
+    """Train as the problem says and record every written-down value."""
+    setup = setup_from(problem)
+    carry = setup.carry
+    w = carry.array(np.array(problem.weights, dtype=float))
+    b = carry(problem.bias)
+    rng = np.random.default_rng(problem.shuffle_seed) if problem.shuffle_seed is not None \
+        else None
+    epochs: list[Epoch] = []
+    diagnostics: list[Diagnostic] = []
+    stopped = False
+    step_number = 0
+    with np.errstate(all="ignore"):
+        for epoch_index in range(1, problem.epochs + 1):
+            order = np.arange(setup.n)
+            if rng is not None and setup.update != "batch":
+                order = rng.permutation(setup.n)
+            loss_line = _loss_line(setup, w, b)
+            epoch = Epoch(epoch_index, loss_line.value, [], loss_line)
+            epochs.append(epoch)
+            for start in range(0, setup.n, setup.batch_size):
+                group = [int(s) for s in order[start:start + setup.batch_size]]
+                step_number += 1
+                step = _step(setup, step_number, group, w, b)
+                epoch.steps.append(step)
+                bad = _first_non_finite(step)
+                if bad is not None:
+                    diagnostics.append(Diagnostic(
+                        "non_finite", f"{bad.key} became {bad.value} (overflow); "
+                        "the run stops here", label, epoch_index, step_number))
+                    stopped = True
+                    break
+                w = np.array([q.value for q in step.of_role(Role.PARAM)[:-1]], dtype=float)
+                b = float(step.of_role(Role.PARAM)[-1].value)
+            if stopped:
+                break
+    final = {name: float(v) for name, v in zip(setup.weight_names, w)} | {"b": float(b)}
+    with np.errstate(all="ignore"):
+        final_loss = float(_loss_line(setup, w, b).value)
+    losses = [e.loss for e in epochs] + [final_loss]
+    diagnostics.extend(_rising_loss(losses, label))
+    stability = _stability(setup) if not setup.logistic and setup.update == "batch" else None
+    if stability is not None and not stability.stable:
+        ratio = setup.eta / stability.eta_limit
+        diagnostics.append(Diagnostic(
+            "unstable_learning_rate",
+            f"η = {setup.eta:g} is {ratio:.3g}× the stability limit 2/λmax = "
+            f"{stability.eta_limit:.6g}: batch gradient descent on this loss diverges", label))
+    run = Run(label=label, settings=_settings(problem, setup), epochs=epochs, final=final,
+              final_loss=final_loss, param_names=[*setup.weight_names, "b"],
+              outcome=_outcome(problem, setup, w, b), stability=stability, stopped_early=stopped)
+    return run, diagnostics
+
+
+def _first_non_finite(step: Step) -> Quantity | None:
+    for quantity in [q for row in step.rows for q in row] + step.quantities:
+        if not np.all(np.isfinite(quantity.value)):
+            return quantity
+    return None
+
+
+def _rising_loss(losses: list[float], label: str) -> list[Diagnostic]:
+    """Divergence: the loss rose for 3 epochs in a row (reported once, where it started)."""
+    rising = 0
+    for k in range(1, len(losses)):
+        rising = rising + 1 if losses[k] > losses[k - 1] else 0
+        if rising == RISING_EPOCHS_FOR_DIVERGENCE:
+            start = k - RISING_EPOCHS_FOR_DIVERGENCE + 1
+            return [Diagnostic("diverging", f"the loss rose {RISING_EPOCHS_FOR_DIVERGENCE} "
+                               f"epochs in a row, starting in epoch {start}: training diverges",
+                               label, start)]
+    return []
+
+
+def _forward_row(setup: GLMSetup, sample: int, w: np.ndarray, b: float) -> list[Quantity]:
+    """Inputs, z, σ(z) (logistic), error and δ (logistic mse) for one sample."""
+    carry, s = setup.carry, sample + 1
+    x, y = setup.X[sample], float(setup.y[sample])
+    weights = [weight_sym(n) for n in setup.weight_names]
+    inputs = [feature_sym(n) for n in setup.features]
+    row = [Quantity(f, Role.INPUT, feature_sym(f), float(v)) for f, v in zip(setup.features, x)]
+    y_sym = target_sym(setup.target, s)
+    row.append(Quantity(setup.target, Role.INPUT, y_sym, y, heading=sym(setup.target)))
+    operands = {ws.key: float(v) for ws, v in zip(weights, w)}
+    operands |= {xs.key: float(v) for xs, v in zip(inputs, x)} | {"param:b": b}
+    z = carry(float(np.dot(w, x) + b))
+    z_sym = value_sym("z", s, "z")
+    row.append(Quantity("z", Role.VALUE, z_sym, z,
+                        linear_combination(list(weights), list(inputs), bias_sym()), operands,
+                        heading=Sym("z", "z")))
+    if setup.logistic:
+        sigma = carry(float(stable_sigmoid(z)))
+        sigma_sym = sigma_of(z_sym)
+        row.append(Quantity("sigma", Role.VALUE, sigma_sym, sigma,
+                            1 / (1 + func("exp", -Ref(z_sym, "z"))), {"z": z},
+                            heading=sigma_of(Sym("z", "z"))))
+        error = carry(sigma - y)
+        row.append(Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
+                            Ref(sigma_sym, "sigma") - y_sym, {"sigma": sigma, y_sym.key: y},
+                            heading=Sym("error", "error")))
+        if setup.loss == "mse":
+            delta = carry(2 * error * sigma * (1 - sigma))
+            sig = Ref(sigma_sym, "sigma")
+            row.append(Quantity("delta", Role.VALUE, value_sym("δ", s, "delta"), delta,
+                                2 * Ref(value_sym("error", s, "error"), "error") * sig * (1 - sig),
+                                {"error": error, "sigma": sigma}, heading=Sym("delta", "δ")))
+    else:
+        error = carry(y - z)
+        row.append(Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
+                            y_sym - Ref(z_sym, "z"), {y_sym.key: y, "z": z},
+                            heading=Sym("error", "error")))
+    return row
+
+
+def _signal(row: list[Quantity]) -> Quantity:
+    """The per-sample factor the gradient multiplies by x: δ for logistic mse, else error."""
+    keyed = {q.key: q for q in row}
+    return keyed.get("delta", keyed["error"])
+
+
+def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: float) -> Step:
+    carry = setup.carry
+    rows = [_forward_row(setup, s, w, b) for s in group]
+    signals = [_signal(row) for row in rows]
+    m = len(group)
+    single = setup.update == "sgd"
+    count: Expr | None = None if single else Num(m)
+    weights = [weight_sym(n) for n in setup.weight_names]
+    scale = _numeric_scale(setup, m)
+    quantities: list[Quantity] = []
+    penalty_factor = setup.lam / setup.n
+
+    def signal_ref(k: int) -> Ref:
+        return Ref(value_sym(signals[k].symbol.base, group[k] + 1, f"s{k}"), f"s{k}")
+
+    signal_i = Sym("signal_i", signals[0].symbol.base, "i")
+
+    signal_operands = {f"s{k}": q.value for k, q in enumerate(signals)}
+    for j, (name, w_sym) in enumerate(zip(setup.weight_names, weights)):
+        x_refs = [Ref(feature_sym(setup.features[j]), f"x{k}") for k in range(m)]
+        x_values = {f"x{k}": float(setup.X[s, j]) for k, s in enumerate(group)}
+        if single:
+            summed: Expr = signal_ref(0) * x_refs[0]
+        else:
+            x_ij = sym(setup.features[j], key="x_ij", sub="i" + sym(setup.features[j]).sub)
+            summed = Sum("i", Num(m), signal_i * x_ij,
+                         tuple(signal_ref(k) * x_refs[k] for k in range(m)))
+        formula = _aggregate(setup, summed, count)
+        operands = signal_operands | x_values
+        raw = scale * sum(float(q.value) * float(setup.X[s, j]) for q, s in zip(signals, group))
+        if setup.lam:
+            formula = formula + (LAMBDA / N_SAMPLES) * w_sym
+            operands |= {"lambda": setup.lam, "n": float(setup.n), w_sym.key: float(w[j])}
+            raw += penalty_factor * float(w[j])
+        quantities.append(Quantity(name, Role.GRAD, grad_sym(w_sym), carry(raw), formula,
+                                   operands))
+    if single:
+        b_summed: Expr = signal_ref(0)
+    else:
+        b_summed = Sum("i", Num(m), signal_i, tuple(signal_ref(k) for k in range(m)))
+    b_raw = scale * sum(float(q.value) for q in signals)
+    quantities.append(Quantity("b", Role.GRAD, grad_sym(bias_sym()), carry(b_raw),
+                               _aggregate(setup, b_summed, count), dict(signal_operands)))
+    grads = {q.key: float(q.value) for q in quantities}
+    for name, w_sym, current in zip([*setup.weight_names, "b"], [*weights, bias_sym()],
+                                    [*map(float, w), b]):
+        g = grad_sym(w_sym)
+        new = carry(current - setup.eta * grads[name])
+        quantities.append(Quantity(name, Role.PARAM, w_sym, new, w_sym - ETA * g,
+                                   {w_sym.key: current, "eta": setup.eta, g.key: grads[name]},
+                                   relation="←"))
+    return Step(number, [s + 1 for s in group], rows, quantities)
+
+
+def _numeric_scale(setup: GLMSetup, m: int) -> float:
+    """The number the summed signal·x is multiplied by (matches :func:`_aggregate`)."""
+    if setup.logistic:
+        return 1.0 / m
+    if setup.update == "sgd" or not setup.mean_type:
+        return -setup.factor
+    return -setup.factor / m
+
+
+def _loss_line(setup: GLMSetup, w: np.ndarray, b: float) -> Quantity:
+    """Data loss over the whole data set (no penalty), written out sample by sample."""
+    carry = setup.carry
+    n = setup.n
+    z = carry.array(setup.X @ w + b)
+    ys = setup.y
+    terms: list[Expr] = []
+    operands: dict[str, float] = {}
+    if setup.logistic:
+        p = carry.array(stable_sigmoid(z))
+        for i in range(n):
+            y_ref, p_ref = Ref(Sym("y", "y", str(i + 1)), f"y{i}"), Ref(Sym("p", "p", str(i + 1)),
+                                                                        f"p{i}")
+            operands |= {f"y{i}": float(ys[i]), f"p{i}": float(p[i])}
+            if setup.loss == "log":
+                terms.append(y_ref * func("ln", p_ref) + (1 - y_ref) * func("ln", 1 - p_ref))
+            else:
+                terms.append((p_ref - y_ref) ** 2)
+        if setup.loss == "log":
+            value = float(np.mean(log_loss_from_logits(z, ys)))
+            body = Sym("y_i", "y", "i") * func("ln", sigma_of(Sym("z_i", "z", "i"))) + \
+                (1 - Sym("y_i", "y", "i")) * func("ln", 1 - sigma_of(Sym("z_i", "z", "i")))
+            formula: Expr = -((1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms)))
+        else:
+            value = float(np.mean((p - ys) ** 2))
+            body = (sigma_of(Sym("z_i", "z", "i")) - Sym("y_i", "y", "i")) ** 2
+            formula = (1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms))
+    else:
+        errors = carry.array(ys - z)
+        for i in range(n):
+            e_ref = Ref(Sym("e", "error", str(i + 1)), f"e{i}")
+            operands[f"e{i}"] = float(errors[i])
+            terms.append(e_ref ** 2)
+        loss = SQUARED_LOSSES[setup.loss]
+        squares = errors ** 2
+        half = loss.factor == 1.0
+        body = (Sym("y_i", "y", "i") - Sym("yhat_i", "y", "i", hat=True)) ** 2
+        summed = Sum("i", N_SAMPLES, body, tuple(terms))
+        if loss.reduction == "mean":
+            value = float(np.mean(squares)) * (0.5 if half else 1.0)
+            formula = (1 / (2 * N_SAMPLES) if half else 1 / N_SAMPLES) * summed
+        else:
+            value = float(np.sum(squares)) * (0.5 if half else 1.0)
+            formula = (1 / Num(2)) * summed if half else summed
+    operands["n"] = float(n)
+    return Quantity("loss", Role.LOSS, LOSS_NAME, carry(value), formula, operands)
+
+
+def _stability(setup: GLMSetup) -> Stability:
+    """λmax of the loss's Hessian c/n·X̃ᵀX̃ (+ λ/n on the weights) gives the limit η < 2/λmax."""
+    design = np.hstack([setup.X, np.ones((setup.n, 1))])
+    scale = setup.factor / (setup.n if setup.mean_type else 1)
+    hessian = scale * design.T @ design
+    hessian[np.arange(setup.X.shape[1]), np.arange(setup.X.shape[1])] += setup.lam / setup.n
+    lambda_max = float(np.linalg.eigvalsh(hessian)[-1])
+    c = Num(setup.factor)
+    xtx = Sym("XtX", "X̃ᵀX̃")
+    formula: Expr = (c / N_SAMPLES) * xtx if setup.mean_type else c * xtx
+    if setup.factor == 1:
+        formula = (1 / N_SAMPLES) * xtx if setup.mean_type else xtx
+    return Stability(formula, lambda_max, 2.0 / lambda_max, setup.eta)
+
+
+def _outcome(problem: Problem, setup: GLMSetup, w: np.ndarray, b: float) -> Outcome:
+    with np.errstate(all="ignore"):
+        z = setup.X @ w + b
+        scores = stable_sigmoid(z) if setup.logistic else z
+    threshold = problem.threshold
+    labels = [int(s >= threshold) for s in scores]
+    predictions = [Prediction(i + 1, float(s), lab, float(t))
+                   for i, (s, lab, t) in enumerate(zip(scores, labels, setup.y))]
+    binary = bool(np.all(np.isin(setup.y, (0.0, 1.0))))
+    accuracy = float(np.mean(np.array(labels) == setup.y)) if binary else None
+    return Outcome(threshold, predictions, accuracy)
