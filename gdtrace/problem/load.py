@@ -19,6 +19,7 @@ import yaml
 
 from gdtrace.errors import ProblemError
 from gdtrace.problem.model import DEFAULT_LOSS, LOSSES, Dataset, Problem
+from gdtrace.problem.models import import_model_modules
 from gdtrace.problem.schema import (
     COMMON_FIELDS,
     LINEAR_FIELDS,
@@ -371,6 +372,7 @@ register_model(
 
 def load_problem_text(text: str, source: str, base_dir: Path | str | None = None) -> Problem:
     """Check and build a problem from YAML text; csv paths are relative to ``base_dir``."""
+    import_model_modules()
     ctx = Context(source, Path(base_dir) if base_dir is not None else Path.cwd())
     raw = parse_yaml(text, ctx)
     if not isinstance(raw, dict):

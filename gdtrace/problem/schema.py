@@ -533,6 +533,9 @@ def model_spec(name: Any, ctx: Context, path: str = "model") -> ModelSpec:
 
 def problem_json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) for a whole problem file, one branch per registered model."""
+    from gdtrace.problem.models import import_model_modules
+
+    import_model_modules()
     names = sorted(MODELS)
     return {
         "$schema": JSON_SCHEMA_DRAFT,
