@@ -240,6 +240,12 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
             loss_line = _loss_line(setup, w, b)
             epoch = Epoch(epoch_index, loss_line.value, [], loss_line)
             epochs.append(epoch)
+            if not np.isfinite(loss_line.value):
+                diagnostics.append(Diagnostic(
+                    "non_finite", f"the loss became {loss_line.value} (overflow) at the start "
+                    f"of epoch {epoch_index}; the run stops here", label, epoch_index))
+                stopped = True
+                break
             for start in range(0, setup.n, setup.batch_size):
                 group = [int(s) for s in order[start:start + setup.batch_size]]
                 step_number += 1
@@ -259,6 +265,9 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
     final = {name: float(v) for name, v in zip(setup.weight_names, w)} | {"b": float(b)}
     with np.errstate(all="ignore"):
         final_loss = float(_loss_line(setup, w, b).value)
+    if not stopped and not np.isfinite(final_loss):
+        diagnostics.append(Diagnostic(
+            "non_finite", f"the final loss became {final_loss} (overflow)", label))
     losses = [e.loss for e in epochs] + [final_loss]
     diagnostics.extend(_rising_loss(losses, label))
     stability = _stability(setup) if not setup.logistic and setup.update == "batch" else None
