@@ -183,6 +183,9 @@ def compare(
                              "(e.g. gdtrace compare --l2 0.5)")
         checked = [(label, apply_overrides(variant)) for label, variant in
                    _validated(configurations(loaded, variations))]
+        if len(checked) < 2:
+            raise UsageError("nothing to compare: every value given equals the problem's own "
+                             "setting; give a different one (e.g. --l2 0.5)")
         emit(compare_runs(checked), chosen, decimals, steps or full, full or steps)
 
     guarded(run)
