@@ -306,3 +306,15 @@ def test_carry_values_are_used_by_later_lines():
     first = run.epochs[0].steps[0]
     # initial weights are carried too: 0.33 → 0.3, −0.27 → −0.3; z = 0.3·1 − 0.3·2 + 0 = −0.3
     assert {q.key: q.value for q in first.rows[0]}["z"] == -0.3
+
+
+def test_carry_log_loss_uses_the_rounded_sigma_it_shows():
+    """z = 3, σ(z) = 0.9526 → 0.95 with carry 2; y = 0: the line −ln(1 − 0.95) = 2.9957 → 3.0
+    (from the exact σ it would be 3.0486 → 3.05)."""
+    problem = make("logistic", [[3.0, 0.0]], [1.0], carry_decimals=2)
+    line = solve(problem).runs[0].epochs[0].loss_line
+    assert line.operands["p0"] == 0.95
+    assert line.value == 3.0
+    # σ rounding to exactly 1 would make ln(1 − 1) undefined: then the stable form is used
+    problem = make("logistic", [[9.0, 0.0]], [1.0], carry_decimals=2)
+    assert solve(problem).runs[0].epochs[0].loss == round_half_away(9.000123402, 2)

@@ -16,6 +16,7 @@ import numpy as np
 from gdtrace.errors import ProblemError
 from gdtrace.expr import Deriv, Expr, Num, Ref, Sum, Sym, func, sym
 from gdtrace.functions import SQUARED_LOSSES, log_loss_from_logits, stable_sigmoid
+from gdtrace.optimizers import Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
 from gdtrace.trace import (
@@ -57,6 +58,7 @@ class GLMSetup:
     update: str
     batch_size: int
     carry: Carry
+    optimizer: Optimizer  # keeps its state (velocity, m, v …) across the run's steps
 
     @property
     def n(self) -> int:
@@ -84,7 +86,9 @@ def setup_from(problem: Problem) -> GLMSetup:
         weight_names=list(problem.weight_names), features=list(dataset.features),
         target=dataset.targets[0], X=dataset.X.astype(float), y=dataset.Y[:, 0].astype(float),
         eta=problem.learning_rate, lam=problem.lam, update=problem.update,
-        batch_size=min(batch, dataset.n), carry=Carry(problem.carry_decimals))
+        batch_size=min(batch, dataset.n), carry=Carry(problem.carry_decimals),
+        optimizer=make_optimizer(problem.optimizer, problem.learning_rate,
+                                 Carry(problem.carry_decimals)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +166,10 @@ def header_for(problem: Problem, setup: GLMSetup) -> Header:
         b_grad = _aggregate(setup, e_single, None)
     formulas.append(Formula(grad_w, w_grad + penalty(w_j), f"weight gradient per {per_update}"))
     formulas.append(Formula(grad_b, b_grad, "bias gradient (not penalized)"))
-    formulas.append(Formula(w_j, w_j - ETA * grad_w, "update (same for b)", "←"))
+    if setup.optimizer.plain:
+        formulas.append(Formula(w_j, w_j - ETA * grad_w, "update (same for b)", "←"))
+    else:
+        formulas.extend(setup.optimizer.formulas(w_j, grad_w, "j"))
     loss_description = _loss_description(setup)
     update = {"sgd": "SGD: one sample per update, in file order",
               "batch": "batch gradient descent: all samples per update",
@@ -170,6 +177,8 @@ def header_for(problem: Problem, setup: GLMSetup) -> Header:
               }[setup.update]
     if problem.shuffle_seed is not None and setup.update != "batch":
         update += f", order shuffled each epoch (seed {problem.shuffle_seed})"
+    if not setup.optimizer.plain:
+        update += f"; optimizer: {setup.optimizer.description()}, the same rules for b"
     notes = ["m = samples in the update; n = samples in the data set"] if setup.update != "sgd" \
         else ["n = samples in the data set"]
     return Header(
@@ -205,6 +214,7 @@ def _settings(problem: Problem, setup: GLMSetup) -> dict[str, object]:
         settings["carry_decimals"] = problem.carry_decimals
     if problem.shuffle_seed is not None:
         settings["shuffle_seed"] = problem.shuffle_seed
+    settings.update(setup.optimizer.settings())  # nothing for plain gradient descent
     return settings
 
 
@@ -393,13 +403,12 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
     quantities.append(Quantity("b", Role.GRAD, grad_sym(bias_sym()), carry(b_raw),
                                _aggregate(setup, b_summed, count), dict(signal_operands)))
     grads = {q.key: float(q.value) for q in quantities}
-    for name, w_sym, current in zip([*setup.weight_names, "b"], [*weights, bias_sym()],
-                                    [*map(float, w), b]):
-        g = grad_sym(w_sym)
-        new = carry(current - setup.eta * grads[name])
-        quantities.append(Quantity(name, Role.PARAM, w_sym, new, w_sym - ETA * g,
-                                   {w_sym.key: current, "eta": setup.eta, g.key: grads[name]},
-                                   relation="←"))
+    names = [*setup.weight_names, "b"]
+    slots = [Slot(name, w_sym, grad_sym(w_sym).key, grad_sym(w_sym))
+             for name, w_sym in zip(names, [*weights, bias_sym()])]
+    state_lines, param_lines = setup.optimizer.step(
+        slots, [*map(float, w), b], [grads[name] for name in names])
+    quantities.extend(state_lines + param_lines)
     return Step(number, [s + 1 for s in group], rows, quantities)
 
 
@@ -432,6 +441,9 @@ def _loss_line(setup: GLMSetup, w: np.ndarray, b: float) -> Quantity:
                 terms.append((p_ref - y_ref) ** 2)
         if setup.loss == "log":
             value = float(np.mean(log_loss_from_logits(z, ys)))
+            if carry.decimals is not None and np.all((p > 0) & (p < 1)):
+                # on paper the line is evaluated with the rounded σ(zᵢ) it shows
+                value = float(-np.mean(ys * np.log(p) + (1 - ys) * np.log(1 - p)))
             body = Sym("y_i", "y", "i") * func("ln", sigma_of(Sym("z_i", "z", "i"))) + \
                 (1 - Sym("y_i", "y", "i")) * func("ln", 1 - sigma_of(Sym("z_i", "z", "i")))
             formula: Expr = -((1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms)))
