@@ -62,7 +62,7 @@ def test_solve_default_is_logreg_as_plain_text():
 def test_solve_bundled_name_and_path(tmp_path):
     out = ok("solve", "linreg")
     assert "Linear regression by batch gradient descent" in out
-    assert "stability:" in out and "2/λmax = 0.009" in out
+    assert "stability:" in out and "0 < η < 2/λmax = 0.00901456; η = 0.1 diverges." in out
     path = write(tmp_path, "mine.yaml", "title: Mine\nmodel: linear\n" + LOGREG_ROWS
                  + "learning_rate: 0.005\nepochs: 3\nupdate: batch\n")
     out = ok("solve", str(path))

@@ -257,7 +257,7 @@ class ConsoleWriter:
             verdict = "converges" if stability.stable else "diverges"
             self.line(f"stability: Hessian H = {self.printer.symbolic(stability.hessian_formula)}"
                       f", λmax = {self.num(stability.lambda_max)}; batch GD converges only for "
-                      f"0 < η < 2/λmax = {self.printer.numbers.plain(stability.eta_limit)}; "
+                      f"0 < η < 2/λmax = {stability.eta_limit:.6g}; "  # 6 digits, as in the warning
                       f"η = {self.num(stability.eta)} {verdict}.")
         if run.stopped_early:
             self.line("the run stopped early: see the warnings below.")
