@@ -181,6 +181,8 @@ def header_for(problem: Problem, setup: GLMSetup) -> Header:
         update += f"; optimizer: {setup.optimizer.description()}, the same rules for b"
     notes = ["m = samples in the update; n = samples in the data set"] if setup.update != "sgd" \
         else ["n = samples in the data set"]
+    if not setup.optimizer.plain:
+        notes.append(setup.optimizer.note("j"))
     return Header(
         model="logistic regression" if setup.logistic else "linear regression",
         loss=loss_description, update=update, formulas=formulas,
@@ -440,15 +442,10 @@ def _loss_line(setup: GLMSetup, w: np.ndarray, b: float) -> Quantity:
             else:
                 terms.append((p_ref - y_ref) ** 2)
         if setup.loss == "log":
-            value = float(np.mean(log_loss_from_logits(z, ys)))
-            if carry.decimals is not None and np.all((p > 0) & (p < 1)):
-                # on paper the line is evaluated with the rounded σ(zᵢ) it shows
-                value = float(-np.mean(ys * np.log(p) + (1 - ys) * np.log(1 - p)))
             body = Sym("y_i", "y", "i") * func("ln", sigma_of(Sym("z_i", "z", "i"))) + \
                 (1 - Sym("y_i", "y", "i")) * func("ln", 1 - sigma_of(Sym("z_i", "z", "i")))
             formula: Expr = -((1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms)))
         else:
-            value = float(np.mean((p - ys) ** 2))
             body = (sigma_of(Sym("z_i", "z", "i")) - Sym("y_i", "y", "i")) ** 2
             formula = (1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms))
     else:
@@ -458,18 +455,41 @@ def _loss_line(setup: GLMSetup, w: np.ndarray, b: float) -> Quantity:
             operands[f"e{i}"] = float(errors[i])
             terms.append(e_ref ** 2)
         loss = SQUARED_LOSSES[setup.loss]
-        squares = errors ** 2
         half = loss.factor == 1.0
         body = (Sym("y_i", "y", "i") - Sym("yhat_i", "y", "i", hat=True)) ** 2
         summed = Sum("i", N_SAMPLES, body, tuple(terms))
         if loss.reduction == "mean":
-            value = float(np.mean(squares)) * (0.5 if half else 1.0)
             formula = (1 / (2 * N_SAMPLES) if half else 1 / N_SAMPLES) * summed
         else:
-            value = float(np.sum(squares)) * (0.5 if half else 1.0)
             formula = (1 / Num(2)) * summed if half else summed
     operands["n"] = float(n)
-    return Quantity("loss", Role.LOSS, LOSS_NAME, carry(value), formula, operands)
+    return Quantity("loss", Role.LOSS, LOSS_NAME, loss_value(setup, w, b), formula, operands)
+
+
+def loss_value(setup: GLMSetup, w: np.ndarray, b: float) -> float:
+    """The number :func:`_loss_line` writes, without its terms (also used by the
+    ``--summary``/``--stream`` fast path, so both paths share one computation)."""
+    carry = setup.carry
+    z = carry.array(setup.X @ w + b)
+    ys = setup.y
+    if setup.logistic and setup.loss == "log":
+        value = float(np.mean(log_loss_from_logits(z, ys)))
+        if carry.decimals is not None:
+            p = carry.array(stable_sigmoid(z))
+            if np.all((p > 0) & (p < 1)):
+                # on paper the line is evaluated with the rounded σ(zᵢ) it shows
+                value = float(-np.mean(ys * np.log(p) + (1 - ys) * np.log(1 - p)))
+    elif setup.logistic:
+        value = float(np.mean((carry.array(stable_sigmoid(z)) - ys) ** 2))
+    else:
+        loss = SQUARED_LOSSES[setup.loss]
+        squares = carry.array(ys - z) ** 2
+        half = loss.factor == 1.0
+        if loss.reduction == "mean":
+            value = float(np.mean(squares)) * (0.5 if half else 1.0)
+        else:
+            value = float(np.sum(squares)) * (0.5 if half else 1.0)
+    return carry(value)
 
 
 def _stability(setup: GLMSetup) -> Stability:
