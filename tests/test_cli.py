@@ -265,7 +265,7 @@ def test_bad_problem_file(tmp_path, name):
     (["compare", "--lr", "x"], "--lr: 'x' is not a valid value"),
     (["compare", "--l2", "-1"], "lambda: must be at least 0, got -1"),
     (["compare", "--format", "yaml", "--l2", "1"], "unknown format 'yaml'"),
-    (["compare"], "say what to compare: --l2, --lr or --update"),
+    (["compare"], "say what to compare: --l2, --lr"),
     (["compare", "--l2", "0"], "nothing to compare"),
     (["compare", "--update", "sgd"], "nothing to compare"),
 ])

@@ -174,10 +174,13 @@ class ConsoleWriter:
                                f" {samples}")
         self.line()
         self.line(label, "bold" if self.options.color else None)
-        for row in step.rows:
+        for k, row in enumerate(step.rows):
             inputs = [q for q in row if q.role is Role.INPUT]
-            if inputs:
-                self.line("  " + ", ".join(f"{self.sym(q)} = {self.num(q.value)}" for q in inputs))
+            if inputs:  # several samples in one step: say whose inputs these are
+                several = len(step.rows) > 1 and len(step.samples) == len(step.rows)
+                who = f"sample {step.samples[k]}: " if several else ""
+                self.line("  " + who + ", ".join(f"{self.sym(q)} = {self.num(q.value)}"
+                                                 for q in inputs))
             for quantity in row:
                 if quantity.role is not Role.INPUT:
                     self.line("  " + worked_line(self.printer, quantity))
