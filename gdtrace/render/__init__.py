@@ -28,6 +28,11 @@ FORMATS: dict[str, str] = {
     "text": "gdtrace.render.console",
     "terminal": "gdtrace.render.console",
     "json": "gdtrace.render.json_format",
+    "markdown": "gdtrace.render.markdown",
+    "latex": "gdtrace.render.latex",
+    "csv": "gdtrace.render.csv_format",
+    "html": "gdtrace.render.html",
+    "svg": "gdtrace.render.svg",
 }
 
 

@@ -1,0 +1,681 @@
+"""``--format latex``: the worked solution as a homework answer key.
+
+Each update step is an ``align*`` block whose lines read symbolic → substituted → result
+(``z_{1} &= w_{1} x_{1} + b = 0.08 \\cdot 5 + 0 = 0.4``); tables use booktabs rules. The output
+is a fragment to ``\\input`` (it needs ``amsmath`` and ``booktabs``), or with ``--standalone`` a
+whole document that compiles with pdflatex. Every user-supplied string is escaped and every
+non-ASCII character is replaced by a LaTeX command, so the output is plain ASCII and needs no
+``inputenc`` setup.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from gdtrace import __version__
+from gdtrace import expr as E
+from gdtrace.render import RenderOptions, display_decimals
+from gdtrace.render.printer import (
+    PREC_ADD,
+    PREC_ATOM,
+    PREC_MUL,
+    PREC_POW,
+    ExprPrinter,
+    NumberFormat,
+)
+from gdtrace.trace import Block, Comparison, Epoch, Quantity, Role, Run, Step, Trace
+from gdtrace.trace import Table as TraceTable
+
+# A worked line wider than this (printed characters, roughly) is broken after its symbolic
+# part and inside long expanded sums, so it stays on the page.
+LINE_LIMIT = 80
+BREAK = "\x00"  # a place where a long substituted line may be broken (never printed)
+
+# ------------------------------------------------------------------------------- characters
+
+_GREEK_UPPER_COMMANDS = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon",
+                         "Phi", "Psi", "Omega"}
+
+MATH_SYMBOLS: dict[str, str] = {
+    "−": "-", "·": r"\cdot ", "×": r"\times ", "∂": r"\partial ", "∇": r"\nabla ",
+    "≥": r"\geq ", "≤": r"\leq ", "≠": r"\neq ", "≈": r"\approx ", "←": r"\leftarrow ",
+    "→": r"\to ", "∞": r"\infty ", "‖": r"\| ", "√": r"\surd ", "∑": r"\sum ", "…": r"\ldots ",
+    "⋯": r"\cdots ", "′": "'", "⊙": r"\odot ", "∘": r"\circ ", "⊤": r"\top ", "∈": r"\in ",
+    "ℓ": r"\ell ", "±": r"\pm ", "∗": "*", "°": r"^{\circ}", "ᵀ": r"^{\top}", "∝": r"\propto ",
+    "⌈": r"\lceil ", "⌉": r"\rceil ", "⌊": r"\lfloor ", "⌋": r"\rfloor ", "∣": r"\mid ",
+    "⟨": r"\langle ", "⟩": r"\rangle ", "∀": r"\forall ", "∃": r"\exists ", "ℝ": r"\mathbb{R}",
+    "\u00a0": "~",
+}
+# ℝ needs amssymb; it is replaced by a bold R so the fragment needs only amsmath.
+MATH_SYMBOLS["ℝ"] = r"\mathbf{R}"
+
+SUPERSCRIPT_CHARS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺⁽⁾ⁿⁱ", "0123456789-+()ni"))
+SUBSCRIPT_CHARS = dict(zip("₀₁₂₃₄₅₆₇₈₉₋₊₍₎ᵢⱼₖₗₘₙₚₓₐₑₒₜ", "0123456789-+()ijklmnpxaeot"))
+
+MATH_ASCII = {"_": r"\_", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "{": r"\{",
+              "}": r"\}", "\\": r"\backslash ", "^": r"\wedge ", "~": r"\sim ", " ": r"\ "}
+TEXT_ASCII = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
+              "#": r"\#", "^": r"\textasciicircum{}", "_": r"\_", "%": r"\%",
+              "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}",
+              "|": r"\textbar{}", "\n": " ", "\r": " ", "\t": " "}
+TEXT_UNICODE = {"—": "---", "–": "--", "“": "``", "”": "''", "‘": "`", "’": "'",
+                "…": r"\ldots{}", "\u00a0": "~", "«": r"\textless{}\textless{}",
+                "»": r"\textgreater{}\textgreater{}",
+                "§": r"\S{}", "¶": r"\P{}", "©": r"\copyright{}",
+                "£": r"\pounds{}", "•": r"\textbullet{}", "€": "EUR", "ß": r"\ss{}",
+                "æ": r"\ae{}", "Æ": r"\AE{}", "ø": r"\o{}", "Ø": r"\O{}", "å": r"\aa{}",
+                "Å": r"\AA{}", "œ": r"\oe{}", "Œ": r"\OE{}", "ł": r"\l{}", "Ł": r"\L{}",
+                "ı": r"\i{}", "¿": r"?`", "¡": r"!`", "†": r"\dag{}", "‡": r"\ddag{}"}
+MATH_ACCENTS = {"\u0302": "hat", "\u0303": "tilde", "\u0304": "bar", "\u0307": "dot",
+                "\u0308": "ddot", "\u0301": "acute", "\u0300": "grave", "\u0306": "breve",
+                "\u030c": "check", "\u20d7": "vec"}
+TEXT_ACCENTS = {"\u0301": "'", "\u0300": "`", "\u0302": "^", "\u0303": "~", "\u0308": '"',
+                "\u0304": "=", "\u0307": ".", "\u0306": "u", "\u030c": "v", "\u0327": "c",
+                "\u030b": "H", "\u0328": "k", "\u030a": "r"}
+
+
+def greek_command(char: str) -> str | None:
+    """σ → \\sigma, Σ → \\Sigma, Α → A: the command pdflatex knows for a Greek letter."""
+    try:
+        name = unicodedata.name(char)
+    except ValueError:
+        return None
+    for prefix, upper in (("GREEK SMALL LETTER ", False), ("GREEK CAPITAL LETTER ", True)):
+        if name.startswith(prefix):
+            word = name[len(prefix):].lower().replace(" ", "")
+            if word == "finalsigma":
+                return r"\varsigma "
+            if word == "omicron":
+                return "O" if upper else "o"
+            if word == "lamda":
+                word = "lambda"
+            if upper:
+                title = word.capitalize()
+                if title in _GREEK_UPPER_COMMANDS:
+                    return f"\\{title} "
+                ascii_form = unicodedata.normalize("NFKD", char)
+                latin = {"Alpha": "A", "Beta": "B", "Epsilon": "E", "Zeta": "Z", "Eta": "H",
+                         "Iota": "I", "Kappa": "K", "Mu": "M", "Nu": "N", "Rho": "P", "Tau": "T",
+                         "Chi": "X"}
+                return latin.get(title, ascii_form if ascii_form.isascii() else title[0])
+            return f"\\{word} "
+    return None
+
+
+def _ascii_fallback(char: str) -> str:
+    """A last resort for a character with no LaTeX name: its ASCII decomposition, or ?."""
+    decomposed = unicodedata.normalize("NFKD", char)
+    plain = "".join(c for c in decomposed if c.isascii())
+    return plain or "?"
+
+
+def math_text(text: str, words: bool = True) -> str:
+    """A Unicode name (``w``, ``error``, ``X̃ᵀX̃``, ``η``) as LaTeX math (``\\text{error}``,
+    ``\\tilde{X}^{\\top}\\tilde{X}``, ``\\eta``). Runs of two or more letters are upright words
+    unless ``words`` is false (subscripts such as ``ij`` are indices)."""
+    tokens: list[tuple[str, str]] = []  # (kind, latex); kind "letter" for a bare ASCII letter
+    for char in unicodedata.normalize("NFD", text):
+        if char in MATH_ACCENTS and tokens:
+            _, last = tokens.pop()
+            tokens.append(("other", f"\\{MATH_ACCENTS[char]}{{{last.strip()}}}"))
+        elif char.isascii() and char.isalpha():
+            tokens.append(("letter", char))
+        elif char.isascii():
+            tokens.append(("other", MATH_ASCII.get(char, char)))
+        elif char in SUPERSCRIPT_CHARS:
+            tokens.append(("other", f"^{{{SUPERSCRIPT_CHARS[char]}}}"))
+        elif char in SUBSCRIPT_CHARS:
+            tokens.append(("other", f"_{{{SUBSCRIPT_CHARS[char]}}}"))
+        elif char in MATH_SYMBOLS:
+            tokens.append(("other", MATH_SYMBOLS[char]))
+        elif unicodedata.combining(char):
+            continue  # an accent we have no command for
+        else:
+            tokens.append(("other", greek_command(char) or _ascii_fallback(char)))
+    out: list[str] = []
+    index = 0
+    while index < len(tokens):
+        if tokens[index][0] == "letter":
+            end = index
+            while end < len(tokens) and tokens[end][0] == "letter":
+                end += 1
+            word = "".join(t for _, t in tokens[index:end])
+            out.append(word if len(word) == 1 or not words else f"\\text{{{word}}}")
+            index = end
+        else:
+            out.append(tokens[index][1])
+            index += 1
+    return _merge_scripts("".join(out)).strip()
+
+
+def _merge_scripts(text: str) -> str:
+    """``x^{1}^{2}`` (from ``x¹²``) is a LaTeX error: merge neighbouring scripts."""
+    for mark in ("^", "_"):
+        while f"}}{mark}{{" in text and f"{mark}{{" in text:
+            before = text
+            text = text.replace(f"}}{mark}{{", "", 1) if _adjacent(text, mark) else text
+            if text == before:
+                break
+    return text
+
+
+def _adjacent(text: str, mark: str) -> bool:
+    """True when the first ``}<mark>{`` closes a group that itself began with ``<mark>{``."""
+    position = text.find(f"}}{mark}{{")
+    opening = text.rfind(f"{mark}{{", 0, position)
+    if opening < 0:
+        return False
+    inner = text[opening + 2:position]
+    return "{" not in inner and "}" not in inner
+
+
+def tex(text: str) -> str:
+    """Escape user text (titles, column names, labels) for LaTeX text mode, ASCII only."""
+    out: list[str] = []
+    for char in unicodedata.normalize("NFD", str(text)):
+        if char in TEXT_ACCENTS and out:
+            last = out.pop()
+            out.append(f"\\{TEXT_ACCENTS[char]}{{{last}}}")
+        elif char.isascii():
+            out.append(TEXT_ASCII.get(char, char) if char.isprintable() or char in "\n\r\t"
+                       else " ")
+        elif char in TEXT_UNICODE:
+            out.append(TEXT_UNICODE[char])
+        elif char in SUPERSCRIPT_CHARS:
+            out.append(f"\\textsuperscript{{{tex(SUPERSCRIPT_CHARS[char])}}}")
+        elif char in SUBSCRIPT_CHARS:
+            out.append(f"\\textsubscript{{{tex(SUBSCRIPT_CHARS[char])}}}")
+        elif unicodedata.combining(char):
+            continue
+        elif char in MATH_SYMBOLS or greek_command(char):
+            out.append(f"\\ensuremath{{{math_text(char)}}}")
+        else:
+            out.append(tex(_ascii_fallback(char)) if _ascii_fallback(char) != "?" else "?")
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------- printer
+
+FUNCTION_COMMANDS = {"exp": r"\exp", "ln": r"\ln", "log": r"\log", "tanh": r"\tanh",
+                     "sin": r"\sin", "cos": r"\cos", "max": r"\max", "min": r"\min",
+                     "sinh": r"\sinh", "cosh": r"\cosh", "σ": r"\sigma"}
+RELATIONS = {"=": "=", "←": r"\leftarrow", "≈": r"\approx", ":=": ":=", "≥": r"\geq",
+             "≤": r"\leq", ">": ">", "<": "<", "≠": r"\neq", "→": r"\to"}
+
+
+class LatexPrinter(ExprPrinter):
+    """The same trees as :class:`ExprPrinter`, written as LaTeX math."""
+
+    times = r" \cdot "
+    minus = " - "
+    plus = " + "
+
+    def paren(self, text: str) -> str:
+        if BREAK in text:  # \left( … \right) cannot span the lines of an align
+            return rf"\bigl({text}\bigr)"
+        if any(tall in text for tall in (r"\frac", r"\sum", r"\left", r"\begin")):
+            return rf"\left({text}\right)"
+        return f"({text})"
+
+    def format_number(self, value: float) -> str:
+        mantissa, exponent = self.numbers.parts(value)
+        return latex_number(mantissa, exponent)
+
+    def array(self, values) -> str:  # type: ignore[no-untyped-def]
+        if values.ndim == 0:
+            return self.format_number(float(values))
+        if values.ndim == 1:
+            body = " & ".join(self.format_number(float(v)) for v in values)
+            columns = len(values)
+        elif values.ndim == 2:
+            body = r" \\ ".join(" & ".join(self.format_number(float(v)) for v in row)
+                                for row in values)
+            columns = values.shape[1]
+        else:
+            return r"\left[" + ", ".join(self.array(v) for v in values) + r"\right]"
+        return rf"\left[\begin{{array}}{{{'r' * max(columns, 1)}}}{body}\end{{array}}\right]"
+
+    def symbol(self, node: E.Sym) -> str:
+        base = math_text(node.base)
+        if node.hat:
+            base = rf"\hat{{{base}}}"
+        if not node.sub:
+            return base
+        sub = math_text(node.sub, words=False)
+        return f"{{{base}}}_{{{sub}}}" if "_" in base or "^" in base else f"{base}_{{{sub}}}"
+
+    def join_factors(self, left: E.Expr, right: E.Expr) -> str:
+        """Juxtapose as a student writes: ``\\frac{1}{n}\\sum…``, ``\\frac{\\lambda}{n} w_{j}``."""
+        joined = super().join_factors(left, right)
+        if joined == "":
+            return " "
+        if self.values is None and isinstance(left, (E.Div, E.Num)) and (
+                isinstance(right, E.Sum) or (isinstance(left, E.Div) and _letter(right))):
+            return " "
+        return joined
+
+    def _is_negative_text(self, text: str) -> bool:
+        return text.startswith("-")
+
+    def _print_Deriv(self, node: E.Deriv) -> tuple[str, int]:
+        value = self._value_of(node.key)
+        if value is not None:
+            return self._leaf_number(value)
+        return (rf"\frac{{\partial {self.doprint(node.of)}}}{{\partial {self.doprint(node.wrt)}}}",
+                PREC_ATOM)
+
+    def _print_Text(self, node: E.Text) -> tuple[str, int]:
+        return rf"\text{{{tex(node.text)}}}", PREC_ATOM
+
+    def _print_Add(self, node: E.Add) -> tuple[str, int]:
+        breakable = getattr(self, "_breakable", False)
+        self._breakable = False
+        out = self._print(node.terms[0], PREC_ADD)
+        gap = BREAK if breakable else ""
+        for term in node.terms[1:]:
+            if isinstance(term, E.Neg):
+                text = self._print(term.arg, PREC_MUL)
+                out += gap + ((self.plus + text[1:]) if self._is_negative_text(text)
+                              else self.minus + text)
+                continue
+            text = self._print(term, PREC_ADD)
+            out += gap + (self.minus + text[1:] if self._is_negative_text(text)
+                          else self.plus + text)
+        return out, PREC_ADD
+
+    def _print_Mul(self, node: E.Mul) -> tuple[str, int]:
+        parts: list[str] = []
+        for position, factor in enumerate(node.factors):
+            leading_number = position == 0 and not factor.children()
+            text = self._print(factor, 0 if leading_number else PREC_MUL)
+            if position and self._is_negative_text(text):
+                text = self.paren(text)
+            parts.append(text)
+        out = parts[0]
+        for previous, factor, text in zip(node.factors, node.factors[1:], parts[1:]):
+            out += self.join_factors(previous, factor) + text
+        return out, PREC_MUL
+
+    def _print_Div(self, node: E.Div) -> tuple[str, int]:
+        return rf"\frac{{{self._print(node.num, 0)}}}{{{self._print(node.den, 0)}}}", PREC_MUL
+
+    def _print_Pow(self, node: E.Pow) -> tuple[str, int]:
+        base = self._print(node.base, PREC_ATOM if isinstance(node.base, E.Div) else PREC_POW)
+        grouped = base.startswith((r"\left(", r"\bigl("))
+        if not grouped and (self._is_negative_text(base) or "^" in base):
+            base = self.paren(base)  # (-0.06)^{2}, not -0.06^{2}; no double superscript
+        return f"{base}^{{{self._print(node.exp, 0)}}}", PREC_POW
+
+    def _print_Func(self, node: E.Func) -> tuple[str, int]:
+        args = ", ".join(self._print(a, 0) for a in node.args)
+        if node.name == "exp" and len(node.args) == 1:
+            return f"e^{{{args}}}", PREC_POW
+        name = FUNCTION_COMMANDS.get(node.name)
+        if name is None:
+            plain = math_text(node.name)
+            name = plain if len(node.name) == 1 else rf"\operatorname{{{tex(node.name)}}}"
+        return f"{name}{self.paren(args)}", PREC_ATOM
+
+    def _print_Compare(self, node: E.Compare) -> tuple[str, int]:
+        op = RELATIONS.get(node.op, math_text(node.op))
+        return (rf"\left[{self._print(node.lhs, 0)} {op} {self._print(node.rhs, 0)}\right]",
+                PREC_ATOM)
+
+    def _print_Sum(self, node: E.Sum) -> tuple[str, int]:
+        if self.values is not None and node.terms:
+            expanded = E.Add.of(*node.terms) if len(node.terms) > 1 else node.terms[0]
+            self._breakable = len(node.terms) > 1
+            text = self._print(expanded, 0)
+            self._breakable = False
+            return self.paren(text), PREC_ATOM
+        index = math_text(node.index)
+        upper = self._print(node.upper, PREC_ATOM)
+        return rf"\sum_{{{index}=1}}^{{{upper}}} {self._print(node.body, PREC_MUL)}", PREC_MUL
+
+
+def _letter(node: E.Expr) -> bool:
+    return isinstance(node, (E.Sym, E.Ref, E.Deriv))
+
+
+def latex_number(mantissa: str, exponent: int | None) -> str:
+    """Mantissa/exponent parts of :class:`NumberFormat` as math: 1.5 \\times 10^{-6}."""
+    if mantissa == "nan":
+        return r"\text{NaN}"
+    if mantissa in ("inf", "-inf"):
+        return mantissa.replace("inf", r"\infty")
+    return mantissa if exponent is None else rf"{mantissa} \times 10^{{{exponent}}}"
+
+
+def relation(symbol: str) -> str:
+    return RELATIONS.get(symbol, math_text(symbol))
+
+
+def worked_parts(printer: LatexPrinter, quantity: Quantity) -> tuple[str, list[str]]:
+    """The left side and the right-hand parts (symbolic, substituted, value), no repeats.
+
+    A substituted part may hold :data:`BREAK` marks where a long line can be split."""
+    parts: list[str] = []
+    if quantity.formula is not None:
+        symbolic = printer.symbolic(quantity.formula)
+        parts.append(symbolic)
+        if quantity.operands:
+            substituted = printer.substituted(quantity.formula, quantity.operands)
+            if substituted.replace(BREAK, "") != symbolic:
+                parts.append(substituted)
+    value = printer.number(quantity.value)
+    if not parts or parts[-1].replace(BREAK, "") != value:
+        parts.append(value)
+    return printer.symbolic(quantity.symbol), parts
+
+
+def visible_length(latex: str) -> int:
+    """Roughly how many characters wide a math line prints (commands count as one)."""
+    text = re.sub(r"\\(left|right|bigl|bigr|text|operatorname)\b", "", latex)
+    text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}",
+                  lambda m: "x" * max(len(m.group(1)), len(m.group(2))), text)
+    text = re.sub(r"\\[A-Za-z]+", "x", text)
+    return len(re.sub(r"[{}_^ ]|\\[,; ]", "", text))
+
+
+def align_lines(printer: LatexPrinter, quantity: Quantity, limit: int = LINE_LIMIT) -> list[str]:
+    """A worked line as ``align`` rows: one row when short, else one row per part and long
+    substituted parts broken between the terms of their sums."""
+    lhs, parts = worked_parts(printer, quantity)
+    rel = relation(quantity.relation)
+    joined = " = ".join(p.replace(BREAK, "") for p in parts)
+    if visible_length(lhs + joined) <= limit:
+        return [f"{lhs} &{rel} {joined}"]
+    rows: list[str] = []
+    for position, part in enumerate(parts):
+        lead = f"{lhs} &{rel} " if position == 0 else "&= "
+        pieces = part.split(BREAK)
+        current = lead + pieces[0]
+        for piece in pieces[1:]:
+            if visible_length(current + piece) > limit:
+                rows.append(current)
+                current = r"&\quad " + piece.lstrip()
+            else:
+                current += piece
+        rows.append(current)
+    return rows
+
+
+def align_block(rows: Sequence[str]) -> str:
+    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
+
+
+# ------------------------------------------------------------------------------- document
+
+SECTION_COMMANDS = ["section", "subsection", "subsubsection", "paragraph"]
+
+
+class LatexWriter:
+    """Writes one trace as LaTeX; the layout mirrors the console renderer."""
+
+    def __init__(self, trace: Trace, options: RenderOptions) -> None:
+        self.trace = trace
+        self.options = options
+        self.printer = LatexPrinter(NumberFormat(display_decimals(trace, options)))
+        self.out: list[str] = []
+        self.runs_level = 1 if len(trace.runs) > 1 else 0
+
+    def emit(self, text: str = "") -> None:
+        self.out.append(text)
+
+    def heading(self, level: int, title: str) -> None:
+        command = SECTION_COMMANDS[min(level, len(SECTION_COMMANDS) - 1)]
+        self.emit(f"\\{command}*{{{title}}}")
+
+    def num(self, value: object) -> str:
+        return f"${self.printer.number(value)}$"
+
+    def cell(self, value: object) -> str:
+        """A table cell: fixed decimals (so a column lines up) in math mode."""
+        if isinstance(value, str):
+            return tex(value)
+        if isinstance(value, bool):
+            return str(value)
+        if isinstance(value, (int, float)):
+            text = self.printer.numbers.fixed(float(value))
+            mantissa, _, exponent = text.partition("e")
+            if mantissa in ("nan", "inf", "-inf"):
+                return f"${latex_number(mantissa, None)}$"
+            return f"${latex_number(mantissa, int(exponent) if exponent else None)}$"
+        return f"${self.printer.number(value)}$"
+
+    def sym(self, quantity: Quantity) -> str:
+        return f"${self.printer.symbolic(quantity.heading or quantity.symbol)}$"
+
+    def table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
+              caption: str | None = None) -> None:
+        """A booktabs tabular; wide tables are set smaller so they fit the text width."""
+        if caption:
+            self.emit(f"\\noindent {caption}\n")
+        small = len(headings) > 8
+        self.emit("\\begin{center}")
+        if small:
+            self.emit("\\footnotesize\\setlength{\\tabcolsep}{3pt}")
+        self.emit(f"\\begin{{tabular}}{{{'r' * len(headings)}}}")
+        self.emit("\\toprule")
+        self.emit(" & ".join(headings) + r" \\")
+        self.emit("\\midrule")
+        for row in rows:
+            self.emit(" & ".join(row) + r" \\")
+        self.emit("\\bottomrule")
+        self.emit("\\end{tabular}")
+        self.emit("\\end{center}\n")
+
+    def write(self) -> str:
+        self.write_header()
+        show_epochs = self.trace.comparison is None or self.options.full
+        for run in self.trace.runs:
+            if self.runs_level:
+                self.heading(1, f"Run: {tex(run.label)}")
+                self.emit(self.settings_text(run.settings) + "\n")
+            if show_epochs:
+                for epoch in run.epochs:
+                    self.write_epoch(epoch)
+                for block in run.blocks:
+                    self.write_block(block)
+            self.write_summary(run)
+        if self.trace.comparison is not None:
+            self.write_comparison(self.trace.comparison)
+        self.write_warnings()
+        body = "\n".join(self.out) + "\n"
+        return standalone(self.trace, body) if self.options.standalone else body
+
+    def settings_text(self, settings: dict[str, object]) -> str:
+        from gdtrace.render.console import _settings_text
+
+        return tex(_settings_text(settings, self.printer.number))
+
+    def write_header(self) -> None:
+        trace, header = self.trace, self.trace.header
+        self.emit(f"% gdtrace {__version__}: {tex(trace.problem.title)}")
+        self.emit("% needs \\usepackage{amsmath,booktabs}")
+        self.heading(0, tex(trace.problem.title))
+        lines = [f"source: \\texttt{{{tex(trace.problem.source)}}}",
+                 f"model: {tex(header.model)}", f"loss: {tex(header.loss)}",
+                 f"update: {tex(header.update)}"]
+        if len(trace.runs) == 1:
+            lines.append(self.settings_text(header.settings))
+        self.emit("\\noindent " + " \\\\\n".join(lines) + "\n")
+        if header.formulas:
+            rows = []
+            for formula in header.formulas:
+                row = (f"{self.printer.symbolic(formula.lhs)} &{relation(formula.relation)} "
+                       f"{self.printer.symbolic(formula.rhs)}")
+                if formula.label:
+                    row += rf" && \text{{{tex(formula.label)}}}"
+                rows.append(row)
+            self.emit(align_block(rows))
+        for note in header.notes:
+            self.emit(f"\\noindent ({tex(note)})\n")
+
+    def write_epoch(self, epoch: Epoch) -> None:
+        loss = f" --- loss at the start $L = {self.printer.number(epoch.loss)}$" \
+            if epoch.loss is not None else ""
+        self.heading(1 + self.runs_level, f"Epoch {epoch.index}{loss}")
+        if epoch.loss_line is not None:
+            self.emit(align_block(align_lines(self.printer, epoch.loss_line)))
+        for step in epoch.steps:
+            self.write_step(step)
+
+    def write_step(self, step: Step) -> None:
+        samples = ", ".join(str(s) for s in step.samples)
+        plural = "s" if len(step.samples) > 1 else ""
+        title = tex(step.title) if step.title else f"Step {step.index} --- sample{plural} {samples}"
+        self.heading(2 + self.runs_level, title)
+        rows: list[str] = []
+        for sample, row in zip(step.samples, step.rows):
+            inputs = [q for q in row if q.role is Role.INPUT]
+            if inputs:
+                given = ", ".join(f"${self.printer.symbolic(q.heading or q.symbol)} = "
+                                  f"{self.printer.number(q.value)}$" for q in inputs)
+                label = f"sample {sample}: " if len(step.rows) > 1 else ""
+                if rows:
+                    rows.append(f"\\intertext{{{label}{given}}}")
+                else:  # before the block: \intertext on the first row leaves a gap
+                    self.emit(f"\\noindent {label}{given}")
+            for quantity in row:
+                if quantity.role is not Role.INPUT:
+                    rows.extend(align_lines(self.printer, quantity))
+        if step.rows and step.quantities and len(step.rows) > 1:
+            rows.append(r"\intertext{then for the step:}")
+        for quantity in step.quantities:
+            rows.extend(align_lines(self.printer, quantity))
+        if rows:
+            self.emit(align_rows(rows))
+
+    def write_block(self, block: Block) -> None:
+        self.heading(1 + self.runs_level, tex(block.title))
+        for table in block.tables:
+            self.write_trace_table(table)
+        rows = [line for q in block.quantities for line in align_lines(self.printer, q)]
+        if rows:
+            self.emit(align_rows(rows))
+
+    def write_trace_table(self, table: TraceTable) -> None:
+        self.table([tex(c) for c in table.columns],
+                   [[self.cell(c) for c in row] for row in table.rows],
+                   caption=tex(table.title) if table.title else None)
+
+    def write_summary(self, run: Run) -> None:
+        self.heading(1 + self.runs_level,
+                     "Result" if not self.runs_level else f"Result: {tex(run.label)}")
+        lines = []
+        if run.final:
+            lines.append("final parameters: " + ", ".join(
+                f"${self.printer.symbolic(E.sym(name))} = {self.printer.number(value)}$"
+                for name, value in run.final.items()))
+        if run.final_loss is not None:
+            lines.append(f"final loss: {self.num(run.final_loss)}")
+        if lines:
+            self.emit("\\noindent " + " \\\\\n".join(lines) + "\n")
+        losses = [(e.index, e.loss) for e in run.epochs if e.loss is not None]
+        if losses:
+            self.table(["epoch", "$L$ at the start"],
+                       [[str(i), self.cell(loss)] for i, loss in losses],
+                       caption="loss per epoch:")
+        if run.outcome is not None:
+            outcome = run.outcome
+            self.table(["sample", r"$\hat{y}$", "label", "target"],
+                       [[str(p.sample), self.cell(p.score), str(p.label), self.cell(p.target)]
+                        for p in outcome.predictions],
+                       caption="predictions with the final parameters (1 when "
+                               f"$\\hat{{y}} \\geq {self.printer.number(outcome.threshold)}$):")
+            if outcome.accuracy is not None:
+                correct = round(outcome.accuracy * len(outcome.predictions))
+                self.emit(f"\\noindent accuracy: {correct}/{len(outcome.predictions)} "
+                          f"({self.num(outcome.accuracy * 100)}\\%)\n")
+        if run.stability is not None:
+            st = run.stability
+            verdict = "converges" if st.stable else "diverges"
+            self.emit(
+                f"\\noindent stability: Hessian $H = {self.printer.symbolic(st.hessian_formula)}$,"
+                f" $\\lambda_{{\\max}} = {self.printer.number(st.lambda_max)}$; batch GD converges"
+                f" only for $0 < \\eta < 2/\\lambda_{{\\max}} = "
+                f"{latex_number(*self.printer.numbers.parts(st.eta_limit))}$;"
+                f" $\\eta = {self.printer.number(st.eta)}$ {verdict}.\n")
+        if run.stopped_early:
+            self.emit("\\noindent The run stopped early: see the warnings below.\n")
+
+    def write_comparison(self, comparison: Comparison) -> None:
+        from gdtrace.render.console import ConsoleWriter
+
+        self.heading(1, "Comparison")
+        runs = self.trace.runs
+        headings = ["parameter"] + [tex(run.label) for run in runs]
+        headings += [f"{tex(c.run)} $-$ {tex(c.baseline)}" for c in comparison.contrasts]
+        rows = []
+        for name in runs[0].param_names:
+            cells = [f"${self.printer.symbolic(E.sym(name))}$"]
+            cells += [self.cell(run.final[name]) if name in run.final else "" for run in runs]
+            for contrast in comparison.contrasts:
+                change = next((ch for ch in contrast.changes if ch.name == name), None)
+                cells.append(self.cell(change.difference) if change is not None else "")
+            rows.append(cells)
+        self.table(headings, rows, caption="final parameters:")
+        epochs = max(len(run.epochs) for run in runs)
+        loss_rows = []
+        for k in range(epochs):
+            loss_rows.append([str(k + 1)] + [
+                self.cell(run.epochs[k].loss) if k < len(run.epochs)
+                and run.epochs[k].loss is not None else "" for run in runs])
+        loss_rows.append(["final"] + [self.cell(run.final_loss) if run.final_loss is not None
+                                      else "" for run in runs])
+        self.table(["epoch"] + [tex(run.label) for run in runs], loss_rows,
+                   caption="loss per epoch (start of epoch):")
+        reader = ConsoleWriter(self.trace, self.options)
+        for contrast in comparison.contrasts:
+            self.emit(f"\\noindent {tex(reader.reading(contrast))}\n")
+
+    def write_warnings(self) -> None:
+        if not self.trace.warnings:
+            return
+        self.heading(1, "Warnings")
+        self.emit("\\begin{itemize}")
+        for warning in self.trace.warnings:
+            where = [w for w in (warning.run if len(self.trace.runs) > 1 else "",
+                                 f"epoch {warning.epoch}" if warning.epoch is not None else "",
+                                 f"step {warning.step}" if warning.step is not None else "") if w]
+            prefix = f"({tex(', '.join(where))}) " if where else ""
+            self.emit(f"\\item {prefix}{tex(warning.message)}")
+        self.emit("\\end{itemize}\n")
+
+
+def align_rows(rows: list[str]) -> str:
+    """An align* block; an ``\\intertext`` row is joined to the next row without ``\\\\``."""
+    text = ""
+    for position, row in enumerate(rows):
+        text += row
+        if position < len(rows) - 1 and not row.startswith("\\intertext"):
+            text += " \\\\\n"
+        else:
+            text += "\n"
+    if rows and rows[-1].startswith("\\intertext"):
+        text += "\\\\\n"
+    return "\\begin{align*}\n" + text + "\\end{align*}\n"
+
+
+def standalone(trace: Trace, body: str) -> str:
+    """Wrap a fragment in a document that compiles with pdflatex (standard packages only)."""
+    return (
+        "\\documentclass[11pt]{article}\n"
+        "\\usepackage{amsmath}\n"
+        "\\usepackage{booktabs}\n"
+        "\\usepackage[margin=2cm]{geometry}\n"
+        "\\allowdisplaybreaks\n"
+        "\\setlength{\\parindent}{0pt}\n"
+        f"\\title{{{tex(trace.problem.title)}}}\n"
+        "\\date{}\n"
+        "\\begin{document}\n"
+        f"{body}"
+        "\\end{document}\n"
+    )
+
+
+def render(trace: Trace, options: RenderOptions) -> str:
+    return LatexWriter(trace, options).write()
