@@ -186,7 +186,7 @@ def compare(
         if len(checked) < 2:
             raise UsageError("nothing to compare: every value given equals the problem's own "
                              "setting; give a different one (e.g. --l2 0.5)")
-        emit(compare_runs(checked), chosen, decimals, steps or full, full or steps)
+        emit(compare_runs(checked), chosen, decimals, steps, full or steps)
 
     guarded(run)
 

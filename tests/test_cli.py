@@ -167,7 +167,10 @@ def test_compare_l2_table_and_reading():
            "|w2| by 0.0223, |w3| by 0.0208); b changed by -0.0009; final loss changed by " \
            "-0.0098." in out
     assert "Epoch 1" not in out  # the epochs only with --full
-    assert "Epoch 1" in ok("compare", "--l2", "0.5", "--full")
+    full = ok("compare", "--l2", "0.5", "--full")  # every run's epochs, as tables
+    assert full.count("Epoch 1 — loss at the start L = 0.8866") == 2 and "Step 1 —" not in full
+    worked = ok("compare", "--l2", "0.5", "--steps")  # every run's epochs, as worked lines
+    assert worked.count("z₁ = w₁x₁ + w₂x₂ + w₃x₃ + b = 0.08·5 + 0.06·8 + 0.03·6 + 0 = 1.06") == 2
 
 
 def test_compare_l2_json_has_two_labelled_runs():
