@@ -329,3 +329,11 @@ def test_json_linreg_carry_values_are_the_rounded_ones():
     last = run["epochs"][-1]["steps"][0]
     assert last["params"] == {"w1": 7312.17, "w2": 7346.15, "w3": 5642.77, "b": 1110.56}
     assert run["final"] == last["params"]
+
+
+def test_json_minibatch_values_are_lists_in_every_step():
+    """A one-sample group (the short last minibatch) keeps the list shape of the others."""
+    steps = json_of("logreg", update="minibatch", batch_size=3)["runs"][0]["epochs"][0]["steps"]
+    assert [s["samples"] for s in steps] == [[1, 2, 3], [4]]
+    assert all(isinstance(v, list) for s in steps for v in s["values"].values())
+    assert len(steps[1]["values"]["z"]) == 1

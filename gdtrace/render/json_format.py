@@ -35,14 +35,17 @@ def plain(value: Any) -> Any:
     return value
 
 
-def step_values(step: Step) -> dict[str, Any]:
-    """Per-sample values (one number in SGD, one list per key in a batch), then step values."""
+def step_values(step: Step, lists: bool = False) -> dict[str, Any]:
+    """Per-sample values (one number in SGD, one list per key in a batch), then step values.
+
+    ``lists`` keeps lists even for a one-sample step (the short last group of a minibatch
+    epoch), so a reader sees the same shape in every step of a batch or minibatch run."""
     values: dict[str, Any] = {}
     for row in step.rows:
         for quantity in row:
             if quantity.role is Role.VALUE:
                 values.setdefault(quantity.key, []).append(quantity.value)
-    if len(step.rows) == 1:
+    if len(step.rows) == 1 and not lists:
         values = {key: items[0] for key, items in values.items()}
     for quantity in step.of_role(Role.VALUE):
         values[quantity.key] = quantity.value
@@ -53,9 +56,9 @@ def _by_key(quantities: list[Quantity]) -> dict[str, Any]:
     return {q.key: q.value for q in quantities}
 
 
-def step_document(step: Step) -> dict[str, Any]:
+def step_document(step: Step, lists: bool = False) -> dict[str, Any]:
     document: dict[str, Any] = {"step": step.index, "samples": step.samples,
-                                "values": step_values(step),
+                                "values": step_values(step, lists),
                                 "grad": _by_key(step.of_role(Role.GRAD)),
                                 "params": _by_key(step.of_role(Role.PARAM))}
     if step.title:
@@ -63,15 +66,16 @@ def step_document(step: Step) -> dict[str, Any]:
     return document
 
 
-def epoch_document(epoch: Epoch) -> dict[str, Any]:
+def epoch_document(epoch: Epoch, lists: bool = False) -> dict[str, Any]:
     return {"epoch": epoch.index, "loss": epoch.loss,
-            "steps": [step_document(step) for step in epoch.steps]}
+            "steps": [step_document(step, lists) for step in epoch.steps]}
 
 
 def run_document(run: Run) -> dict[str, Any]:
+    lists = run.settings.get("update") in ("batch", "minibatch")
     document: dict[str, Any] = {
         "label": run.label, "settings": run.settings,
-        "epochs": [epoch_document(epoch) for epoch in run.epochs],
+        "epochs": [epoch_document(epoch, lists) for epoch in run.epochs],
         "final": run.final, "final_loss": run.final_loss,
     }
     if run.outcome is not None:
