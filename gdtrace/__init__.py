@@ -1,5 +1,23 @@
-"""gdtrace: worked, step-by-step solutions of gradient-descent problems."""
+"""gdtrace: worked, step-by-step solutions of gradient-descent problems.
+
+Library use (docs/library.md): ``gdtrace.solve("logreg")`` returns a trace,
+``gdtrace.render(trace, "latex")`` a string, ``gdtrace.save(trace, "answer.md")`` a file.
+These are loaded on first use so ``import gdtrace`` (and the CLI's ``--help``) stays light.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+_API = ("solve", "compare", "render", "save", "load")
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from gdtrace import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'gdtrace' has no attribute {name!r}")

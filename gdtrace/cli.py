@@ -31,8 +31,15 @@ DecimalsOpt = Annotated[Optional[int], typer.Option(
     "--decimals", min=0, max=15, show_default=False,
     help="Digits shown (display only; default 4, or the --carry digits).")]
 FormatOpt = Annotated[Optional[str], typer.Option(
-    "--format", "-f", help="terminal, text or json. Default: terminal on a terminal, "
-                           "text when piped or when NO_COLOR is set.", show_default=False)]
+    "--format", "-f", help="terminal, text, markdown, latex, json, csv, html or svg. Default: "
+                           "from the --output extension; else terminal on a terminal, text "
+                           "when piped or when NO_COLOR is set.", show_default=False)]
+OutputOpt = Annotated[Optional[str], typer.Option(
+    "--output", "-o", help="Write to FILE (atomically) instead of the screen; the format comes "
+                           "from its extension: .txt .md .tex .json .csv .svg .html.",
+    show_default=False, metavar="FILE")]
+StandaloneOpt = Annotated[bool, typer.Option(
+    "--standalone", help="latex: a whole document for pdflatex, not a fragment to \\input.")]
 StepsOpt = Annotated[bool, typer.Option("--steps", help="Print every worked line instead of "
                                                         "tables.")]
 EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Override `epochs`.")]
@@ -79,7 +86,11 @@ def load(problem: str | None) -> object:
     return load_problem(path, display_name=given or f"problems/{path.name}")
 
 
-def choose_format(requested: str | None) -> str:
+def choose_format(requested: str | None, output: str | None = None) -> str:
+    if output is not None:
+        from gdtrace.api import format_for_path
+
+        return format_for_path(output, requested)
     if requested:
         return requested
     if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
@@ -87,17 +98,28 @@ def choose_format(requested: str | None) -> str:
     return "text"
 
 
-def emit(trace: object, fmt: str, decimals: int | None, steps: bool, full: bool = False) -> None:
+def emit(trace: object, fmt: str, decimals: int | None, steps: bool, full: bool = False,
+         output: str | None = None, standalone: bool = False) -> None:
     from gdtrace.render import RenderOptions, render
 
     width = None
-    if fmt == "terminal":
+    if fmt == "terminal" and output is None:
         import shutil
 
         width = shutil.get_terminal_size((120, 40)).columns
-    options = RenderOptions(decimals=decimals, steps=steps, width=width, full=full)
-    sys.stdout.write(render(trace, fmt, options))  # type: ignore[arg-type]
-    if fmt not in ("terminal", "text"):
+    elif fmt == "terminal":
+        fmt = "text"  # no colour codes in a file
+    options = RenderOptions(decimals=decimals, steps=steps, width=width, full=full,
+                            standalone=standalone)
+    text = render(trace, fmt, options)  # type: ignore[arg-type]
+    if output is not None:
+        from gdtrace.api import write_atomic
+
+        write_atomic(output, text)
+        typer.echo(f"gdtrace: wrote {output} ({fmt})", err=True)
+    else:
+        sys.stdout.write(text)
+    if fmt not in ("terminal", "text") or output is not None:
         for warning in trace.warnings:  # type: ignore[attr-defined]
             typer.echo(f"gdtrace: warning: {warning.message}", err=True)
 
@@ -129,6 +151,8 @@ def solve(
     decimals: DecimalsOpt = None,
     steps: StepsOpt = False,
     fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    standalone: StandaloneOpt = False,
 ) -> None:
     """Solve a problem and print the worked solution."""
 
@@ -136,12 +160,14 @@ def solve(
         from gdtrace.problem import apply_overrides
         from gdtrace.solvers import solve as solve_problem
 
-        chosen = choose_format(fmt)
+        _check_output(output, problem)
+        chosen = choose_format(fmt, output)
         _check_format(chosen)
         loaded = load(problem)
         loaded = apply_overrides(loaded, epochs=epochs, learning_rate=lr, lam=l2, update=update,
                                  carry_decimals=carry, batch_size=batch_size)
-        emit(solve_problem(loaded), chosen, decimals, steps)
+        emit(solve_problem(loaded), chosen, decimals, steps, output=output,
+             standalone=standalone)
 
     guarded(run)
 
@@ -161,6 +187,8 @@ def compare(
     steps: StepsOpt = False,
     full: Annotated[bool, typer.Option("--full", help="Also print every run's epochs.")] = False,
     fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    standalone: StandaloneOpt = False,
 ) -> None:
     """Run a problem as written and with other settings, side by side."""
 
@@ -169,7 +197,8 @@ def compare(
         from gdtrace.compare import configurations
         from gdtrace.problem import apply_overrides
 
-        chosen = choose_format(fmt)
+        _check_output(output, problem)
+        chosen = choose_format(fmt, output)
         _check_format(chosen)
         loaded = load(problem)
         loaded = apply_overrides(loaded, epochs=epochs, carry_decimals=carry)
@@ -186,7 +215,8 @@ def compare(
         if len(checked) < 2:
             raise UsageError("nothing to compare: every value given equals the problem's own "
                              "setting; give a different one (e.g. --l2 0.5)")
-        emit(compare_runs(checked), chosen, decimals, steps, full or steps)
+        emit(compare_runs(checked), chosen, decimals, steps, full or steps, output=output,
+             standalone=standalone)
 
     guarded(run)
 
@@ -218,6 +248,16 @@ def list_problems() -> None:
             typer.echo(f"{name:<14} {title}")
 
     guarded(run)
+
+
+def _check_output(output: str | None, problem: str | None) -> None:
+    """--output must not be the problem file (or a folder)."""
+    if output is None:
+        return
+    from gdtrace.api import check_target
+    from gdtrace.problem import resolve_problem
+
+    check_target(output, [resolve_problem(problem)])
 
 
 def _check_format(fmt: str) -> None:

@@ -207,3 +207,14 @@ class Trace:
     warnings: list[Diagnostic] = field(default_factory=list)
     comparison: Comparison | None = None
     decimals_hint: int | None = None  # carry_decimals, so printers can show that many digits
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a trace as the terminal's tables (the renderer does the work)."""
+        from gdtrace.api import trace_html
+
+        return trace_html(self)
+
+    def __rich__(self) -> object:
+        from gdtrace.api import trace_renderable
+
+        return trace_renderable(self)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES: list[str] = []
+MODEL_MODULES: list[str] = [
+    "gdtrace.problem.network_models",
+]
 
 _imported = False
 

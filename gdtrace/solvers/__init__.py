@@ -22,6 +22,8 @@ class SolverEntry:
 SOLVERS: dict[str, SolverEntry] = {
     "logistic": SolverEntry("gdtrace.solvers.glm_entry"),
     "linear": SolverEntry("gdtrace.solvers.glm_entry"),
+    "network": SolverEntry("gdtrace.solvers.network"),
+    "mlp": SolverEntry("gdtrace.solvers.mlp"),
 }
 
 

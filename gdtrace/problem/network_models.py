@@ -1,0 +1,358 @@
+"""Problem keys of the two network models: ``mlp`` (layers of matrices) and ``network``
+(named nodes joined by named weights). Everything the YAML says about a network is checked
+here and handed to the solvers as the plain data classes below (in ``Problem.extra``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES
+from gdtrace.problem.load import common_args
+from gdtrace.problem.model import Problem
+from gdtrace.problem.schema import (
+    Boolean,
+    Context,
+    Enum,
+    Field,
+    Integer,
+    ListOf,
+    MapOf,
+    Number,
+    Object,
+    OneOf,
+    String,
+    join,
+    register_model,
+)
+
+ACTIVATION_NAMES = tuple(ACTIVATIONS)
+LOSS_NAMES = tuple(OUTPUT_LOSSES)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A scalar parameter of a ``network``: its name, initial value and whether it trains."""
+
+    name: str
+    value: float
+    trainable: bool = True
+
+
+@dataclass(frozen=True)
+class Edge:
+    weight: str  # the parameter's name (W13)
+    source: str  # an input column or an earlier node
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    activation: str
+    edges: tuple[Edge, ...]
+    bias: str | None = None  # the bias parameter's name, if the node has one
+    slope: float = 0.01  # leaky_relu only
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A feed-forward network of named nodes, nodes in an order where sources come first."""
+
+    inputs: tuple[str, ...]
+    nodes: tuple[Node, ...]
+    outputs: tuple[str, ...]  # one per target column, in the same order
+    targets: tuple[str, ...]
+    params: tuple[Param, ...]
+
+    def node(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+    def children(self, name: str) -> list[tuple[Node, Edge]]:
+        """Nodes fed by ``name``, with the edge that carries it."""
+        return [(n, e) for n in self.nodes for e in n.edges if e.source == name]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One ``mlp`` layer: U = A·W + b with W of shape (inputs × units)."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+    activation: str
+    slope: float = 0.01
+    trainable: bool = True
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Which samples each step uses, and rounding of the carried parameters between steps."""
+
+    iterations: tuple[tuple[int, ...], ...] | None  # 0-based sample indices per step
+    round_between: int | None
+
+
+NAME = OneOf(String(min_length=1), Integer())
+PARAM_VALUE = OneOf(Number(), Object({
+    "value": Field(Number(), required=True, doc="Initial value."),
+    "trainable": Field(Boolean(), default=True,
+                       doc="false: the parameter is frozen (kept at its value, shown as such)."),
+}))
+
+NODE = Object({
+    "name": Field(NAME, required=True, doc="The node's name (3 → z₃, a₃)."),
+    "activation": Field(Enum(ACTIVATION_NAMES), default="linear",
+                        doc="linear | sigmoid | tanh | relu | leaky_relu | softmax."),
+    "slope": Field(Number(minimum=0), default=0.01, doc="leaky_relu: the slope α for z ≤ 0."),
+    "edges": Field(MapOf(NAME, min_items=1), required=True,
+                   doc="Incoming edges: weight name → source (an input column or an earlier"
+                   " node)."),
+    "bias": Field(OneOf(Number(), String(min_length=1)),
+                  doc="A number (a bias named b<node>) or the name of a parameter in `weights`."),
+})
+
+ROUNDING_FIELDS: dict[str, Field] = {
+    "round_between": Field(Integer(minimum=0, maximum=12),
+                           doc="Round the parameters carried into the next step to this many"
+                           " decimals (as homework does between iterations)."),
+    "iterations": Field(
+        ListOf(OneOf(Integer(minimum=1), ListOf(Integer(minimum=1), min_items=1)), min_items=1),
+        doc="The samples (1-based) of each step, e.g. [1, 2] or [[1, 2], [3]]; repeated each"
+        " epoch. Replaces `update`."),
+}
+
+LOSS_FIELD_DOC = "Loss: " + " | ".join(LOSS_NAMES) + "."
+
+NETWORK_FIELDS: dict[str, Field | None] = {
+    "nodes": Field(ListOf(NODE, min_items=1), required=True,
+                   doc="The nodes in order; each node's sources come before it."),
+    "outputs": Field(ListOf(NAME, min_items=1),
+                     doc="Output nodes, one per target column (default: the last node)."),
+    "weights": Field(MapOf(PARAM_VALUE), required=True,
+                     doc="Initial value of every weight named in `edges` (and named biases):"
+                     " a number or {value, trainable}."),
+    "loss": Field(Enum(LOSS_NAMES), default="squared", doc=LOSS_FIELD_DOC),
+    "lambda": None,
+    "threshold": None,
+    **ROUNDING_FIELDS,
+}
+
+LAYER = Object({
+    "weights": Field(ListOf(OneOf(Number(), ListOf(Number(), min_items=1)), min_items=1),
+                     required=True,
+                     doc="Shape inputs × units: row i = input i, column j = unit j. A flat list"
+                     " is one column (a single unit)."),
+    "bias": Field(OneOf(Number(), ListOf(Number(), min_items=1)),
+                  doc="One per unit (default 0)."),
+    "activation": Field(Enum(ACTIVATION_NAMES), default="linear",
+                        doc="linear | sigmoid | tanh | relu | leaky_relu | softmax."),
+    "slope": Field(Number(minimum=0), default=0.01, doc="leaky_relu: the slope α for z ≤ 0."),
+    "trainable": Field(Boolean(), default=True, doc="false: W and b of this layer are frozen."),
+})
+
+MLP_FIELDS: dict[str, Field | None] = {
+    "layers": Field(ListOf(LAYER, min_items=1), required=True,
+                    doc="Layers in order; U = A·W + b, A = f(U)."),
+    "loss": Field(Enum(LOSS_NAMES), default="mse", doc=LOSS_FIELD_DOC),
+    "lambda": None,
+    "threshold": None,
+    **ROUNDING_FIELDS,
+}
+
+
+def _name(value: Any) -> str:
+    return str(value)
+
+
+def _schedule(checked: dict[str, Any], n: int, ctx: Context) -> Schedule:
+    iterations = checked.get("iterations")
+    steps: list[tuple[int, ...]] | None = None
+    if iterations is not None:
+        steps = []
+        for i, item in enumerate(iterations):
+            samples = [item] if isinstance(item, int) else list(item)
+            for sample in samples:
+                if sample > n:
+                    raise ctx.error(f"sample {sample} does not exist (the data set has {n})",
+                                    join("iterations", i))
+            steps.append(tuple(s - 1 for s in samples))
+    return Schedule(tuple(steps) if steps is not None else None, checked.get("round_between"))
+
+
+def _check_loss(loss: str, output_activations: list[str], ctx: Context, path: str) -> None:
+    paired = OUTPUT_LOSSES[loss].paired
+    if paired is not None and any(a != paired for a in output_activations):
+        raise ctx.error(f"loss {loss} needs {paired} output units (got "
+                        f"{', '.join(output_activations)})", path)
+
+
+def _check_targets(loss: str, Y: np.ndarray, ctx: Context) -> None:
+    if loss == "cross_entropy":
+        sums = Y.sum(axis=1)
+        bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-9)
+        if bad.size:
+            raise ctx.error(f"cross_entropy targets of a sample must add up to 1; sample "
+                            f"{int(bad[0]) + 1} adds up to {sums[bad[0]]:g}", "dataset")
+    if loss in ("cross_entropy", "binary_cross_entropy"):
+        if np.any((Y < 0) | (Y > 1)):
+            raise ctx.error(f"{loss} targets must be between 0 and 1", "dataset")
+
+
+def build_network(checked: dict[str, Any], ctx: Context) -> Problem:
+    """Check the named-node description: sources exist and come first, weights are given."""
+    dataset = checked["dataset"]
+    inputs = tuple(dataset.features)
+    raw_weights: dict[str, Any] = checked["weights"]
+    params: dict[str, Param] = {}
+    for name, given in raw_weights.items():
+        if isinstance(given, dict):
+            params[name] = Param(name, float(given["value"]), bool(given["trainable"]))
+        else:
+            params[name] = Param(name, float(given))
+    nodes: list[Node] = []
+    known = set(inputs)
+    used: set[str] = set()
+    for i, raw in enumerate(checked["nodes"]):
+        path = join("nodes", i)
+        name = _name(raw["name"])
+        if name in known:
+            raise ctx.error(f"node name {name!r} is already used (by an input or a node)",
+                            join(path, "name"))
+        edges = []
+        for weight, source in raw["edges"].items():
+            source = _name(source)
+            if source not in known:
+                raise ctx.error(f"edge {weight} comes from {source!r}, which is neither an input "
+                                f"({', '.join(inputs)}) nor an earlier node",
+                                join(join(path, "edges"), weight))
+            if weight not in params:
+                raise ctx.error(f"weight {weight} has no initial value in `weights`",
+                                join(join(path, "edges"), weight))
+            if weight in used:
+                raise ctx.error(f"weight {weight} is used by two edges",
+                                join(join(path, "edges"), weight))
+            used.add(weight)
+            edges.append(Edge(weight, source))
+        bias = raw.get("bias")
+        bias_name: str | None = None
+        if isinstance(bias, str):
+            if bias not in params:
+                raise ctx.error(f"bias {bias} has no initial value in `weights`",
+                                join(path, "bias"))
+            bias_name = bias
+        elif bias is not None:
+            bias_name = f"b{name}"
+            if bias_name in params:
+                raise ctx.error(f"{bias_name} is both a weight and node {name}'s bias",
+                                join(path, "bias"))
+            params[bias_name] = Param(bias_name, float(bias))
+        if bias_name is not None:
+            if bias_name in used:
+                raise ctx.error(f"parameter {bias_name} is used twice", join(path, "bias"))
+            used.add(bias_name)
+        nodes.append(Node(name, raw["activation"], tuple(edges), bias_name, raw["slope"]))
+        known.add(name)
+    unused = [p for p in params if p not in used]
+    if unused:
+        raise ctx.error(f"{', '.join(unused)} in `weights` is not used by any edge or bias",
+                        join("weights", unused[0]))
+    outputs = tuple(_name(o) for o in (checked.get("outputs") or [nodes[-1].name]))
+    names = [n.name for n in nodes]
+    for i, out in enumerate(outputs):
+        if out not in names:
+            raise ctx.error(f"output {out!r} is not a node", join("outputs", i))
+    if len(outputs) != len(dataset.targets):
+        raise ctx.error(f"{len(outputs)} output node(s) but {len(dataset.targets)} target "
+                        f"column(s) ({', '.join(dataset.targets)})", "outputs")
+    soft = [n for n in nodes if n.activation == "softmax"]
+    if soft:
+        if any(n.name not in outputs for n in soft) or any(
+                nodes.index(n) < len(nodes) - len(soft) for n in soft):
+            raise ctx.error("softmax nodes must be output nodes listed last", "nodes")
+        if any(e.source in {n.name for n in soft} for n in nodes for e in n.edges):
+            raise ctx.error("a softmax node cannot feed another node", "nodes")
+    loss = checked["loss"]
+    _check_loss(loss, [next(n for n in nodes if n.name == o).activation for o in outputs], ctx,
+                "loss")
+    _check_targets(loss, dataset.Y, ctx)
+    ordered = tuple(params[p] for p in _param_order(nodes))
+    graph = Graph(inputs, tuple(nodes), outputs, tuple(dataset.targets), ordered)
+    extra = {"graph": graph, "schedule": _schedule(checked, dataset.n, ctx)}
+    return Problem(**common_args(checked, ctx), weight_names=[p.name for p in ordered],
+                   weights=[p.value for p in ordered], extra=extra)
+
+
+def _param_order(nodes: list[Node]) -> list[str]:
+    """Parameters sorted by name as a student lists them (W13, W14, W23 …), biases last."""
+    weights = [e.weight for n in nodes for e in n.edges]
+    biases = [n.bias for n in nodes if n.bias is not None]
+    return sorted(weights, key=_natural) + biases
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    import re
+
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+
+
+def build_mlp(checked: dict[str, Any], ctx: Context) -> Problem:
+    """Check that the layer shapes chain from the features to the targets."""
+    dataset = checked["dataset"]
+    fan_in = len(dataset.features)
+    layers: list[Layer] = []
+    for i, raw in enumerate(checked["layers"]):
+        path = join("layers", i)
+        rows = raw["weights"]
+        if all(isinstance(r, float) for r in rows):
+            matrix = np.array(rows, dtype=float).reshape(-1, 1)
+        elif all(isinstance(r, list) for r in rows):
+            widths = {len(r) for r in rows}
+            if len(widths) != 1:
+                raise ctx.error("every row of weights needs the same number of units",
+                                join(path, "weights"))
+            matrix = np.array(rows, dtype=float)
+        else:
+            raise ctx.error("weights: either a list of rows or a flat list (one unit)",
+                            join(path, "weights"))
+        if matrix.shape[0] != fan_in:
+            what = f"{len(dataset.features)} features" if i == 0 else \
+                f"{fan_in} units in layer {i}"
+            raise ctx.error(f"weights have {matrix.shape[0]} rows but the layer gets {fan_in} "
+                            f"inputs ({what}); row i = input i", join(path, "weights"))
+        units = matrix.shape[1]
+        bias = raw.get("bias")
+        if bias is None:
+            vector = np.zeros(units)
+        elif isinstance(bias, float):
+            vector = np.full(units, bias) if units == 1 else None
+            if vector is None:
+                raise ctx.error(f"bias: give {units} numbers, one per unit", join(path, "bias"))
+        else:
+            vector = np.array(bias, dtype=float)
+        if vector.shape != (units,):
+            raise ctx.error(f"bias has {vector.size} numbers but the layer has {units} units",
+                            join(path, "bias"))
+        layers.append(Layer(matrix, vector, raw["activation"], raw["slope"], raw["trainable"]))
+        fan_in = units
+    if fan_in != len(dataset.targets):
+        raise ctx.error(f"the last layer has {fan_in} units but there are "
+                        f"{len(dataset.targets)} target column(s) ({', '.join(dataset.targets)})",
+                        join(join("layers", len(layers) - 1), "weights"))
+    for i, layer in enumerate(layers[:-1]):
+        if layer.activation == "softmax":
+            raise ctx.error("softmax is for the output layer only", join(join("layers", i),
+                                                                         "activation"))
+    loss = checked["loss"]
+    _check_loss(loss, [layers[-1].activation], ctx, "loss")
+    _check_targets(loss, dataset.Y, ctx)
+    extra = {"layers": tuple(layers), "schedule": _schedule(checked, dataset.n, ctx)}
+    names = [f"{kind}{i + 1}" for i in range(len(layers)) for kind in ("W", "b")]
+    return Problem(**common_args(checked, ctx), weight_names=names, extra=extra)
+
+
+register_model("network", NETWORK_FIELDS, build_network, label="Neural network",
+               doc="Named nodes with activations; each incoming edge is a named weight.")
+register_model("mlp", MLP_FIELDS, build_mlp, label="Multilayer perceptron",
+               doc="Layers with weights (inputs × units), bias and activation: U = XW + b.")

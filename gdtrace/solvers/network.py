@@ -1,0 +1,569 @@
+"""Backpropagation through a network of named nodes (``model: network``), worked line by line.
+
+Per sample: the forward pass node by node (zₙ = Σ W·source + b, then aₙ = f(zₙ)), the
+sample's loss, then the backward pass in reverse: ∂L/∂a and ∂L/∂z of every node with the
+local derivative f'(z) written out, and one chain-rule line per parameter
+(∂L/∂W₁₃ = ∂L/∂a₃·σ'(z₃)·x₁). A step adds its samples' gradients and updates every trainable
+parameter through :class:`SGDUpdate`. Conventions: docs/networks.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gdtrace.expr import Add, Deriv, Expr, Func, Num, Ref, Sum, Sym, Text, func, sym
+from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES, Activation, OutputLoss, leaky_relu
+from gdtrace.problem.model import Problem
+from gdtrace.problem.network_models import Graph, Node, Schedule
+from gdtrace.rounding import Carry
+from gdtrace.trace import Diagnostic, Epoch, Formula, Header, Quantity, Role, Run, Step
+
+LOSS = Sym("L", "L")
+ETA = Sym("eta", "η")
+
+
+def activation_of(name: str, slope: float) -> Activation:
+    return leaky_relu(slope) if name == "leaky_relu" else ACTIVATIONS[name]
+
+
+# ---------------------------------------------------------------------------------- symbols
+
+
+def param_sym(name: str) -> Sym:
+    return sym(name, key=f"param:{name}")
+
+
+def input_sym(name: str) -> Sym:
+    return sym(name, key=f"input:{name}")
+
+
+def target_sym(name: str) -> Sym:
+    return sym(name, key=f"target:{name}")
+
+
+def z_sym(node: str) -> Sym:
+    return Sym(f"z:{node}", "z", node)
+
+
+def a_sym(node: str) -> Sym:
+    return Sym(f"a:{node}", "a", node)
+
+
+def loss_sym(sample: int | None) -> Sym:
+    """L for a one-sample step; Lᵢ (sample i's share of L) when a step adds several."""
+    return LOSS if sample is None else Sym(f"L:{sample}", "L", str(sample))
+
+
+def unsampled(symbol: Expr) -> Expr | None:
+    """Lᵢ → L inside a symbol, for a table heading over all samples (None: no change)."""
+    if isinstance(symbol, Sym) and symbol.key.startswith("L:"):
+        return LOSS
+    if isinstance(symbol, Deriv) and isinstance(symbol.of, Sym) and symbol.of.key.startswith("L:"):
+        return Deriv(LOSS, symbol.wrt, symbol.key)
+    return None
+
+
+def fprime(node: Node) -> Func:
+    symbol = activation_of(node.activation, node.slope).symbol
+    return Func(f"{symbol}'", (z_sym(node.name),))
+
+
+def source_sym(graph: Graph, source: str) -> Sym:
+    return input_sym(source) if source in graph.inputs else a_sym(source)
+
+
+# ------------------------------------------------------------------------------ the update
+
+
+@dataclass
+class SGDUpdate:
+    """w ← w − η·∂L/∂w: the one place a parameter changes (an optimizer can replace it)."""
+
+    eta: float
+    carry: Carry
+
+    def __call__(self, name: str, symbol: Expr, current: float | np.ndarray,
+                 grad: float | np.ndarray) -> Quantity:
+        g = Deriv(LOSS, symbol, key=f"grad:{name}")
+        key = symbol.key if isinstance(symbol, Sym) else f"param:{name}"
+        if isinstance(current, np.ndarray):
+            new: float | np.ndarray = self.carry.array(current - self.eta * np.asarray(grad))
+        else:
+            new = self.carry(current - self.eta * float(grad))
+        return Quantity(name, Role.PARAM, symbol, new, symbol - ETA * g,
+                        {key: current, "eta": self.eta, g.key: grad}, relation="←")
+
+
+def frozen_line(name: str, symbol: Sym, current: float | np.ndarray) -> Quantity:
+    """A frozen parameter is written as kept: W ← W = value."""
+    return Quantity(name, Role.PARAM, symbol, current, symbol, {symbol.key: current},
+                    relation="←", explanation="frozen (trainable: false)")
+
+
+# ----------------------------------------------------------------------------- one sample
+
+
+@dataclass
+class SamplePass:
+    """Everything one sample's forward and backward pass wrote down."""
+
+    lines: list[Quantity] = field(default_factory=list)
+    loss: float = 0.0
+    grads: dict[str, float] = field(default_factory=dict)  # this sample's share
+    grad_lines: list[Quantity] = field(default_factory=list)
+    z: dict[str, float] = field(default_factory=dict)
+    a: dict[str, float] = field(default_factory=dict)
+    dz: dict[str, float] = field(default_factory=dict)
+    da: dict[str, float] = field(default_factory=dict)
+
+
+def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
+                trainable: dict[str, bool], x: dict[str, float], t: dict[str, float],
+                scale: float, carry: Carry, sample: int | None) -> SamplePass:
+    """Forward and backward pass for one sample; ``scale`` is the loss's 1/(N·K) factor.
+
+    ``sample`` numbers the sample when a step adds several (symbols become Lᵢ); every written
+    value goes through ``carry`` so later lines use the number as written.
+    """
+    out = SamplePass()
+    L = loss_sym(sample)
+    a: dict[str, float] = dict(x)
+    operands_base = {f"param:{k}": v for k, v in params.items()}
+
+    def src_key(source: str) -> str:
+        return f"input:{source}" if source in graph.inputs else f"a:{source}"
+
+    # forward ---------------------------------------------------------------------------
+    softmax_nodes = [n for n in graph.nodes if n.activation == "softmax"]
+    for node in graph.nodes:
+        terms: list[Expr] = [param_sym(e.weight) * source_sym(graph, e.source) for e in node.edges]
+        total = sum(params[e.weight] * a[e.source] for e in node.edges)
+        operands = {f"param:{e.weight}": params[e.weight] for e in node.edges}
+        operands |= {src_key(e.source): a[e.source] for e in node.edges}
+        if node.bias is not None:
+            terms.append(param_sym(node.bias))
+            total += params[node.bias]
+            operands[f"param:{node.bias}"] = params[node.bias]
+        z = carry(total)
+        out.z[node.name] = z
+        out.lines.append(Quantity(f"z{node.name}", Role.VALUE, z_sym(node.name), z,
+                                  Add.of(*terms) if len(terms) > 1 else terms[0], operands))
+        if node.activation == "softmax":
+            continue
+        act = activation_of(node.activation, node.slope)
+        value = carry(float(act.forward(np.array(z))))
+        a[node.name] = value
+        out.a[node.name] = value
+        out.lines.append(Quantity(f"a{node.name}", Role.VALUE, a_sym(node.name), value,
+                                  act.formula(z_sym(node.name)), {f"z:{node.name}": z}))
+    if softmax_nodes:
+        zs = np.array([out.z[n.name] for n in softmax_nodes])
+        probs = ACTIVATIONS["softmax"].forward(zs)
+        for node, p in zip(softmax_nodes, probs):
+            value = carry(float(p))
+            a[node.name] = out.a[node.name] = value
+            exps = tuple(func("exp", z_sym(m.name)) for m in softmax_nodes)
+            formula = func("exp", z_sym(node.name)) / Sum("j", Num(len(softmax_nodes)),
+                                                          func("exp", Sym("z_j", "z", "j")), exps)
+            out.lines.append(Quantity(f"a{node.name}", Role.VALUE, a_sym(node.name), value,
+                                      formula, {f"z:{m.name}": out.z[m.name]
+                                                for m in softmax_nodes}))
+
+    # loss ------------------------------------------------------------------------------
+    terms = []
+    loss_total = 0.0
+    operands = {}
+    for out_name, target in zip(graph.outputs, graph.targets):
+        terms.append(loss.term_formula(a_sym(out_name), target_sym(target)))
+        loss_total += float(loss.term(np.array(a[out_name]), np.array(t[target])))
+        operands |= {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
+    body: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
+    out.loss = carry(scale * loss_total)
+    out.lines.append(Quantity("L", Role.VALUE, L, out.loss, _scaled(scale, body), operands))
+
+    # backward: the outputs -------------------------------------------------------------
+    da: dict[str, float] = {}
+    dz: dict[str, float] = {}
+    for out_name, target in zip(graph.outputs, graph.targets):
+        node = graph.node(out_name)
+        ops = {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
+        if loss.paired is not None:
+            value = carry(scale * (a[out_name] - t[target]))
+            dz[out_name] = value
+            out.lines.append(Quantity(f"dL/dz{out_name}", Role.VALUE,
+                                      Deriv(L, z_sym(out_name), f"dLdz:{out_name}"), value,
+                                      _scaled(scale, a_sym(out_name) - target_sym(target)), ops))
+            continue
+        value = carry(scale * float(loss.derivative(np.array(a[out_name]), np.array(t[target]))))
+        da[out_name] = value
+        formula = _scaled(scale, loss.derivative_formula(a_sym(out_name), target_sym(target)))
+        out.lines.append(Quantity(f"dL/da{out_name}", Role.VALUE,
+                                  Deriv(L, a_sym(out_name), f"dLda:{out_name}"), value, formula,
+                                  ops))
+        del node
+    # backward: every node in reverse ---------------------------------------------------
+    fps: dict[str, float] = {}
+    for node in reversed(graph.nodes):
+        name = node.name
+        children = graph.children(name)
+        if children:
+            terms = [Deriv(L, z_sym(c.name), f"dLdz:{c.name}") * param_sym(e.weight)
+                     for c, e in children]
+            ops = {f"dLdz:{c.name}": dz[c.name] for c, _ in children}
+            ops |= {f"param:{e.weight}": params[e.weight] for _, e in children}
+            value = sum(dz[c.name] * params[e.weight] for c, e in children)
+            formula: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
+            if name in da:  # an output that also feeds other nodes
+                formula = Deriv(L, a_sym(name), f"dLda:{name}") + formula
+                ops[f"dLda:{name}"] = da[name]
+                value += da[name]
+            da[name] = carry(value)
+            out.lines.append(Quantity(f"dL/da{name}", Role.VALUE,
+                                      Deriv(L, a_sym(name), f"dLda:{name}"), da[name], formula,
+                                      ops))
+        if name in dz:
+            continue
+        symbol = Deriv(L, z_sym(name), f"dLdz:{name}")
+        if node.activation == "linear":
+            dz[name] = da[name]
+            out.lines.append(Quantity(f"dL/dz{name}", Role.VALUE, symbol, dz[name],
+                                      Deriv(L, a_sym(name), f"dLda:{name}"),
+                                      {f"dLda:{name}": da[name]}))
+            continue
+        if node.activation == "softmax":
+            group = [n.name for n in graph.nodes if n.activation == "softmax"]
+            weighted = sum(da[g] * a[g] for g in group)
+            dz[name] = carry(a[name] * (da[name] - weighted))
+            inner = Sum("j", Num(len(group)), Deriv(L, Sym("a_j", "a", "j"), "dLda:j")
+                        * Sym("a_j", "a", "j"),
+                        tuple(Deriv(L, a_sym(g), f"dLda:{g}") * a_sym(g) for g in group))
+            ops = {f"dLda:{g}": da[g] for g in group} | {f"a:{g}": a[g] for g in group}
+            out.lines.append(Quantity(
+                f"dL/dz{name}", Role.VALUE, symbol, dz[name],
+                a_sym(name) * (Deriv(L, a_sym(name), f"dLda:{name}") - inner), ops))
+            continue
+        act = activation_of(node.activation, node.slope)
+        fp = carry(float(act.derivative(np.array(out.z[name]), np.array(a[name]))))
+        fps[name] = fp
+        f_symbol = fprime(node)
+        out.lines.append(Quantity(f"f'(z{name})", Role.VALUE, f_symbol, fp,
+                                  act.derivative_formula(z_sym(name), a_sym(name)),
+                                  {f"z:{name}": out.z[name], f"a:{name}": a[name]}))
+        dz[name] = carry(da[name] * fp)
+        out.lines.append(Quantity(
+            f"dL/dz{name}", Role.VALUE, symbol, dz[name],
+            Deriv(L, a_sym(name), f"dLda:{name}") * Ref(f_symbol, f"fp:{name}"),
+            {f"dLda:{name}": da[name], f"fp:{name}": fp}))
+    out.da, out.dz = da, dz
+
+    # one chain-rule line per trainable parameter -----------------------------------------
+    for node in graph.nodes:
+        factors, ops, value = _node_factors(node, L, da, dz, fps)
+        for edge in node.edges:
+            if not trainable[edge.weight]:
+                continue
+            src = source_sym(graph, edge.source)
+            grad = carry(value * a[edge.source])
+            out.grads[edge.weight] = grad
+            out.grad_lines.append(Quantity(
+                edge.weight, Role.GRAD, Deriv(L, param_sym(edge.weight), f"grad:{edge.weight}"),
+                grad, _product(*factors, src), ops | {src_key(edge.source): a[edge.source]}))
+        if node.bias is not None and trainable[node.bias]:
+            grad = carry(value)
+            out.grads[node.bias] = grad
+            out.grad_lines.append(Quantity(
+                node.bias, Role.GRAD, Deriv(L, param_sym(node.bias), f"grad:{node.bias}"), grad,
+                _product(*factors), dict(ops)))
+    del operands_base
+    return out
+
+
+def _node_factors(node: Node, L: Sym, da: dict[str, float], dz: dict[str, float],
+                  fps: dict[str, float]) -> tuple[list[Expr], dict[str, float], float]:
+    """The chain-rule factors of ∂L/∂zₙ: ∂L/∂aₙ·f'(zₙ), ∂L/∂aₙ (linear), or ∂L/∂zₙ."""
+    name = node.name
+    if name in fps:
+        return ([Deriv(L, a_sym(name), f"dLda:{name}"), Ref(fprime(node), f"fp:{name}")],
+                {f"dLda:{name}": da[name], f"fp:{name}": fps[name]}, da[name] * fps[name])
+    if node.activation == "linear" and name in da:
+        return [Deriv(L, a_sym(name), f"dLda:{name}")], {f"dLda:{name}": da[name]}, da[name]
+    return [Deriv(L, z_sym(name), f"dLdz:{name}")], {f"dLdz:{name}": dz[name]}, dz[name]
+
+
+def _product(*factors: Expr) -> Expr:
+    if len(factors) == 1:
+        return factors[0]
+    total = factors[0] * factors[1]
+    for f in factors[2:]:
+        total = total * f
+    return total
+
+
+def _scaled(scale: float, body: Expr) -> Expr:
+    """1/(N·K)·body when the loss averages, body when it sums."""
+    if scale == 1.0:
+        return body
+    return (Num(1) / Num(round(1 / scale))) * body
+
+
+# ------------------------------------------------------------------------------ the loop
+
+
+@dataclass
+class Setup:
+    graph: Graph
+    loss: OutputLoss
+    X: np.ndarray
+    Y: np.ndarray
+    eta: float
+    carry: Carry
+    schedule: Schedule
+    update: str
+    batch_size: int
+    shuffle_seed: int | None
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    def groups(self, rng: np.random.Generator | None) -> Iterator[list[int]]:
+        """The samples of each step of one epoch."""
+        if self.schedule.iterations is not None:
+            for samples in self.schedule.iterations:
+                yield list(samples)
+            return
+        order = np.arange(self.n) if rng is None else rng.permutation(self.n)
+        for start in range(0, self.n, self.batch_size):
+            yield [int(s) for s in order[start:start + self.batch_size]]
+
+
+def setup_from(problem: Problem) -> Setup:
+    dataset = problem.dataset
+    assert dataset is not None
+    batch = {"sgd": 1, "batch": dataset.n}.get(problem.update, problem.batch_size or 1)
+    return Setup(problem.extra["graph"], OUTPUT_LOSSES[problem.loss], dataset.X.astype(float),
+                 dataset.Y.astype(float), problem.learning_rate, Carry(problem.carry_decimals),
+                 problem.extra["schedule"], problem.update, min(batch, dataset.n),
+                 problem.shuffle_seed)
+
+
+def loss_and_gradients(graph: Graph, loss: OutputLoss, params: dict[str, float],
+                       X: np.ndarray, Y: np.ndarray) -> tuple[float, dict[str, float]]:
+    """Full-precision loss and gradient over all rows of X (used by tests and the graph)."""
+    scale = loss.scale(len(X), len(graph.outputs))
+    trainable = {name: True for name in params}
+    total, grads = 0.0, dict.fromkeys(params, 0.0)
+    for x_row, y_row in zip(X, Y):
+        result = sample_pass(graph, loss, params, trainable, dict(zip(graph.inputs, x_row)),
+                             dict(zip(graph.targets, y_row)), scale, Carry(None), None)
+        total += result.loss
+        for k, v in result.grads.items():
+            grads[k] += v
+    return total, grads
+
+
+def _step(setup: Setup, number: int, group: list[int], params: dict[str, float],
+          trainable: dict[str, bool]) -> Step:
+    graph, carry = setup.graph, setup.carry
+    m = len(group)
+    scale = setup.loss.scale(m, len(graph.outputs))
+    single = m == 1
+    rows: list[list[Quantity]] = []
+    passes: list[SamplePass] = []
+    for s in group:
+        x = dict(zip(graph.inputs, map(float, setup.X[s])))
+        t = dict(zip(graph.targets, map(float, setup.Y[s])))
+        result = sample_pass(graph, setup.loss, params, trainable, x, t, scale, carry,
+                             None if single else s + 1)
+        passes.append(result)
+        row = [Quantity(k, Role.INPUT, input_sym(k), v) for k, v in x.items()]
+        row += [Quantity(k, Role.INPUT, target_sym(k), v) for k, v in t.items()]
+        row += result.lines
+        if not single:
+            row += [Quantity(f"dL/d{q.key}", Role.VALUE, q.symbol, q.value, q.formula,
+                             q.operands) for q in result.grad_lines]
+            for q in row:
+                q.heading = q.heading or unsampled(q.symbol)
+        rows.append(row)
+    quantities: list[Quantity] = []
+    names = [p.name for p in graph.params if trainable[p.name]]
+    if single:
+        quantities += passes[0].grad_lines
+    else:
+        for name in names:
+            shares = [p.grads[name] for p in passes]
+            refs = tuple(Ref(Deriv(loss_sym(s + 1), param_sym(name), f"share{k}"), f"share{k}")
+                         for k, s in enumerate(group))
+            body = Deriv(Sym("L_i", "L", "i"), param_sym(name), "share_i")
+            quantities.append(Quantity(
+                name, Role.GRAD, Deriv(LOSS, param_sym(name), f"grad:{name}"),
+                carry(sum(shares)), Sum("i", Num(m), body, refs),
+                {f"share{k}": v for k, v in enumerate(shares)}))
+    grads = {q.key: float(q.value) for q in quantities}
+    update = SGDUpdate(setup.eta, carry)
+    for param in graph.params:
+        symbol = param_sym(param.name)
+        current = params[param.name]
+        if trainable[param.name]:
+            quantities.append(update(param.name, symbol, current, grads[param.name]))
+        else:
+            quantities.append(frozen_line(param.name, symbol, current))
+    return Step(number, [s + 1 for s in group], rows, quantities)
+
+
+def dataset_loss(setup: Setup, params: dict[str, float]) -> Quantity:
+    """L over the whole data set (reduced as the loss says), from each sample's loss."""
+    graph = setup.graph
+    scale = setup.loss.scale(setup.n, len(graph.outputs))
+    trainable = dict.fromkeys(params, False)
+    values = []
+    for x_row, y_row in zip(setup.X, setup.Y):
+        result = sample_pass(graph, setup.loss, params, trainable,
+                             dict(zip(graph.inputs, map(float, x_row))),
+                             dict(zip(graph.targets, map(float, y_row))), 1.0, setup.carry, 1)
+        values.append(result.loss)
+    refs = tuple(Ref(Sym(f"l{i}", "ℓ", str(i + 1)), f"l{i}") for i in range(setup.n))
+    summed = Sum("i", Sym("N", "N"), Sym("l_i", "ℓ", "i"), refs)
+    value = setup.carry(scale * sum(values))
+    return Quantity("loss", Role.LOSS, LOSS, value, _scaled(scale, summed),
+                    {f"l{i}": v for i, v in enumerate(values)})
+
+
+def first_non_finite(step: Step) -> Quantity | None:
+    for quantity in [q for row in step.rows for q in row] + step.quantities:
+        if not np.all(np.isfinite(quantity.value)):
+            return quantity
+    return None
+
+
+def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
+    setup = setup_from(problem)
+    graph, carry = setup.graph, setup.carry
+    params = {p.name: carry(p.value) for p in graph.params}
+    trainable = {p.name: p.trainable for p in graph.params}
+    settings = _settings(problem, setup)
+    if problem.extra.get("symbolic"):
+        return Run(label, settings, [], {}, None, list(params)), []
+    rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
+    between = Carry(setup.schedule.round_between)
+    epochs: list[Epoch] = []
+    diagnostics: list[Diagnostic] = []
+    number = 0
+    total_steps = problem.epochs * sum(1 for _ in setup.groups(None))
+    stopped = False
+    with np.errstate(all="ignore"):
+        for e in range(1, problem.epochs + 1):
+            line = dataset_loss(setup, params)
+            epoch = Epoch(e, float(line.value), [], line)
+            epochs.append(epoch)
+            for group in setup.groups(rng if setup.update != "batch" else None):
+                number += 1
+                step = _step(setup, number, group, params, trainable)
+                epoch.steps.append(step)
+                bad = first_non_finite(step)
+                if bad is not None:
+                    diagnostics.append(Diagnostic("non_finite", f"{bad.key} became {bad.value}"
+                                                  " (overflow); the run stops here", label, e,
+                                                  number))
+                    stopped = True
+                    break
+                params = {q.key: float(q.value) for q in step.of_role(Role.PARAM)}
+                if setup.schedule.round_between is not None and number < total_steps:
+                    params = {k: between(v) for k, v in params.items()}
+                    step.quantities += [Quantity(
+                        f"{k} (rounded)", Role.VALUE, param_sym(k), v, relation="≈",
+                        explanation=f"rounded to {setup.schedule.round_between} decimals for "
+                                    "the next step") for k, v in params.items()]
+            if stopped:
+                break
+        final_loss = float(dataset_loss(setup, params).value)
+    run = Run(label, settings, epochs, dict(params), final_loss, list(params),
+              stopped_early=stopped)
+    return run, diagnostics
+
+
+def _settings(problem: Problem, setup: Setup) -> dict[str, object]:
+    settings: dict[str, object] = {"learning_rate": setup.eta, "epochs": problem.epochs,
+                                   "update": "iterations" if setup.schedule.iterations
+                                   else setup.update, "loss": problem.loss}
+    if setup.update == "minibatch" and setup.schedule.iterations is None:
+        settings["batch_size"] = setup.batch_size
+    if problem.carry_decimals is not None:
+        settings["carry_decimals"] = problem.carry_decimals
+    if setup.schedule.round_between is not None:
+        settings["round_between"] = setup.schedule.round_between
+    if problem.shuffle_seed is not None:
+        settings["shuffle_seed"] = problem.shuffle_seed
+    return settings
+
+
+# ------------------------------------------------------------------------------ header
+
+
+def update_text(setup: Setup) -> str:
+    if setup.schedule.iterations is not None:
+        listed = "; ".join(", ".join(str(s + 1) for s in it) for it in setup.schedule.iterations)
+        return f"one step per listed iteration (samples {listed})"
+    return {"sgd": "SGD: one sample per update, in file order",
+            "batch": "batch gradient descent: all samples per update",
+            "minibatch": f"minibatch gradient descent: groups of {setup.batch_size}",
+            }[setup.update]
+
+
+def header(problem: Problem) -> Header:
+    setup = setup_from(problem)
+    graph = setup.graph
+    formulas: list[Formula] = []
+    for node in graph.nodes:
+        terms: list[Expr] = [param_sym(e.weight) * source_sym(graph, e.source) for e in node.edges]
+        if node.bias is not None:
+            terms.append(param_sym(node.bias))
+        formulas.append(Formula(z_sym(node.name), Add.of(*terms) if len(terms) > 1 else terms[0],
+                                f"node {node.name}"))
+        if node.activation == "softmax":
+            rhs: Expr = func("softmax", z_sym(node.name))
+        else:
+            rhs = activation_of(node.activation, node.slope).formula(z_sym(node.name))
+        formulas.append(Formula(a_sym(node.name), rhs, node.activation))
+    formulas += backprop_rules(setup.loss)
+    if problem.extra.get("symbolic"):
+        from gdtrace.symbolic import network_gradients
+
+        formulas += network_gradients(graph, setup.loss)
+    frozen = [p.name for p in graph.params if not p.trainable]
+    notes = ["Lᵢ is sample i's share of L when a step adds several samples: L = Σᵢ Lᵢ"]
+    if frozen:
+        notes.append(f"frozen (trainable: false), kept at their values: {', '.join(frozen)}")
+    if setup.schedule.round_between is not None:
+        notes.append(f"the parameters carried into the next step are rounded to "
+                     f"{setup.schedule.round_between} decimals")
+    return Header("neural network (named nodes)", setup.loss.description, update_text(setup),
+                  formulas, _settings(problem, setup), notes)
+
+
+def backprop_rules(loss: OutputLoss) -> list[Formula]:
+    """The general chain rule the worked lines follow."""
+    j, k, i = Sym("j", "j"), Sym("k", "k"), Sym("i", "i")
+    del j, k, i
+    a_j, z_j, z_k = Sym("a_j", "a", "j"), Sym("z_j", "z", "j"), Sym("z_k", "z", "k")
+    w_jk, a_i, w_ij = Sym("W_jk", "W", "jk"), Sym("a_i", "a", "i"), Sym("W_ij", "W", "ij")
+    y_hat, t = Sym("yhat", "y", hat=True), Sym("t", "t")
+    rules = [Formula(Deriv(LOSS, y_hat, "g"), loss.derivative_formula(y_hat, t),
+                     "per sample and output (× 1/(N·K) or 1/N when the loss averages)")]
+    if loss.paired is not None:
+        rules.append(Formula(Deriv(LOSS, Sym("z_o", "z", "o"), "g"), y_hat - t,
+                             f"{loss.paired} output with this loss"))
+    rules += [
+        Formula(Deriv(LOSS, a_j, "g"), Sum("k", Text(""), Deriv(LOSS, z_k, "g") * w_jk),
+                "k: the nodes j feeds"),
+        Formula(Deriv(LOSS, z_j, "g"), Deriv(LOSS, a_j, "g") * Func("f'", (z_j,)),
+                "local derivative f'(z)"),
+        Formula(Deriv(LOSS, w_ij, "g"), Deriv(LOSS, a_j, "g") * Func("f'", (z_j,)) * a_i,
+                "aᵢ: the edge's source (an input xᵢ or a node's aᵢ)"),
+        Formula(Sym("w", "w"), Sym("w", "w") - ETA * Deriv(LOSS, Sym("w", "w"), "g"),
+                "update", "←"),
+    ]
+    return rules

@@ -1,0 +1,317 @@
+"""Networks: every number of seed-values §3, §4 and §6, the problem keys and their errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from gdtrace.cli import app
+from gdtrace.errors import ProblemError
+from gdtrace.problem import bundled_problems, load_problem, load_problem_text
+from gdtrace.solvers import solve
+from gdtrace.trace import Quantity, Role, Step
+
+REL = 1e-9
+
+
+def close(actual: object, expected: object) -> None:
+    np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float),
+                               rtol=REL, atol=1e-12)
+
+
+def by_key(quantities: list[Quantity]) -> dict[str, object]:
+    return {q.key: q.value for q in quantities}
+
+
+def row_values(step: Step, sample: int = 0) -> dict[str, object]:
+    return by_key(step.rows[sample])
+
+
+def bundled(name: str):  # type: ignore[no-untyped-def]
+    return load_problem(bundled_problems()[name])
+
+
+# --------------------------------------------------------------------------- seed-values §3
+
+ITERATION_1 = {
+    "z3": -1, "a3": 0.2689414214, "z4": 2, "a4": 0.9640275801, "a5": -0.4261447373,
+    "L": 2.0338888118, "dL/da5": -2.8522894747, "dL/dz4": 0.2015166041,
+    "dL/dz3": -1.1215882956,
+}
+GRAD_1 = {"W13": -1.1215882956, "W23": 1.1215882956, "W14": 0.2015166041,
+          "W24": -0.2015166041, "W35": -0.7670987855, "W45": -2.7496857199}
+UPDATED_1 = {"W13": 1.1121588296, "W14": -1.0201516604, "W23": 1.8878411704,
+             "W24": -2.9798483396, "W35": 2.0767098785, "W45": -0.725031428}
+ROUNDED_1 = {"W13": 1.11, "W14": -1.02, "W23": 1.89, "W24": -2.98, "W35": 2.08, "W45": -0.73}
+ITERATION_2 = {
+    "z3": -1.56, "a3": 0.173646647, "z4": 3.92, "a4": 0.9992129717, "a5": -0.3682404436,
+    "L": 5.6085627986, "dL/da5": -4.7364808872, "dL/dz4": 0.0054403649,
+    "dL/dz3": -1.4136806696,
+}
+GRAD_2 = {"W13": -2.8273613392, "W23": 2.8273613392, "W14": 0.0108807299,
+          "W24": -0.0108807299, "W35": -0.8224740247, "W45": -4.7327531429}
+UPDATED_2 = {"W13": 1.3927361339, "W14": -1.021088073, "W23": 1.6072638661,
+             "W24": -2.978911927, "W35": 2.1622474025, "W45": -0.2567246857}
+
+
+def seed_close(actual: float, expected: float) -> None:
+    """The reference lists 10 decimals: agree to 1e-9 relative or to the last listed digit."""
+    assert actual == pytest.approx(expected, rel=REL, abs=6e-11)
+
+
+def test_backprop_iterations_match_seed_values() -> None:
+    trace = solve(bundled("backprop"))
+    steps = trace.runs[0].epochs[0].steps
+    assert len(steps) == 2
+    for step, values, grads, updated in ((steps[0], ITERATION_1, GRAD_1, UPDATED_1),
+                                         (steps[1], ITERATION_2, GRAD_2, UPDATED_2)):
+        row = row_values(step)
+        for key, expected in values.items():
+            seed_close(float(row[key]), expected)
+        got_grads = by_key(step.of_role(Role.GRAD))
+        assert set(got_grads) == set(grads)
+        for key, expected in grads.items():
+            seed_close(float(got_grads[key]), expected)
+        params = by_key(step.of_role(Role.PARAM))
+        for key, expected in updated.items():
+            seed_close(float(params[key]), expected)
+    rounded = {q.key.removesuffix(" (rounded)"): q.value for q in steps[0].of_role(Role.VALUE)}
+    assert rounded == ROUNDED_1
+    assert not steps[1].of_role(Role.VALUE)  # no rounding after the last iteration
+    final = trace.runs[0].final
+    for key, expected in UPDATED_2.items():
+        seed_close(float(final[key]), expected)
+
+
+def test_backprop_worked_lines_read_like_the_homework() -> None:
+    trace = solve(bundled("backprop"))
+    from gdtrace.render import RenderOptions, render
+
+    text = render(trace, "text", RenderOptions(steps=True))
+    assert "∂L/∂W₁₃ = ∂L/∂a₃·σ'(z₃)·x₁ = -5.7046·0.1966·1 = -1.1216" in text
+    assert "σ'(z₃) = a₃·(1 − a₃) = 0.2689·(1 − 0.2689) = 0.1966" in text
+    assert "tanh'(z₄) = 1 − a₄² = 1 − 0.964² = 0.0707" in text
+    assert "z₃ = W₁₃x₁ + W₂₃x₂ = 1·1 + 2·(-1) = -1" in text
+    assert "W₁₃ ← W₁₃ − η·∂L/∂W₁₃ = 1 − 0.1·(-1.1216) = 1.1122" in text
+    assert "W₁₃ ≈ 1.11" in text
+    # backward pass in reverse order: node 5, then 4, then 3
+    assert text.index("∂L/∂a₅ =") < text.index("∂L/∂z₄ =") < text.index("∂L/∂z₃ =")
+
+
+def test_backprop_json_grad_and_params_by_name() -> None:
+    result = CliRunner().invoke(app, ["solve", "backprop", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    step = document["runs"][0]["epochs"][0]["steps"][0]
+    assert set(step["grad"]) == set(GRAD_1)
+    seed_close(step["grad"]["W45"], GRAD_1["W45"])
+    seed_close(step["params"]["W35"], UPDATED_1["W35"])
+    seed_close(step["values"]["a4"], ITERATION_1["a4"])
+
+
+# --------------------------------------------------------------------------- seed-values §4
+
+
+def test_relu_mlp_matches_seed_values() -> None:
+    trace = solve(bundled("relu_mlp"))
+    run = trace.runs[0]
+    close(run.epochs[0].loss, 2.38554)
+    step = run.epochs[0].steps[0]
+    close([float(row_values(step, i)["a2"][0]) for i in range(4)], [-0.338, -0.294, -0.7, -0.7])
+    grads = by_key(step.of_role(Role.GRAD))
+    close(grads["b2"], [-2.732])
+    close(grads["b1"], [0.0268, 0, 0.134])
+    close(grads["W2"], [[0.1168], [0], [0.1536]])
+    close(grads["W1"], [[0.0122, 0, 0.061], [-0.0268, 0, -0.134]])
+    # hidden unit 2 is inactive for every sample: its gradients are exactly 0
+    assert np.all(np.asarray(grads["W1"])[:, 1] == 0.0)
+    assert np.asarray(grads["b1"])[1] == 0.0 and np.asarray(grads["W2"])[1, 0] == 0.0
+    assert step.rows[0][-1].key == "dL/db2"  # per-sample shares are written out
+
+
+def test_relu_mlp_json_matrices_are_nested_lists() -> None:
+    result = CliRunner().invoke(app, ["solve", "relu_mlp", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    step = json.loads(result.stdout)["runs"][0]["epochs"][0]["steps"][0]
+    assert list(step["grad"]) == ["W1", "b1", "W2", "b2"]
+    close(step["grad"]["W1"], [[0.0122, 0, 0.061], [-0.0268, 0, -0.134]])
+    close(step["params"]["W1"], np.array([[-0.8, -0.7, 0.6], [-1.0, 0.5, -1.0]])
+          - 0.1 * np.array([[0.0122, 0, 0.061], [-0.0268, 0, -0.134]]))
+    assert len(step["values"]["u1"]) == 4  # one per sample
+
+
+def test_matrix_view_tables_hold_the_summed_gradient() -> None:
+    run = solve(bundled("relu_mlp")).runs[0]
+    block = run.blocks[0]
+    titles = [t.title for t in block.tables]
+    assert "U1 = X·W1 + b1" in titles
+    table = next(t for t in block.tables if t.title.startswith("∂L/∂W1"))
+    close([row[1:] for row in table.rows], [[0.0122, 0, 0.061], [-0.0268, 0, -0.134]])
+
+
+# --------------------------------------------------------------------------- seed-values §6
+
+SOFTMAX = [0.0900305732, 0.2447284711, 0.6652409558]
+DE_DY = [0.0900305732, 0.2447284711, -0.3347590442]
+
+
+def test_softmax_cross_entropy_matches_seed_values() -> None:
+    step = solve(bundled("softmax")).runs[0].epochs[0].steps[0]
+    row = row_values(step)
+    close(row["u1"], [1, 2, 3])
+    np.testing.assert_allclose(row["a1"], SOFTMAX, rtol=1e-9)
+    seed_close(float(row["L"]), 0.4076059644)
+    np.testing.assert_allclose(row["delta1"], DE_DY, rtol=1e-9)
+
+
+NETWORK_SOFTMAX = """
+model: network
+dataset: {columns: [x, t1, t2, t3], targets: [t1, t2, t3], rows: [[1, 0, 0, 1]]}
+nodes:
+  - {name: 1, activation: softmax, edges: {W1: x}, bias: 0}
+  - {name: 2, activation: softmax, edges: {W2: x}, bias: 0}
+  - {name: 3, activation: softmax, edges: {W3: x}, bias: 0}
+outputs: [1, 2, 3]
+weights: {W1: 1, W2: 2, W3: 3}
+loss: LOSS
+learning_rate: 0.1
+epochs: 1
+"""
+
+
+def test_named_softmax_nodes_give_the_same_numbers() -> None:
+    problem = load_problem_text(NETWORK_SOFTMAX.replace("LOSS", "cross_entropy"), "t.yaml")
+    step = solve(problem).runs[0].epochs[0].steps[0]
+    row = row_values(step)
+    np.testing.assert_allclose([row[f"a{k}"] for k in (1, 2, 3)], SOFTMAX, rtol=1e-9)
+    seed_close(float(row["L"]), 0.4076059644)
+    np.testing.assert_allclose([row[f"dL/dz{k}"] for k in (1, 2, 3)], DE_DY, rtol=1e-9)
+    grads = by_key(step.of_role(Role.GRAD))
+    np.testing.assert_allclose([grads[f"W{k}"] for k in (1, 2, 3)], DE_DY, rtol=1e-9)
+
+
+def test_softmax_with_squared_loss_uses_the_jacobian() -> None:
+    problem = load_problem_text(NETWORK_SOFTMAX.replace("LOSS", "sse"), "t.yaml")
+    row = row_values(solve(problem).runs[0].epochs[0].steps[0])
+    p, t = np.array(SOFTMAX), np.array([0, 0, 1.0])
+    g = -2 * (t - p)
+    expected = p * (g - np.sum(g * p))
+    np.testing.assert_allclose([row[f"dL/dz{k}"] for k in (1, 2, 3)], expected, rtol=1e-9)
+
+
+# ---------------------------------------------------------------------- keys and behaviour
+
+SMALL = """
+model: network
+dataset: {columns: [x1, x2, y], rows: [[1.0, -1.0, 1.0], [2.0, -2.0, 2.0]]}
+nodes:
+  - {name: 3, activation: sigmoid, edges: {W13: x1, W23: x2}, bias: 0.5}
+  - {name: 5, activation: linear, edges: {W35: 3}}
+weights: {W13: {value: 1, trainable: false}, W23: 2, W35: 2}
+learning_rate: 0.1
+epochs: 2
+EXTRA
+"""
+
+
+def test_frozen_parameter_is_kept_and_has_no_gradient() -> None:
+    trace = solve(load_problem_text(SMALL.replace("EXTRA", ""), "t.yaml"))
+    for epoch in trace.runs[0].epochs:
+        for step in epoch.steps:
+            assert "W13" not in by_key(step.of_role(Role.GRAD))
+            assert by_key(step.of_role(Role.PARAM))["W13"] == 1.0
+            assert "b3" in by_key(step.of_role(Role.GRAD))
+    assert trace.runs[0].final["W13"] == 1.0
+    assert any("W13" in note for note in trace.header.notes)
+
+
+def test_batch_step_sums_the_sample_shares() -> None:
+    problem = load_problem_text(SMALL.replace("EXTRA", "update: batch"), "t.yaml")
+    step = solve(problem).runs[0].epochs[0].steps[0]
+    shares = [float(row_values(step, i)["dL/dW35"]) for i in range(2)]
+    assert by_key(step.of_role(Role.GRAD))["W35"] == pytest.approx(sum(shares), rel=1e-12)
+
+
+def test_iterations_choose_the_samples_of_each_step() -> None:
+    problem = load_problem_text(SMALL.replace("EXTRA", "iterations: [2, [1, 2]]"), "t.yaml")
+    run = solve(problem).runs[0]
+    assert [s.samples for e in run.epochs for s in e.steps] == [[2], [1, 2], [2], [1, 2]]
+
+
+def test_mean_loss_divides_by_samples_and_outputs() -> None:
+    problem = load_problem_text(SMALL.replace("EXTRA", "update: batch\nloss: mse"), "t.yaml")
+    sse = load_problem_text(SMALL.replace("EXTRA", "update: batch\nloss: sse"), "t.yaml")
+    g_mse = by_key(solve(problem).runs[0].epochs[0].steps[0].of_role(Role.GRAD))
+    g_sse = by_key(solve(sse).runs[0].epochs[0].steps[0].of_role(Role.GRAD))
+    for key in g_sse:
+        assert g_mse[key] == pytest.approx(g_sse[key] / 2, rel=1e-12)
+
+
+def test_carry_rounds_every_written_value() -> None:
+    problem = load_problem_text(SMALL.replace("EXTRA", "carry_decimals: 2"), "t.yaml")
+    step = solve(problem).runs[0].epochs[0].steps[0]
+    for quantity in step.rows[0] + step.quantities:
+        value = float(quantity.value)
+        assert value == round(value, 2)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("nodes: [{name: 3, edges: {W13: x9}}]", "neither an input"),
+    ("nodes: [{name: 3, edges: {W99: x1}}]", "W99 has no initial value"),
+    ("nodes: [{name: 3, edges: {W13: x1, W23: x2}}]\nweights: {W13: 1, W23: 1, W77: 3}",
+     "W77 in `weights` is not used"),
+    ("outputs: [7]", "output '7' is not a node"),
+    ("loss: cross_entropy", "needs softmax output units"),
+    ("iterations: [3]", "sample 3 does not exist"),
+])
+def test_network_mistakes_are_problem_errors(extra: str, message: str) -> None:
+    base = {"nodes": "nodes: [{name: 3, activation: sigmoid, edges: {W13: x1, W23: x2}}]",
+            "weights": "weights: {W13: 1, W23: 2}"}
+    lines = ["model: network", "dataset: {columns: [x1, x2, y], rows: [[1, 2, 3], [4, 5, 6]]}",
+             "learning_rate: 0.1", "epochs: 1"]
+    for key, text in base.items():
+        if not any(part.startswith(f"{key}:") for part in extra.splitlines()):
+            lines.append(text)
+    lines.append(extra)
+    with pytest.raises(ProblemError, match=message):
+        load_problem_text("\n".join(lines), "bad.yaml")
+
+
+@pytest.mark.parametrize(("layers", "message"), [
+    ("[{weights: [[1, 2]], activation: relu}]", "weights have 1 rows but the layer gets 2"),
+    ("[{weights: [[1], [2]], bias: [1, 2]}]", "bias has 2 numbers but the layer has 1"),
+    ("[{weights: [[1, 2], [3, 4]]}]", "the last layer has 2 units"),
+    ("[{weights: [[1, 2], [3]]}]", "same number of units"),
+    ("[{weights: [[1], [2]], activation: sigmod}]", "did you mean 'sigmoid'"),
+])
+def test_mlp_shape_mistakes_are_problem_errors(layers: str, message: str) -> None:
+    text = ("model: mlp\ndataset: {columns: [x1, x2, y], rows: [[1, 2, 3]]}\n"
+            f"layers: {layers}\nlearning_rate: 0.1\nepochs: 1\n")
+    with pytest.raises(ProblemError, match=message):
+        load_problem_text(text, "bad.yaml")
+
+
+def test_bad_network_file_is_one_line_and_exit_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: mlp\ndataset: {columns: [x, y], rows: [[1, 2]]}\n"
+                    "layers: [{weights: [[1, 2]]}]\nlearning_rate: 0.1\nepochs: 1\n")
+    result = CliRunner().invoke(app, ["solve", str(path)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "layers[0].weights" in result.output
+
+
+@pytest.mark.parametrize("name", ["backprop", "relu_mlp", "sigmoid_mlp", "softmax"])
+@pytest.mark.parametrize("fmt", ["text", "json", "terminal"])
+def test_bundled_networks_render_in_every_format(name: str, fmt: str) -> None:
+    result = CliRunner().invoke(app, ["solve", name, "--steps", "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip()
+
+
+def test_bundled_network_files_start_with_a_comment() -> None:
+    for name in ("backprop", "relu_mlp", "sigmoid_mlp", "softmax"):
+        assert bundled_problems()[name].read_text().startswith("# ")
