@@ -147,6 +147,10 @@ def solve(
         "--update", help="Override `update`: sgd, batch or minibatch.")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size",
                                                       help="Override `batch_size`.")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(
+        "--optimizer", help="Override `optimizer`: sgd, momentum, nesterov, adagrad, rmsprop or "
+                            "adam (default hyper-parameters unless the file sets that one's).",
+        show_default=False)] = None,
     carry: CarryOpt = None,
     decimals: DecimalsOpt = None,
     steps: StepsOpt = False,
@@ -165,7 +169,8 @@ def solve(
         _check_format(chosen)
         loaded = load(problem)
         loaded = apply_overrides(loaded, epochs=epochs, learning_rate=lr, lam=l2, update=update,
-                                 carry_decimals=carry, batch_size=batch_size)
+                                 carry_decimals=carry, batch_size=batch_size,
+                                 optimizer=optimizer)
         emit(solve_problem(loaded), chosen, decimals, steps, output=output,
              standalone=standalone)
 
@@ -181,6 +186,8 @@ def compare(
         "--lr", help="Learning rates to compare, e.g. 0.1,0.01.")] = None,
     update: Annotated[Optional[str], typer.Option(
         "--update", help="Update rules to compare, e.g. sgd,batch.")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(
+        "--optimizer", help="Optimizers to compare, e.g. sgd,adam.")] = None,
     epochs: EpochsOpt = None,
     carry: CarryOpt = None,
     decimals: DecimalsOpt = None,
@@ -207,11 +214,15 @@ def compare(
             "learning_rate": list(parse_list(lr, "--lr", float)),
             "update": list(parse_list(update, "--update", str)),
         }
-        if not any(variations.values()):
-            raise UsageError("say what to compare: --l2, --lr or --update "
+        optimizers = [apply_overrides(loaded, optimizer=name).optimizer
+                      for name in parse_list(optimizer, "--optimizer", str)]
+        if not any(variations.values()) and not optimizers:
+            raise UsageError("say what to compare: --l2, --lr, --update or --optimizer "
                              "(e.g. gdtrace compare --l2 0.5)")
-        checked = [(label, apply_overrides(variant)) for label, variant in
-                   _validated(configurations(loaded, variations))]
+        configs = configurations(loaded, variations)
+        if optimizers:
+            configs = _with_optimizers(configs, loaded.optimizer, optimizers)
+        checked = [(label, apply_overrides(variant)) for label, variant in _validated(configs)]
         if len(checked) < 2:
             raise UsageError("nothing to compare: every value given equals the problem's own "
                              "setting; give a different one (e.g. --l2 0.5)")
@@ -219,6 +230,21 @@ def compare(
              standalone=standalone)
 
     guarded(run)
+
+
+def _with_optimizers(configs: list[tuple[str, object]], own: object,
+                     optimizers: list[object]) -> list[tuple[str, object]]:
+    """Each configuration once per optimizer; the file's own optimizer keeps the plain label."""
+    out = []
+    for label, variant in configs:
+        for choice in [own, *(o for o in optimizers if o != own)]:
+            if choice == own:
+                out.append((label, variant))
+                continue
+            named = f"optimizer = {choice}"
+            out.append((named if label == "as written" else f"{label}, {named}",
+                        variant.with_overrides(optimizer=choice)))  # type: ignore[attr-defined]
+    return out
 
 
 def _validated(configs: list[tuple[str, object]]) -> list[tuple[str, object]]:

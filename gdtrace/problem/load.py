@@ -290,6 +290,8 @@ def common_args(checked: dict[str, Any], ctx: Context) -> dict[str, Any]:
         "carry_decimals": checked.get("carry_decimals"),
         "shuffle_seed": shuffle["seed"] if shuffle else None,
     }
+    if checked.get("optimizer") is not None:
+        args["optimizer"] = checked["optimizer"]
     for key in ("learning_rate", "epochs", "threshold"):
         if checked.get(key) is not None:
             args[key] = checked[key]
@@ -422,6 +424,7 @@ _OVERRIDES = {  # keyword → (problem file key, CLI option, Problem attribute)
     "update": ("update", "--update", "update"),
     "carry_decimals": ("carry_decimals", "--carry", "carry_decimals"),
     "batch_size": ("batch_size", "--batch-size", "batch_size"),
+    "optimizer": ("optimizer", "--optimizer", "optimizer"),
 }
 
 
@@ -434,6 +437,7 @@ def apply_overrides(
     update: str | None = None,
     carry_decimals: int | None = None,
     batch_size: int | None = None,
+    optimizer: str | None = None,
 ) -> Problem:
     """Apply CLI options (None = keep the file's value), checked by the file's own rules, so
     ``--lr -1`` is a ProblemError with source ``--lr`` and field ``learning_rate``."""
@@ -444,6 +448,7 @@ def apply_overrides(
         "update": update,
         "carry_decimals": carry_decimals,
         "batch_size": batch_size,
+        "optimizer": optimizer,
     }
     fields = MODELS[problem.model].object.fields if problem.model in MODELS else COMMON_FIELDS
     changes: dict[str, Any] = {}
@@ -456,6 +461,8 @@ def apply_overrides(
             raise ProblemError(f"{option} does not apply to model {problem.model}",
                                source=option, field=key)
         changes[attr] = spec.type.check(value, key, Context(option))
+    if "optimizer" in changes and changes["optimizer"].name == problem.optimizer.name:
+        changes["optimizer"] = problem.optimizer  # keep the file's hyper-parameters for it
     new_update = changes.get("update", problem.update)
     if new_update == "minibatch":
         if changes.get("batch_size", problem.batch_size) is None:

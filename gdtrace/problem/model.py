@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from gdtrace.optimizers import OptimizerConfig
+
 UPDATES = ("sgd", "batch", "minibatch")
 LOSSES = {"logistic": ("log", "mse"), "linear": ("mse", "half_mse", "sse", "half_sse")}
 DEFAULT_LOSS = {"logistic": "log", "linear": "mse"}
@@ -46,6 +48,7 @@ class Problem:
     shuffle_seed: int | None = None
     threshold: float = 0.5
     extra: dict[str, Any] = field(default_factory=dict)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)  # sgd unless asked
 
     def with_overrides(self, **changes: Any) -> Problem:
         """A copy with CLI options applied (None means: keep the file's value)."""

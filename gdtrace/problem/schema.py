@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gdtrace.errors import ProblemError
+from gdtrace.optimizers import HYPERS, LABELS, OPTIMIZER_NAMES, Hyper, OptimizerConfig, make_config
 from gdtrace.problem.model import UPDATES, Problem
 
 JSON_SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -401,6 +402,75 @@ class Object(Type):
         return out
 
 
+# ------------------------------------------------------------------------------ optimizer
+
+
+@dataclass(frozen=True)
+class DecayRate(Number):
+    """A decay factor in [0, 1) (momentum μ, β₁, β₂, α): at 1 the state would never forget."""
+
+    minimum: float | None = 0.0
+    kind = "a number"
+
+    def check(self, value: Any, path: str, ctx: Context) -> float:
+        number = super().check(value, path, ctx)
+        if number >= 1:
+            raise ctx.error(f"must be less than 1, got {number:g}", path)
+        return number
+
+    def json_schema(self) -> dict[str, Any]:
+        return {**super().json_schema(), "exclusiveMaximum": 1}
+
+
+def _hyper_type(hyper: Hyper) -> Type:
+    return DecayRate() if hyper.kind == "rate" else Number(exclusive_minimum=0)
+
+
+class OptimizerChoice(Type):
+    """``optimizer:`` as a name (``adam``) or a mapping (``{name: adam, beta1: 0.8}``).
+
+    Checks into an :class:`~gdtrace.optimizers.OptimizerConfig` with every hyper-parameter
+    filled in; a key the named optimizer does not have is an error naming the valid ones.
+    """
+
+    kind = "an optimizer name or a mapping with a name"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, (str, dict))
+
+    def check(self, value: Any, path: str, ctx: Context) -> OptimizerConfig:
+        super().check(value, path, ctx)
+        names = Enum(OPTIMIZER_NAMES)
+        if isinstance(value, str):
+            return make_config(names.check(value, path, ctx))
+        if value.get("name") is None:
+            raise ctx.error(f"missing required key 'name' (one of: {', '.join(OPTIMIZER_NAMES)})",
+                            join(path, "name"))
+        name = names.check(value["name"], join(path, "name"), ctx)
+        checked = self.mapping(name).check(value, path, ctx)
+        return make_config(name, {k: v for k, v in checked.items() if k != "name"})
+
+    @staticmethod
+    def mapping(name: str) -> Object:
+        """The keys of one optimizer's mapping form."""
+        fields = {"name": Field(Enum([name]), required=True, doc="The optimizer.")}
+        for hyper in HYPERS[name]:
+            fields[hyper.key] = Field(_hyper_type(hyper), default=hyper.default, doc=hyper.doc)
+        return Object(fields, doc=f"{LABELS[name]} with its hyper-parameters.")
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"oneOf": [{"type": "string", "enum": list(OPTIMIZER_NAMES)},
+                          *(self.mapping(name).json_schema() for name in OPTIMIZER_NAMES)]}
+
+
+OPTIMIZER_FIELD = Field(
+    OptimizerChoice(),
+    doc="How gradients become updates: " + " | ".join(OPTIMIZER_NAMES) + " (default sgd, plain"
+    " w ← w − η·g), or a mapping such as {name: adam, beta1: 0.9, beta2: 0.999, epsilon: 1e-8}"
+    " or {name: momentum, momentum: 0.9}. See docs/optimizers.md.",
+)
+
+
 # ------------------------------------------------------------------------------ common fields
 
 NUMBER_ROW = ListOf(Number(), min_items=1)
@@ -456,6 +526,7 @@ COMMON_FIELDS: dict[str, Field] = {
                             " rounded value on, like on paper."),
     "threshold": Field(Number(), default=0.5,
                        doc="Decision threshold for predicted classes."),
+    "optimizer": OPTIMIZER_FIELD,
 }
 
 # Rules between common keys, as JSON Schema (checked in code by ``load.check_common``).
@@ -512,6 +583,8 @@ def register_model(
     merged: dict[str, Field | None] = {**COMMON_FIELDS, **fields}
     merged["model"] = Field(Enum([name]), required=True, doc="Which model the problem uses.")
     keys = {k: f for k, f in merged.items() if f is not None}
+    if "learning_rate" not in keys:  # an optimizer only applies to a model with steps
+        keys.pop("optimizer", None)
     extra = dict(COMMON_RULES) if "update" in keys and "batch_size" in keys else {}
     extra.update(json_extra or {})
     spec = ModelSpec(name, Object(keys, doc=doc, json_extra=extra), build, label or name)

@@ -282,7 +282,9 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
             "non_finite", f"the final loss became {final_loss} (overflow)", label))
     losses = [e.loss for e in epochs] + [final_loss]
     diagnostics.extend(_rising_loss(losses, label))
-    stability = _stability(setup) if not setup.logistic and setup.update == "batch" else None
+    # the η < 2/λmax test is about plain gradient descent, not about momentum or Adam
+    stability = _stability(setup) if not setup.logistic and setup.update == "batch" \
+        and setup.optimizer.plain else None
     if stability is not None and not stability.stable:
         ratio = setup.eta / stability.eta_limit
         diagnostics.append(Diagnostic(

@@ -1,0 +1,406 @@
+"""Optimizers: how a step's gradient becomes the parameter update, written out line by line.
+
+Every optimizer keeps its state per parameter (velocity, accumulated squares, Adam's m and v)
+and turns one step's gradients into :class:`~gdtrace.trace.Quantity` lines: the state updates
+(``Role.VALUE``, keyed ``v.w1``, ``m.w1`` … so they are JSON keys of ``steps[].values``) and the
+parameter updates (``Role.PARAM``, keyed by the parameter's name). Solvers compute gradients and
+call :meth:`Optimizer.step`; they never write an update formula themselves.
+
+The rules follow ``torch.optim`` (default hyper-parameters as there, except Adagrad's ε, which is
+1e-8 here and 1e-10 in torch), with g the step's gradient and η the learning rate:
+
+- sgd:      w ← w − η·g
+- momentum: v ← μ·v + g,  w ← w − η·v            (torch's form; not v ← μ·v − η·g)
+- nesterov: v ← μ·v + g,  w ← w − η·(g + μ·v)
+- adagrad:  s ← s + g²,   w ← w − η·g/(√s + ε)    (ε outside the square root, as torch)
+- rmsprop:  s ← α·s + (1 − α)·g²,  w ← w − η·g/(√s + ε)
+- adam:     m ← β₁·m + (1 − β₁)·g,  v ← β₂·v + (1 − β₂)·g²,  m̂ = m/(1 − β₁ᵗ),
+            v̂ = v/(1 − β₂ᵗ),  w ← w − η·m̂/(√v̂ + ε)
+
+All state starts at 0 and t counts the updates (1 in the first step). Parameters may be numbers
+or numpy arrays (a network's weight matrices); the rules apply element by element. Carry
+rounding (:class:`~gdtrace.rounding.Carry`) applies to every value written down, and later
+lines use the rounded value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gdtrace.expr import Expr, Pow, Sym, func
+from gdtrace.rounding import Carry
+from gdtrace.trace import Formula, Quantity, Role, Value
+
+ETA = Sym("eta", "η")
+T = Sym("t", "t")
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """One hyper-parameter: its problem-file key (also its operand key), symbol and default.
+
+    ``kind`` is ``"rate"`` for a decay factor in [0, 1) (1 would never forget, and β = 1 makes
+    Adam's bias correction divide by zero) or ``"positive"`` for ε > 0 (ε = 0 divides 0 by 0
+    when a gradient is 0 from the start).
+    """
+
+    key: str
+    symbol: Sym
+    default: float
+    kind: str
+    doc: str
+
+
+MU = Hyper("momentum", Sym("momentum", "μ"), 0.9, "rate", "Momentum factor μ in [0, 1).")
+EPSILON = Hyper("epsilon", Sym("epsilon", "ε"), 1e-8, "positive",
+                "ε > 0 added to the square root in the denominator.")
+ALPHA = Hyper("alpha", Sym("alpha", "α"), 0.99, "rate",
+              "Decay α in [0, 1) of the running mean of squared gradients.")
+BETA1 = Hyper("beta1", Sym("beta1", "β", "1"), 0.9, "rate",
+              "Decay β₁ in [0, 1) of the first-moment estimate m.")
+BETA2 = Hyper("beta2", Sym("beta2", "β", "2"), 0.999, "rate",
+              "Decay β₂ in [0, 1) of the second-moment estimate v.")
+
+HYPERS: dict[str, tuple[Hyper, ...]] = {
+    "sgd": (),
+    "momentum": (MU,),
+    "nesterov": (MU,),
+    "adagrad": (EPSILON,),
+    "rmsprop": (ALPHA, EPSILON),
+    "adam": (BETA1, BETA2, EPSILON),
+}
+"""Optimizer names (the values of ``optimizer:``) and their hyper-parameters, with defaults."""
+
+LABELS = {"sgd": "plain gradient descent", "momentum": "momentum",
+          "nesterov": "Nesterov momentum", "adagrad": "Adagrad", "rmsprop": "RMSprop",
+          "adam": "Adam"}
+
+OPTIMIZER_NAMES: tuple[str, ...] = tuple(HYPERS)
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """A checked ``optimizer:`` choice: the name and every hyper-parameter (defaults filled)."""
+
+    name: str = "sgd"
+    params: dict[str, float] = field(default_factory=dict)
+
+    def __str__(self) -> str:  # how ``compare`` labels a run: "optimizer = adam"
+        return self.name
+
+    @property
+    def plain(self) -> bool:
+        """True for plain gradient descent, whose output must stay exactly as without it."""
+        return self.name == "sgd"
+
+    def settings(self) -> dict[str, object]:
+        """Run settings: nothing for sgd, else the name and the hyper-parameters."""
+        if self.plain:
+            return {}
+        return {"optimizer": self.name, **self.params}
+
+
+def make_config(name: str, given: dict[str, float] | None = None) -> OptimizerConfig:
+    """A config with the given hyper-parameters and the defaults for the rest (no checking:
+    the problem loader checks names and ranges before calling this)."""
+    given = given or {}
+    return OptimizerConfig(name, {h.key: float(given.get(h.key, h.default))
+                                  for h in HYPERS[name]})
+
+
+# --------------------------------------------------------------------------------- symbols
+
+_W_INDEX = re.compile(r"^w(\d+)$")
+
+
+def state_index(name: str) -> str:
+    """Subscript for a parameter's state: ``w1`` → ``1`` (m₁, g₁), else the name (m_b, m_W1)."""
+    match = _W_INDEX.match(name)
+    return match.group(1) if match else name
+
+
+def state_sym(kind: str, name: str, index: str | None = None, hat: bool = False) -> Sym:
+    """The symbol of one state value, keyed ``kind.name`` (``m.w1``; ``mhat.w1`` when hatted)."""
+    key = f"{kind}hat.{name}" if hat else f"{kind}.{name}"
+    return Sym(key, kind, state_index(name) if index is None else index, hat=hat)
+
+
+def grad_leaf(grad_key: str, index: str) -> Sym:
+    """gⱼ: the step's gradient ∂L/∂wⱼ, substituted by the gradient's own operand key."""
+    return Sym(grad_key, "g", index)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One parameter the optimizer updates.
+
+    ``symbol`` is the parameter's leaf (its key selects the value before the step), ``grad_key``
+    the operand key of its gradient (``grad:w1``), ``name`` the JSON key (``w1``, ``b``, ``W1``).
+    """
+
+    name: str
+    symbol: Sym
+    grad_key: str
+    grad_symbol: Expr  # ∂L/∂w as printed by the solver (used by plain sgd)
+
+
+def _zero(value: Value) -> Value:
+    return np.zeros_like(value, dtype=float) if isinstance(value, np.ndarray) else 0.0
+
+
+# ------------------------------------------------------------------------------ the rules
+
+
+@dataclass(frozen=True)
+class _Symbols:
+    """The leaves one rule is written with: the parameter, its gradient g, the state symbols.
+
+    ``name`` is the parameter's name in a step and ``""`` in the header (generic symbols).
+    """
+
+    param: Sym
+    g: Sym
+    index: str
+    name: str = ""
+
+    def state(self, kind: str, hat: bool = False) -> Sym:
+        if not self.name:
+            return Sym(f"{kind}hat" if hat else kind, kind, self.index, hat=hat)
+        return state_sym(kind, self.name, self.index, hat)
+
+
+@dataclass
+class _Line:
+    """One worked line before it becomes a Quantity (the header keeps only its formula)."""
+
+    symbol: Sym
+    relation: str
+    formula: Expr
+    operands: dict[str, Value]
+    value: Value
+    label: str
+
+
+@dataclass
+class _Result:
+    state_lines: list[_Line]
+    param_line: _Line
+    state: dict[str, Value]  # what the next step starts from (v, s, m …)
+
+
+def _sqrt(x: Expr) -> Expr:
+    return func("sqrt", x)
+
+
+def _momentum(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
+              t: int) -> _Result:
+    """v ← μ·v + g; w ← w − η·v (nesterov: w ← w − η·(g + μ·v)), torch's convention."""
+    mu, eta = opt.hyper["momentum"], opt.eta
+    v_sym, v_old = s.state("v"), prev.get("v", _zero(g))
+    v = opt.write(mu * v_old + g)
+    v_line = _Line(v_sym, "←", MU.symbol * v_sym + s.g,
+                   {"momentum": mu, v_sym.key: v_old, s.g.key: g}, v, "velocity")
+    if opt.name == "nesterov":
+        formula = s.param - ETA * (s.g + MU.symbol * v_sym)
+        raw = p - eta * (g + mu * v)
+    else:
+        formula = s.param - ETA * v_sym
+        raw = p - eta * v
+    operands = {s.param.key: p, "eta": eta, v_sym.key: v, s.g.key: g, "momentum": mu}
+    return _Result([v_line], _Line(s.param, "←", formula, operands, opt.write(raw), "update"),
+                   {"v": v})
+
+
+def _scaled(opt: Optimizer, s: _Symbols, p: Value, g: Value, acc_sym: Sym, acc: Value) -> _Line:
+    """w ← w − η·(g/(√s + ε)), shared by Adagrad and RMSprop."""
+    eps = opt.hyper["epsilon"]
+    raw = p - opt.eta * (g / (np.sqrt(acc) + eps))
+    operands = {s.param.key: p, "eta": opt.eta, s.g.key: g, acc_sym.key: acc, "epsilon": eps}
+    formula = s.param - ETA * (s.g / (_sqrt(acc_sym) + EPSILON.symbol))
+    return _Line(s.param, "←", formula, operands, opt.write(raw), "update")
+
+
+def _adagrad(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
+             t: int) -> _Result:
+    """s ← s + g²; w ← w − η·g/(√s + ε)."""
+    s_sym, s_old = s.state("s"), prev.get("s", _zero(g))
+    acc = opt.write(s_old + g ** 2)
+    line = _Line(s_sym, "←", s_sym + s.g ** 2, {s_sym.key: s_old, s.g.key: g}, acc,
+                 "sum of squared gradients")
+    return _Result([line], _scaled(opt, s, p, g, s_sym, acc), {"s": acc})
+
+
+def _rmsprop(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
+             t: int) -> _Result:
+    """s ← α·s + (1 − α)·g²; w ← w − η·g/(√s + ε)."""
+    alpha = opt.hyper["alpha"]
+    s_sym, s_old = s.state("s"), prev.get("s", _zero(g))
+    acc = opt.write(alpha * s_old + (1 - alpha) * g ** 2)
+    a = ALPHA.symbol
+    line = _Line(s_sym, "←", a * s_sym + (1 - a) * s.g ** 2,
+                 {"alpha": alpha, s_sym.key: s_old, s.g.key: g}, acc,
+                 "running mean of squared gradients")
+    return _Result([line], _scaled(opt, s, p, g, s_sym, acc), {"s": acc})
+
+
+def _adam(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
+          t: int) -> _Result:
+    """m, v (moment estimates), m̂, v̂ (bias-corrected), then w ← w − η·m̂/(√v̂ + ε)."""
+    b1, b2, eps = opt.hyper["beta1"], opt.hyper["beta2"], opt.hyper["epsilon"]
+    B1, B2 = BETA1.symbol, BETA2.symbol
+    m_sym, v_sym = s.state("m"), s.state("v")
+    mh_sym, vh_sym = s.state("m", hat=True), s.state("v", hat=True)
+    m_old, v_old = prev.get("m", _zero(g)), prev.get("v", _zero(g))
+    m = opt.write(b1 * m_old + (1 - b1) * g)
+    v = opt.write(b2 * v_old + (1 - b2) * g ** 2)
+    m_hat = opt.write(m / (1 - b1 ** t))
+    v_hat = opt.write(v / (1 - b2 ** t))
+    lines = [
+        _Line(m_sym, "←", B1 * m_sym + (1 - B1) * s.g,
+              {"beta1": b1, m_sym.key: m_old, s.g.key: g}, m, "first moment (mean of g)"),
+        _Line(v_sym, "←", B2 * v_sym + (1 - B2) * s.g ** 2,
+              {"beta2": b2, v_sym.key: v_old, s.g.key: g}, v, "second moment (mean of g²)"),
+        _Line(mh_sym, "=", m_sym / (1 - Pow(B1, T)), {m_sym.key: m, "beta1": b1, "t": float(t)},
+              m_hat, "bias-corrected m (t = update number)"),
+        _Line(vh_sym, "=", v_sym / (1 - Pow(B2, T)), {v_sym.key: v, "beta2": b2, "t": float(t)},
+              v_hat, "bias-corrected v"),
+    ]
+    raw = p - opt.eta * (m_hat / (np.sqrt(v_hat) + eps))
+    operands = {s.param.key: p, "eta": opt.eta, mh_sym.key: m_hat, vh_sym.key: v_hat,
+                "epsilon": eps}
+    formula = s.param - ETA * (mh_sym / (_sqrt(vh_sym) + EPSILON.symbol))
+    return _Result(lines, _Line(s.param, "←", formula, operands, opt.write(raw), "update"),
+                   {"m": m, "v": v})
+
+
+_RULES = {"momentum": _momentum, "nesterov": _momentum, "adagrad": _adagrad,
+          "rmsprop": _rmsprop, "adam": _adam}
+
+
+# ------------------------------------------------------------------------------ optimizer
+
+
+class Optimizer:
+    """Turns each step's gradients into worked state and parameter updates; keeps the state.
+
+    One instance per run: it remembers every parameter's state between steps and counts the
+    updates (t).
+    """
+
+    def __init__(self, config: OptimizerConfig, eta: float, carry: Carry | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.eta = eta
+        self.carry = carry or Carry(None)
+        self.hyper = {h.key: float(config.params.get(h.key, h.default))
+                      for h in HYPERS[config.name]}
+        self.state: dict[str, dict[str, Value]] = {}
+        self.t = 0
+
+    @property
+    def plain(self) -> bool:
+        return self.config.plain
+
+    def write(self, value: Value) -> Value:
+        """Carry-round a value that is written down (a number or every entry of an array)."""
+        if isinstance(value, np.ndarray):
+            return self.carry.array(value)
+        return self.carry(value)
+
+    # -- header ---------------------------------------------------------------------------
+    def description(self) -> str:
+        """A few words for the header: the optimizer and its hyper-parameters."""
+        if self.plain:
+            return "plain gradient descent"
+        values = ", ".join(f"{_hyper_text(h)} = {self.hyper[h.key]:g}"
+                           for h in HYPERS[self.name])
+        return f"{LABELS[self.name]} ({values}; state starts at 0)"
+
+    def formulas(self, param: Sym, grad: Expr, index: str) -> list[Formula]:
+        """The general rules for the header, for one generic parameter ``param``.
+
+        ``grad`` is how the solver writes ∂L/∂param; ``index`` is the subscript of g and the
+        state symbols (``j`` beside wⱼ, ``""`` for plain symbols). The formulas come from the
+        same rule functions as the steps, so header and steps cannot disagree.
+        """
+        if self.plain:
+            return [Formula(param, param - ETA * grad, "update", "←")]
+        g = Sym("g", "g", index)
+        symbols = _Symbols(param, g, index)
+        with np.errstate(all="ignore"):
+            result = _RULES[self.name](self, symbols, 0.0, 0.0, {}, 1)
+        out = [Formula(g, grad, "this step's gradient")]
+        for line in [*result.state_lines, result.param_line]:
+            out.append(Formula(line.symbol, line.formula, line.label, line.relation))
+        return out
+
+    def note(self, index: str) -> str:
+        """What the state symbols stand for (Adam's m is not the batch size m)."""
+        sub = index.translate(str.maketrans("ijk", "ᵢⱼₖ"))
+        return {
+            "sgd": "",
+            "momentum": f"v{sub}: velocity of w{sub}, kept between steps, starting at 0",
+            "nesterov": f"v{sub}: velocity of w{sub}, kept between steps, starting at 0",
+            "adagrad": f"s{sub}: sum of w{sub}'s squared gradients so far, starting at 0",
+            "rmsprop": f"s{sub}: running mean of w{sub}'s squared gradients, starting at 0",
+            "adam": f"m{sub}, v{sub}: Adam's moment estimates for w{sub}, starting at 0; this m"
+                    " is not the batch size; t = number of the update (1, 2, …)",
+        }[self.name]
+
+    def settings(self) -> dict[str, object]:
+        return self.config.settings()
+
+    # -- steps ----------------------------------------------------------------------------
+    def step(self, slots: list[Slot], values: list[Value], grads: list[Value],
+             ) -> tuple[list[Quantity], list[Quantity]]:
+        """One update of every parameter: (state lines, parameter lines).
+
+        State lines come grouped by kind (every m, then every v, …) as a student writes a
+        vectorised step; parameter lines come in ``slots`` order. Parameters and gradients may
+        be numbers or arrays of the same shape.
+        """
+        self.t += 1
+        if self.plain:
+            return [], [self._plain_update(s, v, g) for s, v, g in zip(slots, values, grads)]
+        results = []
+        for slot, value, grad in zip(slots, values, grads):
+            index = state_index(slot.name)
+            symbols = _Symbols(slot.symbol, grad_leaf(slot.grad_key, index), index, slot.name)
+            result = _RULES[self.name](self, symbols, value, grad,
+                                       self.state.get(slot.name, {}), self.t)
+            results.append(result)
+        for slot, result in zip(slots, results):
+            self.state[slot.name] = result.state
+        state_lines = [_quantity(result.state_lines[k], Role.VALUE)
+                       for k in range(len(results[0].state_lines) if results else 0)
+                       for result in results]
+        param_lines = [_quantity(result.param_line, Role.PARAM, slot.name)
+                       for slot, result in zip(slots, results)]
+        return state_lines, param_lines
+
+    def _plain_update(self, slot: Slot, current: Value, grad: Value) -> Quantity:
+        """w ← w − η·∂L/∂w, exactly as the solvers wrote it before optimizers existed."""
+        new = self.write(current - self.eta * grad)
+        return Quantity(slot.name, Role.PARAM, slot.symbol, new,
+                        slot.symbol - ETA * slot.grad_symbol,
+                        {slot.symbol.key: current, "eta": self.eta, slot.grad_key: grad},
+                        relation="←")
+
+
+def _quantity(line: _Line, role: Role, key: str | None = None) -> Quantity:
+    return Quantity(key or line.symbol.key, role, line.symbol, line.value, line.formula,
+                    line.operands, line.relation)
+
+
+def _hyper_text(hyper: Hyper) -> str:
+    sub = hyper.symbol.sub.translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+    return hyper.symbol.base + sub
+
+
+def make_optimizer(config: OptimizerConfig | None, eta: float,
+                   carry: Carry | None = None) -> Optimizer:
+    """The optimizer a problem asks for (plain gradient descent when it names none)."""
+    return Optimizer(config or OptimizerConfig(), eta, carry)
