@@ -235,9 +235,13 @@ def compare(
 def _with_optimizers(configs: list[tuple[str, object]], own: object,
                      optimizers: list[object]) -> list[tuple[str, object]]:
     """Each configuration once per optimizer; the file's own optimizer keeps the plain label."""
+    choices = [own]
+    for optimizer in optimizers:
+        if optimizer not in choices:
+            choices.append(optimizer)
     out = []
     for label, variant in configs:
-        for choice in [own, *(o for o in optimizers if o != own)]:
+        for choice in choices:
             if choice == own:
                 out.append((label, variant))
                 continue
