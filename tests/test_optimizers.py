@@ -495,3 +495,15 @@ def test_cli_compare_optimizers():
     assert [r["label"] for r in runs] == ["as written", "optimizer = adam"]
     assert "optimizer" not in runs[0]["settings"]
     assert runs[1]["settings"]["optimizer"] == "adam"
+
+
+def test_every_format_renders_the_optimizer_lines():
+    from gdtrace.render import FORMATS
+
+    trace = solve(load("optimizer: adam\n"))
+    for fmt in sorted(FORMATS):
+        for steps in (False, True):
+            out = render(trace, fmt, RenderOptions(steps=steps))
+            assert out, fmt
+            if fmt in ("text", "json", "csv"):
+                assert "mhat.w1" in out or "m̂₁" in out, (fmt, steps)
