@@ -1,0 +1,457 @@
+"""Long runs without keeping the trace: a solver-side stream of events (``--summary``,
+``--stream``).
+
+A full trace keeps every worked line of every step (formula trees, operands), which is what a
+four-row homework needs and what a 10 000-row data set cannot afford. :func:`run_events` yields
+the same numbers as plain events instead, and keeps nothing: memory is flat in the number of
+epochs and steps.
+
+For logistic and linear regression the events come from :func:`glm_events`, a fast path that
+performs exactly the arithmetic of :func:`gdtrace.solvers.glm.run_glm` (same operations, same
+order, same numpy calls) without building :class:`~gdtrace.trace.Quantity` objects; tests check
+the results are bit-identical. A step where a value stops being finite is rebuilt with the normal
+path, so the stop is reported with the same quantity and message. Any other model falls back to
+its normal solver and replays the trace as events (correct, but not memory-flat).
+
+Nothing here formats text: the renderers turn events into lines.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+
+from gdtrace.problem.model import Problem
+from gdtrace.trace import Diagnostic, Role, Step
+
+GLM_MODELS = ("logistic", "linear")
+
+
+@dataclass
+class RunStart:
+    """Names fixed for the whole run: parameters (``b`` last) and per-sample value keys."""
+
+    label: str
+    param_names: list[str]
+    value_keys: list[str]
+    planned_steps: int
+    settings: dict[str, Any]
+
+
+@dataclass
+class EpochStart:
+    index: int
+    loss: float | None  # data loss with the parameters at the start of the epoch
+
+
+@dataclass
+class StepDone:
+    """One update. ``flat`` (fast path, one sample, every number finite) is ``(values…,
+    grads…, params…)`` in :class:`RunStart` order; otherwise the dicts hold the values (a list
+    per key when the step used several samples)."""
+
+    epoch: int
+    index: int
+    samples: list[int]
+    values: dict[str, Any] | None = None
+    grad: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    flat: tuple[float, ...] | None = None
+
+
+@dataclass
+class EpochEnd:
+    index: int
+    steps: int  # steps taken so far in the run
+    params: dict[str, Any]  # parameters after the epoch's last step
+
+
+@dataclass
+class RunEnd:
+    final: dict[str, Any]
+    final_loss: float | None
+    diagnostics: list[Diagnostic]
+    stopped_early: bool
+    steps: int
+    accuracy: float | None = None
+
+
+Event = Union[RunStart, EpochStart, StepDone, EpochEnd, RunEnd]
+Progress = Callable[[int, int], None]  # (steps done, steps planned)
+
+
+def planned_steps(problem: Problem) -> int:
+    """Update steps the problem asks for: epochs × updates per epoch (1 per epoch without data)."""
+    dataset = problem.dataset
+    n = dataset.n if dataset is not None else 1
+    per_update = {"sgd": 1, "batch": n}.get(problem.update, problem.batch_size or 1)
+    per_update = max(1, min(per_update, n))
+    return max(1, problem.epochs) * -(-n // per_update)
+
+
+def run_events(problem: Problem, label: str = "as written", *, steps: bool = True,
+               max_steps: int | None = None, progress: Progress | None = None) -> Iterator[Event]:
+    """The run as events; ``steps=False`` skips :class:`StepDone` (``--summary``)."""
+    if problem.model in GLM_MODELS:
+        yield from glm_events(problem, label, steps=steps, max_steps=max_steps,
+                              progress=progress)
+    else:
+        yield from replay_events(problem, label, steps=steps, max_steps=max_steps)
+
+
+# ------------------------------------------------------------------------------- work guard
+
+TRACE_LIMIT = 100_000
+"""Most numbers a full worked solution may record (beyond it the text is unreadable anyway)."""
+STREAM_LIMIT = 100_000_000
+"""Most steps × parameters for ``--summary``/``--stream`` (about a minute of work)."""
+
+
+def recorded_numbers(problem: Problem) -> tuple[int, int]:
+    """Estimated (numbers a full trace records, steps × parameters) for the work guard."""
+    dataset = problem.dataset
+    n, d, k = (dataset.n, len(dataset.features), len(dataset.targets)) if dataset is not None \
+        else (1, 1, 1)
+    params = len(problem.weights) + 1 if problem.weights else (d + 1) * k
+    steps = planned_steps(problem)
+    per_step = -(-n * max(1, problem.epochs) // steps) * (d + k + 4) + 2 * params
+    return steps * per_step + max(1, problem.epochs) * n * 3, steps * params
+
+
+def check_work(problem: Problem, *, streaming: bool, max_steps: int | None) -> None:
+    """Refuse a run too big to finish or show, naming the options that make it possible.
+
+    An explicit ``--max-steps`` is the user's own limit and is always accepted.
+    """
+    from gdtrace.errors import UsageError
+
+    if max_steps is not None:
+        return
+    numbers, work = recorded_numbers(problem)
+    steps = planned_steps(problem)
+    if streaming and work > STREAM_LIMIT:
+        raise UsageError(
+            f"this run has {steps} steps × {work // steps} parameters, more than gdtrace runs"
+            f" without being asked ({STREAM_LIMIT:.0e}); pass --max-steps N to run N steps")
+    if not streaming and numbers > TRACE_LIMIT:
+        raise UsageError(
+            f"this run has {steps} steps and would write about {numbers} numbers, too many for"
+            " a worked solution; use --summary (one line per epoch), --format json --stream"
+            " (one line per step) or --max-steps N")
+
+
+def capped(problem: Problem, max_steps: int | None) -> tuple[Problem, Diagnostic | None]:
+    """``--max-steps`` for a full trace: the whole epochs that fit in N steps (at least one),
+    with a warning saying so. (``--summary``/``--stream`` stop at exactly N steps.)"""
+    from dataclasses import replace
+
+    planned = planned_steps(problem)
+    if max_steps is None or max_steps >= planned:
+        return problem, None
+    per_epoch = planned // max(1, problem.epochs)
+    epochs = max(1, max_steps // per_epoch)
+    note = Diagnostic("max_steps", f"--max-steps {max_steps}: ran {epochs} of {problem.epochs}"
+                      f" epochs ({epochs * per_epoch} of {planned} steps); a worked solution"
+                      " stops at the end of an epoch")
+    return replace(problem, epochs=epochs), note
+
+
+# --------------------------------------------------------------------------------- fast path
+
+
+def _sigmoid(z: float) -> float:
+    """:func:`gdtrace.functions.stable_sigmoid` for one float, with the same numpy exp (whose
+    last bit can differ from ``math.exp``), so the result is bit-identical."""
+    small = np.exp(-abs(z))
+    return float(1.0 / (1.0 + small)) if z >= 0 else float(small / (1.0 + small))
+
+
+def glm_loss(setup: Any, w: np.ndarray, b: float) -> float:
+    """The epoch loss, as the normal path computes it (one shared function)."""
+    from gdtrace.solvers.glm import loss_value
+
+    return loss_value(setup, w, b)
+
+
+class _Stop(Exception):
+    """The run stops at this step (a value stopped being finite)."""
+
+
+@dataclass
+class _State:
+    """Parameters after the last step and the number of steps taken."""
+
+    w: np.ndarray
+    b: float
+    step: int = 0
+
+
+def glm_events(problem: Problem, label: str = "as written", *, steps: bool = True,
+               max_steps: int | None = None, progress: Progress | None = None
+               ) -> Iterator[Event]:
+    """Logistic/linear regression as events, with ``run_glm``'s exact arithmetic.
+
+    Plain SGD without carry rounding takes the fast loop; everything else (batches, carry
+    rounding) builds each step with the normal path and drops it once its numbers are out.
+    """
+    from gdtrace.solvers import glm
+
+    setup = glm.setup_from(problem)
+    carry = setup.carry
+    names = [*setup.weight_names, "b"]
+    keys = ["z", "sigma", "error"] if setup.logistic else ["z", "error"]
+    if setup.logistic and setup.loss == "mse":
+        keys.append("delta")
+    planned = planned_steps(problem)
+    limit = planned if max_steps is None else min(planned, max_steps)
+    yield RunStart(label, names, keys, limit, glm._settings(problem, setup))
+    state = _State(carry.array(np.array(problem.weights, dtype=float)), carry(problem.bias))
+    rng = np.random.default_rng(problem.shuffle_seed) if problem.shuffle_seed is not None \
+        else None
+    optimizer = getattr(setup, "optimizer", None)
+    plain = optimizer is None or optimizer.plain
+    fast = setup.batch_size == 1 and carry.decimals is None and plain
+    diagnostics: list[Diagnostic] = []
+    losses: list[float] = []
+    stopped = False
+    with np.errstate(all="ignore"):
+        for epoch_index in range(1, problem.epochs + 1):
+            if state.step >= limit:
+                break
+            order = np.arange(setup.n)
+            if rng is not None and setup.update != "batch":
+                order = rng.permutation(setup.n)
+            loss = glm_loss(setup, state.w, state.b)
+            losses.append(loss)
+            yield EpochStart(epoch_index, loss)
+            if not math.isfinite(loss):
+                diagnostics.append(Diagnostic(
+                    "non_finite", f"the loss became {loss} (overflow) at the start "
+                    f"of epoch {epoch_index}; the run stops here", label, epoch_index))
+                stopped = True
+                break
+            epoch_steps = _sgd_fast if fast else _normal_steps
+            try:
+                yield from epoch_steps(setup, state, order, epoch_index, limit, steps, progress)
+            except _Stop as stop:
+                bad = stop.args[0]
+                diagnostics.append(Diagnostic(
+                    "non_finite", f"{bad.key} became {bad.value} (overflow); "
+                    "the run stops here", label, stop.args[1], stop.args[2]))
+                stopped = True
+                break
+            yield EpochEnd(epoch_index, state.step, _named(names, state.w, state.b))
+    capped = state.step >= limit and limit < planned and not stopped
+    if progress is not None:
+        progress(state.step, limit)
+    w, b = state.w, state.b
+    with np.errstate(all="ignore"):
+        final_loss = glm_loss(setup, w, b)
+    if not stopped and not math.isfinite(final_loss):
+        diagnostics.append(Diagnostic(
+            "non_finite", f"the final loss became {final_loss} (overflow)", label))
+    if capped:
+        diagnostics.append(Diagnostic(
+            "max_steps", f"stopped after {limit} of {planned} steps (--max-steps)", label))
+    diagnostics.extend(glm._rising_loss([*losses, final_loss], label))
+    if not setup.logistic and setup.update == "batch" and plain:
+        stability = glm._stability(setup)
+        if not stability.stable:
+            ratio = setup.eta / stability.eta_limit
+            diagnostics.append(Diagnostic(
+                "unstable_learning_rate",
+                f"η = {setup.eta:g} is {ratio:.3g}× the stability limit 2/λmax = "
+                f"{stability.eta_limit:.6g}: batch gradient descent on this loss diverges",
+                label))
+    with np.errstate(all="ignore"):
+        accuracy = glm._outcome(problem, setup, w, b).accuracy
+    yield RunEnd(_named(names, w, b), final_loss, diagnostics, stopped or capped, state.step,
+                 accuracy)
+
+
+def _normal_steps(setup: Any, state: _State, order: np.ndarray, epoch: int, limit: int,
+                  steps: bool, progress: Progress | None) -> Iterator[Event]:
+    """One epoch with the normal path's steps, kept only until they are written."""
+    from gdtrace.solvers import glm
+
+    every = max(1, limit // 200)
+    for start in range(0, setup.n, setup.batch_size):
+        if state.step >= limit:
+            return
+        state.step += 1
+        group = [int(s) for s in order[start:start + setup.batch_size]]
+        step = glm._step(setup, state.step, group, state.w, state.b)
+        if steps:
+            yield step_record(step, epoch)
+        bad = glm._first_non_finite(step)
+        if bad is not None:
+            raise _Stop(bad, epoch, state.step)
+        params = step.of_role(Role.PARAM)
+        state.w = np.array([q.value for q in params[:-1]], dtype=float)
+        state.b = float(params[-1].value)
+        if progress is not None and state.step % every == 0:
+            progress(state.step, limit)
+
+
+def _rebuilt_stop(setup: Any, state: _State, group: list[int], epoch: int, steps: bool
+                  ) -> Iterator[Event]:
+    """Rebuild the step that produced a non-finite value with the normal path and stop there,
+    so the message names the same first quantity as ``run_glm``."""
+    from gdtrace.solvers import glm
+
+    step = glm._step(setup, state.step, group, state.w, state.b)
+    if steps:
+        yield step_record(step, epoch)
+    bad = glm._first_non_finite(step)
+    if bad is None:  # cannot happen: the fast loop saw the same non-finite number
+        raise AssertionError("fast path and normal path disagree")
+    raise _Stop(bad, epoch, state.step)
+
+
+def _sgd_fast(setup: Any, state: _State, order: np.ndarray, epoch: int, limit: int,
+              steps: bool, progress: Progress | None) -> Iterator[Event]:
+    """One SGD epoch without carry rounding: ``glm._step``'s arithmetic on plain floats and
+    numpy rows, operation for operation.
+
+    Non-finite parameters are caught one step late, for speed: any infinite or NaN weight or
+    bias makes the next z (or the end-of-epoch check) non-finite, and the step that produced
+    it is then rebuilt from the parameters it started with. In ``steps`` mode each step's
+    event waits until that check has passed.
+    """
+    from gdtrace.solvers import glm
+
+    ys = setup.y.tolist()
+    rows = list(setup.X)
+    eta, lam = setup.eta, setup.lam
+    penalty_factor = lam / setup.n
+    scale = glm._numeric_scale(setup, 1)
+    logistic, delta = setup.logistic, setup.logistic and setup.loss == "mse"
+    isfinite, dot, exp = math.isfinite, np.dot, np.exp
+    every = max(1, limit // 200) if progress is not None else 0
+    w, b, step = state.w, state.b, state.step
+    # glm._step adds 0 to each signal·x (turning −0.0 into 0.0) and then scales it. When
+    # nothing is recorded, η·(signal·x) gives the same new weights unless a weight is −0.0,
+    # which only a −0.0 in the file can cause (a − b is −0.0 only for −0.0 − 0.0).
+    short = not steps and scale == 1.0 and not lam and not np.any(np.signbit(w) & (w == 0))
+    pending: StepDone | None = None
+    w_prev, b_prev, s_prev = w, b, -1
+    for s in order.tolist():
+        if step >= limit:
+            break
+        x = rows[s]
+        z = float(dot(w, x)) + b
+        if not isfinite(z):
+            state.w, state.b, state.step = w, b, step
+            if s_prev >= 0 and not _finite(w, b):
+                state.w, state.b = w_prev, b_prev
+                yield from _rebuilt_stop(setup, state, [s_prev], epoch, steps)
+            if pending is not None:
+                yield pending
+            state.step += 1
+            yield from _rebuilt_stop(setup, state, [s], epoch, steps)
+        if pending is not None:
+            yield pending
+            pending = None
+        step += 1
+        y = ys[s]
+        if logistic:
+            small = float(exp(-abs(z)))
+            sigma = 1.0 / (1.0 + small) if z >= 0 else small / (1.0 + small)
+            error = sigma - y
+            signal = 2 * error * sigma * (1 - sigma) if delta else error
+        else:
+            error = y - z
+            signal = error
+        w_prev, b_prev, s_prev = w, b, s
+        if short:
+            w = w - eta * (signal * x)
+            b = b - eta * (0 + signal)
+        else:
+            g = 0.0 + signal * x
+            if scale != 1.0:
+                g = scale * g
+            if lam:
+                g = g + penalty_factor * w
+            gb = scale * (0 + signal)
+            w = w - eta * g
+            b = b - eta * gb
+            if steps:
+                if logistic:
+                    values: tuple[float, ...] = (z, sigma, error, signal) if delta \
+                        else (z, sigma, error)
+                else:
+                    values = (z, error)
+                pending = StepDone(epoch, step, [s + 1],
+                                   flat=(*values, *g.tolist(), gb, *w.tolist(), b))
+        if every and step % every == 0:
+            progress(step, limit)  # type: ignore[misc]
+    state.w, state.b, state.step = w, b, step
+    if s_prev >= 0 and not _finite(w, b):
+        state.w, state.b = w_prev, b_prev
+        yield from _rebuilt_stop(setup, state, [s_prev], epoch, steps)
+    if pending is not None:
+        yield pending
+
+
+def _finite(w: np.ndarray, b: float) -> bool:
+    return math.isfinite(b) and bool(np.isfinite(w).all())
+
+
+def _named(names: list[str], w: np.ndarray, b: float) -> dict[str, float]:
+    return {name: float(v) for name, v in zip(names, w)} | {"b": float(b)}
+
+
+def step_record(step: Step, epoch: int) -> StepDone:
+    """A full :class:`Step` as an event: per-sample values (a list per key when the step used
+    several samples), gradients and parameters by name."""
+    values: dict[str, Any] = {}
+    for row in step.rows:
+        for quantity in row:
+            if quantity.role is Role.VALUE:
+                values.setdefault(quantity.key, []).append(quantity.value)
+    if len(step.rows) == 1:
+        values = {key: items[0] for key, items in values.items()}
+    for quantity in step.of_role(Role.VALUE):
+        values[quantity.key] = quantity.value
+    return StepDone(epoch, step.index, list(step.samples), values,
+                    {q.key: q.value for q in step.of_role(Role.GRAD)},
+                    {q.key: q.value for q in step.of_role(Role.PARAM)})
+
+
+# ------------------------------------------------------------------------ any other model
+
+
+def replay_events(problem: Problem, label: str = "as written", *, steps: bool = True,
+                  max_steps: int | None = None) -> Iterator[Event]:
+    """Models without a fast path: solve normally, then replay the trace as events."""
+    from gdtrace.solvers import solve_runs
+
+    problem, note = capped(problem, max_steps)
+    trace = solve_runs([(label, problem)])
+    if note is not None:
+        trace.warnings.append(note)
+    run = trace.runs[0]
+    value_keys: list[str] = []
+    first = next((s for e in run.epochs for s in e.steps), None)
+    if first is not None and first.rows:
+        value_keys = [q.key for q in first.rows[0] if q.role is Role.VALUE]
+    yield RunStart(label, list(run.param_names), value_keys, planned_steps(problem),
+                   dict(run.settings))
+    count = 0
+    for epoch in run.epochs:
+        yield EpochStart(epoch.index, epoch.loss)
+        last: dict[str, Any] = {}
+        for step in epoch.steps:
+            count += 1
+            record = step_record(step, epoch.index)
+            last = record.params
+            if steps:
+                yield record
+        yield EpochEnd(epoch.index, count, last)
+    outcome = run.outcome
+    yield RunEnd(dict(run.final), run.final_loss, list(trace.warnings), run.stopped_early, count,
+                 outcome.accuracy if outcome is not None else None)
