@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 from gdtrace import __version__
 from gdtrace.render import RenderOptions
-from gdtrace.trace import Epoch, Quantity, Role, Run, Step, Trace
+from gdtrace.streaming import EpochEnd, EpochStart, Event, RunEnd, RunStart, StepDone
+from gdtrace.trace import Epoch, ProblemInfo, Quantity, Role, Run, Step, Trace
 
 
 def plain(value: Any) -> Any:
@@ -117,3 +119,56 @@ def trace_document(trace: Trace) -> dict[str, Any]:
 
 def render(trace: Trace, options: RenderOptions) -> str:
     return json.dumps(trace_document(trace), indent=2, allow_nan=False) + "\n"
+
+
+# ------------------------------------------------------------------- --stream / --summary
+
+
+def _compact(document: dict[str, Any]) -> str:
+    return json.dumps(plain(document), separators=(",", ":"), allow_nan=False) + "\n"
+
+
+def _step_template(keys: list[str], names: list[str]) -> str:
+    """A %-template for a fast-path step line: the same text ``_compact`` writes (floats as
+    ``repr``, which is what ``json`` writes for finite numbers)."""
+
+    def mapping(words: list[str]) -> str:
+        return "{" + ",".join(json.dumps(w).replace("%", "%%") + ":%r" for w in words) + "}"
+
+    return ('{"type":"step","epoch":%d,"step":%d,"samples":[%d],"values":' + mapping(keys)
+            + ',"grad":' + mapping(names) + ',"params":' + mapping(names) + "}\n")
+
+
+def stream_lines(info: ProblemInfo, events: Iterable[Event]) -> Iterator[str]:
+    """JSON lines, written as the run goes (``--stream``; ``--summary`` has no step lines):
+    ``run`` (problem, settings, names), ``epoch`` (loss at the start), ``step``, ``epoch_end``
+    (parameters after the epoch), ``end`` (final parameters, final loss, warnings)."""
+    template = ""
+    for event in events:
+        if isinstance(event, StepDone):
+            if event.flat is not None:
+                yield template % (event.epoch, event.index, event.samples[0], *event.flat)
+            else:
+                yield _compact({"type": "step", "epoch": event.epoch, "step": event.index,
+                                "samples": event.samples, "values": event.values,
+                                "grad": event.grad, "params": event.params})
+        elif isinstance(event, EpochStart):
+            yield _compact({"type": "epoch", "epoch": event.index, "loss": event.loss})
+        elif isinstance(event, EpochEnd):
+            yield _compact({"type": "epoch_end", "epoch": event.index, "steps": event.steps,
+                            "params": event.params})
+        elif isinstance(event, RunStart):
+            template = _step_template(event.value_keys, event.param_names)
+            yield _compact({"type": "run", "gdtrace": __version__,
+                            "problem": {"title": info.title, "model": info.model,
+                                        "source": info.source},
+                            "label": event.label, "settings": event.settings,
+                            "params": event.param_names, "values": event.value_keys,
+                            "steps": event.planned_steps})
+        elif isinstance(event, RunEnd):
+            yield _compact({"type": "end", "steps": event.steps, "final": event.final,
+                            "final_loss": event.final_loss, "accuracy": event.accuracy,
+                            "stopped_early": event.stopped_early,
+                            "warnings": [{"code": d.code, "message": d.message,
+                                          "epoch": d.epoch, "step": d.step}
+                                         for d in event.diagnostics]})
