@@ -8,7 +8,7 @@ the final parameters, the loss per epoch, predictions and warnings.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -22,6 +22,8 @@ from gdtrace.trace import (
     Contrast,
     Diagnostic,
     Epoch,
+    Header,
+    ProblemInfo,
     Quantity,
     Role,
     Run,
@@ -350,3 +352,43 @@ def _box():  # type: ignore[no-untyped-def]
 
 def render(trace: Trace, options: RenderOptions) -> str:
     return ConsoleWriter(trace, options).write()
+
+
+def summary_lines(info: ProblemInfo, header: Header, events: Iterable[object],
+                  options: RenderOptions) -> Iterator[str]:
+    """``--summary`` as plain text, one line per epoch, written while the run goes: the loss
+    at the start of the epoch and the parameters after its last step."""
+    from gdtrace.streaming import EpochEnd, EpochStart, RunEnd, RunStart
+
+    numbers = NumberFormat(options.decimals if options.decimals is not None else 4)
+    yield f"{info.title}\n{'=' * len(info.title)}\n"
+    yield f"source: {info.source}\nmodel: {header.model}\nloss: {header.loss}\n"
+    yield f"update: {header.update}\n"
+    width, loss = 12, None
+    for event in events:
+        if isinstance(event, RunStart):
+            yield _settings_text(event.settings, numbers.plain) + "\n"
+            yield "one line per epoch: the loss at its start, the parameters after its last step\n"
+            width = max(12, *(len(name) + 2 for name in event.param_names))
+            yield ("epoch".rjust(7) + "loss".rjust(width)
+                   + "".join(name.rjust(width) for name in event.param_names) + "\n")
+        elif isinstance(event, EpochStart):
+            loss = event.loss
+        elif isinstance(event, EpochEnd):
+            cells = [numbers.fixed(loss) if loss is not None else ""]
+            cells += [numbers.fixed(float(value)) for value in event.params.values()]
+            yield str(event.index).rjust(7) + "".join(c.rjust(width) for c in cells) + "\n"
+        elif isinstance(event, RunEnd):
+            yield "final parameters: " + ", ".join(
+                f"{name} = {numbers.plain(float(value))}" for name, value in event.final.items())
+            yield "\n"
+            if event.final_loss is not None:
+                yield f"final loss: {numbers.plain(event.final_loss)} (after {event.steps} steps)\n"
+            if event.accuracy is not None:
+                yield (f"accuracy with the final parameters: {numbers.plain(event.accuracy)}"
+                       " (fraction of the samples classified correctly)\n")
+            for warning in event.diagnostics:
+                where = [f"epoch {warning.epoch}"] if warning.epoch is not None else []
+                where += [f"step {warning.step}"] if warning.step is not None else []
+                prefix = f"warning ({', '.join(where)}): " if where else "warning: "
+                yield prefix + warning.message + "\n"
