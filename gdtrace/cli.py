@@ -297,5 +297,80 @@ def _check_format(fmt: str) -> None:
         raise UsageError(f"unknown format '{fmt}' (choose from {', '.join(sorted(FORMATS))})")
 
 
+@app.command("schema")
+def schema_command(
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", help="Write the schema to this file instead of printing it.",
+        show_default=False)] = None,
+) -> None:
+    """Print the JSON Schema (draft 2020-12) of problem files, for editors and CI."""
+
+    def run() -> None:
+        import json
+
+        from gdtrace.problem import problem_json_schema
+
+        text = json.dumps(problem_json_schema(), indent=2, ensure_ascii=False) + "\n"
+        _write_or_print(text, output)
+
+    guarded(run)
+
+
+@app.command("new")
+def new_problem(
+    model: Annotated[str, typer.Argument(help="The model, e.g. logistic (see `gdtrace schema`).",
+                                         show_default=False)],
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", help="Write the template to this new file instead of printing it.",
+        show_default=False)] = None,
+) -> None:
+    """Write a commented template problem file for MODEL."""
+
+    def run() -> None:
+        from gdtrace.templates import template
+
+        text = template(model)
+        if output is not None and os.path.exists(output):
+            raise UsageError(f"{output} already exists; choose another name or remove it")
+        _write_or_print(text, output)
+
+    guarded(run)
+
+
+@app.command("validate")
+def validate_files(
+    files: Annotated[list[str], typer.Argument(
+        help="Problem files (or bundled problem names) to check.", show_default=False)],
+) -> None:
+    """Check problem files without solving them: one line per file, exit 2 if any is invalid."""
+    from gdtrace.errors import GdtraceError
+
+    invalid = 0
+    for name in files:
+        try:
+            problem = load(name)
+        except GdtraceError as error:
+            invalid += 1
+            typer.echo(f"{error}")
+            continue
+        typer.echo(f"{name}: ok ({problem.model})")  # type: ignore[attr-defined]
+    if invalid:
+        typer.echo(f"gdtrace: {invalid} of {len(files)} file{'s' if len(files) != 1 else ''}"
+                   " invalid", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _write_or_print(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+    typer.echo(f"gdtrace: wrote {output}", err=True)
+
+
 def main() -> None:
     app()
