@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("solve", "compare", "render", "save", "load")
+_API = ("solve", "comparison", "render", "save", "load")  # not "compare": a submodule
 __all__ = ["__version__", *_API]
 
 

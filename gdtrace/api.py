@@ -83,7 +83,7 @@ def solve(problem: Any = None, **overrides: Any) -> Trace:
     return solve_problem(load(problem, **overrides))
 
 
-def compare(problem: Any = None, *, l2: Iterable[float] | float | None = None,
+def comparison(problem: Any = None, *, l2: Iterable[float] | float | None = None,
             lr: Iterable[float] | float | None = None,
             update: Iterable[str] | str | None = None, **overrides: Any) -> Trace:
     """The problem as written and with the other settings given, as ``gdtrace compare``."""

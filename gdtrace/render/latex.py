@@ -238,6 +238,9 @@ class LatexPrinter(ExprPrinter):
         return rf"\left[\begin{{array}}{{{'r' * max(columns, 1)}}}{body}\end{{array}}\right]"
 
     def symbol(self, node: E.Sym) -> str:
+        if not node.sub and not node.hat:
+            split = E.sym(node.base)  # a bare name such as x1 still reads x_{1}
+            node = E.Sym(node.key, split.base, split.sub)
         base = math_text(node.base)
         if node.hat:
             base = rf"\hat{{{base}}}"
@@ -313,9 +316,9 @@ class LatexPrinter(ExprPrinter):
         if node.name == "exp" and len(node.args) == 1:
             return f"e^{{{args}}}", PREC_POW
         name = FUNCTION_COMMANDS.get(node.name)
-        if name is None:
-            plain = math_text(node.name)
-            name = plain if len(node.name) == 1 else rf"\operatorname{{{tex(node.name)}}}"
+        if name is None:  # relu → \operatorname{relu}; f' and σ' stay symbols
+            word = re.fullmatch(r"[A-Za-z][A-Za-z_]+", node.name)
+            name = rf"\operatorname{{{tex(node.name)}}}" if word else math_text(node.name)
         return f"{name}{self.paren(args)}", PREC_ATOM
 
     def _print_Compare(self, node: E.Compare) -> tuple[str, int]:
@@ -372,7 +375,8 @@ def worked_parts(printer: LatexPrinter, quantity: Quantity) -> tuple[str, list[s
 
 def visible_length(latex: str) -> int:
     """Roughly how many characters wide a math line prints (commands count as one)."""
-    text = re.sub(r"\\(left|right|bigl|bigr|text|operatorname)\b", "", latex)
+    text = re.sub(r"\\begin\{array\}\{[a-z]*\}|\\end\{array\}", "", latex)
+    text = re.sub(r"\\(left|right|bigl|bigr|text|operatorname)\b", "", text)
     text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}",
                   lambda m: "x" * max(len(m.group(1)), len(m.group(2))), text)
     text = re.sub(r"\\[A-Za-z]+", "x", text)
