@@ -266,8 +266,9 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
                 bad = _first_non_finite(step)
                 if bad is not None:
                     diagnostics.append(Diagnostic(
-                        "non_finite", f"{bad.key} became {bad.value} (overflow); "
-                        "the run stops here", label, epoch_index, step_number))
+                        "non_finite", f"{_what(bad)} became {bad.value}"
+                        f"{' (overflow)' if np.isinf(bad.value) else ''}; the run stops here",
+                        label, epoch_index, step_number))
                     stopped = True
                     break
                 w = np.array([q.value for q in step.of_role(Role.PARAM)[:-1]], dtype=float)
@@ -295,6 +296,15 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
               final_loss=final_loss, param_names=[*setup.weight_names, "b"],
               outcome=_outcome(problem, setup, w, b), stability=stability, stopped_early=stopped)
     return run, diagnostics
+
+
+def _what(quantity: Quantity) -> str:
+    """How a warning names a value: the gradient and the updated parameter share a key."""
+    if quantity.role is Role.GRAD:
+        return f"the gradient ∂L/∂{quantity.key}"
+    if quantity.role is Role.PARAM:
+        return f"the updated {quantity.key}"
+    return quantity.key
 
 
 def _first_non_finite(step: Step) -> Quantity | None:
