@@ -157,6 +157,9 @@ def solve(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     standalone: StandaloneOpt = False,
+    symbolic: Annotated[bool, typer.Option(
+        "--symbolic", help="Networks (mlp, network): print the general gradient formulas of the "
+                           "architecture instead of the numbers.")] = False,
 ) -> None:
     """Solve a problem and print the worked solution."""
 
@@ -171,8 +174,43 @@ def solve(
         loaded = apply_overrides(loaded, epochs=epochs, learning_rate=lr, lam=l2, update=update,
                                  carry_decimals=carry, batch_size=batch_size,
                                  optimizer=optimizer)
+        if symbolic:
+            loaded = _symbolic(loaded)
         emit(solve_problem(loaded), chosen, decimals, steps, output=output,
              standalone=standalone)
+
+    guarded(run)
+
+
+def _symbolic(loaded: object) -> object:
+    """Ask a network solver for formulas only (``--symbolic``)."""
+    from dataclasses import replace
+
+    model = loaded.model  # type: ignore[attr-defined]
+    if model not in ("mlp", "network"):
+        raise UsageError(f"--symbolic applies to the network models (mlp, network), not {model}")
+    return replace(loaded, extra={**loaded.extra, "symbolic": True})  # type: ignore
+
+
+@app.command()
+def graph(
+    problem: ProblemArg = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="text (a drawing for the terminal) or dot (Graphviz).")] = "text",
+    forward: Annotated[bool, typer.Option(
+        "--pass/--no-pass", help="Show each node's value and gradient after one forward and "
+                                 "backward pass on the first step's samples.")] = True,
+    decimals: DecimalsOpt = None,
+) -> None:
+    """Draw a network problem: nodes, weighted edges, values and gradients."""
+
+    def run() -> None:
+        from gdtrace.graph import draw
+
+        if fmt not in ("text", "dot"):
+            raise UsageError(f"unknown graph format '{fmt}' (choose from dot, text)")
+        sys.stdout.write(draw(load(problem), fmt, forward,  # type: ignore[arg-type]
+                              4 if decimals is None else decimals))
 
     guarded(run)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import numpy as np
 import pytest
@@ -315,3 +316,84 @@ def test_bundled_networks_render_in_every_format(name: str, fmt: str) -> None:
 def test_bundled_network_files_start_with_a_comment() -> None:
     for name in ("backprop", "relu_mlp", "sigmoid_mlp", "softmax"):
         assert bundled_problems()[name].read_text().startswith("# ")
+
+
+# ------------------------------------------------------------------- graph and --symbolic
+
+
+def test_graph_text_shows_weights_values_and_gradients() -> None:
+    result = CliRunner().invoke(app, ["graph", "backprop"])
+    assert result.exit_code == 0, result.output
+    assert "x1 ──W13 = 1──▶ 3    ∂L/∂W13 = -1.1216" in result.stdout
+    assert "(3) σ    z = -1, a = 0.2689, ∂L/∂z = -1.1216" in result.stdout
+    assert "loss L = 2.0339" in result.stdout
+
+
+def test_graph_dot_is_a_graphviz_digraph() -> None:
+    result = CliRunner().invoke(app, ["graph", "backprop", "--format", "dot"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert text.startswith("digraph network {") and text.rstrip().endswith("}")
+    assert '"in:x1" -> "node:3" [label="W13 = 1\\n∂L/∂W13 = -1.1216"];' in text
+    assert text.count("->") == 6 + 1  # six weights and the output's target
+
+
+def test_graph_marks_frozen_parameters_and_mlp_units() -> None:
+    from gdtrace.graph import draw
+
+    frozen = load_problem_text(SMALL.replace("EXTRA", ""), "t.yaml")
+    assert "W13 = 1 (frozen)" in draw(frozen, "dot")
+    assert "(frozen)" in draw(frozen, "text")
+    text = draw(bundled("relu_mlp"), "text", with_pass=False)
+    assert "x1 ──W1[1,2] = -0.7──▶ 1.2" in text and "∂L" not in text
+
+
+def test_graph_of_a_regression_problem_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["graph", "logreg"])
+    assert result.exit_code == 2
+    assert "network models" in result.output
+
+
+def test_symbolic_network_gradients_are_derived_from_the_nodes() -> None:
+    from gdtrace.render import RenderOptions, render
+
+    problem = bundled("backprop")
+    problem = type(problem)(**{**problem.__dict__, "extra": {**problem.extra, "symbolic": True}})
+    trace = solve(problem)
+    assert trace.runs[0].epochs == []
+    text = render(trace, "text", RenderOptions())
+    assert "∂L/∂W₁₃ = (−2·(y − a₅))·W₃₅a₃·(1 − a₃)·x₁" in text
+    assert "∂L/∂W₂₄ = (−2·(y − a₅))·W₄₅·(1 − a₄²)·x₂" in text
+    assert "∂L/∂W₄₅ = (−2·(y − a₅))·a₄" in text
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "terminal"])
+def test_symbolic_mlp_formulas_in_every_format(fmt: str) -> None:
+    result = CliRunner().invoke(app, ["solve", "sigmoid_mlp", "--symbolic", "-f", fmt])
+    assert result.exit_code == 0, result.output
+    if fmt == "text":
+        text = unicodedata.normalize("NFC", result.stdout)
+        assert ("∂L/∂W₁ = Σᵢ xᵢ^T·(1/(NK))·(−2·(tᵢ − ŷᵢ))·W₂^T·diag(a₁ᵢ·(1 − a₁ᵢ))"
+                in text)
+        assert "∂L/∂b₂ = Σᵢ (1/(NK))·(−2·(tᵢ − ŷᵢ))" in text
+
+
+def test_symbolic_formulas_follow_the_activation_definitions() -> None:
+    from gdtrace.functions import OUTPUT_LOSSES
+    from gdtrace.problem.network_models import Layer
+    from gdtrace.render.printer import ExprPrinter
+    from gdtrace.symbolic import mlp_gradients
+
+    layers = (Layer(np.zeros((2, 3)), np.zeros(3), "tanh"),
+              Layer(np.zeros((3, 3)), np.zeros(3), "relu"),
+              Layer(np.zeros((3, 2)), np.zeros(2), "softmax"))
+    formulas = mlp_gradients(layers, OUTPUT_LOSSES["cross_entropy"])
+    printer = ExprPrinter()
+    first = unicodedata.normalize("NFC", printer.symbolic(formulas[0].rhs))
+    assert first == "Σᵢ xᵢ^T·(1/N)·(ŷᵢ − tᵢ)·W₃^T·diag([u₂ᵢ > 0])·W₂^T·diag(1 − a₁ᵢ²)"
+
+
+def test_symbolic_on_a_regression_problem_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["solve", "logreg", "--symbolic"])
+    assert result.exit_code == 2
+    assert "--symbolic applies to the network models" in result.output

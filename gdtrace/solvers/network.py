@@ -567,3 +567,40 @@ def backprop_rules(loss: OutputLoss) -> list[Formula]:
                 "update", "←"),
     ]
     return rules
+
+
+# ------------------------------------------------------------------------ for the drawing
+
+
+@dataclass
+class GraphPass:
+    """One forward and backward pass over a step's samples, for ``gdtrace graph``."""
+
+    samples: list[int]
+    params: dict[str, float]
+    inputs: dict[str, float]  # the first sample's inputs
+    z: dict[str, float]
+    a: dict[str, float]
+    dz: dict[str, float]  # summed over the samples
+    grads: dict[str, float]  # summed over the samples
+    loss: float
+
+
+def graph_pass(setup: Setup) -> GraphPass:
+    """The first step's samples with the initial parameters (values shown for the first
+    sample; gradients and the loss are the step's)."""
+    graph = setup.graph
+    params = {p.name: setup.carry(p.value) for p in graph.params}
+    trainable = {p.name: True for p in graph.params}
+    group = next(setup.groups(None))
+    scale = setup.loss.scale(len(group), len(graph.outputs))
+    passes = [sample_pass(graph, setup.loss, params, trainable,
+                          dict(zip(graph.inputs, map(float, setup.X[s]))),
+                          dict(zip(graph.targets, map(float, setup.Y[s]))), scale, setup.carry,
+                          None) for s in group]
+    first = passes[0]
+    dz = {k: sum(p.dz[k] for p in passes) for k in first.dz}
+    grads = {k: sum(p.grads[k] for p in passes) for k in first.grads}
+    return GraphPass([s + 1 for s in group], params,
+                     dict(zip(graph.inputs, map(float, setup.X[group[0]]))), first.z, first.a,
+                     dz, grads, sum(p.loss for p in passes))

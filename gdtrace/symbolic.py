@@ -1,0 +1,163 @@
+"""General gradient formulas of a network, derived from its description (no numbers).
+
+The formulas are built by running the chain rule over the architecture with expression
+trees instead of numbers: each activation contributes its own ``derivative_formula`` and the
+loss its ``derivative_formula`` (both from :mod:`gdtrace.functions`), so a new architecture,
+activation or loss needs nothing typed in here. ``gdtrace solve PROBLEM --symbolic`` prints
+them through the trace header, so every output format shows them.
+"""
+
+from __future__ import annotations
+
+from gdtrace.expr import Add, Deriv, Expr, Func, Num, Pow, Sum, Sym, Text
+from gdtrace.functions import OutputLoss
+from gdtrace.problem.network_models import Graph, Layer
+from gdtrace.solvers.network import LOSS, a_sym, activation_of, param_sym, source_sym, z_sym
+from gdtrace.trace import Formula
+
+N = Sym("N", "N")
+K = Sym("K", "K")
+
+
+def _scale(loss: OutputLoss) -> Expr | None:
+    """The reduction factor written as a formula: 1/(N·K), 1/N or nothing."""
+    if loss.reduction == "mean":
+        return Num(1) / (N * K)
+    if loss.reduction == "mean_samples":
+        return Num(1) / N
+    return None
+
+
+def _times(scale: Expr | None, body: Expr) -> Expr:
+    return body if scale is None else scale * body
+
+
+def _product(factors: list[Expr]) -> Expr:
+    factors = [f for f in factors if not (isinstance(f, Num) and f.value == 1)]
+    if not factors:
+        return Num(1)
+    total = factors[0]
+    for factor in factors[1:]:
+        total = total * factor
+    return total
+
+
+def _sum(terms: list[Expr]) -> Expr:
+    return terms[0] if len(terms) == 1 else Add.of(*terms)
+
+
+# ------------------------------------------------------------------------------- network
+
+
+def network_gradients(graph: Graph, loss: OutputLoss) -> list[Formula]:
+    """∂L/∂(every trainable parameter) for one sample, every ∂L/∂z expanded to the loss."""
+    targets = dict(zip(graph.outputs, graph.targets))
+    memo: dict[str, Expr] = {}
+    softmax_group = [n.name for n in graph.nodes if n.activation == "softmax"]
+
+    def dloss_da(name: str) -> Expr:
+        return loss.derivative_formula(a_sym(name), Sym(f"t:{name}", targets[name]))
+
+    def dz(name: str) -> Expr:
+        if name in memo:
+            return memo[name]
+        node = graph.node(name)
+        if name in targets and loss.paired is not None:
+            memo[name] = a_sym(name) - Sym(f"t:{name}", targets[name])
+            return memo[name]
+        parts = [dloss_da(name)] if name in targets else []
+        parts += [_product([dz(child.name), param_sym(e.weight)])
+                  for child, e in graph.children(name)]
+        g = _sum(parts)
+        if node.activation == "softmax":
+            weighted = _sum([_product([dloss_da(m), a_sym(m)]) for m in softmax_group])
+            result: Expr = a_sym(name) * (g - weighted)
+        else:
+            act = activation_of(node.activation, node.slope)
+            result = _product([g, act.derivative_formula(z_sym(name), a_sym(name))])
+        memo[name] = result
+        return result
+
+    formulas = []
+    trainable = {p.name for p in graph.params if p.trainable}
+    for node in graph.nodes:
+        for edge in node.edges:
+            if edge.weight in trainable:
+                formulas.append(Formula(Deriv(LOSS, param_sym(edge.weight), "g"),
+                                        _product([dz(node.name), source_sym(graph, edge.source)]),
+                                        "one sample"))
+        if node.bias is not None and node.bias in trainable:
+            formulas.append(Formula(Deriv(LOSS, param_sym(node.bias), "g"), dz(node.name),
+                                    "one sample"))
+    scale = _scale(loss)
+    if scale is not None:
+        formulas.append(Formula(LOSS, _times(scale, Sum("i", N, Sym("l_i", "ℓ", "i"))),
+                                "so each sample's gradient is multiplied by this factor"))
+    return formulas
+
+
+# ----------------------------------------------------------------------------------- mlp
+
+
+def _T(node: Expr) -> Expr:
+    return Pow(node, Text("T"))
+
+
+def _diag(node: Expr) -> Expr:
+    return Func("diag", (node,))
+
+
+def mlp_gradients(layers: tuple[Layer, ...], loss: OutputLoss) -> list[Formula]:
+    """∂L/∂Wₗ and ∂L/∂bₗ as sums over samples of row-vector products, δ fully expanded.
+
+    For sample i: δ_L = ∂L/∂ŷᵢ·diag(f'(u_L)) (softmax: ·(diag(ŷ) − ŷᵀŷ); with its paired
+    loss: ŷ − t), δₗ = δₗ₊₁·Wₗ₊₁ᵀ·diag(fₗ'(uₗ)), ∂L/∂Wₗ = Σᵢ aₗ₋₁ᵀ·δₗ, ∂L/∂bₗ = Σᵢ δₗ.
+    """
+    count = len(layers)
+
+    def u(index: int) -> Sym:
+        return Sym(f"u{index}", "u", f"{index}i")
+
+    def a(index: int) -> Sym:
+        if index == 0:
+            return Sym("x", "x", "i")
+        if index == count:
+            return Sym("yhat", "y", "i", hat=True)
+        return Sym(f"a{index}", "a", f"{index}i")
+
+    def W(index: int) -> Sym:
+        return Sym(f"W{index}", "W", str(index))
+
+    t = Sym("t", "t", "i")
+    scale = _scale(loss)
+    deltas: dict[int, Expr] = {}
+    out = layers[-1]
+    if loss.paired is not None:
+        deltas[count] = _times(scale, a(count) - t)
+    else:
+        g = _times(scale, loss.derivative_formula(a(count), t))
+        if out.activation == "softmax":
+            deltas[count] = g * (_diag(a(count)) - _T(a(count)) * a(count))
+        elif out.activation == "linear":
+            deltas[count] = g
+        else:
+            act = activation_of(out.activation, out.slope)
+            deltas[count] = g * _diag(act.derivative_formula(u(count), a(count)))
+    for index in range(count - 1, 0, -1):
+        layer = layers[index - 1]
+        back = _product([deltas[index + 1], _T(W(index + 1))])
+        if layer.activation == "linear":
+            deltas[index] = back
+        else:
+            act = activation_of(layer.activation, layer.slope)
+            deltas[index] = back * _diag(act.derivative_formula(u(index), a(index)))
+    formulas = []
+    for index, layer in enumerate(layers, start=1):
+        if not layer.trainable:
+            continue
+        formulas.append(Formula(Deriv(LOSS, W(index), "g"),
+                                Sum("i", N, _product([_T(a(index - 1)), deltas[index]])),
+                                f"{layer.weights.shape[0]}×{layer.weights.shape[1]}"))
+        formulas.append(Formula(Deriv(LOSS, Sym(f"b{index}", "b", str(index)), "g"),
+                                Sum("i", N, deltas[index]), f"1×{layer.weights.shape[1]}"))
+    return formulas
