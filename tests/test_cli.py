@@ -325,3 +325,21 @@ def test_python_dash_m():
                          capture_output=True, timeout=60, check=False)
     assert bad.returncode == 2 and bad.stdout == b""
     assert bad.stderr.decode("utf-8").count("\n") == 1
+
+
+# ------------------------------------------------------------------- rendering robustness
+
+
+def test_epoch_whose_steps_differ_is_written_step_by_step():
+    """A step with an extra line (networks add rounded weights) cannot share one table."""
+    from gdtrace.problem import bundled_problems, load_problem
+    from gdtrace.render import RenderOptions, render
+    from gdtrace.solvers import solve
+    from gdtrace.trace import Quantity, Role
+
+    trace = solve(load_problem(bundled_problems()["logreg"]))
+    first = trace.runs[0].epochs[0].steps[0]
+    first.quantities.append(Quantity("w1 rounded", Role.VALUE, first.quantities[0].symbol, 0.2))
+    text = render(trace, "text", RenderOptions())
+    assert "Step 1 — sample 1\n" in text and "Step 4 — sample 4\n" in text
+    assert "Epoch 2" in text  # the second epoch still gets its one table

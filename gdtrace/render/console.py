@@ -164,7 +164,7 @@ class ConsoleWriter:
             for step in epoch.steps:
                 self.write_worked_step(step)
             return
-        if all(len(step.rows) <= 1 for step in epoch.steps):
+        if all(len(step.rows) <= 1 for step in epoch.steps) and _same_layout(epoch.steps):
             self.write_step_table(epoch.steps)
         else:
             for step in epoch.steps:
@@ -213,7 +213,8 @@ class ConsoleWriter:
         """Per-sample rows, then the gradient and the update written out."""
         self.line()
         samples = ", ".join(map(str, step.samples))
-        self.line(step.title or f"Step {step.index} — samples {samples}",
+        plural = "s" if len(step.samples) > 1 else ""
+        self.line(step.title or f"Step {step.index} — sample{plural} {samples}",
                   "bold" if self.options.color else None)
         headings = ["sample"] + [self.sym(q) for q in step.rows[0]]
         rows = [[str(sample)] + [self.cell(q.value) for q in row]
@@ -332,6 +333,17 @@ class ConsoleWriter:
                 where.append(f"step {warning.step}")
             prefix = f"warning ({', '.join(where)}): " if where else "warning: "
             self.line(prefix + warning.message, "bold yellow" if self.options.color else None)
+
+
+def _layout(step: Step) -> list[tuple[str, str]]:
+    quantities = (step.rows[0] if step.rows else []) + step.quantities
+    return [(q.role.value, q.key) for q in quantities]
+
+
+def _same_layout(steps: list[Step]) -> bool:
+    """One table for an epoch only when every step has the same columns (a network step may
+    add lines, e.g. rounded weights after the first iteration)."""
+    return all(_layout(step) == _layout(steps[0]) for step in steps[1:])
 
 
 def _settings_text(settings: dict[str, object], num: object) -> str:
