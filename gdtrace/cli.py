@@ -226,6 +226,9 @@ def compare(
         "--update", help="Update rules to compare, e.g. sgd,batch.")] = None,
     optimizer: Annotated[Optional[str], typer.Option(
         "--optimizer", help="Optimizers to compare, e.g. sgd,adam.")] = None,
+    methods: Annotated[Optional[str], typer.Option(
+        "--methods", help="Fit a regression problem several ways and compare RMSE: any of "
+                          "ols, pinv, ridge, gd (e.g. ols,ridge,gd).", show_default=False)] = None,
     epochs: EpochsOpt = None,
     carry: CarryOpt = None,
     decimals: DecimalsOpt = None,
@@ -246,6 +249,14 @@ def compare(
         chosen = choose_format(fmt, output)
         _check_format(chosen)
         loaded = load(problem)
+        if methods is not None or loaded.model in ("ridge", "ols"):  # type: ignore[attr-defined]
+            if carry is not None or update is not None or optimizer is not None:
+                raise UsageError("--methods and closed-form problems compare with --l2, --lr "
+                                 "and --epochs only")
+            trace = _method_comparison(loaded, methods, l2, lr, epochs)
+            emit(trace, chosen, decimals, steps, full or steps, output=output,
+                 standalone=standalone)
+            return
         loaded = apply_overrides(loaded, epochs=epochs, carry_decimals=carry)
         variations: dict[str, list[object]] = {
             "lam": list(parse_list(l2, "--l2", float)),
@@ -268,6 +279,29 @@ def compare(
              standalone=standalone)
 
     guarded(run)
+
+
+def _method_comparison(loaded: object, methods: str | None, l2: str | None, lr: str | None,
+                       epochs: int | None) -> object:
+    """``--methods ols,ridge,gd`` and the ridge path ``--l2 0.1,1,10`` (one --lr at most)."""
+    from gdtrace.compare import compare_methods
+
+    rates = parse_list(lr, "--lr", float)
+    if len(rates) > 1:
+        raise UsageError("--lr: give one learning rate for the gd method")
+    lams = parse_list(l2, "--l2", float)
+    if any(lam < 0 for lam in lams):
+        raise UsageError("--l2: λ must be at least 0")
+    if epochs is not None and epochs < 1:
+        raise UsageError("--epochs: must be at least 1")
+    if rates and rates[0] <= 0:
+        raise UsageError("--lr: must be greater than 0")
+    chosen = parse_list(methods, "--methods", str) if methods else (["ridge"] if lams else [])
+    if not chosen:
+        raise UsageError("say what to compare: --methods (e.g. ols,ridge,gd) or --l2 "
+                         "(e.g. 0.1,1,10 for a ridge path)")
+    return compare_methods(loaded, chosen, lams, rates[0] if rates else None,  # type: ignore
+                           epochs)
 
 
 def _with_optimizers(configs: list[tuple[str, object]], own: object,

@@ -58,3 +58,18 @@ def compare(configs: list[tuple[str, Problem]]) -> Trace:
     trace = solve_runs(configs)
     trace.comparison = comparison_of(trace.runs)
     return trace
+
+
+def compare_methods(problem: Problem, methods: list[str], l2: list[float],
+                    learning_rate: float | None = None, epochs: int | None = None) -> Trace:
+    """``compare --methods ols,ridge,gd`` and the ridge path ``--l2 0.1,1,10``: the same data
+    fitted each way, side by side, each run's final loss being its RMSE."""
+    from gdtrace.solvers.closed_form import method_runs, method_variants, methods_header
+    from gdtrace.trace import ProblemInfo
+
+    variants = method_variants(problem, methods, l2, learning_rate, epochs)
+    runs, warnings = method_runs(variants)
+    info = ProblemInfo(problem.title, problem.model, problem.source)
+    trace = Trace(info, methods_header(problem), runs, warnings)
+    trace.comparison = comparison_of(runs)
+    return trace

@@ -10,6 +10,7 @@ import importlib
 
 MODEL_MODULES: list[str] = [
     "gdtrace.problem.network_models",
+    "gdtrace.problem.extra_models",
 ]
 
 _imported = False

@@ -24,6 +24,10 @@ SOLVERS: dict[str, SolverEntry] = {
     "linear": SolverEntry("gdtrace.solvers.glm_entry"),
     "network": SolverEntry("gdtrace.solvers.network"),
     "mlp": SolverEntry("gdtrace.solvers.mlp"),
+    "ridge": SolverEntry("gdtrace.solvers.closed_form"),
+    "ols": SolverEntry("gdtrace.solvers.closed_form"),
+    "function": SolverEntry("gdtrace.solvers.function"),
+    "perceptron": SolverEntry("gdtrace.solvers.perceptron"),
 }
 
 

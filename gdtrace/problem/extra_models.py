@@ -1,0 +1,162 @@
+"""Problem keys for ``ridge``, ``ols`` (closed form), ``function`` and ``perceptron``.
+
+Each model says which common keys it uses (``None`` removes one) and builds a
+:class:`~gdtrace.problem.model.Problem` whose ``extra`` holds what its solver needs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from gdtrace.problem.load import _single_target, common_args, linear_params
+from gdtrace.problem.model import Problem
+from gdtrace.problem.schema import (
+    LINEAR_FIELDS,
+    Boolean,
+    Context,
+    Enum,
+    Field,
+    Integer,
+    MapOf,
+    Number,
+    String,
+    register_model,
+)
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# ------------------------------------------------------------------------------- closed form
+
+CLOSED_FORM_METHODS = ("normal", "pinv")
+
+_NO_TRAINING = {"update": None, "batch_size": None, "shuffle": None, "carry_decimals": None,
+                "threshold": None}
+
+_CLOSED_FORM_FIELDS: dict[str, Field | None] = {
+    **_NO_TRAINING,
+    **LINEAR_FIELDS,  # names the coefficients; the start of `compare --methods gd`
+    "fit_intercept": Field(Boolean(), default=True,
+                           doc="Add a column of ones for the intercept b (default true)."),
+    "method": Field(Enum(CLOSED_FORM_METHODS), default="normal",
+                    doc="normal: solve the normal equations (XᵀX + λD)β = Xᵀy;"
+                        " pinv: the Moore–Penrose pseudo-inverse (via the SVD)."),
+    "learning_rate": Field(Number(exclusive_minimum=0),
+                           doc="Only for `gdtrace compare --methods …,gd`: the step size of"
+                               " the gradient-descent run."),
+    "epochs": Field(Integer(minimum=1),
+                    doc="Only for `gdtrace compare --methods …,gd`: how many batch steps."),
+}
+
+
+def _build_closed_form(checked: dict[str, Any], ctx: Context) -> Problem:
+    dataset = checked["dataset"]
+    _single_target(dataset, checked["model"], ctx)
+    args = common_args(checked, ctx)
+    args["lam"] = float(checked.get("lambda") or 0.0)
+    names, weights, bias = linear_params(checked, dataset, ctx)
+    extra = {"fit_intercept": bool(checked["fit_intercept"]), "method": checked["method"],
+             "gd_learning_rate": checked.get("learning_rate"),
+             "gd_epochs": checked.get("epochs")}
+    return Problem(**args, weight_names=names, weights=weights, bias=bias, extra=extra)
+
+
+register_model(
+    "ridge",
+    {**_CLOSED_FORM_FIELDS,
+     "lambda": Field(Number(minimum=0), required=True,
+                     doc="Ridge strength λ ≥ 0: minimises Σ(y − ŷ)² + λΣw_j² (b not penalized)."),
+     },
+    _build_closed_form,
+    label="Ridge regression (closed form)",
+    doc="β = (XᵀX + λD)⁻¹Xᵀy with D = I except a 0 for the intercept.",
+)
+register_model(
+    "ols",
+    {**_CLOSED_FORM_FIELDS, "lambda": None},
+    _build_closed_form,
+    label="Least squares (closed form)",
+    doc="β = (XᵀX)⁻¹Xᵀy, or X⁺y with method: pinv.",
+)
+
+
+# ---------------------------------------------------------------------------------- function
+
+
+def _build_function(checked: dict[str, Any], ctx: Context) -> Problem:
+    from gdtrace.formula import ACCEPTED_FUNCTIONS, FormulaError, parse
+
+    start: dict[str, float] = checked["start"]
+    for name in start:
+        if not _NAME.match(name):
+            raise ctx.error(f"variable name {name!r} must be letters, digits and _ (starting "
+                            "with a letter)", f"start.{name}")
+        if name in ACCEPTED_FUNCTIONS or name == "sign":
+            raise ctx.error(f"{name!r} is a function name; choose another variable name",
+                            f"start.{name}")
+    steps, epochs = checked.get("steps"), checked.get("epochs")
+    if steps is not None and epochs is not None:
+        raise ctx.error("give steps or epochs (the same thing here), not both", "epochs")
+    count = steps if steps is not None else epochs
+    if count is None:
+        raise ctx.error("missing required key 'steps' (how many gradient-descent steps)",
+                        "steps")
+    try:
+        tree = parse(checked["f"], list(start))
+    except FormulaError as error:
+        raise ctx.error(str(error), "f") from None
+    args = common_args(checked, ctx)
+    args["epochs"] = count
+    return Problem(**args, extra={"f": tree, "f_text": checked["f"],
+                                  "variables": list(start),
+                                  "start": [float(v) for v in start.values()]})
+
+
+register_model(
+    "function",
+    {
+        "dataset": None, "lambda": None, "update": None, "batch_size": None, "shuffle": None,
+        "threshold": None,
+        "f": Field(String(min_length=1), required=True,
+                   doc="The function to minimise, e.g. \"5*x^2 + 2\": numbers, the variables of"
+                       " `start`, + - * / ^ **, brackets and exp log sqrt sin cos tanh sigmoid"
+                       " abs."),
+        "start": Field(MapOf(Number(), min_items=1), required=True,
+                       doc="Starting point: one number per variable, e.g. {x: 3}."),
+        "steps": Field(Integer(minimum=1), doc="Number of gradient-descent steps."),
+        "epochs": Field(Integer(minimum=1), doc="Same as steps (so --epochs sets the steps)."),
+    },
+    _build_function,
+    label="Gradient descent on a function",
+    doc="x ← x − η·∇f(x), with the gradient derived symbolically.",
+)
+
+
+# -------------------------------------------------------------------------------- perceptron
+
+
+def _build_perceptron(checked: dict[str, Any], ctx: Context) -> Problem:
+    dataset = checked["dataset"]
+    _single_target(dataset, "perceptron", ctx)
+    y = dataset.Y[:, 0]
+    labels = set(np.unique(y).tolist())
+    if not (labels <= {0.0, 1.0} or labels <= {-1.0, 1.0}):
+        bad = next(v for v in y if v not in (0.0, 1.0, -1.0))
+        raise ctx.error(f"perceptron targets must be 0/1 or -1/1, got {bad:g}", "dataset")
+    names, weights, bias = linear_params(checked, dataset, ctx)
+    args = common_args(checked, ctx)
+    signed = -1.0 in labels
+    return Problem(**args, weight_names=names, weights=weights, bias=bias,
+                   extra={"signed": signed})
+
+
+register_model(
+    "perceptron",
+    {**LINEAR_FIELDS, "lambda": None, "update": None, "batch_size": None, "shuffle": None,
+     "loss": None, "threshold": None},
+    _build_perceptron,
+    label="Perceptron",
+    doc="ŷ = step(w·x + b); w ← w + η(y − ŷ)x, one sample at a time.",
+)

@@ -1,0 +1,503 @@
+"""Gradient descent on a function given as a formula, with a convergence analysis.
+
+Each step writes x_{n+1} = x_n − η·f′(x_n) (for several variables, each coordinate with its
+partial derivative). The derivative, the gradient and the Hessian are built symbolically by
+:mod:`gdtrace.formula`, simplified, and evaluated at each iterate.
+
+Convergence: when every second derivative is a constant, f is quadratic and gradient descent
+is the linear map x_{n+1} − x* = (I − ηH)(x_n − x*). It converges from every start iff
+0 < η < 2/λmax(H) (1-D: 2/f″), the distance to x* shrinks by |1 − η·f″| per step, η = 1/f″
+lands on x* in one step and 1/f″ < η < 2/f″ overshoots and oscillates. For any other f the
+same test is applied to the Hessian at the last iterate (the minimiser reached), and the
+iterates themselves are watched for divergence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from gdtrace import expr as E
+from gdtrace.formula import depends_on, derivative, evaluate, substitute
+from gdtrace.problem.model import Problem
+from gdtrace.rounding import Carry
+from gdtrace.trace import (
+    Block,
+    Diagnostic,
+    Epoch,
+    Formula,
+    Header,
+    Quantity,
+    Role,
+    Run,
+    Stability,
+    Step,
+    Table,
+)
+
+ETA = E.Sym("setting:eta", "η")
+F = E.Sym("f", "f")
+RISING_STEPS_FOR_DIVERGENCE = 3
+STATIONARY_TOLERANCE = 1e-4
+
+Update = Callable[[str, float, float], float]
+"""How one coordinate moves given its gradient: (name, value, gradient) → new value."""
+
+
+def gradient_step(eta: float, carry: Carry) -> Update:
+    """Plain gradient descent, x ← x − η·g: the single place a parameter is updated (an
+    optimizer plugs in by returning another function of the same shape)."""
+
+    def update(name: str, value: float, grad: float) -> float:
+        return carry(value - eta * grad)
+
+    return update
+
+
+@dataclass
+class Calculus:
+    """f, its gradient and Hessian as simplified trees, built once per problem."""
+
+    f: E.Expr
+    variables: list[str]
+    gradient: list[E.Expr]
+    hessian: list[list[E.Expr]]
+
+    @property
+    def one_d(self) -> bool:
+        return len(self.variables) == 1
+
+    @property
+    def quadratic(self) -> bool:
+        """Every second derivative is a constant: f is a polynomial of degree ≤ 2."""
+        return all(not any(depends_on(h, v) for v in self.variables)
+                   for row in self.hessian for h in row)
+
+    def values(self, point: np.ndarray) -> dict[str, float]:
+        return {name: float(v) for name, v in zip(self.variables, point)}
+
+    def hessian_at(self, point: np.ndarray) -> np.ndarray:
+        at = self.values(point)
+        return np.array([[evaluate(h, at) for h in row] for row in self.hessian], dtype=float)
+
+
+def calculus(problem: Problem) -> Calculus:
+    variables: list[str] = problem.extra["variables"]
+    tree: E.Expr = problem.extra["f"]
+    gradient = [derivative(tree, v) for v in variables]
+    hessian = [[derivative(g, v) for v in variables] for g in gradient]
+    return Calculus(tree, variables, gradient, hessian)
+
+
+# --------------------------------------------------------------------------------- symbols
+
+
+def at(name: str, index: int | str, key: str | None = None) -> E.Sym:
+    """The variable at iterate n: x₀, x₁ … (keyed by ``key``, default the name itself)."""
+    return E.Sym(key or name, name, str(index))
+
+
+def plain(name: str) -> E.Sym:
+    return E.Sym(name, name)
+
+
+def f_of(args: list[E.Expr]) -> E.Expr:
+    return E.Func("f", tuple(args))
+
+
+def grad_symbol(calc: Calculus, name: str, index: int | str | None) -> E.Expr:
+    """f′(x₀) in 1-D, ∂f/∂x otherwise (the partial's point is the step's)."""
+    if calc.one_d:
+        arg = plain(name) if index is None else at(name, index)
+        return E.Func("f′", (arg,))
+    return E.Deriv(F, plain(name), key=f"d:{name}")
+
+
+def second_symbol(name: str) -> E.Expr:
+    return E.Func("f″", (plain(name),))
+
+
+# ---------------------------------------------------------------------------------- header
+
+
+def header(problem: Problem) -> Header:
+    calc = calculus(problem)
+    names = calc.variables
+    point = [plain(n) for n in names]
+    formulas = [Formula(f_of(point), calc.f, "the function to minimise")]
+    for name, grad in zip(names, calc.gradient):
+        label = "derivative (simplified)" if calc.one_d else "partial derivative (simplified)"
+        formulas.append(Formula(grad_symbol(calc, name, None), grad, label))
+    if calc.one_d:
+        formulas.append(Formula(second_symbol(names[0]), calc.hessian[0][0],
+                                "second derivative"))
+    for name in names:
+        formulas.append(Formula(at(name, "n+1"), at(name, "n") - ETA * _grad_at(calc, name, "n"),
+                                "gradient-descent step"))
+    notes = []
+    if calc.quadratic:
+        notes.append("every second derivative is constant: f is quadratic, so the convergence "
+                     "analysis below is exact")
+    return Header(model="gradient descent on a function", loss="f itself (the value to minimise)",
+                  update="gradient descent, one step per iteration", formulas=formulas,
+                  settings=_settings(problem), notes=notes)
+
+
+def _grad_at(calc: Calculus, name: str, index: int | str) -> E.Expr:
+    if calc.one_d:
+        return E.Func("f′", (at(name, index),))
+    return E.Deriv(F, plain(name), key=f"d:{name}")
+
+
+def _settings(problem: Problem) -> dict[str, object]:
+    settings: dict[str, object] = {"learning_rate": problem.learning_rate,
+                                   "steps": problem.epochs}
+    for name, value in zip(problem.extra["variables"], problem.extra["start"]):
+        settings[f"start_{name}"] = value
+    if problem.carry_decimals is not None:
+        settings["carry_decimals"] = problem.carry_decimals
+    return settings
+
+
+# ----------------------------------------------------------------------------------- steps
+
+
+def _step(calc: Calculus, number: int, point: np.ndarray, eta: float, carry: Carry,
+          update: Update) -> tuple[Step, np.ndarray]:
+    names = calc.variables
+    k = number - 1
+    operands = calc.values(point)
+    iterate = {n: at(n, k) for n in names}  # x → x₀ in this step's formulas (same keys)
+    row = [Quantity(n, Role.INPUT, at(n, k), float(v), heading=plain(n))
+           for n, v in zip(names, point)]
+    with np.errstate(all="ignore"):
+        f_value = carry(evaluate(calc.f, operands))
+    row.append(Quantity("f", Role.VALUE, f_of([at(n, k) for n in names]), f_value,
+                        substitute(calc.f, iterate),
+                        dict(operands), heading=f_of([plain(n) for n in names])))
+    quantities: list[Quantity] = []
+    grads = []
+    for name, tree in zip(names, calc.gradient):
+        g = carry(evaluate(tree, operands))
+        grads.append(g)
+        quantities.append(Quantity(name, Role.GRAD, grad_symbol(calc, name, k), g,
+                                   substitute(tree, iterate),
+                                   dict(operands), heading=grad_symbol(calc, name, None)))
+    new = []
+    for name, value, g in zip(names, point, grads):
+        moved = update(name, float(value), g)
+        new.append(moved)
+        current = at(name, k, key=f"cur:{name}")
+        quantities.append(Quantity(
+            name, Role.PARAM, at(name, k + 1), moved,
+            current - ETA * E.Ref(grad_symbol(calc, name, k), f"grad:{name}"),
+            {current.key: float(value), ETA.key: eta, f"grad:{name}": g},
+            heading=plain(name)))
+    return Step(number, [], [row], quantities, title=f"Step {number}"), np.array(new)
+
+
+def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
+    calc = calculus(problem)
+    carry = Carry(problem.carry_decimals)
+    eta = problem.learning_rate
+    update = gradient_step(eta, carry)
+    point = np.array([carry(v) for v in problem.extra["start"]], dtype=float)
+    diagnostics: list[Diagnostic] = []
+    with np.errstate(all="ignore"):
+        start_value = evaluate(calc.f, calc.values(point))
+    epoch = Epoch(1, carry(start_value), [])
+    values = [start_value]
+    stopped = False
+    for number in range(1, problem.epochs + 1):
+        step, point = _step(calc, number, point, eta, carry, update)
+        epoch.steps.append(step)
+        bad = _first_non_finite(step)
+        if bad is not None:
+            diagnostics.append(Diagnostic(
+                "non_finite", f"{bad.key} became {bad.value} at step {number}: the iterates "
+                "left the range of float64 (or f is undefined there); the run stops here",
+                label, 1, number))
+            stopped = True
+            break
+        with np.errstate(all="ignore"):
+            values.append(evaluate(calc.f, calc.values(point)))
+    with np.errstate(all="ignore"):
+        final_value = evaluate(calc.f, calc.values(point))
+    if not stopped:
+        diagnostics.extend(_rising(values, label))
+    final = {name: float(v) for name, v in zip(calc.variables, point)}
+    blocks, stability, found = analyse(problem, calc, point, label)
+    run = Run(label=label, settings=_settings(problem), epochs=[epoch], final=final,
+              final_loss=carry(final_value) if math.isfinite(final_value) else final_value,
+              param_names=list(calc.variables), stability=stability, blocks=blocks,
+              stopped_early=stopped)
+    return run, found + diagnostics
+
+
+def _first_non_finite(step: Step) -> Quantity | None:
+    for quantity in [q for row in step.rows for q in row] + step.quantities:
+        if not math.isfinite(float(quantity.value)):
+            return quantity
+    return None
+
+
+def _rising(values: list[float], label: str) -> list[Diagnostic]:
+    """Divergence on the iterates: f rose for several steps in a row."""
+    rising = 0
+    for k in range(1, len(values)):
+        rising = rising + 1 if values[k] > values[k - 1] else 0
+        if rising == RISING_STEPS_FOR_DIVERGENCE:
+            first = k - RISING_STEPS_FOR_DIVERGENCE + 1
+            return [Diagnostic("diverging", f"f rose {RISING_STEPS_FOR_DIVERGENCE} steps in a "
+                               f"row, starting at step {first}: gradient descent is moving away"
+                               " from the minimum (the iterates diverge)", label, 1, first)]
+    return []
+
+
+# -------------------------------------------------------------------------------- analysis
+
+
+def analyse(problem: Problem, calc: Calculus, last: np.ndarray, label: str,
+            ) -> tuple[list[Block], Stability | None, list[Diagnostic]]:
+    """The convergence analysis: exact for a quadratic, local (at the last iterate) otherwise."""
+    eta = problem.learning_rate
+    start = np.array(problem.extra["start"], dtype=float)
+    if calc.quadratic:
+        hessian = calc.hessian_at(start)
+        return _quadratic(calc, hessian, start, eta, label)
+    if not np.all(np.isfinite(last)):
+        return [], None, []
+    with np.errstate(all="ignore"):
+        hessian = calc.hessian_at(last)
+    if not np.all(np.isfinite(hessian)):
+        return [], None, []
+    return _local(calc, hessian, last, eta, label)
+
+
+def _eigen(hessian: np.ndarray) -> np.ndarray:
+    symmetric = (hessian + hessian.T) / 2
+    return np.linalg.eigvalsh(symmetric)
+
+
+def _hessian_table(calc: Calculus, hessian: np.ndarray, title: str) -> Table:
+    names = calc.variables
+    rows: list[list[object]] = [[f"∂/∂{n}"] + [float(v) for v in row]
+                                for n, row in zip(names, hessian)]
+    return Table(title, ["H"] + [f"∂f/∂{n}" for n in names], rows)
+
+
+def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: float, label: str,
+               ) -> tuple[list[Block], Stability | None, list[Diagnostic]]:
+    names = calc.variables
+    eigen = _eigen(hessian)
+    lam_min, lam_max = float(eigen[0]), float(eigen[-1])
+    quantities: list[Quantity] = []
+    tables: list[Table] = []
+    diagnostics: list[Diagnostic] = []
+    if calc.one_d:
+        name = names[0]
+        curvature = float(hessian[0, 0])
+        fpp = E.Sym("fpp", "f″")
+        quantities.append(Quantity("second_derivative", Role.VALUE, second_symbol(name),
+                                   curvature, calc.hessian[0][0]))
+        if curvature <= 0:
+            diagnostics.append(_no_minimum(curvature, one_d=True, label=label))
+            return [Block("Convergence analysis", quantities)], None, diagnostics
+        grad0 = evaluate(calc.gradient[0], calc.values(start))
+        x_star = float(start[0] - grad0 / curvature)
+        quantities.append(Quantity(
+            "minimiser", Role.VALUE, E.Sym("x_star", f"{name}*"), x_star,
+            at(name, 0, "x0") - E.Ref(E.Func("f′", (at(name, 0),)), "g0") / fpp,
+            {"x0": float(start[0]), "g0": grad0, "fpp": curvature},
+            explanation="where f′ = 0 (f′ is linear, so one Newton step from x₀ finds it)"))
+        f_star = evaluate(calc.f, {name: x_star})
+        quantities.append(Quantity("minimum", Role.VALUE, f_of([E.Sym("x_star", f"{name}*")]),
+                                   f_star, calc.f, {name: x_star}))
+        limit = 2.0 / curvature
+        one_step = 1.0 / curvature
+        factor = 1.0 - eta * curvature
+        quantities += [
+            Quantity("eta_limit", Role.VALUE, CONVERGES, limit,
+                     E.Num(2) / fpp, {"fpp": curvature}, relation="<",
+                     explanation="converges from every start iff 0 < η < 2/f″"),
+            Quantity("eta_one_step", Role.VALUE, E.Text("one step at η"), one_step,
+                     E.Num(1) / fpp, {"fpp": curvature},
+                     explanation="η = 1/f″ reaches the minimiser in one step"),
+            Quantity("step_factor", Role.VALUE, E.Sym("step_factor", "q"), factor,
+                     1 - ETA * fpp, {ETA.key: eta, "fpp": curvature},
+                     explanation=f"{name}_(n+1) − {name}* = q·({name}_n − {name}*)"),
+            Quantity("contraction", Role.VALUE, E.Sym("contraction", "ρ"), abs(factor),
+                     E.Func("abs", (1 - ETA * fpp,)), {ETA.key: eta, "fpp": curvature},
+                     explanation="the distance to the minimiser is multiplied by ρ each step"),
+        ]
+        tables.append(_regimes_1d(one_step, limit, eta))
+        hessian_formula: E.Expr = calc.hessian[0][0]
+        if not 0 < eta < limit:
+            diagnostics.append(Diagnostic(
+                "unstable_learning_rate",
+                f"η = {eta:g} is not below 2/f″ = 2/{curvature:g} = {limit:g}: each step "
+                f"multiplies the distance to the minimiser {name}* = {x_star:g} by "
+                f"1 − η·f″ = {factor:g}, so |{name}ₙ − {name}*| "
+                + ("stays the same (the iterates bounce back and forth)" if abs(factor) == 1
+                   else f"grows {abs(factor):g}× per step")
+                + " and gradient descent does not converge", label))
+    else:
+        tables.append(_hessian_table(calc, hessian, "Hessian H (constant: f is quadratic)"))
+        lam = E.Sym("lambda_max", "λmax")
+        for k, value in enumerate(eigen):
+            quantities.append(Quantity(f"eigenvalue_{k + 1}", Role.VALUE,
+                                       E.Sym(f"eigenvalue_{k + 1}", "λ", str(k + 1)),
+                                       float(value)))
+        if lam_min <= 0:
+            diagnostics.append(_no_minimum(lam_min, one_d=False, label=label))
+            return [Block("Convergence analysis", quantities, tables)], None, diagnostics
+        grad0 = np.array([evaluate(g, calc.values(start)) for g in calc.gradient])
+        x_star = start - np.linalg.solve(hessian, grad0)
+        for name, value in zip(names, x_star):
+            quantities.append(Quantity(f"minimiser_{name}", Role.VALUE,
+                                       E.Sym(f"star:{name}", f"{name}*"), float(value)))
+        quantities.append(Quantity("minimum", Role.VALUE,
+                                   f_of([E.Sym(f"star:{n}", f"{n}*") for n in names]),
+                                   evaluate(calc.f, calc.values(x_star))))
+        limit = 2.0 / lam_max
+        factors = 1.0 - eta * eigen
+        contraction = float(np.max(np.abs(factors)))
+        best = 2.0 / (lam_min + lam_max)
+        lam_lo = E.Sym("lambda_min", "λmin")
+        quantities += [
+            Quantity("eta_limit", Role.VALUE, CONVERGES, limit,
+                     E.Num(2) / lam, {"lambda_max": lam_max}, relation="<",
+                     explanation="converges from every start iff 0 < η < 2/λmax"),
+            Quantity("eta_best", Role.VALUE, E.Sym("eta_best", "η", "best"), best,
+                     E.Num(2) / (lam_lo + lam), {"lambda_min": lam_min, "lambda_max": lam_max},
+                     explanation="the η with the smallest contraction factor"),
+            Quantity("contraction", Role.VALUE, E.Sym("contraction", "ρ"), contraction,
+                     E.Func("max", (E.Func("abs", (1 - ETA * lam_lo,)),
+                                    E.Func("abs", (1 - ETA * lam,)))),
+                     {ETA.key: eta, "lambda_min": lam_min, "lambda_max": lam_max},
+                     explanation="the error shrinks at least by ρ per step"),
+        ]
+        tables.append(_regimes_nd(lam_min, lam_max, eta))
+        hessian_formula = E.Sym("H", "∇²f")
+        if not 0 < eta < limit:
+            diagnostics.append(Diagnostic(
+                "unstable_learning_rate",
+                f"η = {eta:g} is not below 2/λmax = 2/{lam_max:g} = {limit:g}: along the "
+                f"Hessian's steepest direction each step multiplies the error by "
+                f"1 − η·λmax = {1 - eta * lam_max:g}, so gradient descent does not converge",
+                label))
+    stability = Stability(hessian_formula, lam_max, 2.0 / lam_max, eta)
+    regimes = tables.pop()
+    return [Block("Convergence analysis (exact: f is quadratic)", quantities, tables),
+            Block("Learning rates", [], [regimes])], stability, diagnostics
+
+
+def _no_minimum(curvature: float, one_d: bool, label: str) -> Diagnostic:
+    what = "f″" if one_d else "the smallest Hessian eigenvalue"
+    shape = "concave" if curvature < 0 else "flat in some direction"
+    return Diagnostic("no_minimum", f"{what} is {curvature:g} ≤ 0: f is {shape} and has no "
+                      "unique minimum, so gradient descent cannot converge to one (it runs "
+                      "off unless it starts exactly at a stationary point)", label)
+
+
+MARK = "◀ this run"
+CONVERGES = E.Text("converges iff 0 < η")
+
+
+def _regimes_1d(one_step: float, limit: float, eta: float) -> Table:
+    rows: list[list[object]] = [
+        [0.0, one_step, "0 < q < 1", "monotone: approaches the minimiser from one side"],
+        [one_step, one_step, "q = 0", "one step: x₁ is the minimiser"],
+        [one_step, limit, "−1 < q < 0", "oscillates around the minimiser, converging"],
+        [limit, limit, "q = −1", "bounces between x₀ and its mirror image, never converges"],
+        [limit, math.inf, "q < −1", "oscillates with growing amplitude: diverges"],
+    ]
+    return _mark(Table("what each learning rate does (q = 1 − η·f″)",
+                       ["η from", "η to", "factor", "behaviour", ""], rows), eta)
+
+
+def _regimes_nd(lam_min: float, lam_max: float, eta: float) -> Table:
+    rows: list[list[object]] = [
+        [0.0, 1.0 / lam_max, "all 1 − ηλ > 0", "monotone in every eigen-direction"],
+        [1.0 / lam_max, 2.0 / lam_max, "1 − η·λmax ≤ 0",
+         "overshoots along the steepest direction, still converging"
+         + (" (one step when all λ are equal and η = 1/λ)" if lam_min == lam_max else "")],
+        [2.0 / lam_max, math.inf, "1 − η·λmax ≤ −1", "does not converge (diverges if > 2/λmax)"],
+    ]
+    return _mark(Table("what each learning rate does (error along eigenvector i is multiplied "
+                       "by 1 − η·λᵢ each step)", ["η from", "η to", "factor", "behaviour", ""],
+                       rows), eta)
+
+
+def _mark(table: Table, eta: float) -> Table:
+    """Flag the row this run's η falls in (a single-point row wins when η is exactly on it)."""
+    exact = [r for r in table.rows if r[0] == r[1] == eta]
+    inside = [r for r in table.rows if r[0] < eta < r[1]]
+    chosen = (exact or inside or [table.rows[-1]])[0]
+    for row in table.rows:
+        row.append(MARK if row is chosen else "")
+    return table
+
+
+def _local(calc: Calculus, hessian: np.ndarray, last: np.ndarray, eta: float, label: str,
+           ) -> tuple[list[Block], Stability | None, list[Diagnostic]]:
+    names = calc.variables
+    quantities: list[Quantity] = []
+    tables: list[Table] = []
+    diagnostics: list[Diagnostic] = []
+    at_last = calc.values(last)
+    with np.errstate(all="ignore"):
+        grad = np.array([evaluate(g, at_last) for g in calc.gradient])
+    norm = float(np.linalg.norm(grad))
+    for name, value in zip(names, last):
+        quantities.append(Quantity(f"last_{name}", Role.VALUE, E.Sym(f"last:{name}", name,
+                                                                      "last"), float(value)))
+    quantities.append(Quantity("gradient_norm", Role.VALUE, E.Sym("gradient_norm", "‖∇f‖"),
+                               norm, explanation="at the last iterate"))
+    if calc.one_d:
+        curvature = float(hessian[0, 0])
+        quantities.append(Quantity("second_derivative", Role.VALUE,
+                                   E.Func("f″", (E.Sym(f"last:{names[0]}", names[0], "last"),)),
+                                   curvature,
+                                   substitute(calc.hessian[0][0],
+                                              {names[0]: E.Sym(names[0], names[0], "last")}),
+                                   dict(at_last)))
+        eigen = np.array([curvature])
+    else:
+        tables.append(_hessian_table(calc, hessian, "Hessian H at the last iterate"))
+        eigen = _eigen(hessian)
+        for k, value in enumerate(eigen):
+            quantities.append(Quantity(f"eigenvalue_{k + 1}", Role.VALUE,
+                                       E.Sym(f"eigenvalue_{k + 1}", "λ", str(k + 1)),
+                                       float(value)))
+    lam_max, lam_min = float(eigen[-1]), float(eigen[0])
+    stationary = norm <= STATIONARY_TOLERANCE * max(1.0, float(np.max(np.abs(last))))
+    title = "Convergence analysis (local, at the last iterate)"
+    if lam_max <= 0:
+        diagnostics.append(Diagnostic(
+            "no_minimum", "the Hessian at the last iterate has no positive curvature: this is "
+            "not near a minimum", label))
+        return [Block(title, quantities, tables)], None, diagnostics
+    limit = 2.0 / lam_max
+    lam = E.Sym("lambda_max", "λmax") if not calc.one_d else E.Sym("lambda_max", "f″")
+    quantities += [
+        Quantity("eta_limit", Role.VALUE, E.Text("stable near this point iff 0 < η"), limit,
+                 E.Num(2) / lam, {"lambda_max": lam_max}, relation="<",
+                 explanation="near this point gradient descent is stable iff η < 2/λmax"),
+        Quantity("contraction", Role.VALUE, E.Sym("contraction", "ρ"),
+                 float(np.max(np.abs(1.0 - eta * eigen))),
+                 explanation="local contraction factor max|1 − ηλᵢ|"),
+    ]
+    if not stationary:
+        diagnostics.append(Diagnostic(
+            "not_converged", f"after the last step the gradient is still {norm:.3g}: the "
+            "iterates have not reached a stationary point, so the local analysis describes the "
+            "last iterate, not a minimiser", label))
+    elif lam_min > 0 and eta >= limit:
+        diagnostics.append(Diagnostic(
+            "unstable_learning_rate", f"η = {eta:g} is not below 2/λmax = {limit:g} of the "
+            "Hessian at the point reached: gradient descent cannot settle there", label))
+    return [Block(title, quantities, tables)], None, diagnostics

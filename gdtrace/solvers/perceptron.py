@@ -1,0 +1,200 @@
+"""The perceptron: step activation, w ← w + η(y − ŷ)x, one sample at a time in file order.
+
+z = w·x + b and ŷ = [z ≥ 0] (0/1 targets) or ŷ = 2[z ≥ 0] − 1 (−1/1 targets). A sample that is
+classified correctly has y − ŷ = 0 and changes nothing. Training stops after the first epoch
+without a mistake, or after ``epochs`` epochs. The "loss" of an epoch is the number of samples
+the parameters at its start misclassify.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gdtrace import expr as E
+from gdtrace.problem.model import Problem
+from gdtrace.rounding import Carry
+from gdtrace.solvers.function import Update, gradient_step
+from gdtrace.solvers.glm import (
+    bias_sym,
+    feature_sym,
+    linear_combination,
+    target_sym,
+    value_sym,
+    weight_sym,
+)
+from gdtrace.trace import (
+    Block,
+    Diagnostic,
+    Epoch,
+    Formula,
+    Header,
+    Outcome,
+    Prediction,
+    Quantity,
+    Role,
+    Run,
+    Step,
+)
+
+ETA = E.Sym("eta", "η")
+
+
+def _predict(z: float, signed: bool) -> float:
+    """The step activation: 1 when z ≥ 0, else 0 (or −1 for −1/1 targets)."""
+    return 1.0 if z >= 0 else (-1.0 if signed else 0.0)
+
+
+def _activation(z: E.Expr, signed: bool) -> E.Expr:
+    step = E.Compare(z, "≥", E.Num(0))
+    return 2 * step - 1 if signed else step
+
+
+def header(problem: Problem) -> Header:
+    signed = bool(problem.extra.get("signed"))
+    j = "j"
+    w_j, x_j = E.Sym("w_j", "w", j), E.Sym("x_j", "x", j)
+    z = E.Sym("z", "z")
+    error = E.Sym("error", "error")
+    formulas = [
+        Formula(z, E.Sum(j, E.Sym("d", "d"), w_j * x_j) + bias_sym(), "pre-activation"),
+        Formula(E.Sym("yhat", "y", hat=True), _activation(z, signed),
+                "step activation: " + ("−1 or 1" if signed else "0 or 1")),
+        Formula(error, E.Sym("y", "y") - E.Sym("yhat", "y", hat=True), "0 when correct"),
+        Formula(w_j, w_j + ETA * error * x_j, "perceptron rule", "←"),
+        Formula(bias_sym(), bias_sym() + ETA * error, "bias", "←"),
+    ]
+    return Header(model="perceptron", loss="none: the loss per epoch is the number of "
+                  "misclassified samples", update="one sample per update, in file order; "
+                  "stops after an epoch without mistakes", formulas=formulas,
+                  settings=_settings(problem),
+                  notes=["a correctly classified sample has error 0 and changes nothing"])
+
+
+def _settings(problem: Problem) -> dict[str, object]:
+    out: dict[str, object] = {"learning_rate": problem.learning_rate, "epochs": problem.epochs}
+    if problem.carry_decimals is not None:
+        out["carry_decimals"] = problem.carry_decimals
+    return out
+
+
+def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
+    dataset = problem.dataset
+    assert dataset is not None
+    signed = bool(problem.extra.get("signed"))
+    carry = Carry(problem.carry_decimals)
+    eta = problem.learning_rate
+    update = gradient_step(eta, carry)
+    X, y = dataset.X.astype(float), dataset.Y[:, 0].astype(float)
+    names = list(problem.weight_names)
+    w = np.array([carry(v) for v in problem.weights], dtype=float)
+    b = carry(problem.bias)
+    epochs: list[Epoch] = []
+    converged_at: int | None = None
+    number = 0
+    for epoch_index in range(1, problem.epochs + 1):
+        epoch = Epoch(epoch_index, float(_mistakes(X, y, w, b, signed)), [])
+        epochs.append(epoch)
+        updated = False
+        for sample in range(dataset.n):
+            number += 1
+            step, w, b, changed = _step(problem, number, sample, X, y, w, b, signed, carry,
+                                        update)
+            epoch.steps.append(step)
+            updated = updated or changed
+        if not updated:
+            converged_at = epoch_index
+            break
+    final = {n: float(v) for n, v in zip(names, w)} | {"b": float(b)}
+    final_mistakes = _mistakes(X, y, w, b, signed)
+    blocks = [_summary_block(converged_at, len(epochs), final_mistakes, dataset.n)]
+    diagnostics = []
+    if converged_at is None:
+        diagnostics.append(Diagnostic(
+            "not_converged", f"still {final_mistakes} mistake(s) after {problem.epochs} "
+            "epoch(s): give more epochs (if the classes are not linearly separable the "
+            "perceptron never stops making mistakes)", label))
+    run = Run(label=label, settings=_settings(problem), epochs=epochs, final=final,
+              final_loss=float(final_mistakes), param_names=[*names, "b"],
+              outcome=_outcome(X, y, w, b, signed), blocks=blocks)
+    return run, diagnostics
+
+
+def _mistakes(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, signed: bool) -> int:
+    predictions = [_predict(float(z), signed) for z in X @ w + b]
+    return int(np.sum(np.array(predictions) != y))
+
+
+def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarray,
+          w: np.ndarray, b: float, signed: bool, carry: Carry, update: Update,
+          ) -> tuple[Step, np.ndarray, float, bool]:
+    dataset = problem.dataset
+    assert dataset is not None
+    names = list(problem.weight_names)
+    features = list(dataset.features)
+    target = dataset.targets[0]
+    s = sample + 1
+    x, t = X[sample], float(y[sample])
+    weights = [weight_sym(n) for n in names]
+    inputs = [feature_sym(f) for f in features]
+    row = [Quantity(f, Role.INPUT, feature_sym(f), float(v)) for f, v in zip(features, x)]
+    y_sym = target_sym(target, s)
+    row.append(Quantity(target, Role.INPUT, y_sym, t, heading=E.sym(target)))
+    operands = {ws.key: float(v) for ws, v in zip(weights, w)}
+    operands |= {xs.key: float(v) for xs, v in zip(inputs, x)} | {"param:b": b}
+    z = carry(float(np.dot(w, x) + b))
+    z_sym = value_sym("z", s, "z")
+    row.append(Quantity("z", Role.VALUE, z_sym, z, linear_combination(list(weights),
+                                                                      list(inputs), bias_sym()),
+                        operands, heading=E.Sym("z", "z")))
+    yhat = _predict(z, signed)
+    yhat_sym = E.Sym("yhat", "y", str(s), hat=True)
+    row.append(Quantity("yhat", Role.VALUE, yhat_sym, yhat, _activation(E.Ref(z_sym, "z"), signed),
+                        {"z": z}, heading=E.Sym("yhat", "y", hat=True)))
+    error = t - yhat
+    error_sym = value_sym("error", s, "error")
+    row.append(Quantity("error", Role.VALUE, error_sym, error,
+                        y_sym - E.Ref(yhat_sym, "yhat"), {y_sym.key: t, "yhat": yhat},
+                        heading=E.Sym("error", "error")))
+    quantities = []
+    new_w = []
+    error_ref = E.Ref(error_sym, "error")
+    for j, (name, w_sym) in enumerate(zip(names, weights)):
+        # the perceptron rule is gradient descent with gradient −(y − ŷ)·x_j
+        moved = update(name, float(w[j]), -error * float(x[j]))
+        new_w.append(moved)
+        x_ref = E.Ref(feature_sym(features[j]), "x")
+        quantities.append(Quantity(name, Role.PARAM, w_sym, moved,
+                                   w_sym + ETA * error_ref * x_ref,
+                                   {w_sym.key: float(w[j]), "eta": problem.learning_rate,
+                                    "error": error, "x": float(x[j])}, relation="←"))
+    new_b = update("b", b, -error)
+    quantities.append(Quantity("b", Role.PARAM, bias_sym(), new_b, bias_sym() + ETA * error_ref,
+                               {"param:b": b, "eta": problem.learning_rate, "error": error},
+                               relation="←"))
+    return (Step(number, [s], [row], quantities), np.array(new_w, dtype=float), new_b,
+            error != 0)
+
+
+def _summary_block(converged_at: int | None, ran: int, mistakes: int, n: int) -> Block:
+    quantities = [
+        Quantity("epochs_run", Role.VALUE, E.Text("epochs run"), float(ran)),
+        Quantity("mistakes", Role.VALUE, E.Text("mistakes with the final parameters"),
+                 float(mistakes)),
+    ]
+    if converged_at is not None:
+        title = "Converged: an epoch without mistakes"
+        quantities.append(Quantity("converged_epoch", Role.VALUE,
+                                   E.Text("first epoch without an update"), float(converged_at)))
+    else:
+        title = "Not converged within the epochs given"
+    del n
+    return Block(title, quantities)
+
+
+def _outcome(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, signed: bool) -> Outcome:
+    predictions = []
+    for i, z in enumerate(X @ w + b):
+        yhat = _predict(float(z), signed)
+        predictions.append(Prediction(i + 1, yhat, int(yhat), float(y[i])))
+    accuracy = float(np.mean([p.label == p.target for p in predictions]))
+    return Outcome(0.0 if signed else 0.5, predictions, accuracy)
