@@ -507,3 +507,35 @@ def test_every_format_renders_the_optimizer_lines():
             assert out, fmt
             if fmt in ("text", "json", "csv"):
                 assert "mhat.w1" in out or "m̂₁" in out, (fmt, steps)
+
+
+TORCH_OPTIMIZERS = {
+    "sgd": ("SGD", {}),
+    "momentum": ("SGD", {"momentum": 0.9}),
+    "nesterov": ("SGD", {"momentum": 0.9, "nesterov": True}),
+    "adagrad": ("Adagrad", {"eps": 1e-8}),
+    "rmsprop": ("RMSprop", {"alpha": 0.99, "eps": 1e-8}),
+    "adam": ("Adam", {"betas": (0.9, 0.999), "eps": 1e-8}),
+}
+
+
+@pytest.mark.parametrize("name", OPTIMIZER_NAMES)
+def test_matches_torch_optim_when_installed(name):
+    """Optional: torch is not a dependency; where it is installed, compare with torch.optim."""
+    torch = pytest.importorskip("torch")
+    X = torch.tensor(SEED_X, dtype=torch.float64)
+    Y = torch.tensor(SEED_Y, dtype=torch.float64)
+    w = torch.tensor([0.08, 0.06, 0.03], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    cls, kwargs = TORCH_OPTIMIZERS[name]
+    optimizer = getattr(torch.optim, cls)([w, b], lr=0.1, **kwargs)
+    run = solve(load(f"optimizer: {name}\n")).runs[0]
+    steps = [s for e in run.epochs for s in e.steps]
+    for k, step in enumerate(steps):
+        optimizer.zero_grad()
+        z = X[k % 4] @ w + b
+        torch.nn.functional.binary_cross_entropy_with_logits(z, Y[k % 4]).backward()
+        optimizer.step()
+        expected = [*w.detach().tolist(), float(b.detach())]
+        params = [float(q.value) for q in step.of_role(Role.PARAM)]
+        assert params == pytest.approx(expected, rel=1e-12, abs=1e-12)
