@@ -16,6 +16,10 @@ __all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "render":  # the subpackage, callable as render(trace, fmt, **options)
+        import gdtrace.render
+
+        return gdtrace.render
     if name in _API:
         from gdtrace import api
 

@@ -335,6 +335,45 @@ def _validated(configs: list[tuple[str, object]]) -> list[tuple[str, object]]:
     return checked
 
 
+@app.command()
+def plot(
+    problem: ProblemArg = None,
+    output: OutputOpt = None,
+    l2: Annotated[Optional[str], typer.Option(
+        "--l2", help="λ values to plot beside the file's, one line per run, e.g. 0.5.")] = None,
+    lr: Annotated[Optional[str], typer.Option(
+        "--lr", help="Learning rates to plot beside the file's, e.g. 0.01,0.005.")] = None,
+    update: Annotated[Optional[str], typer.Option(
+        "--update", help="Update rules to plot beside the file's, e.g. sgd,batch.")] = None,
+    epochs: EpochsOpt = None,
+    carry: CarryOpt = None,
+) -> None:
+    """Plot the loss per epoch and the parameters per step to an image (-o loss.png/.svg/.pdf).
+
+    With --l2, --lr or --update the runs of `compare` are drawn, one line per run.
+    Needs matplotlib: pip install "gdtrace[plot]".
+    """
+
+    def run() -> None:
+        from gdtrace import api
+        from gdtrace.plot import save_plot
+
+        if output is None:
+            raise UsageError("say where to save the plot: -o loss.png (or .svg, .pdf)")
+        _check_output(output, problem)
+        settings = {k: v for k, v in (("epochs", epochs), ("carry", carry)) if v is not None}
+        varied = {"l2": parse_list(l2, "--l2", float), "lr": parse_list(lr, "--lr", float),
+                  "update": parse_list(update, "--update", str)}
+        if any(varied.values()):
+            trace = api.comparison(problem, **varied, **settings)  # type: ignore[arg-type]
+        else:
+            trace = api.solve(problem, **settings)
+        save_plot(trace, output)
+        typer.echo(f"gdtrace: wrote {output}", err=True)
+
+    guarded(run)
+
+
 @app.command("list")
 def list_problems() -> None:
     """List the bundled problems with their titles."""

@@ -8,7 +8,10 @@ plus one line in :data:`FORMATS`.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from dataclasses import dataclass
+from typing import Any
 
 from gdtrace.errors import UsageError
 from gdtrace.trace import Trace
@@ -60,3 +63,17 @@ def display_decimals(trace: Trace, options: RenderOptions) -> int:
     if options.decimals is not None:
         return options.decimals
     return trace.decimals_hint if trace.decimals_hint is not None else DEFAULT_DECIMALS
+
+
+class _CallableModule(types.ModuleType):
+    """``gdtrace.render(trace, "latex", steps=True)`` is the library call (docs/library.md),
+    but importing this package makes ``gdtrace.render`` this module: so the module itself
+    can be called, with the library's keyword options."""
+
+    def __call__(self, trace: Trace, fmt: str = "text", **options: Any) -> str:
+        from gdtrace.api import render as render_with_options
+
+        return render_with_options(trace, fmt, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule
