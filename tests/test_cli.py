@@ -343,3 +343,16 @@ def test_epoch_whose_steps_differ_is_written_step_by_step():
     text = render(trace, "text", RenderOptions())
     assert "Step 1 — sample 1\n" in text and "Step 4 — sample 4\n" in text
     assert "Epoch 2" in text  # the second epoch still gets its one table
+
+
+def test_table_cells_keep_their_decimals():
+    """A value that only rounds to a whole number keeps its decimals in a table column."""
+    from gdtrace.render.printer import NumberFormat
+
+    numbers = NumberFormat(4)
+    assert [numbers.fixed(v) for v in (0.99996, -0.99996, 5.0, 1.06, 0.0)] == \
+        ["1.0000", "-1.0000", "5", "1.0600", "0"]
+    assert numbers.fixed(1.5394534633806398e-06) == "1.5395e-06"
+    rows = ok("solve", "--decimals", "1").splitlines()
+    step_3 = next(line for line in rows if line.startswith("   3        3"))
+    assert step_3.split()[7:10] == ["5.2", "1.0", "1.0"]  # z, σ(z) = 0.9944, error

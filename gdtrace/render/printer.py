@@ -52,6 +52,9 @@ class NumberFormat:
         if exponent is None and "." in mantissa:
             whole, fraction = mantissa.split(".")
             mantissa = f"{whole}.{fraction.ljust(self.decimals, '0')}"
+        elif exponent is None and self.decimals and math.isfinite(float(value)) \
+                and not float(value).is_integer():
+            mantissa += "." + "0" * self.decimals  # 0.99996 → 1.0000, not 1: it is not whole
         return mantissa if exponent is None else f"{mantissa}e{exponent:+03d}"
 
 
