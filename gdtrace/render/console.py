@@ -32,6 +32,7 @@ from gdtrace.trace import (
 )
 from gdtrace.trace import Table as TraceTable
 
+LONG_RUN_KEEP = 3  # a run with more than 2·3 + 1 epochs prints the first and last 3 in full
 PLAIN_WIDTH = 160  # wide enough for the worked lines of the seed problems when piped
 
 
@@ -123,8 +124,7 @@ class ConsoleWriter:
                 self.heading(f"Run: {run.label}", 1)
                 self.line(_settings_text(run.settings, self.num))
             if show_epochs:
-                for epoch in run.epochs:
-                    self.write_epoch(run, epoch)
+                self.write_epochs(run)
                 for block in run.blocks:
                     self.write_block(block)
             self.write_summary(run)
@@ -153,6 +153,26 @@ class ConsoleWriter:
             self.line(f"{text:<60}  {formula.label}" if formula.label else text)
         for note in header.notes:
             self.line(f"  ({note})")
+
+    def write_epochs(self, run: Run) -> None:
+        """Every epoch; for a long run only the first and last ``LONG_RUN_KEEP`` in full and one
+        line (loss, steps) for each epoch between, unless ``--full`` asks for all."""
+        epochs = run.epochs
+        keep = LONG_RUN_KEEP
+        if self.options.full or len(epochs) <= 2 * keep + 1:
+            for epoch in epochs:
+                self.write_epoch(run, epoch)
+            return
+        for epoch in epochs[:keep]:
+            self.write_epoch(run, epoch)
+        middle = epochs[keep:-keep]
+        self.heading(f"Epochs {middle[0].index}–{middle[-1].index}: summarised", 2)
+        self.line(f"{len(middle)} epochs are not written out here; --full prints every one.")
+        rows = [[str(e.index), self.cell(e.loss) if e.loss is not None else "",
+                 str(len(e.steps))] for e in middle]
+        self.table(["epoch", "loss at the start", "steps"], rows, keep=1)
+        for epoch in epochs[-keep:]:
+            self.write_epoch(run, epoch)
 
     def write_epoch(self, run: Run, epoch: Epoch) -> None:
         loss = f" — loss at the start L = {self.num(epoch.loss)}" if epoch.loss is not None \
@@ -389,7 +409,8 @@ def summary_lines(info: ProblemInfo, header: Header, events: Iterable[object],
         elif isinstance(event, EpochEnd):
             cells = [numbers.fixed(loss) if loss is not None else ""]
             cells += [numbers.fixed(float(value)) for value in event.params.values()]
-            yield str(event.index).rjust(7) + "".join(c.rjust(width) for c in cells) + "\n"
+            yield str(event.index).rjust(7) + "".join(" " + c.rjust(width - 1) for c in cells) \
+                + "\n"
         elif isinstance(event, RunEnd):
             yield "final parameters: " + ", ".join(
                 f"{name} = {numbers.plain(float(value))}" for name, value in event.final.items())
