@@ -153,6 +153,22 @@ def solve(
         show_default=False)] = None,
     carry: CarryOpt = None,
     decimals: DecimalsOpt = None,
+    summary: Annotated[bool, typer.Option(
+        "--summary", help="Long runs: one line per epoch (loss, parameters), written as the run "
+                          "goes; nothing else is kept.")] = False,
+    stream: Annotated[bool, typer.Option(
+        "--stream", help="With --format json: JSON lines, one per step, written as the run "
+                         "goes.")] = False,
+    max_steps: Annotated[Optional[int], typer.Option(
+        "--max-steps", min=1, show_default=False,
+        help="Stop after N update steps (a worked solution: after the last whole epoch that "
+             "fits). Also lifts the guard on very long runs.")] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Print every epoch of a long run (by default the first and last "
+                       "epochs are written out and the others get one line each).")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Exit with code 1 when the run produced a warning (overflow, "
+                         "divergence, an unstable learning rate, --max-steps).")] = False,
     steps: StepsOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
@@ -163,9 +179,8 @@ def solve(
 ) -> None:
     """Solve a problem and print the worked solution."""
 
-    def run() -> None:
+    def run() -> list[object]:
         from gdtrace.problem import apply_overrides
-        from gdtrace.solvers import solve as solve_problem
 
         _check_output(output, problem)
         chosen = choose_format(fmt, output)
@@ -176,10 +191,117 @@ def solve(
                                  optimizer=optimizer)
         if symbolic:
             loaded = _symbolic(loaded)
-        emit(solve_problem(loaded), chosen, decimals, steps, output=output,
-             standalone=standalone)
+        if summary or stream:
+            return _run_long(loaded, chosen, decimals, stream, max_steps, output)
+        trace = _solved(loaded, max_steps)
+        emit(trace, chosen, decimals, steps, full, output=output, standalone=standalone)
+        return list(trace.warnings)  # type: ignore[attr-defined]
 
-    guarded(run)
+    _exit_if_strict(strict, guarded(run))
+
+
+PROGRESS_MIN_STEPS = 20_000
+"""Runs with at least this many steps show a progress bar when stderr is a terminal."""
+
+
+def _solved(loaded: object, max_steps: int | None) -> object:
+    """The full trace, after the guard on enormous work (``--max-steps`` caps it)."""
+    from gdtrace.solvers import solve as solve_problem
+    from gdtrace.streaming import capped, check_work
+
+    check_work(loaded, streaming=False, max_steps=max_steps)  # type: ignore[arg-type]
+    loaded, note = capped(loaded, max_steps)  # type: ignore[arg-type]
+    trace = solve_problem(loaded)
+    if note is not None:
+        trace.warnings.append(note)
+    return trace
+
+
+def _run_long(loaded: object, fmt: str, decimals: int | None, stream: bool,
+              max_steps: int | None, output: str | None) -> list[object]:
+    """``--summary``/``--stream``: write lines while the run goes and keep nothing."""
+    from gdtrace.render import RenderOptions
+    from gdtrace.render.json_format import stream_lines
+    from gdtrace.streaming import RunEnd, check_work, planned_steps, run_events
+    from gdtrace.trace import ProblemInfo
+
+    if stream and fmt != "json":
+        raise UsageError("--stream writes JSON lines: add --format json (for text, use "
+                         "--summary)")
+    check_work(loaded, streaming=True, max_steps=max_steps)  # type: ignore[arg-type]
+    info = ProblemInfo(loaded.title, loaded.model, loaded.source)  # type: ignore[attr-defined]
+    warnings: list[object] = []
+    total = planned_steps(loaded)  # type: ignore[arg-type]
+    if max_steps is not None:
+        total = min(total, max_steps)
+    with _progress_bar(total) as progress:
+        events = run_events(loaded, steps=stream, max_steps=max_steps,  # type: ignore[arg-type]
+                            progress=progress)
+
+        def watched():  # type: ignore[no-untyped-def]
+            for event in events:
+                if isinstance(event, RunEnd):
+                    warnings.extend(event.diagnostics)
+                yield event
+
+        if fmt == "json":
+            lines = stream_lines(info, watched())
+        else:
+            from gdtrace.render.console import summary_lines
+            from gdtrace.solvers import _entry
+
+            header = _entry(info.model)[1](loaded)
+            lines = summary_lines(info, header, watched(), RenderOptions(decimals=decimals))
+        if output is None:
+            sys.stdout.writelines(lines)
+        else:
+            try:
+                with open(output, "w", encoding="utf-8") as handle:
+                    handle.writelines(lines)
+            except OSError as error:
+                raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+    if fmt == "json" or output is not None:
+        for warning in warnings:
+            typer.echo(f"gdtrace: warning: {warning.message}", err=True)  # type: ignore
+    return warnings
+
+
+class _progress_bar:  # noqa: N801 (used as a context manager, like open())
+    """A rich progress bar on stderr for long runs in a terminal; otherwise nothing."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+        self.task = None
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        if self.total < PROGRESS_MIN_STEPS or not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("steps"), BarColumn(), TextColumn("{task.completed:,}"
+                            "/{task.total:,}"), TimeRemainingColumn(),
+                            console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("run", total=self.total)
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _exit_if_strict(strict: bool, warnings: list[object]) -> None:
+    """``--strict``: a run with warnings fails (exit 1) after everything was written."""
+    if strict and warnings:
+        count = len(warnings)
+        typer.echo(f"gdtrace: --strict: {count} warning{'s' if count != 1 else ''}", err=True)
+        raise typer.Exit(1)
 
 
 def _symbolic(loaded: object) -> object:
