@@ -355,4 +355,4 @@ def test_table_cells_keep_their_decimals():
     assert numbers.fixed(1.5394534633806398e-06) == "1.5395e-06"
     rows = ok("solve", "--decimals", "1").splitlines()
     step_3 = next(line for line in rows if line.startswith("   3        3"))
-    assert step_3.split()[7:10] == ["5.2", "1.0", "1.0"]  # z, σ(z) = 0.9944, error
+    assert step_3.split()[6:9] == ["5.2", "1.0", "1.0"]  # z, σ(z) = 0.9944, error
