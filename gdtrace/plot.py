@@ -62,9 +62,13 @@ def wants_log_scale(values: Sequence[float]) -> bool:
     return bool(finite) and min(finite) > 0 and max(finite) / min(finite) >= LOG_SPAN
 
 
-def sparkline(values: Sequence[float | None]) -> str:
+def sparkline(values: Sequence[float | None], width: int | None = None) -> str:
     """Loss values as bar characters (▁ lowest … █ highest; log-scaled when they span orders
-    of magnitude); a value that is missing or not finite is shown as ·."""
+    of magnitude); a value that is missing or not finite is shown as ·. With ``width``, a
+    longer series is thinned to that many evenly spaced values (first and last kept)."""
+    if width is not None and width >= 2 and len(values) > width:
+        last = len(values) - 1
+        values = [values[round(k * last / (width - 1))] for k in range(width)]
     finite = [float(v) for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return ""

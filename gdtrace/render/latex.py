@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from gdtrace import __version__
 from gdtrace import expr as E
@@ -25,7 +25,7 @@ from gdtrace.render.printer import (
     ExprPrinter,
     NumberFormat,
 )
-from gdtrace.trace import Block, Comparison, Epoch, Quantity, Role, Run, Step, Trace
+from gdtrace.trace import Block, Comparison, Contrast, Epoch, Quantity, Role, Run, Step, Trace
 from gdtrace.trace import Table as TraceTable
 
 # A worked line wider than this (printed characters, roughly) is broken after its symbolic
@@ -194,6 +194,45 @@ def tex(text: str) -> str:
         else:
             out.append(tex(_ascii_fallback(char)) if _ascii_fallback(char) != "?" else "?")
     return "".join(out)
+
+
+# ------------------------------------------------------------------ words shared with markdown
+
+SETTING_NAMES = {"learning_rate": "η", "lambda": "λ"}
+
+
+def settings_text(settings: dict[str, object], num: Callable[[object], str]) -> str:
+    """``settings: η = 0.1, λ = 0, …`` as the console writes it (Unicode; escape per format)."""
+    parts = []
+    for key, value in settings.items():
+        shown = num(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            else str(value)
+        parts.append(f"{SETTING_NAMES.get(key, key)} = {shown}")
+    return "settings: " + ", ".join(parts)
+
+
+def reading(contrast: Contrast, num: Callable[[object], str]) -> str:
+    """One sentence on which weights of a compared run moved toward zero, and by how much."""
+    weights = [c for c in contrast.changes if c.name != "b"]
+    shrank = [c for c in weights if c.magnitude_change < 0]
+    grew = [c for c in weights if c.magnitude_change > 0]
+    parts = [f"{contrast.run} vs {contrast.baseline}:"]
+    if shrank:
+        parts.append(f"{len(shrank)} of {len(weights)} weights moved toward zero ("
+                     + ", ".join(f"|{c.name}| by {num(-c.magnitude_change)}" for c in shrank)
+                     + ")")
+    if grew:
+        parts.append(("; " if shrank else "") + f"{len(grew)} grew in size ("
+                     + ", ".join(f"|{c.name}| by {num(c.magnitude_change)}" for c in grew)
+                     + ")")
+    if not shrank and not grew:
+        parts.append("the weights are unchanged")
+    bias = next((c for c in contrast.changes if c.name == "b"), None)
+    if bias is not None:
+        parts.append(f"; b changed by {num(bias.difference)}")
+    if contrast.loss_difference is not None:
+        parts.append(f"; final loss changed by {num(contrast.loss_difference)}")
+    return " ".join(parts[:2]) + "".join(parts[2:]) + "."
 
 
 # ------------------------------------------------------------------------------- printer
@@ -491,9 +530,7 @@ class LatexWriter:
         return standalone(self.trace, body) if self.options.standalone else body
 
     def settings_text(self, settings: dict[str, object]) -> str:
-        from gdtrace.render.console import _settings_text
-
-        return tex(_settings_text(settings, self.printer.number))
+        return tex(settings_text(settings, self.printer.number))
 
     def write_header(self) -> None:
         trace, header = self.trace, self.trace.header
@@ -607,8 +644,6 @@ class LatexWriter:
             self.emit("\\noindent The run stopped early: see the warnings below.\n")
 
     def write_comparison(self, comparison: Comparison) -> None:
-        from gdtrace.render.console import ConsoleWriter
-
         self.heading(1, "Comparison")
         runs = self.trace.runs
         headings = ["parameter"] + [tex(run.label) for run in runs]
@@ -632,9 +667,8 @@ class LatexWriter:
                                       else "" for run in runs])
         self.table(["epoch"] + [tex(run.label) for run in runs], loss_rows,
                    caption="loss per epoch (start of epoch):")
-        reader = ConsoleWriter(self.trace, self.options)
         for contrast in comparison.contrasts:
-            self.emit(f"\\noindent {tex(reader.reading(contrast))}\n")
+            self.emit(f"\\noindent {tex(reading(contrast, self.printer.number))}\n")
 
     def write_warnings(self) -> None:
         if not self.trace.warnings:

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from gdtrace import __version__
 from gdtrace import expr as E
 from gdtrace.render import RenderOptions, display_decimals
-from gdtrace.render.latex import LatexPrinter, align_lines, relation
+from gdtrace.render.latex import (
+    LatexPrinter,
+    align_lines,
+    reading,
+    relation,
+    settings_text,
+    tex,
+)
 from gdtrace.render.printer import ExprPrinter, NumberFormat
 from gdtrace.trace import Block, Comparison, Epoch, Quantity, Role, Run, Step, Trace
 from gdtrace.trace import Table as TraceTable
@@ -114,9 +121,7 @@ class MarkdownWriter:
         return "\n".join(self.out).rstrip("\n") + "\n"
 
     def settings_text(self, settings: dict[str, object]) -> str:
-        from gdtrace.render.console import _settings_text
-
-        return _settings_text(settings, self.text.number)
+        return settings_text(settings, self.text.number)
 
     def write_header(self) -> None:
         trace, header = self.trace, self.trace.header
@@ -135,8 +140,6 @@ class MarkdownWriter:
             row = (f"{self.math.symbolic(formula.lhs)} &{relation(formula.relation)} "
                    f"{self.math.symbolic(formula.rhs)}")
             if formula.label:
-                from gdtrace.render.latex import tex
-
                 row += rf" && \text{{{tex(formula.label)}}}"
             rows.append(row)
         self.display(rows)
@@ -270,8 +273,6 @@ class MarkdownWriter:
                         for p in outcome.predictions])
 
     def write_comparison(self, comparison: Comparison) -> None:
-        from gdtrace.render.console import ConsoleWriter
-
         self.heading(2, "Comparison")
         runs = self.trace.runs
         headings = ["parameter"] + [md(run.label) for run in runs]
@@ -298,9 +299,8 @@ class MarkdownWriter:
         self.emit("Loss per epoch (start of epoch):")
         self.emit()
         self.table(["epoch"] + [md(run.label) for run in runs], loss_rows)
-        reader = ConsoleWriter(self.trace, self.options)
         for contrast in comparison.contrasts:
-            self.emit(md(reader.reading(contrast)))
+            self.emit(md(reading(contrast, self.text.number)))
             self.emit()
 
     def write_warnings(self) -> None:
