@@ -539,3 +539,111 @@ def test_matches_torch_optim_when_installed(name):
         expected = [*w.detach().tolist(), float(b.detach())]
         params = [float(q.value) for q in step.of_role(Role.PARAM)]
         assert params == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+# ------------------------------------------------------------------------ networks
+
+NETWORK = """\
+model: network
+dataset:
+  columns: [x1, x2, y]
+  rows:
+    - [1.0, -1.0, 1.0]
+    - [2.0, -2.0, 2.0]
+    - [0.5, 1.5, -1.0]
+nodes:
+  - {name: 3, activation: sigmoid, edges: {W13: x1, W23: x2}, bias: 0.1}
+  - {name: 4, activation: tanh, edges: {W14: x1, W24: x2}}
+  - {name: 5, activation: linear, edges: {W35: 3, W45: 4}}
+outputs: [5]
+weights: {W13: 1, W14: -1, W23: 2, W24: {value: -3, trainable: false}, W35: 2, W45: -1}
+loss: squared
+learning_rate: 0.05
+epochs: 7
+update: sgd
+"""
+
+MLP = """\
+model: mlp
+dataset:
+  columns: [x1, x2, y]
+  rows: [[0.0, 1.0, 1.0], [1.0, 0.0, 0.5], [1.0, 1.0, 0.0]]
+layers:
+  - {weights: [[0.5, -0.5], [0.3, 0.8]], bias: [0.0, 0.1], activation: sigmoid}
+  - {weights: [1.0, -1.0], bias: 0.2, activation: linear}
+loss: mse
+learning_rate: 0.1
+epochs: 20
+update: batch
+"""
+
+
+def check_against_step_gradients(text: str, name: str) -> int:
+    """Feed each step's own gradients to the plain-loop rules and compare the updates: the
+    solver must keep the optimizer's state across steps, in parameter order, frozen ones out."""
+    problem = load_problem_text(text + f"optimizer: {name}\n", "p.yaml", Path("."))
+    run = solve(problem).runs[0]
+    hyper = DEFAULTS[name]
+    state: dict[str, dict[str, np.ndarray]] = {}
+    t = 0
+    for step in (s for e in run.epochs for s in e.steps):
+        t += 1
+        grads = {q.key: np.asarray(q.value, dtype=float) for q in step.of_role(Role.GRAD)}
+        before = {k: np.asarray(v, dtype=float) for k, v in step_params_before(step).items()}
+        for q in step.of_role(Role.PARAM):
+            if q.key not in grads:  # frozen: kept as it was
+                assert np.array_equal(np.asarray(q.value), before[q.key])
+                continue
+            flat_w = before[q.key].ravel().tolist()
+            flat_g = grads[q.key].ravel().tolist()
+            s = state.setdefault(q.key, {"a": [0.0] * len(flat_w), "c": [0.0] * len(flat_w)})
+            a, c, eta = s["a"], s["c"], problem.learning_rate
+            expected = []
+            for i, (w, g) in enumerate(zip(flat_w, flat_g)):
+                if name == "adam":
+                    b1, b2 = hyper["beta1"], hyper["beta2"]
+                    a[i] = b1 * a[i] + (1 - b1) * g
+                    c[i] = b2 * c[i] + (1 - b2) * g * g
+                    m_hat, v_hat = a[i] / (1 - b1 ** t), c[i] / (1 - b2 ** t)
+                    expected.append(w - eta * (m_hat / (math.sqrt(v_hat) + hyper["epsilon"])))
+                else:  # momentum
+                    a[i] = hyper["momentum"] * a[i] + g
+                    expected.append(w - eta * a[i])
+            got = np.asarray(q.value, dtype=float).ravel().tolist()
+            assert got == pytest.approx(expected, rel=TOL, abs=TOL), (q.key, t)
+    return t
+
+
+def step_params_before(step) -> dict:
+    """The parameters a step started from, read back from its update lines' operands."""
+    out = {}
+    for q in step.of_role(Role.PARAM):
+        out[q.key] = q.operands[q.symbol.key]
+    return out
+
+
+@pytest.mark.parametrize("name", ["momentum", "adam"])
+def test_network_and_mlp_keep_optimizer_state_across_steps(name):
+    assert check_against_step_gradients(NETWORK, name) == 21
+    assert check_against_step_gradients(MLP, name) == 20
+
+
+def test_network_adam_writes_state_for_trainable_parameters_only():
+    problem = load_problem_text(NETWORK + "optimizer: adam\n", "p.yaml", Path("."))
+    trace = solve(problem)
+    first = trace.runs[0].epochs[0].steps[0]
+    keys = [q.key for q in first.of_role(Role.VALUE) if "." in q.key]
+    assert "m.W13" in keys and "vhat.b3" in keys
+    assert not any(k.endswith(".W24") for k in keys)  # frozen
+    assert trace.runs[0].settings["optimizer"] == "adam"
+    assert "optimizer: Adam" in trace.header.update
+    texts = [f.label for f in trace.header.formulas]
+    assert "bias-corrected v" in texts
+
+
+def test_networks_with_sgd_are_unchanged():
+    for text in (NETWORK, MLP):
+        default = solve(load_problem_text(text, "p.yaml", Path(".")))
+        explicit = solve(load_problem_text(text + "optimizer: sgd\n", "p.yaml", Path(".")))
+        assert render(explicit, "json", RenderOptions()) == render(default, "json",
+                                                                    RenderOptions())

@@ -136,7 +136,6 @@ NETWORK_FIELDS: dict[str, Field | None] = {
     "loss": Field(Enum(LOSS_NAMES), default="squared", doc=LOSS_FIELD_DOC),
     "lambda": None,
     "threshold": None,
-    "optimizer": None,  # networks update by plain gradient descent (docs/networks.md)
     **ROUNDING_FIELDS,
 }
 
@@ -159,7 +158,6 @@ MLP_FIELDS: dict[str, Field | None] = {
     "loss": Field(Enum(LOSS_NAMES), default="mse", doc=LOSS_FIELD_DOC),
     "lambda": None,
     "threshold": None,
-    "optimizer": None,  # networks update by plain gradient descent (docs/networks.md)
     **ROUNDING_FIELDS,
 }
 

@@ -3,7 +3,8 @@
 Per sample (row vectors): uₗ = aₗ₋₁·Wₗ + bₗ, aₗ = fₗ(uₗ) with a₀ = x; the sample's loss;
 δ_L = ∂L/∂u_L at the output, δₗ = (δₗ₊₁·Wₗ₊₁ᵀ)·fₗ'(uₗ) (elementwise) going back, and the
 sample's gradient shares aₗ₋₁ᵀ·δₗ and δₗ. A step sums the shares (the loss's 1/(N·K) factor is
-already inside δ) and updates W and b through :class:`gdtrace.solvers.network.SGDUpdate`.
+already inside δ) and updates W and b through :func:`gdtrace.solvers.network.update_lines`
+(plain gradient descent or the problem's optimizer).
 Each step also gets a matrix view (U = XW + b, Δ, ∂L/∂W = Aᵀ·Δ) as tables.
 """
 
@@ -15,20 +16,20 @@ import numpy as np
 
 from gdtrace.expr import Deriv, Expr, Func, Num, Pow, Ref, Sum, Sym, Text
 from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES, Activation, OutputLoss
+from gdtrace.optimizers import make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Edge, Graph, Layer, Node, Param
 from gdtrace.rounding import Carry
 from gdtrace.solvers.network import (
-    ETA,
     LOSS,
     Setup,
-    SGDUpdate,
     _scaled,
     activation_of,
     first_non_finite,
-    frozen_line,
     loss_sym,
     unsampled,
+    update_lines,
+    update_rules,
 )
 from gdtrace.trace import (
     Block,
@@ -97,7 +98,8 @@ def setup_from(problem: Problem) -> MLPSetup:
     base = Setup(to_graph(problem.extra["layers"], dataset.features, dataset.targets), loss,
                  dataset.X, dataset.Y, problem.learning_rate, Carry(problem.carry_decimals),
                  problem.extra["schedule"], problem.update, min(batch, dataset.n),
-                 problem.shuffle_seed)
+                 problem.shuffle_seed, make_optimizer(problem.optimizer, problem.learning_rate,
+                                                      Carry(problem.carry_decimals)))
     return MLPSetup(problem.extra["layers"], loss, dataset.X.astype(float),
                     dataset.Y.astype(float), problem.learning_rate,
                     Carry(problem.carry_decimals), base)
@@ -286,14 +288,11 @@ def _step(setup: MLPSetup, number: int, epoch: int, group: list[int], Ws: list[n
                     Sum("i", Num(m), Deriv(Sym("L_i", "L", "i"), symbol, "si"), refs),
                     {f"s{k}": v for k, v in enumerate(shares)}))
     grads = {q.key: q.value for q in quantities}
-    update = SGDUpdate(setup.eta, carry)
-    for index, layer in enumerate(setup.layers, start=1):
+    quantities += update_lines(base.optimizer, setup.eta, carry, [
+        (name, symbol, current, grads[name] if layer.trainable else None)
+        for index, layer in enumerate(setup.layers, start=1)
         for name, symbol, current in ((f"W{index}", W(index), Ws[index - 1]),
-                                      (f"b{index}", b(index), bs[index - 1])):
-            if layer.trainable:
-                quantities.append(update(name, symbol, current, grads[name]))
-            else:
-                quantities.append(frozen_line(name, symbol, current))
+                                      (f"b{index}", b(index), bs[index - 1]))])
     step = Step(number, [s + 1 for s in group], rows, quantities)
     return step, _matrix_view(setup, epoch, step, passes, grads)
 
@@ -451,8 +450,7 @@ def header(problem: Problem) -> Header:
                             "per sample; a step sums them (a₀ = x)"))
     formulas.append(Formula(Deriv(LOSS, Sym("bl", "b", "l"), "g"), Sym("delta_l", "δ", "l"),
                             "per sample"))
-    formulas.append(Formula(Sym("w", "w"), Sym("w", "w") - ETA * Deriv(LOSS, Sym("w", "w"), "g"),
-                            "update (W and b)", "←"))
+    formulas += update_rules(setup.base, "update (W and b)")
     if problem.extra.get("symbolic"):
         from gdtrace.symbolic import mlp_gradients
 

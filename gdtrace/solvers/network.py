@@ -4,7 +4,8 @@ Per sample: the forward pass node by node (zₙ = Σ W·source + b, then aₙ = 
 sample's loss, then the backward pass in reverse: ∂L/∂a and ∂L/∂z of every node with the
 local derivative f'(z) written out, and one chain-rule line per parameter
 (∂L/∂W₁₃ = ∂L/∂a₃·σ'(z₃)·x₁). A step adds its samples' gradients and updates every trainable
-parameter through :class:`SGDUpdate`. Conventions: docs/networks.md.
+parameter through :func:`update_lines` (plain gradient descent or the problem's optimizer).
+Conventions: docs/networks.md.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from gdtrace.expr import Add, Deriv, Expr, Func, Num, Ref, Sum, Sym, Text, func, sym
 from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES, Activation, OutputLoss, leaky_relu
+from gdtrace.optimizers import Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, Node, Schedule
 from gdtrace.rounding import Carry
@@ -101,6 +103,27 @@ def frozen_line(name: str, symbol: Sym, current: float | np.ndarray) -> Quantity
     """A frozen parameter is written as kept: W ← W = value."""
     return Quantity(name, Role.PARAM, symbol, current, symbol, {symbol.key: current},
                     relation="←", explanation="frozen (trainable: false)")
+
+
+UpdateItem = tuple[str, Sym, "float | np.ndarray", "float | np.ndarray | None"]
+
+
+def update_lines(optimizer: Optimizer | None, eta: float, carry: Carry,
+                 items: list[UpdateItem]) -> list[Quantity]:
+    """The step's update lines, parameters in the given order (name, symbol, value, gradient;
+    gradient None = frozen). Plain gradient descent goes through :class:`SGDUpdate`; another
+    optimizer (docs/optimizers.md) writes its state lines first, then the updates."""
+    if optimizer is None or optimizer.plain:
+        update = SGDUpdate(eta, carry)
+        return [update(n, s, c, g) if g is not None else frozen_line(n, s, c)
+                for n, s, c, g in items]
+    live = [(n, s, c, g) for n, s, c, g in items if g is not None]
+    slots = [Slot(n, s, f"grad:{n}", Deriv(LOSS, s, f"grad:{n}")) for n, s, _, _ in live]
+    state, updated = optimizer.step(slots, [c for _, _, c, _ in live],
+                                    [g for _, _, _, g in live])
+    by_name = {q.key: q for q in updated}
+    return state + [by_name[n] if g is not None else frozen_line(n, s, c)
+                    for n, s, c, g in items]
 
 
 # ----------------------------------------------------------------------------- one sample
@@ -324,6 +347,7 @@ class Setup:
     update: str
     batch_size: int
     shuffle_seed: int | None
+    optimizer: Optimizer | None = None  # keeps its state across the run's steps
 
     @property
     def n(self) -> int:
@@ -347,7 +371,8 @@ def setup_from(problem: Problem) -> Setup:
     return Setup(problem.extra["graph"], OUTPUT_LOSSES[problem.loss], dataset.X.astype(float),
                  dataset.Y.astype(float), problem.learning_rate, Carry(problem.carry_decimals),
                  problem.extra["schedule"], problem.update, min(batch, dataset.n),
-                 problem.shuffle_seed)
+                 problem.shuffle_seed, make_optimizer(problem.optimizer, problem.learning_rate,
+                                                      Carry(problem.carry_decimals)))
 
 
 def loss_and_gradients(graph: Graph, loss: OutputLoss, params: dict[str, float],
@@ -403,14 +428,9 @@ def _step(setup: Setup, number: int, group: list[int], params: dict[str, float],
                 carry(sum(shares)), Sum("i", Num(m), body, refs),
                 {f"share{k}": v for k, v in enumerate(shares)}))
     grads = {q.key: float(q.value) for q in quantities}
-    update = SGDUpdate(setup.eta, carry)
-    for param in graph.params:
-        symbol = param_sym(param.name)
-        current = params[param.name]
-        if trainable[param.name]:
-            quantities.append(update(param.name, symbol, current, grads[param.name]))
-        else:
-            quantities.append(frozen_line(param.name, symbol, current))
+    quantities += update_lines(setup.optimizer, setup.eta, carry, [
+        (p.name, param_sym(p.name), params[p.name],
+         grads[p.name] if trainable[p.name] else None) for p in graph.params])
     return Step(number, [s + 1 for s in group], rows, quantities)
 
 
@@ -497,6 +517,8 @@ def _settings(problem: Problem, setup: Setup) -> dict[str, object]:
         settings["round_between"] = setup.schedule.round_between
     if problem.shuffle_seed is not None:
         settings["shuffle_seed"] = problem.shuffle_seed
+    if setup.optimizer is not None:
+        settings.update(setup.optimizer.settings())  # nothing for plain gradient descent
     return settings
 
 
@@ -506,11 +528,23 @@ def _settings(problem: Problem, setup: Setup) -> dict[str, object]:
 def update_text(setup: Setup) -> str:
     if setup.schedule.iterations is not None:
         listed = "; ".join(", ".join(str(s + 1) for s in it) for it in setup.schedule.iterations)
-        return f"one step per listed iteration (samples {listed})"
-    return {"sgd": "SGD: one sample per update, in file order",
-            "batch": "batch gradient descent: all samples per update",
-            "minibatch": f"minibatch gradient descent: groups of {setup.batch_size}",
-            }[setup.update]
+        text = f"one step per listed iteration (samples {listed})"
+    else:
+        text = {"sgd": "SGD: one sample per update, in file order",
+                "batch": "batch gradient descent: all samples per update",
+                "minibatch": f"minibatch gradient descent: groups of {setup.batch_size}",
+                }[setup.update]
+    if setup.optimizer is not None and not setup.optimizer.plain:
+        text += f"; optimizer: {setup.optimizer.description()}, for every parameter"
+    return text
+
+
+def update_rules(setup: Setup, label: str = "update") -> list[Formula]:
+    """w ← w − η·∂L/∂w, or the optimizer's rules for a generic parameter w."""
+    w = Sym("w", "w")
+    if setup.optimizer is None or setup.optimizer.plain:
+        return [Formula(w, w - ETA * Deriv(LOSS, w, "g"), label, "←")]
+    return setup.optimizer.formulas(w, Deriv(LOSS, w, "g"), "")
 
 
 def header(problem: Problem) -> Header:
@@ -528,7 +562,7 @@ def header(problem: Problem) -> Header:
         else:
             rhs = activation_of(node.activation, node.slope).formula(z_sym(node.name))
         formulas.append(Formula(a_sym(node.name), rhs, node.activation))
-    formulas += backprop_rules(setup.loss)
+    formulas += [r for r in backprop_rules(setup.loss) if r.relation != "←"] + update_rules(setup)
     if problem.extra.get("symbolic"):
         from gdtrace.symbolic import network_gradients
 
