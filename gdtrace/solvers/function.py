@@ -412,7 +412,7 @@ def _regimes_1d(one_step: float, limit: float, eta: float) -> Table:
         [0.0, one_step, "0 < q < 1", "monotone: approaches the minimiser from one side"],
         [one_step, one_step, "q = 0", "one step: x₁ is the minimiser"],
         [one_step, limit, "−1 < q < 0", "oscillates around the minimiser, converging"],
-        [limit, limit, "q = −1", "bounces between x₀ and its mirror image, never converges"],
+        [limit, limit, "q = −1", "bounces between x₀ and 2x* − x₀, never converges"],
         [limit, math.inf, "q < −1", "oscillates with growing amplitude: diverges"],
     ]
     return _mark(Table("what each learning rate does (q = 1 − η·f″)",
