@@ -109,3 +109,13 @@ def test_without_matplotlib_the_message_says_how_to_install(
     with pytest.raises(UsageError, match="matplotlib"):
         figure(gdtrace.solve("linreg"))
     assert "gdtrace[plot]" in INSTALL_HINT
+
+
+def test_terminal_summary_shows_the_loss_chart_and_plain_text_does_not() -> None:
+    trace = gdtrace.solve("linreg", epochs=6)
+    terminal = gdtrace.render(trace, "terminal", width=120)
+    chart = next(line for line in terminal.splitlines() if "loss chart:" in line)
+    assert "▁▂▃▄▅▆▇█"[0] in chart and "█" in chart and "log scale" in chart
+    assert "loss chart" not in gdtrace.render(trace, "text")
+    single = gdtrace.solve("logreg", epochs=1)  # start + final: still two points
+    assert "loss chart:" in gdtrace.render(single, "terminal")

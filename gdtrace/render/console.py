@@ -267,6 +267,10 @@ class ConsoleWriter:
                 f"{index}: {self.num(loss)}" for index, loss in losses))
         if run.final_loss is not None:
             self.line(f"final loss: {self.num(run.final_loss)}")
+        if self.options.color:  # a terminal: the loss per epoch as a one-line chart
+            chart = self.loss_chart(run)
+            if chart:
+                self.line(chart)
         if run.outcome is not None:
             outcome = run.outcome
             rows = [[str(p.sample), self.cell(p.score), str(p.label), self.cell(p.target)]
@@ -287,6 +291,18 @@ class ConsoleWriter:
                       f"η = {self.num(stability.eta)} {verdict}.")
         if run.stopped_early:
             self.line("the run stopped early: see the warnings below.")
+
+    def loss_chart(self, run: Run) -> str:
+        """``loss chart: ▇▅▂▁ …``; the bar heights come from gdtrace.plot.sparkline (the
+        scaling is the chart module's job), this renderer only prints them."""
+        from gdtrace.plot import loss_points, sparkline, wants_log_scale
+
+        losses = [loss for _, loss in loss_points(run)]
+        if len(losses) < 2:
+            return ""
+        bars = sparkline(losses, max((self.options.width or PLAIN_WIDTH) - 50, 10))
+        scale = ", log scale" if wants_log_scale(losses) else ""
+        return f"loss chart: {bars}  (start of epoch 1 … final{scale})"
 
     def write_comparison(self, comparison: Comparison) -> None:
         self.heading("Comparison", 1)
