@@ -33,7 +33,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CLOSED_FORM_METHODS = ("normal", "pinv")
 
 _NO_TRAINING = {"update": None, "batch_size": None, "shuffle": None, "carry_decimals": None,
-                "threshold": None}
+                "threshold": None, "optimizer": None}
 
 _CLOSED_FORM_FIELDS: dict[str, Field | None] = {
     **_NO_TRAINING,
@@ -155,7 +155,7 @@ def _build_perceptron(checked: dict[str, Any], ctx: Context) -> Problem:
 register_model(
     "perceptron",
     {**LINEAR_FIELDS, "lambda": None, "update": None, "batch_size": None, "shuffle": None,
-     "loss": None, "threshold": None},
+     "loss": None, "threshold": None, "optimizer": None},
     _build_perceptron,
     label="Perceptron",
     doc="ŷ = step(w·x + b); w ← w + η(y − ŷ)x, one sample at a time.",
