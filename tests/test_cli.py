@@ -356,3 +356,31 @@ def test_table_cells_keep_their_decimals():
     rows = ok("solve", "--decimals", "1").splitlines()
     step_3 = next(line for line in rows if line.startswith("   3        3"))
     assert step_3.split()[6:9] == ["5.2", "1.0", "1.0"]  # z, σ(z) = 0.9944, error
+
+
+# -------------------------------------------------------------------- the docs show real output
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _excerpt(text: str, start: str, end: str | None = None) -> str:
+    """The lines of ``text`` from the first starting with ``start`` to the next starting with
+    ``end`` (included), or to the end."""
+    lines = text.splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line.startswith(start))
+    if end is None:
+        return "".join(lines[first:])
+    last = next(i for i in range(first + 1, len(lines)) if lines[i].startswith(end))
+    return "".join(lines[first:last + 1])
+
+
+@pytest.mark.parametrize(("doc", "args", "start", "end"), [
+    ("cli.md", ["solve"], "Logistic regression by SGD", None),
+    ("cli.md", ["compare", "--l2", "0.5"], "Comparison", None),
+    ("models.md", ["solve", "linreg", "--carry", "2"], "Step 1", "  b ←"),
+    ("models.md", ["solve", "--steps"], "Epoch 1", "  b ←"),
+    ("models.md", ["solve", "linreg"], "stability:", None),
+])
+def test_docs_examples_are_real_output(doc, args, start, end):
+    text = (DOCS / doc).read_text(encoding="utf-8")
+    assert _excerpt(ok(*args), start, end) in text
