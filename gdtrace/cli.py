@@ -385,6 +385,7 @@ def compare(
             "learning_rate": list(parse_list(lr, "--lr", float)),
             "update": list(parse_list(update, "--update", str)),
         }
+        _check_applies(loaded, variations)
         optimizers = [apply_overrides(loaded, optimizer=name).optimizer
                       for name in parse_list(optimizer, "--optimizer", str)]
         if not any(variations.values()) and not optimizers:
@@ -445,14 +446,31 @@ def _with_optimizers(configs: list[tuple[str, object]], own: object,
     return out
 
 
+def _check_applies(loaded: object, variations: dict[str, list[object]]) -> None:
+    """``--l2`` on a model without ``lambda`` (function, perceptron) is a usage error."""
+    from gdtrace.problem import MODELS
+
+    keys = MODELS[loaded.model].object.fields  # type: ignore[attr-defined]
+    for name, option, key in (("lam", "--l2", "lambda"), ("learning_rate", "--lr",
+                                                          "learning_rate"),
+                              ("update", "--update", "update")):
+        if variations.get(name) and key not in keys:
+            raise UsageError(f"{option} does not apply to model "
+                             f"{loaded.model}")  # type: ignore[attr-defined]
+
+
 def _validated(configs: list[tuple[str, object]]) -> list[tuple[str, object]]:
     """Re-check each variant with the same rules as the file (e.g. a negative λ)."""
-    from gdtrace.problem import apply_overrides
+    from gdtrace.problem import MODELS, apply_overrides
 
     checked = []
     for label, variant in configs:
-        apply_overrides(variant, lam=variant.lam, learning_rate=variant.learning_rate,  # type: ignore[attr-defined]
-                        update=variant.update)  # type: ignore[attr-defined]
+        keys = MODELS[variant.model].object.fields  # type: ignore[attr-defined]
+        apply_overrides(variant,  # type: ignore[arg-type]
+                        lam=variant.lam if "lambda" in keys else None,  # type: ignore[attr-defined]
+                        learning_rate=variant.learning_rate  # type: ignore[attr-defined]
+                        if "learning_rate" in keys else None,
+                        update=variant.update if "update" in keys else None)  # type: ignore
         checked.append((label, variant))
     return checked
 

@@ -213,3 +213,14 @@ def test_concave_function_warns_that_there_is_no_minimum() -> None:
     trace = solve(problem("-x^2", lr=0.1))
     assert any(w.code == "no_minimum" for w in trace.warnings)
     assert not math.isnan(trace.runs[0].final["x"])
+
+
+def test_compare_learning_rates_on_a_function_problem() -> None:
+    result = CliRunner().invoke(app, ["compare", "quadratic", "--lr", "0.05,0.15", "--format",
+                                      "json"])
+    assert result.exit_code == 0, result.stderr
+    runs = json.loads(result.stdout)["runs"]
+    assert [r["final"]["x"] for r in runs] == pytest.approx(
+        [0.0, 3 * 0.5 ** 5, 3 * (-0.5) ** 5], abs=1e-15)
+    bad = CliRunner().invoke(app, ["compare", "quadratic", "--l2", "1"])
+    assert bad.exit_code == 2 and "--l2 does not apply to model function" in bad.stderr
