@@ -160,3 +160,13 @@ def test_import_gdtrace_stays_light() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == ""
+
+
+def test_the_library_docs_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import doctest
+
+    monkeypatch.chdir(tmp_path)  # the save() example writes answer.tex
+    docs = Path(__file__).resolve().parents[1] / "docs" / "library.md"
+    result = doctest.testfile(str(docs), module_relative=False, globs={"gdtrace": gdtrace},
+                              optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 15 and result.failed == 0
