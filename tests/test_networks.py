@@ -397,3 +397,71 @@ def test_symbolic_on_a_regression_problem_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["solve", "logreg", "--symbolic"])
     assert result.exit_code == 2
     assert "--symbolic applies to the network models" in result.output
+
+
+# ------------------------------------------------------------------ mlp keys and behaviour
+
+MLP = """
+model: mlp
+dataset: {columns: [x1, x2, y], rows: [[0.5, -1.0, 1.0], [1.0, 2.0, 0.0], [-1.5, 0.5, 2.0]]}
+layers:
+  - {weights: [[0.2, -0.4], [0.7, 0.1]], bias: [0.1, -0.2], activation: leaky_relu, slope: 0.2}
+  - {weights: [1.5, -0.5], bias: 0.3, activation: linear}
+learning_rate: 0.1
+epochs: 2
+EXTRA
+"""
+
+
+def mlp_problem(extra: str = ""):  # type: ignore[no-untyped-def]
+    return load_problem_text(MLP.replace("EXTRA", extra), "mlp.yaml")
+
+
+def test_leaky_relu_slope_from_the_file() -> None:
+    row = row_values(solve(mlp_problem()).runs[0].epochs[0].steps[0])
+    u = np.array([0.5, -1.0]) @ np.array([[0.2, -0.4], [0.7, 0.1]]) + np.array([0.1, -0.2])
+    close(row["u1"], u)
+    close(row["a1"], np.where(u > 0, u, 0.2 * u))
+    close(row["f'(u1)"], np.where(u > 0, 1.0, 0.2))
+
+
+def test_mlp_frozen_layer_keeps_its_matrices() -> None:
+    text = MLP.replace("activation: linear}", "activation: linear, trainable: false}")
+    run = solve(load_problem_text(text.replace("EXTRA", ""), "mlp.yaml")).runs[0]
+    close(run.final["W2"], [[1.5], [-0.5]])
+    close(run.final["b2"], [0.3])
+    assert "W2" not in by_key(run.epochs[0].steps[0].of_role(Role.GRAD))
+    assert not np.allclose(np.asarray(run.final["W1"]), [[0.2, -0.4], [0.7, 0.1]])
+
+
+def test_mlp_round_between_carries_rounded_matrices() -> None:
+    run = solve(mlp_problem("round_between: 1")).runs[0]
+    steps = [s for e in run.epochs for s in e.steps]
+    rounded = {q.key: q.value for q in steps[0].of_role(Role.VALUE)}
+    exact = by_key(steps[0].of_role(Role.PARAM))
+    close(rounded["W1 (rounded)"], np.round(np.asarray(exact["W1"]), 1))
+    # the next step starts from the rounded values
+    u_next = np.array([1.0, 2.0]) @ np.asarray(rounded["W1 (rounded)"]) \
+        + np.asarray(rounded["b1 (rounded)"])
+    close(row_values(steps[1])["u1"], u_next)
+    assert not steps[-1].of_role(Role.VALUE)
+
+
+def test_mlp_carry_rounds_vectors_and_matrices() -> None:
+    step = solve(mlp_problem("carry_decimals: 3")).runs[0].epochs[0].steps[0]
+    for quantity in step.rows[0] + step.quantities:
+        values = np.asarray(quantity.value, dtype=float)
+        assert np.array_equal(values, np.round(values, 3)), quantity.key
+
+
+def test_mlp_minibatch_mean_loss_matches_a_direct_computation() -> None:
+    problem = mlp_problem("update: minibatch\nbatch_size: 2\nloss: mse")
+    step = solve(problem).runs[0].epochs[0].steps[0]
+    assert step.samples == [1, 2]
+    X = np.array([[0.5, -1.0], [1.0, 2.0]])
+    t = np.array([1.0, 0.0])
+    W1, b1 = np.array([[0.2, -0.4], [0.7, 0.1]]), np.array([0.1, -0.2])
+    U = X @ W1 + b1
+    A = np.where(U > 0, U, 0.2 * U)
+    y = A @ np.array([1.5, -0.5]) + 0.3
+    close(by_key(step.of_role(Role.GRAD))["b2"], [np.mean(-2 * (t - y))])
