@@ -337,17 +337,18 @@ class Optimizer:
             out.append(Formula(line.symbol, line.formula, line.label, line.relation))
         return out
 
-    def note(self, index: str) -> str:
-        """What the state symbols stand for (Adam's m is not the batch size m)."""
+    def note(self, index: str, param: str = "w") -> str:
+        """What the state symbols stand for, for the header's notes."""
         sub = index.translate(str.maketrans("ijk", "ᵢⱼₖ"))
+        of = f"{param}{sub}"
         return {
             "sgd": "",
-            "momentum": f"v{sub}: velocity of w{sub}, kept between steps, starting at 0",
-            "nesterov": f"v{sub}: velocity of w{sub}, kept between steps, starting at 0",
-            "adagrad": f"s{sub}: sum of w{sub}'s squared gradients so far, starting at 0",
-            "rmsprop": f"s{sub}: running mean of w{sub}'s squared gradients, starting at 0",
-            "adam": f"m{sub}, v{sub}: Adam's moment estimates for w{sub}, starting at 0; this m"
-                    " is not the batch size; t = number of the update (1, 2, …)",
+            "momentum": f"v{sub}: velocity of {of}, kept between steps, starting at 0",
+            "nesterov": f"v{sub}: velocity of {of}, kept between steps, starting at 0",
+            "adagrad": f"s{sub}: sum of {of}'s squared gradients so far, starting at 0",
+            "rmsprop": f"s{sub}: running mean of {of}'s squared gradients, starting at 0",
+            "adam": f"m{sub}, v{sub}: Adam's moment estimates for {of}, starting at 0;"
+                    " t = number of the update (1, 2, …)",
         }[self.name]
 
     def settings(self) -> dict[str, object]:

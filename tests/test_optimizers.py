@@ -647,3 +647,52 @@ def test_networks_with_sgd_are_unchanged():
         explicit = solve(load_problem_text(text + "optimizer: sgd\n", "p.yaml", Path(".")))
         assert render(explicit, "json", RenderOptions()) == render(default, "json",
                                                                     RenderOptions())
+
+
+# ------------------------------------------------------------------------ function model
+
+FUNCTION_2D = """\
+model: function
+f: "x^2 + 3*y^2 + x*y - 2*x"
+start: {x: 2, y: -1}
+learning_rate: 0.05
+steps: 20
+"""
+
+
+@pytest.mark.parametrize("name", OPTIMIZER_NAMES)
+def test_function_model_20_steps_matches_reference(name):
+    problem = load_problem_text(FUNCTION_2D + f"optimizer: {name}\n", "p.yaml", Path("."))
+    run = solve(problem).runs[0]
+    steps = run.epochs[0].steps
+    assert len(steps) == STEPS
+
+    def gradient(p: list[float]) -> list[float]:
+        x, y = p
+        return [2 * x + y - 2, 6 * y + x]
+
+    expected = reference(name, DEFAULTS[name], 0.05, [2.0, -1.0], gradient)
+    for step, (ref, ref_state) in zip(steps, expected):
+        assert [float(q.value) for q in step.of_role(Role.PARAM)] == pytest.approx(
+            ref, rel=TOL, abs=TOL)
+        values = {q.key: q.value for q in step.of_role(Role.VALUE)}
+        for kind, numbers in ref_state.items():
+            assert [values[f"{kind}.x"], values[f"{kind}.y"]] == pytest.approx(
+                numbers, rel=TOL, abs=TOL)
+    assert [run.final["x"], run.final["y"]] == pytest.approx(expected[-1][0], rel=TOL, abs=TOL)
+
+
+def test_function_model_with_an_optimizer_skips_the_gd_analysis():
+    from gdtrace.problem import bundled_problems
+
+    plain_run = solve(load_problem(bundled_problems()["quadratic"]))
+    adam = solve(apply_overrides(load_problem(bundled_problems()["quadratic"]),
+                                 optimizer="adam"))
+    assert plain_run.runs[0].stability is not None and plain_run.runs[0].blocks
+    assert adam.runs[0].stability is None and not adam.runs[0].blocks
+    assert any("not done with adam" in note for note in adam.header.notes)
+    first = adam.runs[0].epochs[0].steps[0]
+    assert float(first.of_role(Role.PARAM)[0].value) == pytest.approx(3 - 0.1, abs=1e-9)
+    explicit = load_problem(bundled_problems()["quadratic"])
+    assert render(solve(apply_overrides(explicit, optimizer="sgd")), "json",
+                  RenderOptions()) == render(plain_run, "json", RenderOptions())

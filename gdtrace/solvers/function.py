@@ -22,6 +22,7 @@ import numpy as np
 
 from gdtrace import expr as E
 from gdtrace.formula import depends_on, derivative, evaluate, substitute
+from gdtrace.optimizers import Optimizer, Slot, make_optimizer, state_index
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
 from gdtrace.trace import (
@@ -134,15 +135,28 @@ def header(problem: Problem) -> Header:
     if calc.one_d:
         formulas.append(Formula(second_symbol(names[0]), calc.hessian[0][0],
                                 "second derivative"))
+    optimizer = make_optimizer(problem.optimizer, problem.learning_rate)
     for name in names:
-        formulas.append(Formula(at(name, "n+1"), at(name, "n") - ETA * _grad_at(calc, name, "n"),
-                                "gradient-descent step"))
+        if optimizer.plain:
+            formulas.append(Formula(at(name, "n+1"),
+                                    at(name, "n") - ETA * _grad_at(calc, name, "n"),
+                                    "gradient-descent step"))
+        else:
+            formulas += optimizer.formulas(plain(name), grad_symbol(calc, name, None),
+                                           state_index(name))
     notes = []
-    if calc.quadratic:
+    if not optimizer.plain:
+        notes.append(optimizer.note("", "each variable"))
+        notes.append("the convergence analysis (η < 2/f″) is about plain gradient descent, so "
+                     f"it is not done with {optimizer.name}")
+    elif calc.quadratic:
         notes.append("every second derivative is constant: f is quadratic, so the convergence "
                      "analysis below is exact")
+    update = "gradient descent, one step per iteration"
+    if not optimizer.plain:
+        update += f"; optimizer: {optimizer.description()}"
     return Header(model="gradient descent on a function", loss="f itself (the value to minimise)",
-                  update="gradient descent, one step per iteration", formulas=formulas,
+                  update=update, formulas=formulas,
                   settings=_settings(problem), notes=notes)
 
 
@@ -159,6 +173,7 @@ def _settings(problem: Problem) -> dict[str, object]:
         settings[f"start_{name}"] = value
     if problem.carry_decimals is not None:
         settings["carry_decimals"] = problem.carry_decimals
+    settings.update(problem.optimizer.settings())  # nothing for plain gradient descent
     return settings
 
 
@@ -166,7 +181,7 @@ def _settings(problem: Problem) -> dict[str, object]:
 
 
 def _step(calc: Calculus, number: int, point: np.ndarray, eta: float, carry: Carry,
-          update: Update) -> tuple[Step, np.ndarray]:
+          update: Update, optimizer: Optimizer | None = None) -> tuple[Step, np.ndarray]:
     names = calc.variables
     k = number - 1
     operands = calc.values(point)
@@ -186,6 +201,15 @@ def _step(calc: Calculus, number: int, point: np.ndarray, eta: float, carry: Car
         quantities.append(Quantity(name, Role.GRAD, grad_symbol(calc, name, k), g,
                                    substitute(tree, iterate),
                                    dict(operands), heading=grad_symbol(calc, name, None)))
+    if optimizer is not None and not optimizer.plain:
+        slots = [Slot(n, at(n, k, key=f"cur:{n}"), f"grad:{n}", grad_symbol(calc, n, k))
+                 for n in names]
+        state, params = optimizer.step(slots, [float(v) for v in point], grads)
+        for name, line in zip(names, params):  # written x₁ = …, like the plain step
+            line.symbol, line.relation, line.heading = at(name, k + 1), "=", plain(name)
+        quantities += state + params
+        moved_all = np.array([float(line.value) for line in params])
+        return Step(number, [], [row], quantities, title=f"Step {number}"), moved_all
     new = []
     for name, value, g in zip(names, point, grads):
         moved = update(name, float(value), g)
@@ -204,6 +228,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     carry = Carry(problem.carry_decimals)
     eta = problem.learning_rate
     update = gradient_step(eta, carry)
+    optimizer = make_optimizer(problem.optimizer, eta, carry)
     point = np.array([carry(v) for v in problem.extra["start"]], dtype=float)
     diagnostics: list[Diagnostic] = []
     with np.errstate(all="ignore"):
@@ -212,7 +237,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     values = [start_value]
     stopped = False
     for number in range(1, problem.epochs + 1):
-        step, point = _step(calc, number, point, eta, carry, update)
+        step, point = _step(calc, number, point, eta, carry, update, optimizer)
         epoch.steps.append(step)
         bad = _first_non_finite(step)
         if bad is not None:
@@ -229,7 +254,8 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     if not stopped:
         diagnostics.extend(_rising(values, label))
     final = {name: float(v) for name, v in zip(calc.variables, point)}
-    blocks, stability, found = analyse(problem, calc, point, label)
+    blocks, stability, found = analyse(problem, calc, point, label) if optimizer.plain \
+        else ([], None, [])  # the analysis is about plain gradient descent
     run = Run(label=label, settings=_settings(problem), epochs=[epoch], final=final,
               final_loss=carry(final_value) if math.isfinite(final_value) else final_value,
               param_names=list(calc.variables), stability=stability, blocks=blocks,

@@ -183,6 +183,8 @@ def header_for(problem: Problem, setup: GLMSetup) -> Header:
         else ["n = samples in the data set"]
     if not setup.optimizer.plain:
         notes.append(setup.optimizer.note("j"))
+        if setup.optimizer.name == "adam" and setup.update != "sgd":
+            notes.append("Adam's mⱼ is not the batch size m")
     return Header(
         model="logistic regression" if setup.logistic else "linear regression",
         loss=loss_description, update=update, formulas=formulas,
