@@ -77,7 +77,7 @@ def test_the_regime_of_this_run_is_marked(eta: float, regime: str) -> None:
 def test_divergent_rate_says_why() -> None:
     trace = solve(problem("5*x^2 + 2", lr=0.25))
     messages = [w.message for w in trace.warnings]
-    why = next(m for m in messages if "2/f″" in m)
+    why = next(m for m in messages if "2/f′′" in m)
     assert "0.2" in why and "-1.5" in why and "1.5× per step" in why
     assert any(w.code == "diverging" for w in trace.warnings)
 
@@ -86,8 +86,8 @@ def test_cli_quadratic_prints_the_range_and_the_one_step_rate() -> None:
     code, out, _ = cli("solve", "quadratic", "--format", "text")
     assert code == 0
     assert "f′(x) = 10·x" in out
-    assert "converges iff 0 < η < 2/f″ = 2/10 = 0.2" in out
-    assert "one step at η = 1/f″ = 1/10 = 0.1" in out
+    assert "converges iff 0 < η < 2/f′′ = 2/10 = 0.2" in out
+    assert "one step at η = 1/f′′ = 1/10 = 0.1" in out
     assert "x₁ = x₀ − η·f′(x₀) = 3 − 0.1·30 = 0" in _steps_output()
 
 

@@ -6,8 +6,8 @@ partial derivative). The derivative, the gradient and the Hessian are built symb
 
 Convergence: when every second derivative is a constant, f is quadratic and gradient descent
 is the linear map x_{n+1} − x* = (I − ηH)(x_n − x*). It converges from every start iff
-0 < η < 2/λmax(H) (1-D: 2/f″), the distance to x* shrinks by |1 − η·f″| per step, η = 1/f″
-lands on x* in one step and 1/f″ < η < 2/f″ overshoots and oscillates. For any other f the
+0 < η < 2/λmax(H) (1-D: 2/f′′), the distance to x* shrinks by |1 − η·f′′| per step, η = 1/f′′
+lands on x* in one step and 1/f′′ < η < 2/f′′ overshoots and oscillates. For any other f the
 same test is applied to the Hessian at the last iterate (the minimiser reached), and the
 iterates themselves are watched for divergence.
 """
@@ -73,9 +73,10 @@ class Calculus:
 
     @property
     def quadratic(self) -> bool:
-        """Every second derivative is a constant: f is a polynomial of degree ≤ 2."""
-        return all(not any(depends_on(h, v) for v in self.variables)
-                   for row in self.hessian for h in row)
+        """Every second derivative is a constant: f is a polynomial of degree ≤ 2 (abs is
+        excluded: its second derivative is 0 except at the kink, where it does not exist)."""
+        return not _has_kink(self.f) and all(not any(depends_on(h, v) for v in self.variables)
+                                             for row in self.hessian for h in row)
 
     def values(self, point: np.ndarray) -> dict[str, float]:
         return {name: float(v) for name, v in zip(self.variables, point)}
@@ -83,6 +84,12 @@ class Calculus:
     def hessian_at(self, point: np.ndarray) -> np.ndarray:
         at = self.values(point)
         return np.array([[evaluate(h, at) for h in row] for row in self.hessian], dtype=float)
+
+
+def _has_kink(node: E.Expr) -> bool:
+    if isinstance(node, E.Func) and node.name in ("abs", "sign"):
+        return True
+    return any(_has_kink(child) for child in node.children())
 
 
 def calculus(problem: Problem) -> Calculus:
@@ -118,7 +125,7 @@ def grad_symbol(calc: Calculus, name: str, index: int | str | None) -> E.Expr:
 
 
 def second_symbol(name: str) -> E.Expr:
-    return E.Func("f″", (plain(name),))
+    return E.Func("f′′", (plain(name),))
 
 
 # ---------------------------------------------------------------------------------- header
@@ -147,7 +154,7 @@ def header(problem: Problem) -> Header:
     notes = []
     if not optimizer.plain:
         notes.append(optimizer.note("", "each variable"))
-        notes.append("the convergence analysis (η < 2/f″) is about plain gradient descent, so "
+        notes.append("the convergence analysis (η < 2/f′′) is about plain gradient descent, so "
                      f"it is not done with {optimizer.name}")
     elif calc.quadratic:
         notes.append("every second derivative is constant: f is quadratic, so the convergence "
@@ -294,7 +301,10 @@ def analyse(problem: Problem, calc: Calculus, last: np.ndarray, label: str,
     if calc.quadratic:
         hessian = calc.hessian_at(start)
         return _quadratic(calc, hessian, start, eta, label)
-    if not np.all(np.isfinite(last)):
+    with np.errstate(all="ignore"):
+        defined = math.isfinite(evaluate(calc.f, calc.values(last))) \
+            if np.all(np.isfinite(last)) else False
+    if not defined:  # the run stopped where f is not a number: nothing local to analyse
         return [], None, []
     with np.errstate(all="ignore"):
         hessian = calc.hessian_at(last)
@@ -326,7 +336,7 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
     if calc.one_d:
         name = names[0]
         curvature = float(hessian[0, 0])
-        fpp = E.Sym("fpp", "f″")
+        fpp = E.Sym("fpp", "f′′")
         quantities.append(Quantity("second_derivative", Role.VALUE, second_symbol(name),
                                    curvature, calc.hessian[0][0]))
         if curvature <= 0:
@@ -348,10 +358,10 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
         quantities += [
             Quantity("eta_limit", Role.VALUE, CONVERGES, limit,
                      E.Num(2) / fpp, {"fpp": curvature}, relation="<",
-                     explanation="converges from every start iff 0 < η < 2/f″"),
+                     explanation="converges from every start iff 0 < η < 2/f′′"),
             Quantity("eta_one_step", Role.VALUE, E.Text("one step at η"), one_step,
                      E.Num(1) / fpp, {"fpp": curvature},
-                     explanation="η = 1/f″ reaches the minimiser in one step"),
+                     explanation="η = 1/f′′ reaches the minimiser in one step"),
             Quantity("step_factor", Role.VALUE, E.Sym("step_factor", "q"), factor,
                      1 - ETA * fpp, {ETA.key: eta, "fpp": curvature},
                      explanation=f"{name}_(n+1) − {name}* = q·({name}_n − {name}*)"),
@@ -364,9 +374,9 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
         if not 0 < eta < limit:
             diagnostics.append(Diagnostic(
                 "unstable_learning_rate",
-                f"η = {eta:g} is not below 2/f″ = 2/{curvature:g} = {limit:g}: each step "
+                f"η = {eta:g} is not below 2/f′′ = 2/{curvature:g} = {limit:g}: each step "
                 f"multiplies the distance to the minimiser {name}* = {x_star:g} by "
-                f"1 − η·f″ = {factor:g}, so |{name}ₙ − {name}*| "
+                f"1 − η·f′′ = {factor:g}, so |{name}ₙ − {name}*| "
                 + ("stays the same (the iterates bounce back and forth)" if abs(factor) == 1
                    else f"grows {abs(factor):g}× per step")
                 + " and gradient descent does not converge", label))
@@ -422,14 +432,14 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
 
 
 def _no_minimum(curvature: float, one_d: bool, label: str) -> Diagnostic:
-    what = "f″" if one_d else "the smallest Hessian eigenvalue"
+    what = "f′′" if one_d else "the smallest Hessian eigenvalue"
     shape = "concave" if curvature < 0 else "flat in some direction"
     return Diagnostic("no_minimum", f"{what} is {curvature:g} ≤ 0: f is {shape} and has no "
                       "unique minimum, so gradient descent cannot converge to one (it runs "
                       "off unless it starts exactly at a stationary point)", label)
 
 
-MARK = "◀ this run"
+MARK = "← this run"
 CONVERGES = E.Text("converges iff 0 < η")
 
 
@@ -441,7 +451,7 @@ def _regimes_1d(one_step: float, limit: float, eta: float) -> Table:
         [limit, limit, "q = −1", "bounces between x₀ and 2x* − x₀, never converges"],
         [limit, math.inf, "q < −1", "oscillates with growing amplitude: diverges"],
     ]
-    return _mark(Table("what each learning rate does (q = 1 − η·f″)",
+    return _mark(Table("what each learning rate does (q = 1 − η·f′′)",
                        ["η from", "η to", "factor", "behaviour", ""], rows), eta)
 
 
@@ -486,7 +496,7 @@ def _local(calc: Calculus, hessian: np.ndarray, last: np.ndarray, eta: float, la
     if calc.one_d:
         curvature = float(hessian[0, 0])
         quantities.append(Quantity("second_derivative", Role.VALUE,
-                                   E.Func("f″", (E.Sym(f"last:{names[0]}", names[0], "last"),)),
+                                   E.Func("f′′", (E.Sym(f"last:{names[0]}", names[0], "last"),)),
                                    curvature,
                                    substitute(calc.hessian[0][0],
                                               {names[0]: E.Sym(names[0], names[0], "last")}),
@@ -508,7 +518,7 @@ def _local(calc: Calculus, hessian: np.ndarray, last: np.ndarray, eta: float, la
             "not near a minimum", label))
         return [Block(title, quantities, tables)], None, diagnostics
     limit = 2.0 / lam_max
-    lam = E.Sym("lambda_max", "λmax") if not calc.one_d else E.Sym("lambda_max", "f″")
+    lam = E.Sym("lambda_max", "λmax") if not calc.one_d else E.Sym("lambda_max", "f′′")
     quantities += [
         Quantity("eta_limit", Role.VALUE, E.Text("stable near this point iff 0 < η"), limit,
                  E.Num(2) / lam, {"lambda_max": lam_max}, relation="<",
