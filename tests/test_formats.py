@@ -123,6 +123,16 @@ def test_latex_worked_step_reads_like_the_homework() -> None:
     assert r"\toprule" in text and r"\bottomrule" in text
 
 
+def test_latex_settings_line_has_no_math_markup_escaped() -> None:
+    trace = trace_of("logreg")
+    trace.header.settings["epsilon"] = 1e-8
+    try:
+        text = render(trace, "latex", RenderOptions())
+    finally:
+        del trace.header.settings["epsilon"]
+    assert "epsilon = 1e-08" in text and "textbackslash" not in text
+
+
 def test_latex_final_values_match_the_seed_values() -> None:
     text = render(trace_of("logreg"), "latex", RenderOptions(decimals=10))
     assert "$w_{1} = -0.7402207419$" in text
@@ -227,6 +237,7 @@ def test_latex_printer_nodes() -> None:
     assert p.number(np.array([[1, 2], [3, 4.5]])) == \
         r"\left[\begin{array}{rr}1 & 2 \\ 3 & 4.5\end{array}\right]"
     assert p.symbolic(E.func("relu", x)) == r"\operatorname{relu}(x_{1})"
+    assert p.symbolic(E.func("sqrt", x) + 1) == r"\sqrt{x_{1}} + 1"
     assert p.symbolic(E.Compare(x, ">", E.Num(0))) == r"\left[x_{1} > 0\right]"
     summed = E.Sum("i", E.Sym("n", "n"), E.Sym("e", "e", "i"),
                    (E.Ref(E.Sym("e1", "e", "1"), "e1"), E.Ref(E.Sym("e2", "e", "2"), "e2")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +23,16 @@ from gdtrace.plot import (
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(app, list(args))
+
+
+def needs_matplotlib() -> None:
+    """Skip without matplotlib (an optional extra) locally; in CI it must be installed."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail('matplotlib is missing in CI: install "gdtrace[plot]"')
+        pytest.skip("matplotlib not installed (pip install 'gdtrace[plot]')")
 
 
 def test_loss_points_are_the_epoch_losses_then_the_final_loss() -> None:
@@ -65,7 +76,7 @@ def test_sparkline_maps_lowest_and_highest_to_the_end_bars() -> None:
 
 
 def test_plot_writes_png_and_svg(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
+    needs_matplotlib()
     png, svg = tmp_path / "loss.png", tmp_path / "cmp.svg"
     result = invoke("plot", "linreg", "-o", str(png))
     assert result.exit_code == 0, result.output
@@ -79,7 +90,7 @@ def test_plot_writes_png_and_svg(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["sigmoid_mlp", "quadratic", "ridge"])
 def test_plot_every_kind_of_model(name: str, tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
+    needs_matplotlib()
     target = tmp_path / f"{name}.png"
     result = invoke("plot", name, "-o", str(target))
     assert result.exit_code == 0, result.output
@@ -87,7 +98,7 @@ def test_plot_every_kind_of_model(name: str, tmp_path: Path) -> None:
 
 
 def test_plot_needs_an_output_and_a_known_image_type(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
+    needs_matplotlib()
     result = invoke("plot", "linreg")
     assert result.exit_code == 2 and "-o loss.png" in result.output
     result = invoke("plot", "linreg", "-o", str(tmp_path / "loss.docx"))

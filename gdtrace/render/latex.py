@@ -354,6 +354,8 @@ class LatexPrinter(ExprPrinter):
         args = ", ".join(self._print(a, 0) for a in node.args)
         if node.name == "exp" and len(node.args) == 1:
             return f"e^{{{args}}}", PREC_POW
+        if node.name in ("sqrt", "√") and len(node.args) == 1:
+            return rf"\sqrt{{{args}}}", PREC_ATOM
         name = FUNCTION_COMMANDS.get(node.name)
         if name is None:  # relu → \operatorname{relu}; f' and σ' stay symbols
             word = re.fullmatch(r"[A-Za-z][A-Za-z_]+", node.name)
@@ -530,7 +532,7 @@ class LatexWriter:
         return standalone(self.trace, body) if self.options.standalone else body
 
     def settings_text(self, settings: dict[str, object]) -> str:
-        return tex(settings_text(settings, self.printer.number))
+        return tex(settings_text(settings, self.printer.numbers.plain))  # type: ignore[arg-type]
 
     def write_header(self) -> None:
         trace, header = self.trace, self.trace.header
