@@ -70,10 +70,13 @@ class _CallableModule(types.ModuleType):
     but importing this package makes ``gdtrace.render`` this module: so the module itself
     can be called, with the library's keyword options."""
 
-    def __call__(self, trace: Trace, fmt: str = "text", **options: Any) -> str:
+    def __call__(self, trace: Trace, fmt: str = "text", options: RenderOptions | None = None,
+                 **keywords: Any) -> str:
         from gdtrace.api import render as render_with_options
 
-        return render_with_options(trace, fmt, **options)
+        if options is not None:  # the module function's signature: render(trace, fmt, options)
+            keywords = {**options.__dict__, **keywords}
+        return render_with_options(trace, fmt, **keywords)
 
 
 sys.modules[__name__].__class__ = _CallableModule
