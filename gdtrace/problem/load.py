@@ -112,8 +112,12 @@ class _Builder:
             return float(node.value)
         try:
             return self.loader.construct_object(node)
-        except yaml.YAMLError as exc:
-            message = f"cannot read this value: {getattr(exc, 'problem', exc)}"
+        except Exception as exc:  # noqa: BLE001 - PyYAML's safe constructors raise many kinds
+            # a tagged scalar the safe constructor cannot build (!!timestamp x, !!binary é)
+            problem = getattr(exc, "problem", None)
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            message = f"cannot read this value: {problem}" if problem else \
+                f"cannot read {node.value[:40]!r} as a {tag} value"
             raise self.ctx.error(message, path) from None
 
 
