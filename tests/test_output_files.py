@@ -170,3 +170,19 @@ def test_the_library_docs_examples_run(tmp_path: Path, monkeypatch: pytest.Monke
     result = doctest.testfile(str(docs), module_relative=False, globs={"gdtrace": gdtrace},
                               optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 15 and result.failed == 0
+
+
+@pytest.mark.parametrize("fmt, reader", [
+    ("json", "import json, sys; json.load(sys.stdin)"),
+    ("csv", "import csv, sys; rows = list(csv.reader(sys.stdin)); assert len(rows) > 10"),
+])
+def test_piped_output_loads_in_the_standard_readers(fmt: str, reader: str) -> None:
+    import subprocess
+    import sys
+
+    produced = subprocess.run([sys.executable, "-m", "gdtrace", "solve", "--format", fmt],
+                              capture_output=True, check=True)
+    subprocess.run([sys.executable, "-c", reader], input=produced.stdout, check=True)
+    if fmt == "json":
+        subprocess.run([sys.executable, "-m", "json.tool"], input=produced.stdout, check=True,
+                       capture_output=True)

@@ -123,9 +123,10 @@ class CsvWriter:
             self.row(label, "final", "loss", run.final_loss, role="loss", symbol="L")
         if run.outcome is not None:
             for p in run.outcome.predictions:
-                for key, value in (("score", p.score), ("label", p.label),
-                                   ("target", p.target)):
-                    self.row(label, "prediction", key, value, role="value", sample=p.sample)
+                for key, value, symbol in (("score", p.score, "ŷ"), ("label", p.label, ""),
+                                           ("target", p.target, "y")):
+                    self.row(label, "prediction", key, value, role="value", sample=p.sample,
+                             symbol=symbol)
 
     def write_table(self, label: str, block_title: str, table: Any) -> None:
         """Numeric cells of a block's table; text cells (row labels) are left out."""
