@@ -384,3 +384,10 @@ def _excerpt(text: str, start: str, end: str | None = None) -> str:
 def test_docs_examples_are_real_output(doc, args, start, end):
     text = (DOCS / doc).read_text(encoding="utf-8")
     assert _excerpt(ok(*args), start, end) in text
+
+
+def test_settings_are_shown_as_given_whatever_the_decimals():
+    out = ok("solve", "--decimals", "0", "--l2", "0.5", "--carry", "0")
+    assert "settings: η = 0.1, λ = 0.5, epochs = 2, update = sgd, loss = log" in out
+    assert "(1 when ŷ ≥ 0.5)" in out
+    assert "η = 0.1 diverges." in ok("solve", "linreg", "--decimals", "0")

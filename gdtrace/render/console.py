@@ -122,7 +122,7 @@ class ConsoleWriter:
         for run in self.trace.runs:
             if len(self.trace.runs) > 1:
                 self.heading(f"Run: {run.label}", 1)
-                self.line(_settings_text(run.settings, self.num))
+                self.line(_settings_text(run.settings, exact))
             if show_epochs:
                 self.write_epochs(run)
                 for block in run.blocks:
@@ -144,7 +144,7 @@ class ConsoleWriter:
         self.line(f"loss: {header.loss}")
         self.line(f"update: {header.update}")
         if len(self.trace.runs) == 1:
-            self.line(_settings_text(header.settings, self.num))
+            self.line(_settings_text(header.settings, exact))
         self.line("formulas:")
         width = max((len(self.printer.symbolic(f.lhs)) for f in header.formulas), default=0)
         for formula in header.formulas:
@@ -276,7 +276,7 @@ class ConsoleWriter:
             rows = [[str(p.sample), self.cell(p.score), str(p.label), self.cell(p.target)]
                     for p in outcome.predictions]
             self.line(f"predictions with the final parameters (1 when ŷ ≥ "
-                      f"{self.num(outcome.threshold)}):")
+                      f"{exact(outcome.threshold)}):")
             self.table(["sample", "ŷ", "label", "target"], rows, keep=1)
             if outcome.accuracy is not None:
                 correct = round(outcome.accuracy * len(outcome.predictions))
@@ -288,7 +288,7 @@ class ConsoleWriter:
             self.line(f"stability: Hessian H = {self.printer.symbolic(stability.hessian_formula)}"
                       f", λmax = {self.num(stability.lambda_max)}; batch GD converges only for "
                       f"0 < η < 2/λmax = {stability.eta_limit:.6g}; "  # 6 digits, as in the warning
-                      f"η = {self.num(stability.eta)} {verdict}.")
+                      f"η = {exact(stability.eta)} {verdict}.")
         if run.stopped_early:
             self.line("the run stopped early: see the warnings below.")
 
@@ -382,6 +382,14 @@ def _same_layout(steps: list[Step]) -> bool:
     return all(_layout(step) == _layout(steps[0]) for step in steps[1:])
 
 
+def exact(value: object) -> str:
+    """A setting as the user gave it (η = 0.5 stays 0.5 under --decimals 0): the shortest
+    form that reads back as the same number."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def _settings_text(settings: dict[str, object], num: object) -> str:
     names = {"learning_rate": "η", "lambda": "λ"}
     parts = []
@@ -415,7 +423,7 @@ def summary_lines(info: ProblemInfo, header: Header, events: Iterable[object],
     width, loss = 12, None
     for event in events:
         if isinstance(event, RunStart):
-            yield _settings_text(event.settings, numbers.plain) + "\n"
+            yield _settings_text(event.settings, exact) + "\n"
             yield "one line per epoch: the loss at its start, the parameters after its last step\n"
             width = max(12, *(len(name) + 2 for name in event.param_names))
             yield ("epoch".rjust(7) + "loss".rjust(width)
