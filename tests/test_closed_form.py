@@ -211,3 +211,10 @@ def test_compare_methods_on_a_linear_problem_and_bad_input() -> None:
         assert bad.exit_code == 2 and bad.stderr.count("\n") == 1, args
     missing = cli("compare", "ridge")
     assert missing.exit_code == 2
+
+
+def test_solve_ridge_is_not_mistaken_for_a_long_run() -> None:
+    """learning_rate/epochs in a ridge file only configure `compare --methods gd`."""
+    result = cli("solve", "ridge", "--steps", "--format", "text")
+    assert result.exit_code == 0, result.stderr
+    assert "Fitted values and errors" in result.stdout

@@ -224,3 +224,14 @@ def test_compare_learning_rates_on_a_function_problem() -> None:
         [0.0, 3 * 0.5 ** 5, 3 * (-0.5) ** 5], abs=1e-15)
     bad = CliRunner().invoke(app, ["compare", "quadratic", "--l2", "1"])
     assert bad.exit_code == 2 and "--l2 does not apply to model function" in bad.stderr
+
+
+def test_the_docs_examples_are_what_gdtrace_prints() -> None:
+    """docs/closed-form-and-functions.md shows real output (regenerate: python
+    tests/doc_examples.py)."""
+    from doc_examples import DOC, examples, output
+
+    found = examples(DOC.read_text(encoding="utf-8"))
+    assert len(found) >= 6
+    for args, how, body in found:
+        assert body == output(args, how), f"docs example '{args}' is out of date"

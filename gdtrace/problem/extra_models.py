@@ -56,6 +56,10 @@ def _build_closed_form(checked: dict[str, Any], ctx: Context) -> Problem:
     _single_target(dataset, checked["model"], ctx)
     args = common_args(checked, ctx)
     args["lam"] = float(checked.get("lambda") or 0.0)
+    # learning_rate/epochs only configure `compare --methods gd` (kept in extra): the closed
+    # form itself takes no steps
+    args.pop("learning_rate", None)
+    args.pop("epochs", None)
     names, weights, bias = linear_params(checked, dataset, ctx)
     extra = {"fit_intercept": bool(checked["fit_intercept"]), "method": checked["method"],
              "gd_learning_rate": checked.get("learning_rate"),
