@@ -84,6 +84,14 @@ class MLPSetup:
     eta: float
     carry: Carry
     base: Setup  # the schedule logic shared with ``network``
+    target_names: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> Sym:
+        """The target as written: its column's name for one target, t for a vector."""
+        if len(self.target_names) == 1:
+            return Sym("t", self.target_names[0])
+        return Sym("t", "t")
 
     @property
     def n(self) -> int:
@@ -102,7 +110,7 @@ def setup_from(problem: Problem) -> MLPSetup:
                                                       Carry(problem.carry_decimals)))
     return MLPSetup(problem.extra["layers"], loss, dataset.X.astype(float),
                     dataset.Y.astype(float), problem.learning_rate,
-                    Carry(problem.carry_decimals), base)
+                    Carry(problem.carry_decimals), base, tuple(dataset.targets))
 
 
 def to_graph(layers: tuple[Layer, ...], features: list[str], targets: list[str]) -> Graph:
@@ -164,15 +172,17 @@ def sample_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: 
         acts.append(out)
         row.append(Quantity(f"a{index}", Role.VALUE, a(index), out, act.formula(u(index)),
                             {u(index).key: value}))
-    yhat_sym, t_sym = a(count), Sym("t", "t")
+    yhat_sym, t_sym = a(count), setup.target
     yhat = acts[-1]
     loss_value = carry(scale * float(np.sum(loss.term(yhat, t))))
-    body = Sum("k", Num(len(t)), loss.term_formula(Sym("yk", "ŷ", "k"), Sym("tk", "t", "k")),
+    body: Expr = Sum("k", Num(len(t)), loss.term_formula(Sym("yk", "ŷ", "k"), Sym("tk", "t", "k")),
                tuple(loss.term_formula(Ref(Sym(f"y{k}", "ŷ", str(k + 1)), f"y{k}"),
                                        Ref(Sym(f"t{k}", "t", str(k + 1)), f"t{k}"))
                      for k in range(len(t))))
     ops = {f"y{k}": float(v) for k, v in enumerate(yhat)} | \
         {f"t{k}": float(v) for k, v in enumerate(t)}
+    if len(t) == 1:  # one output: no sum over k
+        body = loss.term_formula(Ref(yhat_sym, "y0"), Ref(t_sym, "t0"))
     row.append(Quantity("L", Role.VALUE, L, loss_value, _scaled(scale, body), ops))
     # backward -----------------------------------------------------------------------------
     deltas: list[np.ndarray] = [np.zeros(0)] * count
@@ -432,7 +442,7 @@ def header(problem: Problem) -> Header:
                                 f"layer {index}: W{index} is "
                                 f"{layer.weights.shape[0]}×{layer.weights.shape[1]}"))
         formulas.append(Formula(a(index), _act(layer).formula(u(index)), layer.activation))
-    t = Sym("t", "t")
+    t = setup.target
     if setup.loss.paired is not None:
         formulas.append(Formula(delta(count), a(count) - t, f"{setup.loss.paired} output with "
                                 f"{setup.loss.name} (× the loss's 1/N factor)"))

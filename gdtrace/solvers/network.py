@@ -562,7 +562,8 @@ def header(problem: Problem) -> Header:
         else:
             rhs = activation_of(node.activation, node.slope).formula(z_sym(node.name))
         formulas.append(Formula(a_sym(node.name), rhs, node.activation))
-    formulas += [r for r in backprop_rules(setup.loss) if r.relation != "←"] + update_rules(setup)
+    rules = backprop_rules(setup.loss, graph.targets)
+    formulas += [r for r in rules if r.relation != "←"] + update_rules(setup)
     if problem.extra.get("symbolic"):
         from gdtrace.symbolic import network_gradients
 
@@ -578,13 +579,15 @@ def header(problem: Problem) -> Header:
                   formulas, _settings(problem, setup), notes)
 
 
-def backprop_rules(loss: OutputLoss) -> list[Formula]:
-    """The general chain rule the worked lines follow."""
+def backprop_rules(loss: OutputLoss, targets: tuple[str, ...] = ()) -> list[Formula]:
+    """The general chain rule the worked lines follow (the target named as its column when
+    there is one)."""
     j, k, i = Sym("j", "j"), Sym("k", "k"), Sym("i", "i")
     del j, k, i
     a_j, z_j, z_k = Sym("a_j", "a", "j"), Sym("z_j", "z", "j"), Sym("z_k", "z", "k")
     w_jk, a_i, w_ij = Sym("W_jk", "W", "jk"), Sym("a_i", "a", "i"), Sym("W_ij", "W", "ij")
-    y_hat, t = Sym("yhat", "y", hat=True), Sym("t", "t")
+    y_hat = Sym("yhat", "y", hat=True)
+    t = target_sym(targets[0]) if len(targets) == 1 else Sym("t", "t")
     rules = [Formula(Deriv(LOSS, y_hat, "g"), loss.derivative_formula(y_hat, t),
                      "per sample and output (× 1/(N·K) or 1/N when the loss averages)")]
     if loss.paired is not None:
