@@ -96,11 +96,10 @@ def comparison(problem: Any = None, *, l2: Iterable[float] | float | None = None
                                            "update": _listed(update)}
     if not any(variations.values()):
         raise UsageError("say what to compare: l2=, lr= or update=")
-    configs = []
-    for label, variant in configurations(base, variations):
-        configs.append((label, apply_overrides(variant, lam=variant.lam,
-                                               learning_rate=variant.learning_rate,
-                                               update=variant.update)))
+    for name, values in variations.items():  # each value checked by the file's own rules
+        for value in values:
+            apply_overrides(base, **{name: value})  # type: ignore[arg-type]
+    configs = configurations(base, variations)
     if len(configs) < 2:
         raise UsageError("nothing to compare: every value given equals the problem's own")
     return compare_runs(configs)

@@ -72,6 +72,20 @@ def test_compare_renders_in_every_report_format(fmt: str) -> None:
         assert "0.5" in text
 
 
+@pytest.mark.parametrize("name", BUNDLED)
+def test_comparisons_of_every_model_render_in_the_report_formats(name: str) -> None:
+    import gdtrace
+
+    trace = gdtrace.comparison(name, lr=[0.01])
+    for full in (False, True):
+        options = RenderOptions(full=full)
+        check_markdown(render(trace, "markdown", options))
+        assert latex_problems(render(trace, "latex", options)) == []
+        rows = list(csv.reader(io.StringIO(render(trace, "csv", options))))
+        assert {row[0] for row in rows[1:]} == {"as written", "η = 0.01"}
+        json.loads(render(trace, "json", options))
+
+
 # ------------------------------------------------------------------------------------ LaTeX
 
 
