@@ -256,7 +256,8 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
             epochs.append(epoch)
             if not np.isfinite(loss_line.value):
                 diagnostics.append(Diagnostic(
-                    "non_finite", f"the loss became {loss_line.value} (overflow) at the start "
+                    "non_finite", f"the loss became {loss_line.value}"
+                    f"{' (overflow)' if np.isinf(loss_line.value) else ''} at the start "
                     f"of epoch {epoch_index}; the run stops here", label, epoch_index))
                 stopped = True
                 break
@@ -282,7 +283,8 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
         final_loss = float(_loss_line(setup, w, b).value)
     if not stopped and not np.isfinite(final_loss):
         diagnostics.append(Diagnostic(
-            "non_finite", f"the final loss became {final_loss} (overflow)", label))
+            "non_finite", f"the final loss became {final_loss}"
+            f"{' (overflow)' if np.isinf(final_loss) else ''}", label))
     losses = [e.loss for e in epochs] + [final_loss]
     diagnostics.extend(_rising_loss(losses, label))
     # the η < 2/λmax test is about plain gradient descent, not about momentum or Adam
