@@ -696,3 +696,32 @@ def test_function_model_with_an_optimizer_skips_the_gd_analysis():
     explicit = load_problem(bundled_problems()["quadratic"])
     assert render(solve(apply_overrides(explicit, optimizer="sgd")), "json",
                   RenderOptions()) == render(plain_run, "json", RenderOptions())
+
+
+def test_docs_examples_are_real_output():
+    """Every line of each ``<!-- output: gdtrace ARGS -->`` block in docs/optimizers.md is a line
+    that command prints (``...`` stands for omitted lines)."""
+    import re
+    import shlex
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "optimizers.md").read_text("utf-8")
+    blocks = re.findall(r"<!-- output: gdtrace ([^>]+?) -->\n```\n(.*?)```", doc, re.S)
+    assert len(blocks) == 4
+    for args, body in blocks:
+        result = invoke(*shlex.split(args), "--format", "text")
+        assert result.exit_code == 0, result.output
+        printed = {line.rstrip() for line in result.stdout.splitlines()}
+        for line in body.splitlines():
+            if line != "...":
+                assert line.rstrip() in printed, (args, line)
+
+
+def test_docs_json_example_is_real_output():
+    import re
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "optimizers.md").read_text("utf-8")
+    snippet = re.search(r"```json\n(.*?)```", doc, re.S).group(1)
+    shown = json.loads("{" + snippet + "}")
+    result = invoke("solve", "adam", "--format", "json")
+    step = json.loads(result.stdout)["runs"][0]["epochs"][0]["steps"][0]
+    assert shown == {key: step[key] for key in ("values", "grad", "params")}
