@@ -118,7 +118,8 @@ def _dot(problem: Problem, graph: Graph, values, numbers: NumberFormat) -> str: 
     params = {p.name: p for p in graph.params}
     targets = dict(zip(graph.outputs, graph.targets))
     out = ["digraph network {", "  rankdir=LR;", f"  label={_quote(problem.title)};",
-           "  labelloc=t;", '  node [fontname="Helvetica"];', '  edge [fontname="Helvetica"];']
+           "  labelloc=t;", '  fontname="Helvetica";', '  node [fontname="Helvetica"];',
+           '  edge [fontname="Helvetica"];']
     for name in graph.inputs:
         label = name if values is None else f"{name}\n= {num(values.inputs[name])}"
         out.append(f"  {_quote('in:' + name)} [shape=box, label={_quote(label)}];")
@@ -130,7 +131,7 @@ def _dot(problem: Problem, graph: Graph, values, numbers: NumberFormat) -> str: 
         if values is not None:
             label.append(f"z = {num(values.z[node.name])}, a = {num(values.a[node.name])}")
             label.append(f"∂L/∂z = {num(values.dz[node.name])}")
-        shape = "doublecircle" if node.name in targets else "circle"
+        shape = "ellipse, peripheries=2" if node.name in targets else "ellipse"
         out.append(f"  {_quote('node:' + node.name)} [shape={shape}, "
                    f"label={_quote(chr(10).join(label))}];")
     for node in graph.nodes:

@@ -465,3 +465,19 @@ def test_mlp_minibatch_mean_loss_matches_a_direct_computation() -> None:
     A = np.where(U > 0, U, 0.2 * U)
     y = A @ np.array([1.5, -0.5]) + 0.3
     close(by_key(step.of_role(Role.GRAD))["b2"], [np.mean(-2 * (t - y))])
+
+
+@pytest.mark.parametrize("name", ["backprop", "relu_mlp", "softmax"])
+def test_graphviz_accepts_the_dot_output(name: str) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz (dot) is not installed")
+    result = CliRunner().invoke(app, ["graph", name, "--format", "dot"])
+    assert result.exit_code == 0, result.output
+    svg = subprocess.run(["dot", "-Tsvg"], input=result.stdout, capture_output=True, text=True,
+                         timeout=60)
+    assert svg.returncode == 0, svg.stderr
+    assert "<svg" in svg.stdout and "W1[1,1]" in svg.stdout if name == "relu_mlp" \
+        else "<svg" in svg.stdout
