@@ -359,7 +359,7 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
             Quantity("eta_limit", Role.VALUE, CONVERGES, limit,
                      E.Num(2) / fpp, {"fpp": curvature}, relation="<",
                      explanation="converges from every start iff 0 < η < 2/f′′"),
-            Quantity("eta_one_step", Role.VALUE, E.Text("one step at η"), one_step,
+            Quantity("eta_one_step", Role.VALUE, E.Text("one-step learning rate"), one_step,
                      E.Num(1) / fpp, {"fpp": curvature},
                      explanation="η = 1/f′′ reaches the minimiser in one step"),
             Quantity("step_factor", Role.VALUE, E.Sym("step_factor", "q"), factor,
@@ -427,7 +427,10 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
                 label))
     stability = Stability(hessian_formula, lam_max, 2.0 / lam_max, eta)
     regimes = tables.pop()
-    return [Block("Convergence analysis (exact: f is quadratic)", quantities, tables),
+    bound = "2/f′′" if calc.one_d else "2/λmax"
+    title = ("Convergence analysis (exact: f is quadratic). Gradient descent converges from "
+             f"every start iff 0 < η < {bound}")
+    return [Block(title, quantities, tables),
             Block("Learning rates", [], [regimes])], stability, diagnostics
 
 
@@ -440,7 +443,7 @@ def _no_minimum(curvature: float, one_d: bool, label: str) -> Diagnostic:
 
 
 MARK = "← this run"
-CONVERGES = E.Text("converges iff 0 < η")
+CONVERGES = E.Sym("eta_bound", "η")  # written "η < 2/f′′ = …" with relation "<"
 
 
 def _regimes_1d(one_step: float, limit: float, eta: float) -> Table:
@@ -511,7 +514,8 @@ def _local(calc: Calculus, hessian: np.ndarray, last: np.ndarray, eta: float, la
                                        float(value)))
     lam_max, lam_min = float(eigen[-1]), float(eigen[0])
     stationary = norm <= STATIONARY_TOLERANCE * max(1.0, float(np.max(np.abs(last))))
-    title = "Convergence analysis (local, at the last iterate)"
+    title = ("Convergence analysis (local, at the last iterate): stable near it iff "
+             f"0 < η < {'2/f′′' if calc.one_d else '2/λmax'}")
     if lam_max <= 0:
         diagnostics.append(Diagnostic(
             "no_minimum", "the Hessian at the last iterate has no positive curvature: this is "
@@ -520,7 +524,7 @@ def _local(calc: Calculus, hessian: np.ndarray, last: np.ndarray, eta: float, la
     limit = 2.0 / lam_max
     lam = E.Sym("lambda_max", "λmax") if not calc.one_d else E.Sym("lambda_max", "f′′")
     quantities += [
-        Quantity("eta_limit", Role.VALUE, E.Text("stable near this point iff 0 < η"), limit,
+        Quantity("eta_limit", Role.VALUE, CONVERGES, limit,
                  E.Num(2) / lam, {"lambda_max": lam_max}, relation="<",
                  explanation="near this point gradient descent is stable iff η < 2/λmax"),
         Quantity("contraction", Role.VALUE, E.Sym("contraction", "ρ"),
