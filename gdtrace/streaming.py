@@ -105,7 +105,7 @@ def run_events(problem: Problem, label: str = "as written", *, steps: bool = Tru
 
 # ------------------------------------------------------------------------------- work guard
 
-TRACE_LIMIT = 100_000
+TRACE_LIMIT = 20_000
 """Most numbers a full worked solution may record (beyond it the text is unreadable anyway)."""
 STREAM_LIMIT = 100_000_000
 """Most steps × parameters for ``--summary``/``--stream`` (about a minute of work)."""
