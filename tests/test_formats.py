@@ -410,3 +410,39 @@ def test_jupyter_display_is_an_html_table() -> None:
     trace = trace_of("logreg")
     html = trace._repr_html_()
     assert html.startswith("<pre") and "σ(z)" in html and "0.7427" in html
+
+
+# ------------------------------------------------------------------------- docs are true
+
+
+def test_every_excerpt_in_the_output_formats_doc_is_real_output() -> None:
+    """Each line of the docs' markdown/latex/csv/html excerpts (except elisions) occurs in
+    the output of the command the doc names."""
+    import gdtrace
+
+    logreg1 = gdtrace.solve("logreg", epochs=1)
+    linreg1 = gdtrace.solve("linreg", epochs=1)
+    compared = gdtrace.comparison("logreg", l2=0.5)
+    outputs = [
+        gdtrace.render(logreg1, fmt) for fmt in ("markdown", "latex", "csv", "html")
+    ] + [
+        gdtrace.render(logreg1, "markdown", steps=True),
+        gdtrace.render(linreg1, "latex"),
+        gdtrace.render(compared, "markdown"),
+        gdtrace.render(compared, "csv"),
+    ]
+    produced = "\n".join(outputs)
+    docs = Path(__file__).resolve().parents[1] / "docs" / "output-formats.md"
+    blocks = re.findall(r"^```(markdown|latex|html|)\n(.*?)^```$", docs.read_text(),
+                        flags=re.S | re.M)
+    checked = 0
+    for kind, body in blocks:
+        lines = body.splitlines()
+        if kind == "" and not (lines and lines[0].startswith(("run,", "as written,", "λ ="))):
+            continue  # shell commands and the terminal excerpt
+        for line in lines:
+            if line.strip() in ("", "…") or line.startswith("…"):
+                continue
+            assert line in produced, line
+            checked += 1
+    assert checked > 100

@@ -196,6 +196,25 @@ def tex(text: str) -> str:
     return "".join(out)
 
 
+def text_math(text: str) -> str:
+    """Words inside math (a formula's label): ASCII runs in ``\\text{…}``, Greek letters and
+    other symbols as math (``prediction ŷ`` → ``\\text{prediction }\\hat{y}``), which
+    pdflatex, KaTeX and MathJax (GitHub, Jupyter) all render the same way."""
+    out: list[str] = []
+    run = ""
+    for char in unicodedata.normalize("NFC", " ".join(str(text).split())):
+        if char.isascii():
+            run += char
+            continue
+        if run:
+            out.append(rf"\text{{{tex(run)}}}")
+            run = ""
+        out.append(f"{{{math_text(char)}}}")
+    if run:
+        out.append(rf"\text{{{tex(run)}}}")
+    return "".join(out)
+
+
 # ------------------------------------------------------------------ words shared with markdown
 
 SETTING_NAMES = {"learning_rate": "η", "lambda": "λ"}
@@ -309,7 +328,7 @@ class LatexPrinter(ExprPrinter):
                 PREC_ATOM)
 
     def _print_Text(self, node: E.Text) -> tuple[str, int]:
-        return rf"\text{{{tex(node.text)}}}", PREC_ATOM
+        return text_math(node.text), PREC_ATOM
 
     def _print_Add(self, node: E.Add) -> tuple[str, int]:
         breakable = getattr(self, "_breakable", False)
@@ -551,7 +570,7 @@ class LatexWriter:
                 row = (f"{self.printer.symbolic(formula.lhs)} &{relation(formula.relation)} "
                        f"{self.printer.symbolic(formula.rhs)}")
                 if formula.label:
-                    row += rf" && \text{{{tex(formula.label)}}}"
+                    row += f" && {text_math(formula.label)}"
                 rows.append(row)
             self.emit(align_block(rows))
         for note in header.notes:

@@ -19,7 +19,7 @@ from gdtrace.render.latex import (
     reading,
     relation,
     settings_text,
-    tex,
+    text_math,
 )
 from gdtrace.render.printer import ExprPrinter, NumberFormat
 from gdtrace.trace import Block, Comparison, Epoch, Quantity, Role, Run, Step, Trace
@@ -140,7 +140,7 @@ class MarkdownWriter:
             row = (f"{self.math.symbolic(formula.lhs)} &{relation(formula.relation)} "
                    f"{self.math.symbolic(formula.rhs)}")
             if formula.label:
-                row += rf" && \text{{{tex(formula.label)}}}"
+                row += f" && {text_math(formula.label)}"
             rows.append(row)
         self.display(rows)
         for note in header.notes:
