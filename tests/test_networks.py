@@ -481,3 +481,27 @@ def test_graphviz_accepts_the_dot_output(name: str) -> None:
     assert svg.returncode == 0, svg.stderr
     assert "<svg" in svg.stdout and "W1[1,1]" in svg.stdout if name == "relu_mlp" \
         else "<svg" in svg.stdout
+
+
+def test_mlp_worked_unit_by_unit_gives_the_same_matrices() -> None:
+    text = bundled_problems()["relu_mlp"].read_text().replace("update: batch",
+                                                              "update: batch\nworked: units")
+    units = solve(load_problem_text(text, "units.yaml")).runs[0]
+    vectors = solve(bundled("relu_mlp")).runs[0]
+    step_u, step_v = units.epochs[0].steps[0], vectors.epochs[0].steps[0]
+    for key, value in by_key(step_v.of_role(Role.GRAD)).items():
+        close(by_key(step_u.of_role(Role.GRAD))[key], value)
+    for key, value in vectors.final.items():
+        close(units.final[key], value)
+    row = row_values(step_u)
+    assert row["z1.2"] == pytest.approx(-1.92) and row["a1.2"] == 0.0
+    assert row["dL/dW1[1,3]"] == pytest.approx(0.1386)
+    for t_units, t_vectors in zip(units.blocks[0].tables, vectors.blocks[0].tables, strict=True):
+        assert t_units.title == t_vectors.title
+        close(t_units.rows, t_vectors.rows)
+    from gdtrace.render import RenderOptions, render
+
+    worked = render(solve(load_problem_text(text, "units.yaml")), "text",
+                    RenderOptions(steps=True))
+    assert ("z_1.1 = W1[1,1]·x₁ + W1[2,1]·x₂ + b1[1] = -0.8·0.6 − 1·(-1) − 0.2 = 0.32"
+            in worked)

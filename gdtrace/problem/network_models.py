@@ -156,6 +156,9 @@ MLP_FIELDS: dict[str, Field | None] = {
     "layers": Field(ListOf(LAYER, min_items=1), required=True,
                     doc="Layers in order; U = A·W + b, A = f(U)."),
     "loss": Field(Enum(LOSS_NAMES), default="mse", doc=LOSS_FIELD_DOC),
+    "worked": Field(Enum(("vectors", "units")), default="vectors",
+                    doc="vectors: each layer's lines as row vectors; units: unit by unit (z, a,"
+                    " ∂L/∂z of every unit, a chain-rule line per weight)."),
     "lambda": None,
     "threshold": None,
     **ROUNDING_FIELDS,
@@ -347,7 +350,8 @@ def build_mlp(checked: dict[str, Any], ctx: Context) -> Problem:
     loss = checked["loss"]
     _check_loss(loss, [layers[-1].activation], ctx, "loss")
     _check_targets(loss, dataset.Y, ctx)
-    extra = {"layers": tuple(layers), "schedule": _schedule(checked, dataset.n, ctx)}
+    extra = {"layers": tuple(layers), "schedule": _schedule(checked, dataset.n, ctx),
+             "worked": checked["worked"]}
     names = [f"{kind}{i + 1}" for i in range(len(layers)) for kind in ("W", "b")]
     return Problem(**common_args(checked, ctx), weight_names=names, extra=extra)
 

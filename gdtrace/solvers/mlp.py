@@ -85,6 +85,7 @@ class MLPSetup:
     carry: Carry
     base: Setup  # the schedule logic shared with ``network``
     target_names: tuple[str, ...] = ()
+    units: bool = False  # worked: units — scalar lines unit by unit
 
     @property
     def target(self) -> Sym:
@@ -110,7 +111,8 @@ def setup_from(problem: Problem) -> MLPSetup:
                                                       Carry(problem.carry_decimals)))
     return MLPSetup(problem.extra["layers"], loss, dataset.X.astype(float),
                     dataset.Y.astype(float), problem.learning_rate,
-                    Carry(problem.carry_decimals), base, tuple(dataset.targets))
+                    Carry(problem.carry_decimals), base, tuple(dataset.targets),
+                    problem.extra.get("worked") == "units")
 
 
 def to_graph(layers: tuple[Layer, ...], features: list[str], targets: list[str]) -> Graph:
@@ -227,6 +229,48 @@ def sample_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: 
     return Pass(row, loss_value, acts, pre, deltas, shares, lines)
 
 
+def unit_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray,
+              t: np.ndarray, scale: float, sample: int | None) -> Pass:
+    """The same pass unit by unit, through the named-node solver on the layers as nodes
+    (unit j of layer l is node ``l.j``, weight ``Wl[i,j]``); the chain-rule lines stay
+    scalar and the matrices are assembled from them."""
+    from gdtrace.solvers.network import sample_pass as node_pass
+
+    graph = setup.base.graph
+    params: dict[str, float] = {}
+    trainable: dict[str, bool] = {}
+    for index, (layer, w, bias) in enumerate(zip(setup.layers, Ws, bs), start=1):
+        for (i, j), value in np.ndenumerate(w):
+            params[f"W{index}[{i + 1},{j + 1}]"] = float(value)
+            trainable[f"W{index}[{i + 1},{j + 1}]"] = layer.trainable
+        for j, value in enumerate(bias):
+            params[f"b{index}[{j + 1}]"] = float(value)
+            trainable[f"b{index}[{j + 1}]"] = layer.trainable
+    result = node_pass(graph, setup.loss, params, trainable, dict(zip(graph.inputs, map(float, x))),
+                       dict(zip(graph.targets, map(float, t))), scale, setup.carry, sample)
+    row = list(result.lines) + [
+        Quantity(f"dL/d{q.key}", Role.VALUE, q.symbol, q.value, q.formula, q.operands)
+        for q in result.grad_lines]
+    acts, pre, deltas = [np.asarray(x, dtype=float)], [], []
+    shares: dict[str, np.ndarray] = {}
+    lines: list[Quantity] = []
+    L = loss_sym(sample)
+    for index, (layer, w) in enumerate(zip(setup.layers, Ws), start=1):
+        names = [f"{index}.{j + 1}" for j in range(w.shape[1])]
+        pre.append(np.array([result.z[n] for n in names]))
+        acts.append(np.array([result.a[n] for n in names]))
+        deltas.append(np.array([result.dz[n] for n in names]))
+        if not layer.trainable:
+            continue
+        gw = np.array([[result.grads[f"W{index}[{i + 1},{j + 1}]"] for j in range(w.shape[1])]
+                       for i in range(w.shape[0])])
+        gb = np.array([result.grads[f"b{index}[{j + 1}]"] for j in range(w.shape[1])])
+        shares[f"W{index}"], shares[f"b{index}"] = gw, gb
+        lines.append(Quantity(f"W{index}", Role.GRAD, Deriv(L, W(index), f"grad:W{index}"), gw))
+        lines.append(Quantity(f"b{index}", Role.GRAD, Deriv(L, b(index), f"grad:b{index}"), gb))
+    return Pass(row, result.loss, acts, pre, deltas, shares, lines)
+
+
 def _local(row: list[Quantity], index: int, act: Activation, pre: np.ndarray, out: np.ndarray,
            g_ref: Expr, g_key: str, g: np.ndarray, carry: Carry) -> np.ndarray:
     """δ = ∂L/∂a·f'(u) (elementwise), writing f'(u) out; softmax uses its Jacobian."""
@@ -266,8 +310,8 @@ def _step(setup: MLPSetup, number: int, epoch: int, group: list[int], Ws: list[n
     rows = []
     base = setup.base
     for s in group:
-        result = sample_pass(setup, Ws, bs, setup.X[s], setup.Y[s], scale,
-                             None if single else s + 1)
+        passer = unit_pass if setup.units else sample_pass
+        result = passer(setup, Ws, bs, setup.X[s], setup.Y[s], scale, None if single else s + 1)
         passes.append(result)
         inputs = [Quantity(name, Role.INPUT, Sym(f"input:{name}", name), float(v))
                   for name, v in zip(base.graph.inputs, setup.X[s])]
