@@ -318,3 +318,32 @@ def test_carry_log_loss_uses_the_rounded_sigma_it_shows():
     # σ rounding to exactly 1 would make ln(1 − 1) undefined: then the stable form is used
     problem = make("logistic", [[9.0, 0.0]], [1.0], carry_decimals=2)
     assert solve(problem).runs[0].epochs[0].loss == round_half_away(9.000123402, 2)
+
+
+@pytest.mark.parametrize("loss", ["mse", "half_mse", "sse", "half_sse"])
+@pytest.mark.parametrize("lam", [0.0, 3.0])
+def test_stability_limit_separates_convergence_from_divergence(loss, lam):
+    """η just below 2/λmax converges, just above diverges: checked by running both."""
+    rows = [[1.0, 2.0, 1.0], [2.0, 0.5, 0.0], [-1.0, 1.0, 2.0], [0.5, -1.5, 1.0]]
+    base = make("linear", rows, [0.2, -0.1], loss=loss, update="batch", **{"lambda": lam})
+    stability = solve(base).runs[0].stability
+    assert stability is not None
+    X = np.hstack([np.array(rows)[:, :2], np.ones((4, 1))])
+    c = 1.0 if loss.startswith("half") else 2.0
+    hessian = (c / 4 if loss.endswith("mse") else c) * X.T @ X + np.diag([lam / 4, lam / 4, 0])
+    assert stability.lambda_max == pytest.approx(np.linalg.eigvalsh(hessian)[-1], rel=1e-12)
+    limit = stability.eta_limit
+    assert limit == pytest.approx(2 / stability.lambda_max, rel=1e-15)
+    below = solve(make("linear", rows, [0.2, -0.1], loss=loss, update="batch", epochs=60,
+                       learning_rate=0.9 * limit, **{"lambda": lam})).runs[0]
+    above = solve(make("linear", rows, [0.2, -0.1], loss=loss, update="batch", epochs=60,
+                       learning_rate=1.15 * limit, **{"lambda": lam}))
+    # below the limit every step lowers the minimised loss (descent lemma); with λ = 0 that is
+    # the data loss printed per epoch, so it never rises
+    losses = [e.loss for e in below.epochs] + [below.final_loss]
+    assert below.stability.stable and below.final_loss < 10 * losses[0]
+    if lam == 0:
+        assert all(b <= a for a, b in zip(losses, losses[1:]))
+    assert not above.runs[0].stability.stable
+    assert {"unstable_learning_rate"} <= {w.code for w in above.warnings}
+    assert above.runs[0].final_loss > 1e3 * above.runs[0].epochs[0].loss
