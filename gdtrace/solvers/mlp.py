@@ -45,6 +45,9 @@ from gdtrace.trace import (
 )
 
 X_SYM = Sym("x", "x")
+# The matrix view is written for steps with several samples (one sample's matrices are its
+# vector lines), for the first few of them only: a long run would repeat it hundreds of times.
+MATRIX_VIEW_STEPS = 3
 
 
 def W(layer: int) -> Sym:
@@ -438,7 +441,8 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
                 number += 1
                 step, block = _step(setup, number, e, group, Ws, bs)
                 epoch.steps.append(step)
-                blocks.append(block)
+                if len(group) > 1 and len(blocks) < MATRIX_VIEW_STEPS:
+                    blocks.append(block)
                 bad = first_non_finite(step)
                 if bad is not None:
                     diagnostics.append(Diagnostic("non_finite", f"{bad.key} became non-finite "
