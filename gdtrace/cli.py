@@ -348,6 +348,9 @@ def compare(
         "--update", help="Update rules to compare, e.g. sgd,batch.")] = None,
     optimizer: Annotated[Optional[str], typer.Option(
         "--optimizer", help="Optimizers to compare, e.g. sgd,adam.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(
+        "--batch-size", help="Samples per step of the minibatch runs (e.g. with --update "
+                             "sgd,minibatch).")] = None,
     methods: Annotated[Optional[str], typer.Option(
         "--methods", help="Fit a regression problem several ways and compare RMSE: any of "
                           "ols, pinv, ridge, gd (e.g. ols,ridge,gd).", show_default=False)] = None,
@@ -392,6 +395,8 @@ def compare(
             raise UsageError("say what to compare: --l2, --lr, --update or --optimizer "
                              "(e.g. gdtrace compare --l2 0.5)")
         configs = configurations(loaded, variations)
+        if batch_size is not None:
+            configs = _with_batch_size(configs, batch_size)
         if optimizers:
             configs = _with_optimizers(configs, loaded.optimizer, optimizers)
         checked = [(label, apply_overrides(variant)) for label, variant in _validated(configs)]
@@ -444,6 +449,18 @@ def _with_optimizers(configs: list[tuple[str, object]], own: object,
             out.append((named if label == "as written" else f"{label}, {named}",
                         variant.with_overrides(optimizer=choice)))  # type: ignore[attr-defined]
     return out
+
+
+def _with_batch_size(configs: list[tuple[str, object]], size: int) -> list[tuple[str, object]]:
+    """``--batch-size`` goes to every minibatch run (checked like the file's key)."""
+    from gdtrace.problem import apply_overrides
+
+    if not any(variant.update == "minibatch" for _, variant in configs):  # type: ignore
+        raise UsageError("--batch-size applies to minibatch runs only; add minibatch to "
+                         "--update (e.g. --update sgd,minibatch --batch-size 2)")
+    return [(label, apply_overrides(variant, batch_size=size)  # type: ignore[arg-type]
+             if variant.update == "minibatch" else variant)  # type: ignore[attr-defined]
+            for label, variant in configs]
 
 
 def _check_applies(loaded: object, variations: dict[str, list[object]]) -> None:

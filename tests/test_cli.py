@@ -197,6 +197,11 @@ def test_compare_several_values_lr_and_update():
     assert document["runs"][1]["settings"]["update"] == "batch"
     out = ok("compare", "linreg", "--lr", "0.005")
     assert "η = 0.005 vs as written" in out
+    document = as_json("compare", "--update", "sgd,minibatch", "--batch-size", "2")
+    runs = document["runs"]
+    assert [r["label"] for r in runs] == ["as written", "update = minibatch"]
+    assert [s["samples"] for s in runs[1]["epochs"][0]["steps"]] == [[1, 2], [3, 4]]
+    assert runs[1]["settings"]["batch_size"] == 2 and "batch_size" not in runs[0]["settings"]
 
 
 # ------------------------------------------------------------------------- list and version
@@ -271,6 +276,9 @@ def test_bad_problem_file(tmp_path, name):
     (["compare"], "say what to compare: --l2, --lr"),
     (["compare", "--l2", "0"], "nothing to compare"),
     (["compare", "--update", "sgd"], "nothing to compare"),
+    (["compare", "--update", "minibatch"], "needs a batch size"),
+    (["compare", "--l2", "0.5", "--batch-size", "2"], "applies to minibatch runs only"),
+    (["compare", "--update", "minibatch", "--batch-size", "0"], "must be at least 1"),
 ])
 def test_bad_options(args, expected):
     assert_one_line_error(invoke(*args), expected)
