@@ -236,3 +236,11 @@ def test_the_docs_examples_are_what_gdtrace_prints() -> None:
     assert len(found) >= 6
     for args, how, body in found:
         assert body == output(args, how), f"docs example '{args}' is out of date"
+
+
+@pytest.mark.parametrize("eta, row", [(0.05, 0), (0.1, 1), (0.15, 1), (0.2, 2), (0.3, 2)])
+def test_two_variable_regime_marks_a_boundary_learning_rate(eta: float, row: int) -> None:
+    """H = diag(10, 2): 1/λmax = 0.1 starts the overshooting row, 2/λmax = 0.2 the last one."""
+    run = solve(problem("5*x^2 + y^2", start="{x: 1, y: 1}", lr=eta)).runs[0]
+    table = next(t for b in run.blocks for t in b.tables if "learning rate" in t.title)
+    assert [i for i, r in enumerate(table.rows) if r[-1]] == [row]

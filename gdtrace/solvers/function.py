@@ -474,7 +474,7 @@ def _regimes_nd(lam_min: float, lam_max: float, eta: float) -> Table:
 def _mark(table: Table, eta: float) -> Table:
     """Flag the row this run's η falls in (a single-point row wins when η is exactly on it)."""
     exact = [r for r in table.rows if r[0] == r[1] == eta]
-    inside = [r for r in table.rows if r[0] < eta < r[1]]
+    inside = [r for r in table.rows if r[0] < r[1] and r[0] <= eta < r[1]]
     chosen = (exact or inside or [table.rows[-1]])[0]
     for row in table.rows:
         row.append(MARK if row is chosen else "")
