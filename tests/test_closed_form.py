@@ -218,3 +218,18 @@ def test_solve_ridge_is_not_mistaken_for_a_long_run() -> None:
     result = cli("solve", "ridge", "--steps", "--format", "text")
     assert result.exit_code == 0, result.stderr
     assert "Fitted values and errors" in result.stdout
+
+
+def test_ridge_pinv_and_ols_without_intercept_agree_with_numpy() -> None:
+    ridge = solve(load("ridge", extra="lambda: 3\nmethod: pinv\n")).runs[0]
+    assert as_vector(ridge) == pytest.approx(ridge_reference(DATA[:, :2], DATA[:, 2], 3.0),
+                                             rel=1e-9)
+    values = {q.key: q.value for b in ridge.blocks for q in b.quantities}
+    design = np.hstack([DATA[:, :2], np.ones((5, 1))])
+    system = design.T @ design + np.diag([3.0, 3.0, 0.0])
+    assert [values[f"singular_value_{k + 1}"] for k in range(3)] == pytest.approx(
+        np.linalg.svd(system, compute_uv=False), rel=1e-12)
+    ols = solve(load("ols", extra="fit_intercept: false\n")).runs[0]
+    expected = np.linalg.lstsq(DATA[:, :2], DATA[:, 2], rcond=None)[0]
+    assert as_vector(ols) == pytest.approx(expected, rel=1e-9)
+    assert ols.param_names == ["w1", "w2"]
