@@ -106,7 +106,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
             break
     final = {n: float(v) for n, v in zip(names, w)} | {"b": float(b)}
     final_mistakes = _mistakes(X, y, w, b, signed)
-    blocks = [_summary_block(converged_at, len(epochs), final_mistakes, dataset.n)]
+    blocks = [_summary_block(converged_at, len(epochs), final_mistakes)]
     diagnostics = []
     if converged_at is None:
         diagnostics.append(Diagnostic(
@@ -175,7 +175,8 @@ def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarr
             error != 0)
 
 
-def _summary_block(converged_at: int | None, ran: int, mistakes: int, n: int) -> Block:
+def _summary_block(converged_at: int | None, ran: int, mistakes: int) -> Block:
+    """How many epochs ran and whether the last one made no mistake."""
     quantities = [
         Quantity("epochs_run", Role.VALUE, E.Text("epochs run"), float(ran)),
         Quantity("mistakes", Role.VALUE, E.Text("mistakes with the final parameters"),
@@ -187,7 +188,6 @@ def _summary_block(converged_at: int | None, ran: int, mistakes: int, n: int) ->
                                    E.Text("first epoch without an update"), float(converged_at)))
     else:
         title = "Not converged within the epochs given"
-    del n
     return Block(title, quantities)
 
 
