@@ -188,3 +188,12 @@ def test_evaluation_gives_inf_or_nan_instead_of_raising() -> None:
     assert evaluate(parse("1/x", ["x"]), {"x": 0}) == math.inf
     assert math.isnan(evaluate(parse("x^0.5", ["x"]), {"x": -4}))
     assert evaluate(parse("x^3", ["x"]), {"x": -1e200}) == -math.inf
+
+
+@pytest.mark.parametrize("text", FUNCTIONS_1D + ["x/3 + 2*x/6", "(2*x)/(4*x^2)", "x^2*x^-3",
+                                                 "-(x - 2)*(-3)", "exp(0)*x + abs(-2)*x"])
+@pytest.mark.parametrize("point", [0.3, 1.7, 2.9])
+def test_simplify_never_changes_a_value(text: str, point: float) -> None:
+    tree = parse(text, ["x"])
+    assert evaluate(simplify(tree), {"x": point}) == pytest.approx(
+        evaluate(tree, {"x": point}), rel=1e-12, abs=1e-12)
