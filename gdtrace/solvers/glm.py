@@ -255,10 +255,7 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
             epoch = Epoch(epoch_index, loss_line.value, [], loss_line)
             epochs.append(epoch)
             if not np.isfinite(loss_line.value):
-                diagnostics.append(Diagnostic(
-                    "non_finite", f"the loss became {loss_line.value}"
-                    f"{' (overflow)' if np.isinf(loss_line.value) else ''} at the start "
-                    f"of epoch {epoch_index}; the run stops here", label, epoch_index))
+                diagnostics.append(non_finite_loss(loss_line.value, label, epoch_index))
                 stopped = True
                 break
             for start in range(0, setup.n, setup.batch_size):
@@ -268,10 +265,7 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
                 epoch.steps.append(step)
                 bad = _first_non_finite(step)
                 if bad is not None:
-                    diagnostics.append(Diagnostic(
-                        "non_finite", f"{_what(bad)} became {bad.value}"
-                        f"{' (overflow)' if np.isinf(bad.value) else ''}; the run stops here",
-                        label, epoch_index, step_number))
+                    diagnostics.append(non_finite_step(bad, label, epoch_index, step_number))
                     stopped = True
                     break
                 w = np.array([q.value for q in step.of_role(Role.PARAM)[:-1]], dtype=float)
@@ -281,12 +275,39 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
     final = {name: float(v) for name, v in zip(setup.weight_names, w)} | {"b": float(b)}
     with np.errstate(all="ignore"):
         final_loss = float(_loss_line(setup, w, b).value)
+    stability, closing = closing_diagnostics(
+        setup, [e.loss for e in epochs], final_loss, stopped, label)
+    diagnostics.extend(closing)
+    run = Run(label=label, settings=_settings(problem, setup), epochs=epochs, final=final,
+              final_loss=final_loss, param_names=[*setup.weight_names, "b"],
+              outcome=_outcome(problem, setup, w, b), stability=stability, stopped_early=stopped)
+    return run, diagnostics
+
+
+def non_finite_loss(value: float, label: str, epoch: int) -> Diagnostic:
+    """The run stops: the loss at the start of an epoch is not finite."""
+    return Diagnostic("non_finite", f"the loss became {value}"
+                      f"{' (overflow)' if np.isinf(value) else ''} at the start "
+                      f"of epoch {epoch}; the run stops here", label, epoch)
+
+
+def non_finite_step(bad: Quantity, label: str, epoch: int, step: int) -> Diagnostic:
+    """The run stops: ``bad`` is the step's first value that is not finite."""
+    return Diagnostic("non_finite", f"{_what(bad)} became {bad.value}"
+                      f"{' (overflow)' if np.isinf(bad.value) else ''}; the run stops here",
+                      label, epoch, step)
+
+
+def closing_diagnostics(setup: GLMSetup, losses: list[float | None], final_loss: float,
+                        stopped: bool, label: str) -> tuple[Stability | None, list[Diagnostic]]:
+    """Warnings after the loop (a non-finite final loss, a rising loss, an unstable η) and the
+    stability analysis; shared by :func:`run_glm` and the ``--summary``/``--stream`` path."""
+    diagnostics: list[Diagnostic] = []
     if not stopped and not np.isfinite(final_loss):
         diagnostics.append(Diagnostic(
             "non_finite", f"the final loss became {final_loss}"
             f"{' (overflow)' if np.isinf(final_loss) else ''}", label))
-    losses = [e.loss for e in epochs] + [final_loss]
-    diagnostics.extend(_rising_loss(losses, label))
+    diagnostics.extend(_rising_loss([*losses, final_loss], label))  # type: ignore[list-item]
     # the η < 2/λmax test is about plain gradient descent, not about momentum or Adam
     stability = _stability(setup) if not setup.logistic and setup.update == "batch" \
         and setup.optimizer.plain else None
@@ -296,10 +317,7 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
             "unstable_learning_rate",
             f"η = {setup.eta:g} is {ratio:.3g}× the stability limit 2/λmax = "
             f"{stability.eta_limit:.6g}: batch gradient descent on this loss diverges", label))
-    run = Run(label=label, settings=_settings(problem, setup), epochs=epochs, final=final,
-              final_loss=final_loss, param_names=[*setup.weight_names, "b"],
-              outcome=_outcome(problem, setup, w, b), stability=stability, stopped_early=stopped)
-    return run, diagnostics
+    return stability, diagnostics
 
 
 def _what(quantity: Quantity) -> str:
