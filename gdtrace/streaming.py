@@ -229,19 +229,14 @@ def glm_events(problem: Problem, label: str = "as written", *, steps: bool = Tru
             losses.append(loss)
             yield EpochStart(epoch_index, loss)
             if not math.isfinite(loss):
-                diagnostics.append(Diagnostic(
-                    "non_finite", f"the loss became {loss} (overflow) at the start "
-                    f"of epoch {epoch_index}; the run stops here", label, epoch_index))
+                diagnostics.append(glm.non_finite_loss(loss, label, epoch_index))
                 stopped = True
                 break
             epoch_steps = _sgd_fast if fast else _normal_steps
             try:
                 yield from epoch_steps(setup, state, order, epoch_index, limit, steps, progress)
             except _Stop as stop:
-                bad = stop.args[0]
-                diagnostics.append(Diagnostic(
-                    "non_finite", f"{bad.key} became {bad.value} (overflow); "
-                    "the run stops here", label, stop.args[1], stop.args[2]))
+                diagnostics.append(glm.non_finite_step(*stop.args[:1], label, *stop.args[1:]))
                 stopped = True
                 break
             yield EpochEnd(epoch_index, state.step, _named(names, state.w, state.b))
@@ -251,22 +246,11 @@ def glm_events(problem: Problem, label: str = "as written", *, steps: bool = Tru
     w, b = state.w, state.b
     with np.errstate(all="ignore"):
         final_loss = glm_loss(setup, w, b)
-    if not stopped and not math.isfinite(final_loss):
-        diagnostics.append(Diagnostic(
-            "non_finite", f"the final loss became {final_loss} (overflow)", label))
+    closing = glm.closing_diagnostics(setup, losses, final_loss, stopped, label)[1]
     if capped:
-        diagnostics.append(Diagnostic(
+        closing.insert(0, Diagnostic(
             "max_steps", f"stopped after {limit} of {planned} steps (--max-steps)", label))
-    diagnostics.extend(glm._rising_loss([*losses, final_loss], label))
-    if not setup.logistic and setup.update == "batch" and plain:
-        stability = glm._stability(setup)
-        if not stability.stable:
-            ratio = setup.eta / stability.eta_limit
-            diagnostics.append(Diagnostic(
-                "unstable_learning_rate",
-                f"η = {setup.eta:g} is {ratio:.3g}× the stability limit 2/λmax = "
-                f"{stability.eta_limit:.6g}: batch gradient descent on this loss diverges",
-                label))
+    diagnostics.extend(closing)
     with np.errstate(all="ignore"):
         accuracy = glm._outcome(problem, setup, w, b).accuracy
     yield RunEnd(_named(names, w, b), final_loss, diagnostics, stopped or capped, state.step,
