@@ -361,6 +361,7 @@ def test_table_cells_keep_their_decimals():
     assert [numbers.fixed(v) for v in (0.99996, -0.99996, 5.0, 1.06, 0.0)] == \
         ["1.0000", "-1.0000", "5", "1.0600", "0"]
     assert numbers.fixed(1.5394534633806398e-06) == "1.5395e-06"
+    assert numbers.fixed(1.147e34) == "1.1470e+34" and numbers.fixed(1e300) == "1.0000e+300"
     rows = ok("solve", "--decimals", "1").splitlines()
     step_3 = next(line for line in rows if line.startswith("   3        3"))
     assert step_3.split()[6:9] == ["5.2", "1.0", "1.0"]  # z, σ(z) = 0.9944, error

@@ -49,12 +49,13 @@ class NumberFormat:
     def fixed(self, value: float) -> str:
         """Like :meth:`plain` but keeping trailing zeros, so table columns line up."""
         mantissa, exponent = self.parts(value)
-        if exponent is None and "." in mantissa:
+        digits = max(self.decimals, 1) if exponent is not None else self.decimals
+        if "." in mantissa:
             whole, fraction = mantissa.split(".")
-            mantissa = f"{whole}.{fraction.ljust(self.decimals, '0')}"
-        elif exponent is None and self.decimals and math.isfinite(float(value)) \
-                and not float(value).is_integer():
-            mantissa += "." + "0" * self.decimals  # 0.99996 → 1.0000, not 1: it is not whole
+            mantissa = f"{whole}.{fraction.ljust(digits, '0')}"
+        elif exponent is not None or (self.decimals and math.isfinite(float(value))
+                                      and not float(value).is_integer()):
+            mantissa += "." + "0" * digits  # 0.99996 → 1.0000 (not whole), 1e+34 → 1.0000e+34
         return mantissa if exponent is None else f"{mantissa}e{exponent:+03d}"
 
 
