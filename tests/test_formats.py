@@ -207,6 +207,10 @@ def test_compare_latex_and_hostile_text_compile(tmp_path: Path) -> None:
     trace = compare_trace()
     trace.problem.title = r"50% of {x} & $y_1$ #2 ~ ^ \ < > | — ŷ σ² naïve “q” 日本 ✓"
     trace.runs[0].label = "as_written & 100%"
+    from gdtrace.trace import Formula
+
+    trace.header.formulas.append(Formula(E.Sym("g", "größe", "ø"), E.Sym("t", "température")
+                                         + E.Sym("x", "X̃ᵀX̃"), "naïve ŷ label, 100% & #"))
     source = render(trace, "latex", RenderOptions(standalone=True, full=True))
     assert latex_problems(source) == []
     assert compile_pdf(source, tmp_path) >= 1
@@ -252,6 +256,8 @@ def test_latex_printer_nodes() -> None:
         r"\left[\begin{array}{rr}1 & 2 \\ 3 & 4.5\end{array}\right]"
     assert p.symbolic(E.func("relu", x)) == r"\operatorname{relu}(x_{1})"
     assert p.symbolic(E.func("sqrt", x) + 1) == r"\sqrt{x_{1}} + 1"
+    assert p.symbolic(E.Sym("g", "größe")) == r'\text{gr\"{o}\ss{}e}'
+    assert math_text("âge_2") == r"\text{\^{a}ge}\_2"
     assert p.symbolic(E.Compare(x, ">", E.Num(0))) == r"\left[x_{1} > 0\right]"
     summed = E.Sum("i", E.Sym("n", "n"), E.Sym("e", "e", "i"),
                    (E.Ref(E.Sym("e1", "e", "1"), "e1"), E.Ref(E.Sym("e2", "e", "2"), "e2")))

@@ -112,9 +112,52 @@ def _ascii_fallback(char: str) -> str:
 
 
 def math_text(text: str, words: bool = True) -> str:
-    """A Unicode name (``w``, ``error``, ``X̃ᵀX̃``, ``η``) as LaTeX math (``\\text{error}``,
-    ``\\tilde{X}^{\\top}\\tilde{X}``, ``\\eta``). Runs of two or more letters are upright words
-    unless ``words`` is false (subscripts such as ``ij`` are indices)."""
+    """A Unicode name (``w``, ``error``, ``X̃ᵀX̃``, ``η``, ``größe``) as LaTeX math
+    (``\\text{error}``, ``\\tilde{X}^{\\top}\\tilde{X}``, ``\\eta``, ``\\text{gr\\"{o}\\ss{}e}``).
+    Runs of two or more letters are upright words unless ``words`` is false (subscripts such
+    as ``ij`` are indices)."""
+    if not words:
+        return _merge_scripts(_math_symbols(text, words)).strip()
+    out: list[str] = []
+    rest = ""
+    for word, foreign in _words(unicodedata.normalize("NFC", text)):
+        if foreign:  # a word with accented or non-Latin letters: upright text, accents kept
+            out.append(_math_symbols(rest, words) + f"\\text{{{tex(word)}}}")
+            rest = ""
+        else:
+            rest += word
+    out.append(_math_symbols(rest, words))
+    return _merge_scripts("".join(out)).strip()
+
+
+def _word_char(char: str) -> bool:
+    return (char.isalpha() and char not in SUPERSCRIPT_CHARS and char not in SUBSCRIPT_CHARS
+            and char not in MATH_SYMBOLS and greek_command(char) is None)
+
+
+def _words(text: str) -> list[tuple[str, bool]]:
+    """Split into (piece, foreign) where foreign pieces are words of two or more letters
+    with a non-ASCII letter (``größe``); everything else is left to the symbol rules."""
+    pieces: list[tuple[str, bool]] = []
+    index = 0
+    while index < len(text):
+        end = index
+        while end < len(text) and (_word_char(text[end]) or (
+                end > index and unicodedata.combining(text[end]))):
+            end += 1
+        if end == index:
+            pieces.append((text[index], False))
+            index += 1
+            continue
+        word = text[index:end]
+        letters = [c for c in word if not unicodedata.combining(c)]
+        pieces.append((word, len(letters) > 1 and not word.isascii()))
+        index = end
+    return pieces
+
+
+def _math_symbols(text: str, words: bool) -> str:
+    """Character by character: Greek and math signs as commands, accents as math accents."""
     tokens: list[tuple[str, str]] = []  # (kind, latex); kind "letter" for a bare ASCII letter
     for char in unicodedata.normalize("NFD", text):
         if char in MATH_ACCENTS and tokens:
@@ -147,7 +190,7 @@ def math_text(text: str, words: bool = True) -> str:
         else:
             out.append(tokens[index][1])
             index += 1
-    return _merge_scripts("".join(out)).strip()
+    return "".join(out)
 
 
 def _merge_scripts(text: str) -> str:
