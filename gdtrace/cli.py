@@ -495,7 +495,9 @@ def _validated(configs: list[tuple[str, object]]) -> list[tuple[str, object]]:
 @app.command()
 def plot(
     problem: ProblemArg = None,
-    output: OutputOpt = None,
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", help="The image to write; its type comes from the extension: .png, "
+                               ".svg, .pdf …", show_default=False, metavar="FILE")] = None,
     l2: Annotated[Optional[str], typer.Option(
         "--l2", help="λ values to plot beside the file's, one line per run, e.g. 0.5.")] = None,
     lr: Annotated[Optional[str], typer.Option(
@@ -508,7 +510,7 @@ def plot(
     """Plot the loss per epoch and the parameters per step to an image (-o loss.png/.svg/.pdf).
 
     With --l2, --lr or --update the runs of `compare` are drawn, one line per run.
-    Needs matplotlib: pip install "gdtrace[plot]".
+    Needs matplotlib: pip install "gdtrace\\[plot]".
     """
 
     def run() -> None:
