@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
+
+import numpy as np
 
 from gdtrace.problem.model import Problem
 from gdtrace.trace import Comparison, Contrast, ParamChange, Run, Trace
 
+BIAS_NAME = re.compile(r"^b\d*$")  # b (regressions), b1, b2 … (network layers and nodes)
 SETTING_LABELS = {"lam": "λ", "learning_rate": "η", "update": "update"}
 
 
@@ -32,6 +36,11 @@ def _short(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _size(value: object) -> float:
+    """|w| for a number, the Frobenius norm ‖W‖ for a matrix or vector."""
+    return float(np.linalg.norm(np.asarray(value, dtype=float)))
+
+
 def comparison_of(runs: list[Run]) -> Comparison:
     """Differences of every later run from the first, parameter by parameter."""
     baseline = runs[0]
@@ -40,10 +49,11 @@ def comparison_of(runs: list[Run]) -> Comparison:
         changes = []
         for name in baseline.param_names:
             before, after = baseline.final.get(name), run.final.get(name)
-            if not isinstance(before, float) or not isinstance(after, float):
-                continue  # matrices are compared in their own runs' tables
-            changes.append(ParamChange(name, before, after, after - before,
-                                       abs(after) - abs(before)))
+            if before is None or after is None or np.shape(before) != np.shape(after):
+                continue  # a parameter one of the runs does not have
+            changes.append(ParamChange(name, before, after, np.subtract(after, before),
+                                       _size(after) - _size(before),
+                                       bias=BIAS_NAME.match(name) is not None))
         loss_difference = None
         if baseline.final_loss is not None and run.final_loss is not None:
             difference = run.final_loss - baseline.final_loss

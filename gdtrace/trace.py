@@ -172,10 +172,11 @@ class ParamChange:
     """How one parameter differs between a run and the baseline run of a comparison."""
 
     name: str
-    baseline: float
-    other: float
-    difference: float  # other − baseline
-    magnitude_change: float  # |other| − |baseline|: negative means it moved toward zero
+    baseline: Value
+    other: Value
+    difference: Value  # other − baseline (elementwise for matrices)
+    magnitude_change: float  # |other| − |baseline| (‖·‖ for matrices): < 0 is toward zero
+    bias: bool = False  # biases are never penalized, so readings treat them apart
 
 
 @dataclass

@@ -183,7 +183,7 @@ def test_compare_l2_json_has_two_labelled_runs():
     (contrast,) = comparison["contrasts"]
     assert contrast["run"] == "λ = 0.5" and len(contrast["changes"]) == 4
     change = contrast["changes"][0]
-    assert set(change) == {"name", "baseline", "other", "difference", "magnitude_change"}
+    assert set(change) == {"name", "baseline", "other", "difference", "magnitude_change", "bias"}
     assert change["difference"] == pytest.approx(-0.7292600473 + 0.7402207419, abs=1e-9)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Iterator, Sequence
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -74,7 +75,7 @@ class ConsoleWriter:
         style = "bold underline" if level == 1 else "bold"
         self.line(text, style if self.options.color else None)
         if not self.options.color:
-            self.line(("=" if level == 1 else "-") * len(text))
+            self.line(("=" if level == 1 else "-") * cell_len(text))
 
     def num(self, value: object) -> str:
         return self.printer.number(value)
@@ -93,7 +94,7 @@ class ConsoleWriter:
         """Print a table, split into several when wider than the console (first ``keep``
         columns repeat in each part so every row stays identifiable)."""
         width = self.console.width
-        widths = [max(len(h), *(len(r[i]) for r in rows)) + 3 if rows else len(h) + 3
+        widths = [max(cell_len(h), *(cell_len(r[i]) for r in rows)) + 3 if rows else cell_len(h) + 3
                   for i, h in enumerate(headings)]
         groups: list[list[int]] = []
         current = list(range(keep))
@@ -138,7 +139,7 @@ class ConsoleWriter:
         title = self.trace.problem.title
         self.line(title, "bold" if self.options.color else None)
         if not self.options.color:
-            self.line("=" * len(title))
+            self.line("=" * cell_len(title))
         self.line(f"source: {self.trace.problem.source}")
         self.line(f"model: {header.model}")
         self.line(f"loss: {header.loss}")
@@ -146,11 +147,14 @@ class ConsoleWriter:
         if len(self.trace.runs) == 1:
             self.line(_settings_text(header.settings, exact))
         self.line("formulas:")
-        width = max((len(self.printer.symbolic(f.lhs)) for f in header.formulas), default=0)
+        width = max((cell_len(self.printer.symbolic(f.lhs)) for f in header.formulas),
+                    default=0)
         for formula in header.formulas:
-            lhs = self.printer.symbolic(formula.lhs).rjust(width)
+            lhs = self.printer.symbolic(formula.lhs)
+            lhs = " " * (width - cell_len(lhs)) + lhs  # cell widths: ŷ is one column, not two
             text = f"  {lhs} {formula.relation} {self.printer.symbolic(formula.rhs)}"
-            self.line(f"{text:<60}  {formula.label}" if formula.label else text)
+            padding = " " * max(60 - cell_len(text), 0)
+            self.line(f"{text}{padding}  {formula.label}" if formula.label else text)
         for note in header.notes:
             self.line(f"  ({note})")
 
@@ -314,8 +318,8 @@ class ConsoleWriter:
         for name in names:
             cells = [name] + [self.cell(run.final.get(name, float("nan"))) for run in runs]
             for contrast in comparison.contrasts:
-                change = next(ch for ch in contrast.changes if ch.name == name)
-                cells.append(self.cell(change.difference))
+                change = next((ch for ch in contrast.changes if ch.name == name), None)
+                cells.append("" if change is None else self.cell(change.difference))
             rows.append(cells)
         self.line("final parameters:")
         self.table(headings, rows, keep=1)
@@ -334,7 +338,7 @@ class ConsoleWriter:
 
     def reading(self, contrast: Contrast) -> str:
         """One sentence on which parameters moved toward zero and by how much."""
-        weights = [c for c in contrast.changes if c.name != "b"]
+        weights = [c for c in contrast.changes if not c.bias]
         shrank = [c for c in weights if c.magnitude_change < 0]
         grew = [c for c in weights if c.magnitude_change > 0]
         parts = [f"{contrast.run} vs {contrast.baseline}:"]
@@ -348,9 +352,11 @@ class ConsoleWriter:
                                      for c in grew) + ")")
         if not shrank and not grew:
             parts.append("the weights are unchanged")
-        bias = next((c for c in contrast.changes if c.name == "b"), None)
-        if bias is not None:
-            parts.append(f"; b changed by {self.num(bias.difference)}")
+        for bias in (c for c in contrast.changes if c.bias):
+            if isinstance(bias.difference, float):
+                parts.append(f"; {bias.name} changed by {self.num(bias.difference)}")
+            else:
+                parts.append(f"; |{bias.name}| changed by {self.num(bias.magnitude_change)}")
         if contrast.loss_difference is not None:
             parts.append(f"; final loss changed by {self.num(contrast.loss_difference)}")
         return " ".join(parts[:2]) + "".join(parts[2:]) + "."

@@ -91,8 +91,11 @@ def run_document(run: Run) -> dict[str, Any]:
                                  "eta_limit": run.stability.eta_limit,
                                  "stable": run.stability.stable}
     if run.blocks:
-        document["blocks"] = [{"title": block.title, "values": _by_key(block.quantities)}
-                              for block in run.blocks]
+        document["blocks"] = [
+            {"title": block.title, "values": _by_key(block.quantities),
+             "tables": [{"title": table.title, "columns": table.columns, "rows": table.rows}
+                        for table in block.tables]}
+            for block in run.blocks]
     if run.stopped_early:
         document["stopped_early"] = True
     return document
@@ -129,11 +132,12 @@ def _compact(document: dict[str, Any]) -> str:
 
 
 def _step_template(keys: list[str], names: list[str]) -> str:
-    """A %-template for a fast-path step line: the same text ``_compact`` writes (floats as
-    ``repr``, which is what ``json`` writes for finite numbers)."""
+    """A %-template for a fast-path step line. Numbers are written with 17 significant digits
+    (``%.17g``), which reads back as exactly the same double, in half the time of the shortest
+    form ``json`` writes; the fast path's numbers are all finite."""
 
     def mapping(words: list[str]) -> str:
-        return "{" + ",".join(json.dumps(w).replace("%", "%%") + ":%r" for w in words) + "}"
+        return "{" + ",".join(json.dumps(w).replace("%", "%%") + ":%.17g" for w in words) + "}"
 
     return ('{"type":"step","epoch":%d,"step":%d,"samples":[%d],"values":' + mapping(keys)
             + ',"grad":' + mapping(names) + ',"params":' + mapping(names) + "}\n")
@@ -147,7 +151,7 @@ def stream_lines(info: ProblemInfo, events: Iterable[Event]) -> Iterator[str]:
     for event in events:
         if isinstance(event, StepDone):
             if event.flat is not None:
-                yield template % (event.epoch, event.index, event.samples[0], *event.flat)
+                yield template % event.flat
             else:
                 yield _compact({"type": "step", "epoch": event.epoch, "step": event.index,
                                 "samples": event.samples, "values": event.values,
