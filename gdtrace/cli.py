@@ -221,7 +221,7 @@ def _run_long(loaded: object, fmt: str, decimals: int | None, stream: bool,
               max_steps: int | None, output: str | None) -> list[object]:
     """``--summary``/``--stream``: write lines while the run goes and keep nothing."""
     from gdtrace.render import RenderOptions
-    from gdtrace.render.json_format import stream_lines
+    from gdtrace.render.json_format import write_stream
     from gdtrace.streaming import RunEnd, check_work, planned_steps, run_events
     from gdtrace.trace import ProblemInfo
 
@@ -230,40 +230,39 @@ def _run_long(loaded: object, fmt: str, decimals: int | None, stream: bool,
                          "--summary)")
     check_work(loaded, streaming=True, max_steps=max_steps)  # type: ignore[arg-type]
     info = ProblemInfo(loaded.title, loaded.model, loaded.source)  # type: ignore[attr-defined]
-    warnings: list[object] = []
+    finished: list[RunEnd] = []
     total = planned_steps(loaded)  # type: ignore[arg-type]
     if max_steps is not None:
         total = min(total, max_steps)
     with _progress_bar(total) as progress:
         events = run_events(loaded, steps=stream, max_steps=max_steps,  # type: ignore[arg-type]
-                            progress=progress)
+                            progress=progress, finished=finished)
+        try:
+            handle = sys.stdout if output is None else open(output, "w", encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+        try:
+            if fmt == "json":
+                write_stream(info, events, handle, parallel=stream and total >= PARALLEL_STEPS)
+            else:
+                from gdtrace.render.console import summary_lines
+                from gdtrace.solvers import _entry
 
-        def watched():  # type: ignore[no-untyped-def]
-            for event in events:
-                if isinstance(event, RunEnd):
-                    warnings.extend(event.diagnostics)
-                yield event
-
-        if fmt == "json":
-            lines = stream_lines(info, watched())
-        else:
-            from gdtrace.render.console import summary_lines
-            from gdtrace.solvers import _entry
-
-            header = _entry(info.model)[1](loaded)
-            lines = summary_lines(info, header, watched(), RenderOptions(decimals=decimals))
-        if output is None:
-            sys.stdout.writelines(lines)
-        else:
-            try:
-                with open(output, "w", encoding="utf-8") as handle:
-                    handle.writelines(lines)
-            except OSError as error:
-                raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+                header = _entry(info.model)[1](loaded)
+                handle.writelines(summary_lines(info, header, events,
+                                                RenderOptions(decimals=decimals)))
+        finally:
+            if output is not None:
+                handle.close()
+    warnings: list[object] = [w for end in finished for w in end.diagnostics]
     if fmt == "json" or output is not None:
         for warning in warnings:
             typer.echo(f"gdtrace: warning: {warning.message}", err=True)  # type: ignore
     return warnings
+
+
+PARALLEL_STEPS = 50_000
+"""``--stream`` runs at least this long format their lines in a second process."""
 
 
 class _progress_bar:  # noqa: N801 (used as a context manager, like open())

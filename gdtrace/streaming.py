@@ -50,17 +50,24 @@ class EpochStart:
 
 @dataclass
 class StepDone:
-    """One update. ``flat`` (fast path, one sample, every number finite) is ``(values…,
-    grads…, params…)`` in :class:`RunStart` order; otherwise the dicts hold the values (a list
-    per key when the step used several samples)."""
+    """One update, built by the normal path: values by key (a list per key when the step used
+    several samples), gradients and parameters by name."""
 
     epoch: int
     index: int
     samples: list[int]
-    values: dict[str, Any] | None = None
-    grad: dict[str, Any] | None = None
-    params: dict[str, Any] | None = None
-    flat: tuple[float, ...] | None = None
+    values: dict[str, Any]
+    grad: dict[str, Any]
+    params: dict[str, Any]
+
+
+@dataclass
+class StepRows:
+    """Several fast-path updates (one sample each, every number finite): a float table, one
+    row ``[epoch, step, sample, values…, grads…, params…]`` per step in :class:`RunStart`
+    order."""
+
+    table: np.ndarray
 
 
 @dataclass
@@ -80,7 +87,7 @@ class RunEnd:
     accuracy: float | None = None
 
 
-Event = Union[RunStart, EpochStart, StepDone, EpochEnd, RunEnd]
+Event = Union[RunStart, EpochStart, StepDone, StepRows, EpochEnd, RunEnd]
 Progress = Callable[[int, int], None]  # (steps done, steps planned)
 
 
@@ -94,13 +101,17 @@ def planned_steps(problem: Problem) -> int:
 
 
 def run_events(problem: Problem, label: str = "as written", *, steps: bool = True,
-               max_steps: int | None = None, progress: Progress | None = None) -> Iterator[Event]:
-    """The run as events; ``steps=False`` skips :class:`StepDone` (``--summary``)."""
+               max_steps: int | None = None, progress: Progress | None = None,
+               finished: list[RunEnd] | None = None) -> Iterator[Event]:
+    """The run as events; ``steps=False`` skips :class:`StepDone` (``--summary``).
+    ``finished`` receives the :class:`RunEnd` too, for a caller that only passes the events on
+    (the CLI needs its warnings for ``--strict``)."""
     if problem.model in GLM_MODELS:
         yield from glm_events(problem, label, steps=steps, max_steps=max_steps,
-                              progress=progress)
+                              progress=progress, finished=finished)
     else:
-        yield from replay_events(problem, label, steps=steps, max_steps=max_steps)
+        yield from replay_events(problem, label, steps=steps, max_steps=max_steps,
+                                 finished=finished)
 
 
 # ------------------------------------------------------------------------------- work guard
@@ -191,8 +202,8 @@ class _State:
 
 
 def glm_events(problem: Problem, label: str = "as written", *, steps: bool = True,
-               max_steps: int | None = None, progress: Progress | None = None
-               ) -> Iterator[Event]:
+               max_steps: int | None = None, progress: Progress | None = None,
+               finished: list[RunEnd] | None = None) -> Iterator[Event]:
     """Logistic/linear regression as events, with ``run_glm``'s exact arithmetic.
 
     Plain SGD without carry rounding takes the fast loop; everything else (batches, carry
@@ -253,8 +264,8 @@ def glm_events(problem: Problem, label: str = "as written", *, steps: bool = Tru
     diagnostics.extend(closing)
     with np.errstate(all="ignore"):
         accuracy = glm._outcome(problem, setup, w, b).accuracy
-    yield RunEnd(_named(names, w, b), final_loss, diagnostics, stopped or capped, state.step,
-                 accuracy)
+    yield _ended(RunEnd(_named(names, w, b), final_loss, diagnostics, stopped or capped,
+                        state.step, accuracy), finished)
 
 
 def _normal_steps(setup: Any, state: _State, order: np.ndarray, epoch: int, limit: int,
@@ -303,8 +314,8 @@ def _sgd_fast(setup: Any, state: _State, order: np.ndarray, epoch: int, limit: i
 
     Non-finite parameters are caught one step late, for speed: any infinite or NaN weight or
     bias makes the next z (or the end-of-epoch check) non-finite, and the step that produced
-    it is then rebuilt from the parameters it started with. In ``steps`` mode each step's
-    event waits until that check has passed.
+    it is then rebuilt from the parameters it started with. In ``steps`` mode the steps are
+    collected in blocks (:class:`StepRows`) that are handed on only once that check passed.
     """
     from gdtrace.solvers import glm
 
@@ -321,7 +332,7 @@ def _sgd_fast(setup: Any, state: _State, order: np.ndarray, epoch: int, limit: i
     # nothing is recorded, η·(signal·x) gives the same new weights unless a weight is −0.0,
     # which only a −0.0 in the file can cause (a − b is −0.0 only for −0.0 − 0.0).
     short = not steps and scale == 1.0 and not lam and not np.any(np.signbit(w) & (w == 0))
-    pending: StepDone | None = None
+    block = _Block(len(w)) if steps else None
     w_prev, b_prev, s_prev = w, b, -1
     for s in order.tolist():
         if step >= limit:
@@ -332,14 +343,16 @@ def _sgd_fast(setup: Any, state: _State, order: np.ndarray, epoch: int, limit: i
             state.w, state.b, state.step = w, b, step
             if s_prev >= 0 and not _finite(w, b):
                 state.w, state.b = w_prev, b_prev
+                if block is not None:
+                    block.drop_last()
+                    yield block.rows()
                 yield from _rebuilt_stop(setup, state, [s_prev], epoch, steps)
-            if pending is not None:
-                yield pending
+            if block is not None:
+                yield block.rows()
             state.step += 1
             yield from _rebuilt_stop(setup, state, [s], epoch, steps)
-        if pending is not None:
-            yield pending
-            pending = None
+        if block is not None and block.full():
+            yield block.rows()  # every step in it is checked: this z is finite
         step += 1
         y = ys[s]
         if logistic:
@@ -355,7 +368,8 @@ def _sgd_fast(setup: Any, state: _State, order: np.ndarray, epoch: int, limit: i
             w = w - eta * (signal * x)
             b = b - eta * (0 + signal)
         else:
-            g = 0.0 + signal * x
+            g = signal * x
+            g += 0.0  # as glm._step's sum(): a −0.0 product is recorded as 0.0
             if scale != 1.0:
                 g = scale * g
             if lam:
@@ -363,26 +377,64 @@ def _sgd_fast(setup: Any, state: _State, order: np.ndarray, epoch: int, limit: i
             gb = scale * (0 + signal)
             w = w - eta * g
             b = b - eta * gb
-            if steps:
+            if block is not None:
+                k = len(block.scalars)
+                block.grads[k] = g
+                block.params[k] = w
                 if logistic:
-                    values: tuple[float, ...] = (z, sigma, error, signal) if delta \
-                        else (z, sigma, error)
+                    block.scalars.append((epoch, step, s + 1, z, sigma, error, signal, gb, b)
+                                         if delta else (epoch, step, s + 1, z, sigma, error,
+                                                        gb, b))
                 else:
-                    values = (z, error)
-                pending = StepDone(epoch, step, [s + 1],
-                                   flat=(*values, *g.tolist(), gb, *w.tolist(), b))
+                    block.scalars.append((epoch, step, s + 1, z, error, gb, b))
         if every and step % every == 0:
             progress(step, limit)  # type: ignore[misc]
     state.w, state.b, state.step = w, b, step
     if s_prev >= 0 and not _finite(w, b):
         state.w, state.b = w_prev, b_prev
+        if block is not None:
+            block.drop_last()
+            yield block.rows()
         yield from _rebuilt_stop(setup, state, [s_prev], epoch, steps)
-    if pending is not None:
-        yield pending
+    if block is not None and block.scalars:
+        yield block.rows()
+
+
+class _Block:
+    """Fast-path steps waiting to be handed on: per step a tuple ``(epoch, step, sample,
+    values…, ∂L/∂b, b)`` and the rows of the weight gradient and the new weights."""
+
+    SIZE = 1024
+
+    def __init__(self, d: int) -> None:
+        self.scalars: list[tuple[float, ...]] = []
+        self.grads = np.empty((self.SIZE, d))
+        self.params = np.empty((self.SIZE, d))
+
+    def full(self) -> bool:
+        return len(self.scalars) == self.SIZE
+
+    def drop_last(self) -> None:
+        self.scalars.pop()
+
+    def rows(self) -> StepRows:
+        """The block as :class:`StepRows` (numbers only rearranged), and empty again."""
+        k = len(self.scalars)
+        scalars = np.array(self.scalars, dtype=float).reshape(k, -1)
+        table = np.hstack([scalars[:, :-2], self.grads[:k], scalars[:, -2:-1], self.params[:k],
+                           scalars[:, -1:]])
+        self.scalars = []
+        return StepRows(table)
 
 
 def _finite(w: np.ndarray, b: float) -> bool:
     return math.isfinite(b) and bool(np.isfinite(w).all())
+
+
+def _ended(end: RunEnd, finished: list[RunEnd] | None) -> RunEnd:
+    if finished is not None:
+        finished.append(end)
+    return end
 
 
 def _named(names: list[str], w: np.ndarray, b: float) -> dict[str, float]:
@@ -410,7 +462,8 @@ def step_record(step: Step, epoch: int) -> StepDone:
 
 
 def replay_events(problem: Problem, label: str = "as written", *, steps: bool = True,
-                  max_steps: int | None = None) -> Iterator[Event]:
+                  max_steps: int | None = None, finished: list[RunEnd] | None = None
+                  ) -> Iterator[Event]:
     """Models without a fast path: solve normally, then replay the trace as events."""
     from gdtrace.solvers import solve_runs
 
@@ -437,5 +490,6 @@ def replay_events(problem: Problem, label: str = "as written", *, steps: bool = 
                 yield record
         yield EpochEnd(epoch.index, count, last)
     outcome = run.outcome
-    yield RunEnd(dict(run.final), run.final_loss, list(trace.warnings), run.stopped_early, count,
-                 outcome.accuracy if outcome is not None else None)
+    yield _ended(RunEnd(dict(run.final), run.final_loss, list(trace.warnings),
+                        run.stopped_early, count,
+                        outcome.accuracy if outcome is not None else None), finished)

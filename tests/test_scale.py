@@ -28,6 +28,7 @@ from gdtrace.streaming import (
     RunEnd,
     RunStart,
     StepDone,
+    StepRows,
     check_work,
     glm_events,
     planned_steps,
@@ -73,15 +74,17 @@ def fast_path(problem, steps: bool = True) -> tuple[list[str], object, list[dict
         elif isinstance(event, EpochStart):
             lines.append(f"epoch {event.index} {exact(event.loss)}")
         elif isinstance(event, StepDone):
-            if event.flat is None:
-                lines.append(exact([event.index, event.samples, event.values, event.grad,
-                                    event.params]))
-            else:
-                flat, k, p = list(event.flat), len(start.value_keys), len(start.param_names)
-                lines.append(exact([event.index, event.samples,
-                                    dict(zip(start.value_keys, flat[:k])),
-                                    dict(zip(start.param_names, flat[k:k + p])),
-                                    dict(zip(start.param_names, flat[k + p:]))]))
+            lines.append(exact([event.index, event.samples, event.values, event.grad,
+                                event.params]))
+        elif isinstance(event, StepRows):
+            k, p = len(start.value_keys), len(start.param_names)
+            for row in event.table.tolist():
+                assert all(v == int(v) for v in row[:3])
+                numbers = row[3:]
+                lines.append(exact([int(row[1]), [int(row[2])],
+                                    dict(zip(start.value_keys, numbers[:k])),
+                                    dict(zip(start.param_names, numbers[k:k + p])),
+                                    dict(zip(start.param_names, numbers[k + p:]))]))
         elif isinstance(event, RunEnd):
             end = event
     return lines, exact([end.final, end.final_loss]), [d.__dict__ for d in end.diagnostics]
@@ -243,4 +246,4 @@ def test_events_carry_epoch_ends():
     events = list(glm_events(replace(LOGREG, epochs=3), steps=False))
     ends = [e for e in events if isinstance(e, EpochEnd)]
     assert [e.index for e in ends] == [1, 2, 3] and ends[-1].steps == 12
-    assert not any(isinstance(e, StepDone) for e in events)
+    assert not any(isinstance(e, (StepDone, StepRows)) for e in events)

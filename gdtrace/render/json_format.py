@@ -9,13 +9,22 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
-from typing import Any
+from itertools import chain
+from typing import Any, TextIO
 
 import numpy as np
 
 from gdtrace import __version__
 from gdtrace.render import RenderOptions
-from gdtrace.streaming import EpochEnd, EpochStart, Event, RunEnd, RunStart, StepDone
+from gdtrace.streaming import (
+    EpochEnd,
+    EpochStart,
+    Event,
+    RunEnd,
+    RunStart,
+    StepDone,
+    StepRows,
+)
 from gdtrace.trace import Epoch, ProblemInfo, Quantity, Role, Run, Step, Trace
 
 
@@ -132,7 +141,8 @@ def _compact(document: dict[str, Any]) -> str:
 
 
 def _step_template(keys: list[str], names: list[str]) -> str:
-    """A %-template for a fast-path step line. Numbers are written with 17 significant digits
+    """A %-template for a fast-path step line (see :class:`StepRows`; "%d" of a whole float
+    writes it as an integer). Numbers are written with 17 significant digits
     (``%.17g``), which reads back as exactly the same double, in half the time of the shortest
     form ``json`` writes; the fast path's numbers are all finite."""
 
@@ -143,19 +153,23 @@ def _step_template(keys: list[str], names: list[str]) -> str:
             + ',"grad":' + mapping(names) + ',"params":' + mapping(names) + "}\n")
 
 
+def _step_lines(template: str, table: np.ndarray) -> str:
+    """One JSON line per row of a :class:`StepRows` table, in one formatting call."""
+    return (template * len(table)) % tuple(chain.from_iterable(table.tolist()))
+
+
 def stream_lines(info: ProblemInfo, events: Iterable[Event]) -> Iterator[str]:
     """JSON lines, written as the run goes (``--stream``; ``--summary`` has no step lines):
     ``run`` (problem, settings, names), ``epoch`` (loss at the start), ``step``, ``epoch_end``
     (parameters after the epoch), ``end`` (final parameters, final loss, warnings)."""
     template = ""
     for event in events:
-        if isinstance(event, StepDone):
-            if event.flat is not None:
-                yield template % event.flat
-            else:
-                yield _compact({"type": "step", "epoch": event.epoch, "step": event.index,
-                                "samples": event.samples, "values": event.values,
-                                "grad": event.grad, "params": event.params})
+        if isinstance(event, StepRows):
+            yield _step_lines(template, event.table)
+        elif isinstance(event, StepDone):
+            yield _compact({"type": "step", "epoch": event.epoch, "step": event.index,
+                            "samples": event.samples, "values": event.values,
+                            "grad": event.grad, "params": event.params})
         elif isinstance(event, EpochStart):
             yield _compact({"type": "epoch", "epoch": event.index, "loss": event.loss})
         elif isinstance(event, EpochEnd):
@@ -176,3 +190,57 @@ def stream_lines(info: ProblemInfo, events: Iterable[Event]) -> Iterator[str]:
                             "warnings": [{"code": d.code, "message": d.message,
                                           "epoch": d.epoch, "step": d.step}
                                          for d in event.diagnostics]})
+
+
+def write_stream(info: ProblemInfo, events: Iterable[Event], out: TextIO,
+                 parallel: bool = False) -> None:
+    """Write :func:`stream_lines` to ``out``. With ``parallel`` (a long run, ``out`` a real
+    file, ``fork`` available) a second process turns the step tables into text while this
+    one computes the next steps: writing the numbers costs more than computing them."""
+    import multiprocessing
+    import os
+
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if not parallel or fd < 0 or "fork" not in multiprocessing.get_all_start_methods():
+        out.writelines(stream_lines(info, events))
+        return
+    out.flush()
+    receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
+    writer = multiprocessing.get_context("fork").Process(
+        target=_write_from_pipe, args=(receiver, os.dup(fd)), daemon=True)
+    writer.start()
+    receiver.close()
+    template = ""
+    try:
+        for event in events:
+            if isinstance(event, RunStart):
+                template = _step_template(event.value_keys, event.param_names)
+            if isinstance(event, StepRows):
+                sender.send((template, event.table))
+            else:
+                sender.send("".join(stream_lines(info, [event])))
+    except (BrokenPipeError, EOFError):
+        pass  # the reader went away (`| head`): stop quietly, as a shell tool does
+    finally:
+        try:
+            sender.send(None)
+        except (BrokenPipeError, EOFError, OSError):
+            pass
+        sender.close()
+        writer.join()
+
+
+def _write_from_pipe(receiver: Any, fd: int) -> None:
+    """The writer process: text as it comes, step tables formatted here."""
+    with open(fd, "w", encoding="utf-8", buffering=1 << 16) as out:
+        try:
+            while True:
+                item = receiver.recv()
+                if item is None:
+                    break
+                out.write(item if isinstance(item, str) else _step_lines(*item))
+        except (BrokenPipeError, EOFError, KeyboardInterrupt):
+            pass
