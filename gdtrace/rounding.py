@@ -15,6 +15,7 @@ def round_half_away(value: float, decimals: int) -> float:
     same number. So 1.105 (stored as 1.10499…98) rounds up, while a computed 5.904999999999999
     is below the half and rounds down, exactly as the reference values do.
     """
+    value = float(value)  # a numpy float's repr is "np.float64(…)", not its digits
     if not math.isfinite(value):
         return value
     decimal = Decimal(repr(value))

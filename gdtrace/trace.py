@@ -8,6 +8,7 @@ solvers fill it in, renderers read it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Union
@@ -93,6 +94,15 @@ class Stability:
     @property
     def stable(self) -> bool:
         return 0 < self.eta < self.eta_limit
+
+    @property
+    def verdict(self) -> str:
+        """What batch GD does at this η; exactly at the limit it bounces without converging."""
+        if self.stable:
+            return "converges"
+        if math.isclose(self.eta, self.eta_limit, rel_tol=1e-12):
+            return "oscillates without converging"
+        return "diverges"
 
 
 @dataclass

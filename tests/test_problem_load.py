@@ -315,7 +315,7 @@ def test_apply_overrides_ok():
     [
         ({"learning_rate": -1}, "--lr", "learning_rate", "greater than 0"),
         ({"epochs": 0}, "--epochs", "epochs", "at least 1"),
-        ({"lam": -0.1}, "--lambda", "lambda", "at least 0"),
+        ({"lam": -0.1}, "--l2", "lambda", "at least 0"),
         ({"update": "bach"}, "--update", "update", "did you mean 'batch'?"),
         ({"carry_decimals": 13}, "--carry", "carry_decimals", "at most 12"),
         ({"batch_size": 2}, "--batch-size", "batch_size", "--update minibatch"),

@@ -424,7 +424,7 @@ def load_problem(path: str | Path, display_name: str | None = None) -> Problem:
 _OVERRIDES = {  # keyword → (problem file key, CLI option, Problem attribute)
     "epochs": ("epochs", "--epochs", "epochs"),
     "learning_rate": ("learning_rate", "--lr", "learning_rate"),
-    "lam": ("lambda", "--lambda", "lam"),
+    "lam": ("lambda", "--l2", "lam"),
     "update": ("update", "--update", "update"),
     "carry_decimals": ("carry_decimals", "--carry", "carry_decimals"),
     "batch_size": ("batch_size", "--batch-size", "batch_size"),

@@ -518,7 +518,8 @@ COMMON_FIELDS: dict[str, Field] = {
                     " batch_size."),
     "batch_size": Field(Integer(minimum=1), doc="Samples per step; required with update: minibatch"
                         " and only allowed with it."),
-    "shuffle": Field(Object({"seed": Field(Integer(), required=True, doc="Random seed.")}),
+    "shuffle": Field(Object({"seed": Field(Integer(minimum=0), required=True,
+                                           doc="Random seed (0 or more).")}),
                      doc="Visit the samples in a seeded random order each epoch instead of file"
                      " order."),
     "carry_decimals": Field(Integer(minimum=0, maximum=12),

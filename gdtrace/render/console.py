@@ -288,7 +288,7 @@ class ConsoleWriter:
                           f"({self.num(outcome.accuracy * 100)}%)")
         if run.stability is not None:
             stability = run.stability
-            verdict = "converges" if stability.stable else "diverges"
+            verdict = stability.verdict
             self.line(f"stability: Hessian H = {self.printer.symbolic(stability.hessian_formula)}"
                       f", λmax = {self.num(stability.lambda_max)}; batch GD converges only for "
                       f"0 < η < 2/λmax = {stability.eta_limit:.6g}; "  # 6 digits, as in the warning

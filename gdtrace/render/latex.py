@@ -697,7 +697,7 @@ class LatexWriter:
                           f"({self.num(outcome.accuracy * 100)}\\%)\n")
         if run.stability is not None:
             st = run.stability
-            verdict = "converges" if st.stable else "diverges"
+            verdict = st.verdict
             self.emit(
                 f"\\noindent stability: Hessian $H = {self.printer.symbolic(st.hessian_formula)}$,"
                 f" $\\lambda_{{\\max}} = {self.printer.number(st.lambda_max)}$; batch GD converges"

@@ -247,7 +247,7 @@ class MarkdownWriter:
                       f"({self.num(outcome.accuracy * 100)}%)")
         if run.stability is not None:
             st = run.stability
-            verdict = "converges" if st.stable else "diverges"
+            verdict = st.verdict
             hessian = self.inline("H = " + self.math.symbolic(st.hessian_formula))
             lam = self.inline(r"\lambda_{\max} = " + self.math.number(st.lambda_max))
             limit = self.inline(r"0 < \eta < 2/\lambda_{\max} = "
