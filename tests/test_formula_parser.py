@@ -119,15 +119,15 @@ def test_tokens_carry_columns() -> None:
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("5*x^2 + 2", "10·x"),
-    ("x^3", "3·x²"),
-    ("x*x*x", "3·x²"),
+    ("5*x^2 + 2", "10x"),
+    ("x^3", "3x²"),
+    ("x*x*x", "3x²"),
     ("3*x + 2*x", "5"),
-    ("-x^2", "−2·x"),
+    ("-x^2", "−2x"),
     ("(x - 1)^2", "2·(x − 1)"),
     ("tanh(x)", "1 − tanh(x)²"),
     ("sigmoid(x)", "σ(x)·(1 − σ(x))"),
-    ("exp(2*x)", "2·exp(2·x)"),
+    ("exp(2*x)", "2·exp(2x)"),
     ("log(x)", "1/x"),
     ("2/x", "−2/x²"),
     ("sqrt(x)", "1/(2·sqrt(x))"),
@@ -140,8 +140,8 @@ def test_derivatives_are_simplified(text: str, expected: str) -> None:
 
 def test_partial_derivatives_and_second_derivatives() -> None:
     f = "x^2 + 10*y^2 - 2*x*y"
-    assert d(f, "x", ["x", "y"]) == "2·x − 2·y"
-    assert d(f, "y", ["x", "y"]) == "20·y − 2·x"
+    assert d(f, "x", ["x", "y"]) == "2x − 2y"
+    assert d(f, "y", ["x", "y"]) == "20y − 2x"
     tree = parse(f, ["x", "y"])
     hxy = derivative(derivative(tree, "x"), "y")
     assert isinstance(hxy, E.Num) and hxy.value == -2
@@ -149,7 +149,7 @@ def test_partial_derivatives_and_second_derivatives() -> None:
 
 def test_printed_function_names() -> None:
     assert show("log(x) + sigmoid(x)") == "ln(x) + σ(x)"
-    assert show("5*x^2 + 2") == "5·x² + 2"
+    assert show("5*x^2 + 2") == "5x² + 2"
 
 
 FUNCTIONS_1D = ["5*x^2 + 2", "x^4 - 3*x^3 + 2", "exp(-x) + log(x)", "sigmoid(2*x)",

@@ -85,7 +85,7 @@ def test_divergent_rate_says_why() -> None:
 def test_cli_quadratic_prints_the_range_and_the_one_step_rate() -> None:
     code, out, _ = cli("solve", "quadratic", "--format", "text")
     assert code == 0
-    assert "f′(x) = 10·x" in out
+    assert "f′(x) = 10x" in out
     assert "converges from every start iff 0 < η < 2/f′′" in out
     assert "η < 2/f′′ = 2/10 = 0.2" in out
     assert "one-step learning rate = 1/f′′ = 1/10 = 0.1" in out

@@ -196,8 +196,10 @@ class ExprPrinter:
 
     def join_factors(self, left: E.Expr, right: E.Expr) -> str:
         """Juxtapose plain symbols (w₁x₁) when printing symbolically; otherwise a dot."""
-        if self.values is None and _is_letter(left) and _is_letter(right):
-            return ""
+        right_letter = _is_letter(right) or (isinstance(right, E.Pow) and _is_letter(right.base))
+        if self.values is None and right_letter and (
+                _is_letter(left) or (isinstance(left, E.Num) and left.value > 0)):
+            return ""  # w₁x₁, 10x and 5x², as written by hand; numbers keep the dot: 0.1·5
         return self.times
 
     def _print_Div(self, node: E.Div) -> tuple[str, int]:
@@ -215,6 +217,8 @@ class ExprPrinter:
 
     def _print_Func(self, node: E.Func) -> tuple[str, int]:
         args = ", ".join(self._print(a, 0) for a in node.args)
+        if node.name == "abs" and len(node.args) == 1:
+            return f"|{args}|", PREC_ATOM
         return f"{node.name}({args})", PREC_ATOM
 
     def _print_Compare(self, node: E.Compare) -> tuple[str, int]:
