@@ -237,7 +237,7 @@ def glm_events(problem: Problem, label: str = "as written", *, steps: bool = Tru
             if rng is not None and setup.update != "batch":
                 order = rng.permutation(setup.n)
             loss = glm_loss(setup, state.w, state.b)
-            losses.append(loss)
+            losses.append(glm.objective(setup, loss, state.w))
             yield EpochStart(epoch_index, loss)
             if not math.isfinite(loss):
                 diagnostics.append(glm.non_finite_loss(loss, label, epoch_index))
@@ -257,7 +257,8 @@ def glm_events(problem: Problem, label: str = "as written", *, steps: bool = Tru
     w, b = state.w, state.b
     with np.errstate(all="ignore"):
         final_loss = glm_loss(setup, w, b)
-    closing = glm.closing_diagnostics(setup, losses, final_loss, stopped, label)[1]
+    closing = glm.closing_diagnostics(setup, losses, glm.objective(setup, final_loss, w),
+                                      stopped, label)[1]
     if capped:
         closing.insert(0, Diagnostic(
             "max_steps", f"stopped after {limit} of {planned} steps (--max-steps)", label))

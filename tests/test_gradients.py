@@ -242,6 +242,19 @@ def test_rising_loss_is_reported_for_a_run():
     assert len(diverging) == 1 and diverging[0].epoch == 1
 
 
+def test_l2_shrinking_a_perfect_fit_is_not_divergence():
+    """From an exact fit, λ pulls w toward 0: the data loss rises every epoch while the loss
+    plus its L2 penalty, which the updates minimise, falls. That is not divergence."""
+    rows = [[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]]
+    trace = solve(make("linear", rows, [2.0], update="batch", epochs=6, **{"lambda": 3.0},
+                       learning_rate=0.01))
+    losses = trace.runs[0].loss_curve()
+    assert all(later > earlier for earlier, later in zip(losses, losses[1:]))
+    assert not [w for w in trace.warnings if w.code == "diverging"]
+    # the same run without the penalty in the rule would have warned
+    assert _rising_loss([*losses, trace.runs[0].final_loss], "r")
+
+
 def test_non_finite_step_stops_the_run():
     """A gradient of 2·10¹⁰·10³⁰⁰ overflows in step 1 while the loss (10²⁰) is still finite."""
     problem = make("linear", [[1e300, 0.0], [1.0, 0.0]], [1e-290], update="sgd", epochs=3)

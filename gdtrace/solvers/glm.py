@@ -246,6 +246,7 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
     rng = np.random.default_rng(problem.shuffle_seed) if problem.shuffle_seed is not None \
         else None
     epochs: list[Epoch] = []
+    objectives: list[float] = []
     diagnostics: list[Diagnostic] = []
     stopped = False
     step_number = 0
@@ -257,6 +258,7 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
             loss_line = _loss_line(setup, w, b)
             epoch = Epoch(epoch_index, loss_line.value, [], loss_line)
             epochs.append(epoch)
+            objectives.append(objective(setup, float(loss_line.value), w))
             if not np.isfinite(loss_line.value):
                 diagnostics.append(non_finite_loss(loss_line.value, label, epoch_index))
                 stopped = True
@@ -279,7 +281,7 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
     with np.errstate(all="ignore"):
         final_loss = float(_loss_line(setup, w, b).value)
     stability, closing = closing_diagnostics(
-        setup, [e.loss for e in epochs], final_loss, stopped, label)
+        setup, objectives, objective(setup, final_loss, w), stopped, label)
     diagnostics.extend(closing)
     run = Run(label=label, settings=_settings(problem, setup), epochs=epochs, final=final,
               final_loss=final_loss, param_names=[*setup.weight_names, "b"],
@@ -301,16 +303,27 @@ def non_finite_step(bad: Quantity, label: str, epoch: int, step: int) -> Diagnos
                       label, epoch, step)
 
 
+def objective(setup: GLMSetup, loss: float, w: np.ndarray) -> float:
+    """What the updates minimise: the data loss plus the L2 term (λ/2n)·Σw_j² whose gradient is
+    the (λ/n)·w_j the updates add. Divergence is judged on this, so a penalty that trades a
+    little data loss for smaller weights is not mistaken for divergence."""
+    if not setup.lam:
+        return loss
+    return loss + setup.lam / (2 * setup.n) * float(np.dot(w, w))
+
+
 def closing_diagnostics(setup: GLMSetup, losses: list[float | None], final_loss: float,
                         stopped: bool, label: str) -> tuple[Stability | None, list[Diagnostic]]:
-    """Warnings after the loop (a non-finite final loss, a rising loss, an unstable η) and the
-    stability analysis; shared by :func:`run_glm` and the ``--summary``/``--stream`` path."""
+    """Warnings after the loop (a non-finite final loss, a rising objective, an unstable η) and
+    the stability analysis; shared by :func:`run_glm` and the ``--summary``/``--stream`` path.
+    ``losses`` and ``final_loss`` are objectives (see :func:`objective`)."""
     diagnostics: list[Diagnostic] = []
     if not stopped and not np.isfinite(final_loss):
         diagnostics.append(Diagnostic(
             "non_finite", f"the final loss became {final_loss}"
             f"{' (overflow)' if np.isinf(final_loss) else ''}", label))
-    diagnostics.extend(_rising_loss([*losses, final_loss], label))  # type: ignore[list-item]
+    diagnostics.extend(_rising_loss([*losses, final_loss], label,  # type: ignore[list-item]
+                                    penalized=setup.lam > 0))
     # the η < 2/λmax test is about plain gradient descent, not about momentum or Adam
     stability = _stability(setup) if not setup.logistic and setup.update == "batch" \
         and setup.optimizer.plain else None
@@ -339,14 +352,15 @@ def _first_non_finite(step: Step) -> Quantity | None:
     return None
 
 
-def _rising_loss(losses: list[float], label: str) -> list[Diagnostic]:
-    """Divergence: the loss rose for 3 epochs in a row (reported once, where it started)."""
+def _rising_loss(losses: list[float], label: str, penalized: bool = False) -> list[Diagnostic]:
+    """Divergence: the objective rose for 3 epochs in a row (reported once, where it started)."""
+    what = "the loss plus its L2 penalty" if penalized else "the loss"
     rising = 0
     for k in range(1, len(losses)):
         rising = rising + 1 if losses[k] > losses[k - 1] else 0
         if rising == RISING_EPOCHS_FOR_DIVERGENCE:
             start = k - RISING_EPOCHS_FOR_DIVERGENCE + 1
-            return [Diagnostic("diverging", f"the loss rose {RISING_EPOCHS_FOR_DIVERGENCE} "
+            return [Diagnostic("diverging", f"{what} rose {RISING_EPOCHS_FOR_DIVERGENCE} "
                                f"epochs in a row, starting in epoch {start}: training diverges",
                                label, start)]
     return []
