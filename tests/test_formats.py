@@ -452,3 +452,11 @@ def test_every_excerpt_in_the_output_formats_doc_is_real_output() -> None:
             assert line in produced, line
             checked += 1
     assert checked > 100
+
+
+def test_csv_keeps_the_per_step_values_of_steps_without_samples() -> None:
+    """A function step has a row (x, f(x)) but no sample number; its values still get rows."""
+    table = list(csv.DictReader(io.StringIO(render(trace_of("quadratic"), "csv",
+                                                   RenderOptions()))))
+    first_f = next(row for row in table if row["key"] == "f" and row["part"] == "step")
+    assert (first_f["step"], first_f["sample"], float(first_f["value"])) == ("1", "", 47.0)

@@ -105,7 +105,8 @@ class CsvWriter:
                 self.row(label, "epoch", "loss", epoch.loss, role="loss", epoch=epoch.index,
                          symbol="L")
             for step in epoch.steps:
-                for sample, row in zip(step.samples, step.rows):
+                for k, row in enumerate(step.rows):  # a function step has a row, no sample
+                    sample = step.samples[k] if k < len(step.samples) else None
                     for quantity in row:
                         self.quantity(label, "step", quantity, epoch=epoch.index,
                                       step=step.index, sample=sample)
