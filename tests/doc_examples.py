@@ -1,28 +1,45 @@
-"""The example outputs in docs/closed-form-and-functions.md, regenerated or checked.
+"""The example outputs in README.md and docs/*.md, regenerated or checked.
 
 Each example is a code block preceded by ``<!-- example: ARGS[; FILTER] -->``: the block must be
-exactly what ``gdtrace ARGS --format text`` prints, cut by FILTER (``from: REGEX`` — from the
-first matching line to the end; ``paragraph: REGEX`` — from it to the next blank line;
-``last: N`` — the last N lines). Run ``python tests/doc_examples.py`` to rewrite the blocks.
+exactly what ``gdtrace ARGS --format text`` prints (run from the repository root), cut by FILTER
+(``from: REGEX`` — from the first matching line to the end; ``paragraph: REGEX`` — from it to
+the next blank line; ``last: N`` — the last N lines). ``tests/test_docs.py`` checks every block;
+run ``python tests/doc_examples.py`` to rewrite them after an intended change of the output.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from gdtrace.cli import app
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "closed-form-and-functions.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 EXAMPLE = re.compile(r"<!-- example: (?P<args>[^;>]+?)(?:; (?P<filter>[^>]+?))? -->\n```\n"
                      r"(?P<body>.*?)```", re.S)
 
 
+@contextmanager
+def at_root() -> Iterator[None]:
+    """Examples name files as a user in a checkout would (problems/logreg.yaml)."""
+    before = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 def output(args: str, how: str | None) -> str:
-    result = CliRunner().invoke(app, [*shlex.split(args), "--format", "text"])
+    with at_root():
+        result = CliRunner().invoke(app, [*shlex.split(args), "--format", "text"])
     lines = [line.rstrip() for line in result.stdout.rstrip("\n").split("\n")]
     if how:
         kind, _, pattern = how.partition(": ")
@@ -42,13 +59,13 @@ def examples(text: str) -> list[tuple[str, str | None, str]]:
 
 
 def rewrite() -> None:
-    text = DOC.read_text(encoding="utf-8")
     def block(m: re.Match[str]) -> str:
         how = f"; {m['filter']}" if m["filter"] else ""
         return f"<!-- example: {m['args']}{how} -->\n```\n{output(m['args'], m['filter'])}```"
 
-    text = EXAMPLE.sub(block, text)
-    DOC.write_text(text, encoding="utf-8")
+    for path in DOC_FILES:
+        text = path.read_text(encoding="utf-8")
+        path.write_text(EXAMPLE.sub(block, text), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -227,17 +227,6 @@ def test_compare_learning_rates_on_a_function_problem() -> None:
     assert bad.exit_code == 2 and "--l2 does not apply to model function" in bad.stderr
 
 
-def test_the_docs_examples_are_what_gdtrace_prints() -> None:
-    """docs/closed-form-and-functions.md shows real output (regenerate: python
-    tests/doc_examples.py)."""
-    from doc_examples import DOC, examples, output
-
-    found = examples(DOC.read_text(encoding="utf-8"))
-    assert len(found) >= 6
-    for args, how, body in found:
-        assert body == output(args, how), f"docs example '{args}' is out of date"
-
-
 @pytest.mark.parametrize("eta, row", [(0.05, 0), (0.1, 1), (0.15, 1), (0.2, 2), (0.3, 2)])
 def test_two_variable_regime_marks_a_boundary_learning_rate(eta: float, row: int) -> None:
     """H = diag(10, 2): 1/λmax = 0.1 starts the overshooting row, 2/λmax = 0.2 the last one."""
