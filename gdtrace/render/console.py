@@ -423,6 +423,12 @@ def summary_lines(info: ProblemInfo, header: Header, events: Iterable[object],
     from gdtrace.streaming import EpochEnd, EpochStart, RunEnd, RunStart
 
     numbers = NumberFormat(options.decimals if options.decimals is not None else 4)
+    printer = ExprPrinter(numbers)  # matrices (mlp weights) as nested lists
+
+    def cell(value: object) -> str:
+        return numbers.fixed(float(value)) if isinstance(value, (int, float)) \
+            else printer.number(value)
+
     yield f"{info.title}\n{'=' * len(info.title)}\n"
     yield f"source: {info.source}\nmodel: {header.model}\nloss: {header.loss}\n"
     yield f"update: {header.update}\n"
@@ -438,12 +444,12 @@ def summary_lines(info: ProblemInfo, header: Header, events: Iterable[object],
             loss = event.loss
         elif isinstance(event, EpochEnd):
             cells = [numbers.fixed(loss) if loss is not None else ""]
-            cells += [numbers.fixed(float(value)) for value in event.params.values()]
+            cells += [cell(value) for value in event.params.values()]
             yield str(event.index).rjust(7) + "".join(" " + c.rjust(width - 1) for c in cells) \
                 + "\n"
         elif isinstance(event, RunEnd):
             yield "final parameters: " + ", ".join(
-                f"{name} = {numbers.plain(float(value))}" for name, value in event.final.items())
+                f"{name} = {printer.number(value)}" for name, value in event.final.items())
             yield "\n"
             if event.final_loss is not None:
                 yield f"final loss: {numbers.plain(event.final_loss)} (after {event.steps} steps)\n"
