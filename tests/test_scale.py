@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from gdtrace.cli import app
 from gdtrace.errors import UsageError
-from gdtrace.problem import load_problem, load_problem_text
+from gdtrace.problem import bundled_problems, load_problem, load_problem_text
 from gdtrace.problem.model import Dataset
 from gdtrace.render.json_format import trace_document
 from gdtrace.solvers import solve
@@ -247,3 +247,15 @@ def test_events_carry_epoch_ends():
     ends = [e for e in events if isinstance(e, EpochEnd)]
     assert [e.index for e in ends] == [1, 2, 3] and ends[-1].steps == 12
     assert not any(isinstance(e, (StepDone, StepRows)) for e in events)
+
+
+@pytest.mark.parametrize("args", [["--summary"], ["--summary", "--format", "json"],
+                                  ["--format", "json", "--stream"],
+                                  ["--max-steps", "2", "--format", "json"]])
+@pytest.mark.parametrize("name", sorted(bundled_problems()))
+def test_every_bundled_problem_in_every_long_run_mode(name, args):
+    result = RUNNER.invoke(app, ["solve", name, *args])
+    assert result.exit_code == 0, result.output
+    if "json" in args and "--max-steps" not in args:
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        assert lines[0]["type"] == "run" and lines[-1]["type"] == "end"
