@@ -309,7 +309,8 @@ def objective(setup: GLMSetup, loss: float, w: np.ndarray) -> float:
     little data loss for smaller weights is not mistaken for divergence."""
     if not setup.lam:
         return loss
-    return loss + setup.lam / (2 * setup.n) * float(np.dot(w, w))
+    with np.errstate(all="ignore"):  # w·w of diverged weights is inf, never a RuntimeWarning
+        return loss + setup.lam / (2 * setup.n) * float(np.dot(w, w))
 
 
 def closing_diagnostics(setup: GLMSetup, losses: list[float | None], final_loss: float,
