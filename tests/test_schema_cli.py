@@ -187,6 +187,19 @@ def test_large_learning_rate_never_raises_a_numpy_warning(name):
         assert result.stderr.count("\n") == 1 and "--lr" in result.stderr
 
 
+@pytest.mark.parametrize("update", ["sgd", "batch"])
+@pytest.mark.parametrize("name", ["logreg", "linreg"])
+@pytest.mark.parametrize("mode", [[], ["--summary"]])
+def test_overflow_with_l2_never_raises_a_numpy_warning(name, update, mode):
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "gdtrace", "solve", name, "--lr", "1e300",
+         "--l2", "0.5", "--update", update, "--epochs", "5", "--format", "text", *mode],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr
+    assert "overflow" in result.stdout
+
+
 @pytest.mark.parametrize("args", [["--help"], ["--version"]])
 def test_help_and_version_do_not_import_numpy(args):
     code = (f"import sys\nsys.argv = ['gdtrace', *{args!r}]\nfrom gdtrace.cli import main\n"
