@@ -133,7 +133,9 @@ def recorded_numbers(problem: Problem) -> tuple[int, int]:
     return steps * per_step + max(1, problem.epochs) * n * 3, steps * params
 
 
-def check_work(problem: Problem, *, streaming: bool, max_steps: int | None) -> None:
+def check_work(problem: Problem, *, streaming: bool, max_steps: int | None,
+               advice: str = "use --summary (one line per epoch), --format json --stream (one"
+                             " line per step) or --max-steps N") -> None:
     """Refuse a run too big to finish or show, naming the options that make it possible.
 
     An explicit ``--max-steps`` is the user's own limit and is always accepted.
@@ -151,8 +153,7 @@ def check_work(problem: Problem, *, streaming: bool, max_steps: int | None) -> N
     if not streaming and numbers > TRACE_LIMIT:
         raise UsageError(
             f"this run has {steps} steps and would write about {numbers} numbers, too many for"
-            " a worked solution; use --summary (one line per epoch), --format json --stream"
-            " (one line per step) or --max-steps N")
+            f" a worked solution; {advice}")
 
 
 def capped(problem: Problem, max_steps: int | None) -> tuple[Problem, Diagnostic | None]:
