@@ -399,6 +399,11 @@ def compare(
         if optimizers:
             configs = _with_optimizers(configs, loaded.optimizer, optimizers)
         checked = [(label, apply_overrides(variant)) for label, variant in _validated(configs)]
+        from gdtrace.streaming import check_work
+
+        for _, variant in checked:  # every run of the comparison is a worked solution
+            check_work(variant, streaming=False, max_steps=None,  # type: ignore[arg-type]
+                       advice="compare fewer epochs (--epochs N)")
         if len(checked) < 2:
             raise UsageError("nothing to compare: every value given equals the problem's own "
                              "setting; give a different one (e.g. --l2 0.5)")
