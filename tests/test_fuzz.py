@@ -361,6 +361,13 @@ def test_huge_epochs_ask_for_max_steps(tmp_path):
     assert result.exit_code == 0 and "stopped after 10 of 2000000000 steps" in result.stdout
 
 
+def test_compare_refuses_huge_runs_at_once():
+    started = time.perf_counter()
+    result = RUNNER.invoke(app, ["compare", "logreg", "--l2", "0.5", "--epochs", "1000000000"])
+    assert time.perf_counter() - started < 2
+    assert result.exit_code == 2 and "--epochs" in result.stderr
+
+
 def test_overflow_stops_with_a_warning_and_strict_fails(tmp_path):
     result = RUNNER.invoke(app, ["solve", "linreg", "--lr", "1e300", "--format", "json"])
     assert result.exit_code == 0, result.output
