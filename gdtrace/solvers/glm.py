@@ -250,8 +250,11 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
     diagnostics: list[Diagnostic] = []
     stopped = False
     step_number = 0
+    limit, planned = max_steps_of(problem)
     with np.errstate(all="ignore"):
         for epoch_index in range(1, problem.epochs + 1):
+            if step_number >= limit:
+                break
             order = np.arange(setup.n)
             if rng is not None and setup.update != "batch":
                 order = rng.permutation(setup.n)
@@ -264,6 +267,8 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
                 stopped = True
                 break
             for start in range(0, setup.n, setup.batch_size):
+                if step_number >= limit:
+                    break
                 group = [int(s) for s in order[start:start + setup.batch_size]]
                 step_number += 1
                 step = _step(setup, step_number, group, w, b)
@@ -282,11 +287,29 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
         final_loss = float(_loss_line(setup, w, b).value)
     stability, closing = closing_diagnostics(
         setup, objectives, objective(setup, final_loss, w), stopped, label)
+    capped = step_number >= limit and limit < planned and not stopped
+    if capped:
+        diagnostics.append(max_steps_diagnostic(limit, planned, label))
     diagnostics.extend(closing)
     run = Run(label=label, settings=_settings(problem, setup), epochs=epochs, final=final,
               final_loss=final_loss, param_names=[*setup.weight_names, "b"],
-              outcome=_outcome(problem, setup, w, b), stability=stability, stopped_early=stopped)
+              outcome=_outcome(problem, setup, w, b), stability=stability,
+              stopped_early=stopped or capped)
     return run, diagnostics
+
+
+def max_steps_of(problem: Problem) -> tuple[int, int]:
+    """(steps to run, steps planned): ``--max-steps`` arrives as ``extra["max_steps"]``."""
+    from gdtrace.streaming import planned_steps
+
+    planned = planned_steps(problem)
+    asked = problem.extra.get("max_steps")
+    return (planned if asked is None else min(planned, int(asked))), planned
+
+
+def max_steps_diagnostic(limit: int, planned: int, label: str) -> Diagnostic:
+    return Diagnostic("max_steps", f"stopped after {limit} of {planned} steps (--max-steps)",
+                      label)
 
 
 def non_finite_loss(value: float, label: str, epoch: int) -> Diagnostic:
