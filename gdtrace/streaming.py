@@ -157,13 +157,16 @@ def check_work(problem: Problem, *, streaming: bool, max_steps: int | None,
 
 
 def capped(problem: Problem, max_steps: int | None) -> tuple[Problem, Diagnostic | None]:
-    """``--max-steps`` for a full trace: the whole epochs that fit in N steps (at least one),
-    with a warning saying so. (``--summary``/``--stream`` stop at exactly N steps.)"""
+    """``--max-steps`` for a full trace. Logistic and linear regression stop after exactly N
+    steps (the solver reads ``extra["max_steps"]`` and warns); other models run the whole
+    epochs that fit in N steps (at least one), with a warning saying so."""
     from dataclasses import replace
 
     planned = planned_steps(problem)
     if max_steps is None or max_steps >= planned:
         return problem, None
+    if problem.model in GLM_MODELS:
+        return replace(problem, extra={**problem.extra, "max_steps": max_steps}), None
     per_epoch = planned // max(1, problem.epochs)
     epochs = max(1, max_steps // per_epoch)
     note = Diagnostic("max_steps", f"--max-steps {max_steps}: ran {epochs} of {problem.epochs}"
@@ -261,8 +264,7 @@ def glm_events(problem: Problem, label: str = "as written", *, steps: bool = Tru
     closing = glm.closing_diagnostics(setup, losses, glm.objective(setup, final_loss, w),
                                       stopped, label)[1]
     if capped:
-        closing.insert(0, Diagnostic(
-            "max_steps", f"stopped after {limit} of {planned} steps (--max-steps)", label))
+        closing.insert(0, glm.max_steps_diagnostic(limit, planned, label))
     diagnostics.extend(closing)
     with np.errstate(all="ignore"):
         accuracy = glm._outcome(problem, setup, w, b).accuracy

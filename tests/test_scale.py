@@ -210,8 +210,24 @@ def test_work_guard_and_max_steps(tmp_path):
     result = RUNNER.invoke(app, ["solve", str(path), "--max-steps", "450", "--format", "json"])
     assert result.exit_code == 0
     document = json.loads(result.stdout)
-    assert len(document["runs"][0]["epochs"]) == 2  # whole epochs that fit in 450 steps
-    assert "ran 2 of 100 epochs" in document["warnings"][-1]["message"]
+    run = document["runs"][0]
+    assert [len(e["steps"]) for e in run["epochs"]] == [200, 200, 50] and run["stopped_early"]
+    assert "stopped after 450 of 20000 steps (--max-steps)" in \
+        [w["message"] for w in document["warnings"]]
+    streamed = RUNNER.invoke(app, ["solve", str(path), "--max-steps", "450", "--format", "json",
+                                   "--summary"])
+    end = json.loads(streamed.stdout.splitlines()[-1])
+    assert end["final"] == run["final"] and end["final_loss"] == run["final_loss"]
+    assert [w["message"] for w in end["warnings"]] == [w["message"] for w in
+                                                       document["warnings"]]
+
+
+def test_max_steps_of_other_models_stops_at_an_epoch_end():
+    result = RUNNER.invoke(app, ["solve", "sigmoid_mlp", "--max-steps", "1", "--format", "json"])
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert len(document["runs"][0]["epochs"]) == 1
+    assert "ran 1 of 2 epochs" in document["warnings"][-1]["message"]
 
 
 def test_scale_data_generator(tmp_path):
@@ -291,3 +307,17 @@ def test_progress_bar_only_in_a_terminal(monkeypatch):
     with cli._progress_bar(10**6) as progress:
         assert progress is not None
         progress(500_000, 10**6)
+
+
+@pytest.mark.parametrize("update", ["sgd", "batch", "minibatch"])
+@pytest.mark.parametrize("limit", [1, 3, 5, 100])
+def test_max_steps_same_in_both_paths(update, limit):
+    problem = replace(LOGREG, update=update, epochs=3,
+                      batch_size=3 if update == "minibatch" else None)
+    full = replace(problem, extra={**problem.extra, "max_steps": limit})
+    lines, end, diagnostics = normal_path(full)
+    events = list(glm_events(problem, max_steps=limit))
+    finished = events[-1]
+    assert exact([finished.final, finished.final_loss]) == end
+    assert [d.__dict__ for d in finished.diagnostics] == diagnostics
+    assert finished.steps == min(limit, len([x for x in lines if not x.startswith("epoch")]))
