@@ -161,8 +161,9 @@ def solve(
                          "goes.")] = False,
     max_steps: Annotated[Optional[int], typer.Option(
         "--max-steps", min=1, show_default=False,
-        help="Stop after N update steps (a worked solution: after the last whole epoch that "
-             "fits). Also lifts the guard on very long runs.")] = None,
+        help="Stop after N update steps (worked solutions of models other than logistic and "
+             "linear: after the last whole epoch that fits). Also lifts the guard on very "
+             "long runs.")] = None,
     full: Annotated[bool, typer.Option(
         "--full", help="Print every epoch of a long run (by default the first and last "
                        "epochs are written out and the others get one line each).")] = False,
