@@ -214,6 +214,12 @@ def _momentum(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, V
                    {"v": v})
 
 
+def _square(g: Value) -> Value:
+    """g² that overflows to inf like the rest of the arithmetic (a Python float's ``** 2``
+    raises OverflowError instead); the solvers stop at the first non-finite value."""
+    return np.square(g)
+
+
 def _scaled(opt: Optimizer, s: _Symbols, p: Value, g: Value, acc_sym: Sym, acc: Value) -> _Line:
     """w ← w − η·(g/(√s + ε)), shared by Adagrad and RMSprop."""
     eps = opt.hyper["epsilon"]
@@ -227,7 +233,7 @@ def _adagrad(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Va
              t: int) -> _Result:
     """s ← s + g²; w ← w − η·g/(√s + ε)."""
     s_sym, s_old = s.state("s"), prev.get("s", _zero(g))
-    acc = opt.write(s_old + g ** 2)
+    acc = opt.write(s_old + _square(g))
     line = _Line(s_sym, "←", s_sym + s.g ** 2, {s_sym.key: s_old, s.g.key: g}, acc,
                  "sum of squared gradients")
     return _Result([line], _scaled(opt, s, p, g, s_sym, acc), {"s": acc})
@@ -238,7 +244,7 @@ def _rmsprop(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Va
     """s ← α·s + (1 − α)·g²; w ← w − η·g/(√s + ε)."""
     alpha = opt.hyper["alpha"]
     s_sym, s_old = s.state("s"), prev.get("s", _zero(g))
-    acc = opt.write(alpha * s_old + (1 - alpha) * g ** 2)
+    acc = opt.write(alpha * s_old + (1 - alpha) * _square(g))
     a = ALPHA.symbol
     line = _Line(s_sym, "←", a * s_sym + (1 - a) * s.g ** 2,
                  {"alpha": alpha, s_sym.key: s_old, s.g.key: g}, acc,
@@ -255,7 +261,7 @@ def _adam(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value
     mh_sym, vh_sym = s.state("m", hat=True), s.state("v", hat=True)
     m_old, v_old = prev.get("m", _zero(g)), prev.get("v", _zero(g))
     m = opt.write(b1 * m_old + (1 - b1) * g)
-    v = opt.write(b2 * v_old + (1 - b2) * g ** 2)
+    v = opt.write(b2 * v_old + (1 - b2) * _square(g))
     m_hat = opt.write(m / (1 - b1 ** t))
     v_hat = opt.write(v / (1 - b2 ** t))
     lines = [

@@ -307,8 +307,6 @@ def test_overrides_on_seeds(tmp_path_factory, seed, lr, epochs, extra, fmt):
                *options])
 
 
-@pytest.mark.xfail(strict=True, reason="gdtrace/optimizers.py squares a Python float (g ** 2), "
-                   "which raises OverflowError instead of giving inf (reported)")
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad"])
 def test_optimizers_overflow_without_traceback(tmp_path, optimizer):
     result = RUNNER.invoke(app, ["solve", "linreg", "--lr", "1e300", "--optimizer", optimizer,

@@ -34,6 +34,9 @@ from gdtrace.trace import (
 )
 
 RISING_EPOCHS_FOR_DIVERGENCE = 3
+# A rise counts when it exceeds a millionth of the loss: SGD at a constant learning rate ends
+# in a cycle whose loss drifts by ~1e-10 from epoch to epoch, which is not divergence.
+RISE_TOLERANCE = 1e-6
 
 LOSS_NAME = Sym("L", "L")
 ETA = Sym("eta", "η")
@@ -381,7 +384,8 @@ def _rising_loss(losses: list[float], label: str, penalized: bool = False) -> li
     what = "the loss plus its L2 penalty" if penalized else "the loss"
     rising = 0
     for k in range(1, len(losses)):
-        rising = rising + 1 if losses[k] > losses[k - 1] else 0
+        threshold = losses[k - 1] + RISE_TOLERANCE * abs(losses[k - 1])
+        rising = rising + 1 if losses[k] > threshold else 0
         if rising == RISING_EPOCHS_FOR_DIVERGENCE:
             start = k - RISING_EPOCHS_FOR_DIVERGENCE + 1
             return [Diagnostic("diverging", f"{what} rose {RISING_EPOCHS_FOR_DIVERGENCE} "
