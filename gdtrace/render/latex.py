@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from gdtrace import __version__
 from gdtrace import expr as E
 from gdtrace.render import RenderOptions, display_decimals
+from gdtrace.render.layout import DocumentWriter, accuracy_count, prediction_rows, step_label
 from gdtrace.render.printer import (
     PREC_ADD,
     PREC_ATOM,
@@ -25,7 +26,7 @@ from gdtrace.render.printer import (
     ExprPrinter,
     NumberFormat,
 )
-from gdtrace.trace import Block, Comparison, Contrast, Epoch, Quantity, Role, Run, Step, Trace
+from gdtrace.trace import Contrast, Formula, Quantity, Role, Run, Step, Trace
 from gdtrace.trace import Table as TraceTable
 
 # A worked line wider than this (printed characters, roughly) is broken after its symbolic
@@ -259,19 +260,6 @@ def text_math(text: str) -> str:
 
 
 # ------------------------------------------------------------------ words shared with markdown
-
-SETTING_NAMES = {"learning_rate": "η", "lambda": "λ"}
-
-
-def settings_text(settings: dict[str, object], num: Callable[[object], str]) -> str:
-    """``settings: η = 0.1, λ = 0, …`` as the console writes it (Unicode; escape per format)."""
-    parts = []
-    for key, value in settings.items():
-        shown = num(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-            else str(value)
-        parts.append(f"{SETTING_NAMES.get(key, key)} = {shown}")
-    return "settings: " + ", ".join(parts)
-
 
 def reading(contrast: Contrast, num: Callable[[object], str]) -> str:
     """One sentence on which weights of a compared run moved toward zero, and by how much."""
@@ -518,15 +506,30 @@ def align_block(rows: Sequence[str]) -> str:
 SECTION_COMMANDS = ["section", "subsection", "subsubsection", "paragraph"]
 
 
-class LatexWriter:
-    """Writes one trace as LaTeX; the layout mirrors the console renderer."""
+def formula_rows(printer: LatexPrinter, formulas: Sequence[Formula]) -> list[str]:
+    """The header's general formulas as aligned rows, each label in a second column."""
+    rows = []
+    for formula in formulas:
+        row = (f"{printer.symbolic(formula.lhs)} &{relation(formula.relation)} "
+               f"{printer.symbolic(formula.rhs)}")
+        if formula.label:
+            row += f" && {text_math(formula.label)}"
+        rows.append(row)
+    return rows
+
+
+class LatexWriter(DocumentWriter):
+    """Writes one trace as LaTeX: the syntax of the shared layout (gdtrace.render.layout)."""
+
+    dash = "---"
+    minus = " $-$ "
+    worked_always = True
 
     def __init__(self, trace: Trace, options: RenderOptions) -> None:
-        self.trace = trace
-        self.options = options
+        super().__init__(trace, options)
         self.printer = LatexPrinter(NumberFormat(display_decimals(trace, options)))
         self.out: list[str] = []
-        self.runs_level = 1 if len(trace.runs) > 1 else 0
+        self.runs_level = 1 if self.several_runs else 0
 
     def emit(self, text: str = "") -> None:
         self.out.append(text)
@@ -535,8 +538,26 @@ class LatexWriter:
         command = SECTION_COMMANDS[min(level, len(SECTION_COMMANDS) - 1)]
         self.emit(f"\\{command}*{{{title}}}")
 
+    def section(self, title: str, depth: int) -> None:
+        self.heading(1 if depth == 0 else depth + self.runs_level, title)
+
+    def paragraph(self, text: str) -> None:
+        self.emit(f"\\noindent {text}\n")
+
+    def text(self, text: str) -> str:
+        return tex(text)
+
     def num(self, value: object) -> str:
         return f"${self.printer.number(value)}$"
+
+    def setting_number(self, value: object) -> str:
+        return self.printer.numbers.plain(value)  # type: ignore[arg-type]
+
+    def value_is(self, symbol: str, value: object) -> str:
+        return f"${symbol} = {self.printer.number(value)}$"
+
+    def param_name(self, name: str) -> str:
+        return f"${self.printer.symbolic(E.sym(name))}$"
 
     def cell(self, value: object) -> str:
         """A table cell: fixed decimals (so a column lines up) in math mode."""
@@ -555,11 +576,11 @@ class LatexWriter:
     def sym(self, quantity: Quantity) -> str:
         return f"${self.printer.symbolic(quantity.heading or quantity.symbol)}$"
 
-    def table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
-              caption: str | None = None) -> None:
+    def data_table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
+                   caption: str | None = None, keep: int = 1) -> None:
         """A booktabs tabular; wide tables are set smaller so they fit the text width."""
         if caption:
-            self.emit(f"\\noindent {caption}\n")
+            self.paragraph(caption)
         small = len(headings) > 8
         self.emit("\\begin{center}")
         if small:
@@ -574,27 +595,18 @@ class LatexWriter:
         self.emit("\\end{tabular}")
         self.emit("\\end{center}\n")
 
-    def write(self) -> str:
-        self.write_header()
-        show_epochs = self.trace.comparison is None or self.options.full
-        for run in self.trace.runs:
-            if self.runs_level:
-                self.heading(1, f"Run: {tex(run.label)}")
-                self.emit(self.settings_text(run.settings) + "\n")
-            if show_epochs:
-                for epoch in run.epochs:
-                    self.write_epoch(epoch)
-                for block in run.blocks:
-                    self.write_block(block)
-            self.write_summary(run)
-        if self.trace.comparison is not None:
-            self.write_comparison(self.trace.comparison)
-        self.write_warnings()
+    def worked(self, quantities: Sequence[Quantity]) -> None:
+        rows = [line for q in quantities for line in align_lines(self.printer, q)]
+        if rows:
+            self.emit(align_rows(rows))
+
+    def result(self) -> str:
         body = "\n".join(self.out) + "\n"
         return standalone(self.trace, body) if self.options.standalone else body
 
-    def settings_text(self, settings: dict[str, object]) -> str:
-        return tex(settings_text(settings, self.printer.numbers.plain))  # type: ignore[arg-type]
+    def write_run_heading(self, run: Run) -> None:
+        self.section(f"Run: {tex(run.label)}", 0)
+        self.emit(tex(self.settings_text(run.settings)) + "\n")
 
     def write_header(self) -> None:
         trace, header = self.trace, self.trace.header
@@ -605,34 +617,15 @@ class LatexWriter:
                  f"model: {tex(header.model)}", f"loss: {tex(header.loss)}",
                  f"update: {tex(header.update)}"]
         if len(trace.runs) == 1:
-            lines.append(self.settings_text(header.settings))
-        self.emit("\\noindent " + " \\\\\n".join(lines) + "\n")
+            lines.append(tex(self.settings_text(header.settings)))
+        self.paragraph(" \\\\\n".join(lines))
         if header.formulas:
-            rows = []
-            for formula in header.formulas:
-                row = (f"{self.printer.symbolic(formula.lhs)} &{relation(formula.relation)} "
-                       f"{self.printer.symbolic(formula.rhs)}")
-                if formula.label:
-                    row += f" && {text_math(formula.label)}"
-                rows.append(row)
-            self.emit(align_block(rows))
+            self.emit(align_block(formula_rows(self.printer, header.formulas)))
         for note in header.notes:
-            self.emit(f"\\noindent ({tex(note)})\n")
+            self.paragraph(f"({tex(note)})")
 
-    def write_epoch(self, epoch: Epoch) -> None:
-        loss = f" --- loss at the start $L = {self.printer.number(epoch.loss)}$" \
-            if epoch.loss is not None else ""
-        self.heading(1 + self.runs_level, f"Epoch {epoch.index}{loss}")
-        if epoch.loss_line is not None:
-            self.emit(align_block(align_lines(self.printer, epoch.loss_line)))
-        for step in epoch.steps:
-            self.write_step(step)
-
-    def write_step(self, step: Step) -> None:
-        samples = ", ".join(str(s) for s in step.samples)
-        plural = "s" if len(step.samples) > 1 else ""
-        title = tex(step.title) if step.title else f"Step {step.index} --- sample{plural} {samples}"
-        self.heading(2 + self.runs_level, title)
+    def write_worked_step(self, step: Step) -> None:
+        self.section(tex(step_label(step)), 2)
         rows: list[str] = []
         for sample, row in zip(step.samples, step.rows):
             inputs = [q for q in row if q.role is Role.INPUT]
@@ -654,22 +647,13 @@ class LatexWriter:
         if rows:
             self.emit(align_rows(rows))
 
-    def write_block(self, block: Block) -> None:
-        self.heading(1 + self.runs_level, tex(block.title))
-        for table in block.tables:
-            self.write_trace_table(table)
-        rows = [line for q in block.quantities for line in align_lines(self.printer, q)]
-        if rows:
-            self.emit(align_rows(rows))
-
     def write_trace_table(self, table: TraceTable) -> None:
-        self.table([tex(c) for c in table.columns],
-                   [[self.cell(c) for c in row] for row in table.rows],
-                   caption=tex(table.title) if table.title else None)
+        self.data_table([tex(c) for c in table.columns],
+                        [[self.cell(c) for c in row] for row in table.rows],
+                        caption=tex(table.title) if table.title else None)
 
     def write_summary(self, run: Run) -> None:
-        self.heading(1 + self.runs_level,
-                     "Result" if not self.runs_level else f"Result: {tex(run.label)}")
+        self.section(self.result_title(run), 1)
         lines = []
         if run.final:
             lines.append("final parameters: " + ", ".join(
@@ -678,73 +662,46 @@ class LatexWriter:
         if run.final_loss is not None:
             lines.append(f"final loss: {self.num(run.final_loss)}")
         if lines:
-            self.emit("\\noindent " + " \\\\\n".join(lines) + "\n")
+            self.paragraph(" \\\\\n".join(lines))
         losses = [(e.index, e.loss) for e in run.epochs if e.loss is not None]
         if losses:
-            self.table(["epoch", "$L$ at the start"],
-                       [[str(i), self.cell(loss)] for i, loss in losses],
-                       caption="loss per epoch:")
+            self.data_table(["epoch", "$L$ at the start"],
+                            [[str(i), self.cell(loss)] for i, loss in losses],
+                            caption="loss per epoch:")
         if run.outcome is not None:
             outcome = run.outcome
-            self.table(["sample", r"$\hat{y}$", "label", "target"],
-                       [[str(p.sample), self.cell(p.score), str(p.label), self.cell(p.target)]
-                        for p in outcome.predictions],
-                       caption="predictions with the final parameters (1 when "
-                               f"$\\hat{{y}} \\geq {self.printer.number(outcome.threshold)}$):")
+            threshold = self.printer.number(outcome.threshold)
+            self.data_table(["sample", r"$\hat{y}$", "label", "target"],
+                            [self.cells(row) for row in prediction_rows(outcome)],
+                            caption="predictions with the final parameters (1 when "
+                                    f"$\\hat{{y}} \\geq {threshold}$):")
             if outcome.accuracy is not None:
-                correct = round(outcome.accuracy * len(outcome.predictions))
-                self.emit(f"\\noindent accuracy: {correct}/{len(outcome.predictions)} "
-                          f"({self.num(outcome.accuracy * 100)}\\%)\n")
+                correct, total = accuracy_count(outcome)
+                self.paragraph(f"accuracy: {correct}/{total} "
+                               f"({self.num(outcome.accuracy * 100)}\\%)")
         if run.stability is not None:
             st = run.stability
-            verdict = st.verdict
-            self.emit(
-                f"\\noindent stability: Hessian $H = {self.printer.symbolic(st.hessian_formula)}$,"
+            self.paragraph(
+                f"stability: Hessian $H = {self.printer.symbolic(st.hessian_formula)}$,"
                 f" $\\lambda_{{\\max}} = {self.printer.number(st.lambda_max)}$; batch GD converges"
                 f" only for $0 < \\eta < 2/\\lambda_{{\\max}} = "
                 f"{latex_number(*self.printer.numbers.parts(st.eta_limit))}$;"
-                f" $\\eta = {self.printer.number(st.eta)}$ {verdict}.\n")
+                f" $\\eta = {self.printer.number(st.eta)}$ {st.verdict}.")
         if run.stopped_early:
-            self.emit("\\noindent The run stopped early: see the warnings below.\n")
+            self.paragraph("The run stopped early: see the warnings below.")
 
-    def write_comparison(self, comparison: Comparison) -> None:
-        self.heading(1, "Comparison")
-        runs = self.trace.runs
-        headings = ["parameter"] + [tex(run.label) for run in runs]
-        headings += [f"{tex(c.run)} $-$ {tex(c.baseline)}" for c in comparison.contrasts]
-        rows = []
-        for name in runs[0].param_names:
-            cells = [f"${self.printer.symbolic(E.sym(name))}$"]
-            cells += [self.cell(run.final[name]) if name in run.final else "" for run in runs]
-            for contrast in comparison.contrasts:
-                change = next((ch for ch in contrast.changes if ch.name == name), None)
-                cells.append(self.cell(change.difference) if change is not None else "")
-            rows.append(cells)
-        self.table(headings, rows, caption="final parameters:")
-        epochs = max(len(run.epochs) for run in runs)
-        loss_rows = []
-        for k in range(epochs):
-            loss_rows.append([str(k + 1)] + [
-                self.cell(run.epochs[k].loss) if k < len(run.epochs)
-                and run.epochs[k].loss is not None else "" for run in runs])
-        loss_rows.append(["final"] + [self.cell(run.final_loss) if run.final_loss is not None
-                                      else "" for run in runs])
-        self.table(["epoch"] + [tex(run.label) for run in runs], loss_rows,
-                   caption="loss per epoch (start of epoch):")
-        for contrast in comparison.contrasts:
-            self.emit(f"\\noindent {tex(reading(contrast, self.printer.number))}\n")
+    def reading(self, contrast: Contrast) -> str:
+        return reading(contrast, self.printer.number)
 
-    def write_warnings(self) -> None:
-        if not self.trace.warnings:
-            return
+    def warnings_start(self) -> None:
         self.heading(1, "Warnings")
         self.emit("\\begin{itemize}")
-        for warning in self.trace.warnings:
-            where = [w for w in (warning.run if len(self.trace.runs) > 1 else "",
-                                 f"epoch {warning.epoch}" if warning.epoch is not None else "",
-                                 f"step {warning.step}" if warning.step is not None else "") if w]
-            prefix = f"({tex(', '.join(where))}) " if where else ""
-            self.emit(f"\\item {prefix}{tex(warning.message)}")
+
+    def warning(self, where: str, message: str) -> None:
+        prefix = f"({tex(where)}) " if where else ""
+        self.emit(f"\\item {prefix}{tex(message)}")
+
+    def warnings_end(self) -> None:
         self.emit("\\end{itemize}\n")
 
 
