@@ -16,13 +16,15 @@ from rich.table import Table
 from rich.text import Text
 
 from gdtrace.render import RenderOptions, display_decimals
+from gdtrace.render.layout import (
+    DocumentWriter,
+    accuracy_count,
+    prediction_rows,
+    settings_text,
+    step_label,
+)
 from gdtrace.render.printer import ExprPrinter, NumberFormat
 from gdtrace.trace import (
-    Block,
-    Comparison,
-    Contrast,
-    Diagnostic,
-    Epoch,
     Header,
     ProblemInfo,
     Quantity,
@@ -53,8 +55,9 @@ def worked_line(printer: ExprPrinter, quantity: Quantity) -> str:
     return f"{printer.symbolic(quantity.symbol)} {quantity.relation} " + " = ".join(parts)
 
 
-class ConsoleWriter:
-    """Writes one trace to a rich console; all styling decisions live here."""
+class ConsoleWriter(DocumentWriter):
+    """Writes one trace as terminal or plain text: the syntax of the shared layout
+    (gdtrace.render.layout); all styling decisions live here."""
 
     def __init__(self, trace: Trace, options: RenderOptions) -> None:
         self.trace = trace
@@ -116,24 +119,43 @@ class ConsoleWriter:
             self.console.print(table)
             title = None
 
-    # sections ------------------------------------------------------------------------------
-    def write(self) -> str:
-        self.write_header()
-        show_epochs = self.trace.comparison is None or self.options.full
-        for run in self.trace.runs:
-            if len(self.trace.runs) > 1:
-                self.heading(f"Run: {run.label}", 1)
-                self.line(_settings_text(run.settings, exact))
-            if show_epochs:
-                self.write_epochs(run)
-                for block in run.blocks:
-                    self.write_block(block)
-            self.write_summary(run)
-        if self.trace.comparison is not None:
-            self.write_comparison(self.trace.comparison)
-        self.write_warnings(self.trace.warnings)
+    # the layout's primitives ---------------------------------------------------------------
+    def section(self, title: str, depth: int) -> None:
+        if depth < 2:
+            self.heading(title, depth + 1)
+        else:  # a step: a bold line, no rule
+            self.line()
+            self.line(title, "bold" if self.options.color else None)
+
+    def paragraph(self, text: str) -> None:
+        self.line(text)
+
+    def text(self, text: str) -> str:
+        return text
+
+    def setting_number(self, value: object) -> str:
+        return exact(value)
+
+    def param_name(self, name: str) -> str:
+        return name
+
+    def value_is(self, symbol: str, value: object) -> str:
+        return f"{symbol} = {self.num(value)}"
+
+    def data_table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
+                   caption: str | None = None, keep: int = 1) -> None:
+        if caption:
+            self.line(caption)
+        self.table(headings, rows, keep=keep)
+
+    def worked(self, quantities: Sequence[Quantity]) -> None:
+        for quantity in quantities:
+            self.line("  " + worked_line(self.printer, quantity))
+
+    def result(self) -> str:
         return self.buffer.getvalue()
 
+    # sections ------------------------------------------------------------------------------
     def write_header(self) -> None:
         header = self.trace.header
         title = self.trace.problem.title
@@ -145,7 +167,7 @@ class ConsoleWriter:
         self.line(f"loss: {header.loss}")
         self.line(f"update: {header.update}")
         if len(self.trace.runs) == 1:
-            self.line(_settings_text(header.settings, exact))
+            self.line(self.settings_text(header.settings))
         self.line("formulas:")
         width = max((cell_len(self.printer.symbolic(f.lhs)) for f in header.formulas),
                     default=0)
@@ -165,10 +187,10 @@ class ConsoleWriter:
         keep = LONG_RUN_KEEP
         if self.options.full or len(epochs) <= 2 * keep + 1:
             for epoch in epochs:
-                self.write_epoch(run, epoch)
+                self.write_epoch(epoch)
             return
         for epoch in epochs[:keep]:
-            self.write_epoch(run, epoch)
+            self.write_epoch(epoch)
         middle = epochs[keep:-keep]
         self.heading(f"Epochs {middle[0].index}–{middle[-1].index}: summarised", 2)
         self.line(f"{len(middle)} epochs are not written out here; --full prints every one.")
@@ -176,30 +198,13 @@ class ConsoleWriter:
                  str(len(e.steps))] for e in middle]
         self.table(["epoch", "loss at the start", "steps"], rows, keep=1)
         for epoch in epochs[-keep:]:
-            self.write_epoch(run, epoch)
+            self.write_epoch(epoch)
 
-    def write_epoch(self, run: Run, epoch: Epoch) -> None:
-        loss = f" — loss at the start L = {self.num(epoch.loss)}" if epoch.loss is not None \
-            else ""
-        self.heading(f"Epoch {epoch.index}{loss}", 2)
-        if self.options.steps:
-            if epoch.loss_line is not None:
-                self.line(worked_line(self.printer, epoch.loss_line))
-            for step in epoch.steps:
-                self.write_worked_step(step)
-            return
-        if all(len(step.rows) <= 1 for step in epoch.steps) and _same_layout(epoch.steps):
-            self.write_step_table(epoch.steps)
-        else:
-            for step in epoch.steps:
-                self.write_batch_step(step)
+    def write_loss_line(self, quantity: Quantity) -> None:
+        self.line(worked_line(self.printer, quantity))  # not indented: under the heading
 
     def write_worked_step(self, step: Step) -> None:
-        samples = ", ".join(str(s) for s in step.samples)
-        label = step.title or (f"Step {step.index} — sample{'s' if len(step.samples) > 1 else ''}"
-                               f" {samples}")
-        self.line()
-        self.line(label, "bold" if self.options.color else None)
+        self.section(step_label(step), 2)
         for k, row in enumerate(step.rows):
             inputs = [q for q in row if q.role is Role.INPUT]
             if inputs:  # several samples in one step: say whose inputs these are
@@ -210,49 +215,7 @@ class ConsoleWriter:
             for quantity in row:
                 if quantity.role is not Role.INPUT:
                     self.line("  " + worked_line(self.printer, quantity))
-        for quantity in step.quantities:
-            self.line("  " + worked_line(self.printer, quantity))
-
-    def write_step_table(self, steps: list[Step]) -> None:
-        """One row per update step: inputs, values, gradients, updated parameters."""
-        if not steps:
-            return
-        first = steps[0]
-        row_columns = first.rows[0] if first.rows else []
-        headings = ["step", "sample"] + [self.sym(q) for q in row_columns]
-        headings += [self.sym(q) for q in first.of_role(Role.GRAD)]
-        headings += [f"{self.sym(q)} after" for q in first.of_role(Role.PARAM)]
-        headings += [self.sym(q) for q in first.of_role(Role.VALUE)]
-        rows = []
-        for step in steps:
-            cells = [str(step.index), ", ".join(map(str, step.samples))]
-            cells += [self.cell(q.value) for q in (step.rows[0] if step.rows else [])]
-            cells += [self.cell(q.value) for q in step.of_role(Role.GRAD)]
-            cells += [self.cell(q.value) for q in step.of_role(Role.PARAM)]
-            cells += [self.cell(q.value) for q in step.of_role(Role.VALUE)]
-            rows.append(cells)
-        self.table(headings, rows, keep=2)
-
-    def write_batch_step(self, step: Step) -> None:
-        """Per-sample rows, then the gradient and the update written out."""
-        self.line()
-        samples = ", ".join(map(str, step.samples))
-        plural = "s" if len(step.samples) > 1 else ""
-        self.line(step.title or f"Step {step.index} — sample{plural} {samples}",
-                  "bold" if self.options.color else None)
-        headings = ["sample"] + [self.sym(q) for q in step.rows[0]]
-        rows = [[str(sample)] + [self.cell(q.value) for q in row]
-                for sample, row in zip(step.samples, step.rows)]
-        self.table(headings, rows, keep=1)
-        for quantity in step.quantities:
-            self.line("  " + worked_line(self.printer, quantity))
-
-    def write_block(self, block: Block) -> None:
-        self.heading(block.title, 2)
-        for table in block.tables:
-            self.write_trace_table(table)
-        for quantity in block.quantities:
-            self.line("  " + worked_line(self.printer, quantity))
+        self.worked(step.quantities)
 
     def write_trace_table(self, table: TraceTable) -> None:
         rows = [[cell if isinstance(cell, str) else self.num(cell) for cell in row]
@@ -261,7 +224,7 @@ class ConsoleWriter:
         self.table(table.columns, rows, keep=1)
 
     def write_summary(self, run: Run) -> None:
-        self.heading("Result" if len(self.trace.runs) == 1 else f"Result: {run.label}", 2)
+        self.section(self.result_title(run), 1)
         if run.final:
             self.line("final parameters: " + ", ".join(
                 f"{name} = {self.num(value)}" for name, value in run.final.items()))
@@ -277,15 +240,13 @@ class ConsoleWriter:
                 self.line(chart)
         if run.outcome is not None:
             outcome = run.outcome
-            rows = [[str(p.sample), self.cell(p.score), str(p.label), self.cell(p.target)]
-                    for p in outcome.predictions]
-            self.line(f"predictions with the final parameters (1 when ŷ ≥ "
-                      f"{exact(outcome.threshold)}):")
-            self.table(["sample", "ŷ", "label", "target"], rows, keep=1)
+            self.data_table(["sample", "ŷ", "label", "target"],
+                            [self.cells(row) for row in prediction_rows(outcome)],
+                            caption="predictions with the final parameters (1 when ŷ ≥ "
+                                    f"{exact(outcome.threshold)}):")
             if outcome.accuracy is not None:
-                correct = round(outcome.accuracy * len(outcome.predictions))
-                self.line(f"accuracy: {correct}/{len(outcome.predictions)} "
-                          f"({self.num(outcome.accuracy * 100)}%)")
+                correct, total = accuracy_count(outcome)
+                self.line(f"accuracy: {correct}/{total} ({self.num(outcome.accuracy * 100)}%)")
         if run.stability is not None:
             stability = run.stability
             verdict = stability.verdict
@@ -308,84 +269,12 @@ class ConsoleWriter:
         scale = ", log scale" if wants_log_scale(losses) else ""
         return f"loss chart: {bars}  (start of epoch 1 … final{scale})"
 
-    def write_comparison(self, comparison: Comparison) -> None:
-        self.heading("Comparison", 1)
-        runs = self.trace.runs
-        names = runs[0].param_names
-        headings = ["parameter"] + [run.label for run in runs]
-        headings += [f"{c.run} − {c.baseline}" for c in comparison.contrasts]
-        rows = []
-        for name in names:
-            cells = [name] + [self.cell(run.final.get(name, float("nan"))) for run in runs]
-            for contrast in comparison.contrasts:
-                change = next((ch for ch in contrast.changes if ch.name == name), None)
-                cells.append("" if change is None else self.cell(change.difference))
-            rows.append(cells)
-        self.line("final parameters:")
-        self.table(headings, rows, keep=1)
-        epochs = max(len(run.epochs) for run in runs)
-        loss_rows = []
-        for k in range(epochs):
-            loss_rows.append([str(k + 1)] + [self.cell(run.epochs[k].loss)
-                                             if k < len(run.epochs) and run.epochs[k].loss
-                                             is not None else "" for run in runs])
-        loss_rows.append(["final"] + [self.cell(run.final_loss) if run.final_loss is not None
-                                      else "" for run in runs])
-        self.line("loss per epoch (start of epoch):")
-        self.table(["epoch"] + [run.label for run in runs], loss_rows, keep=1)
-        for contrast in comparison.contrasts:
-            self.line(self.reading(contrast))
-
-    def reading(self, contrast: Contrast) -> str:
-        """One sentence on which parameters moved toward zero and by how much."""
-        weights = [c for c in contrast.changes if not c.bias]
-        shrank = [c for c in weights if c.magnitude_change < 0]
-        grew = [c for c in weights if c.magnitude_change > 0]
-        parts = [f"{contrast.run} vs {contrast.baseline}:"]
-        if shrank:
-            parts.append(f"{len(shrank)} of {len(weights)} weights moved toward zero ("
-                         + ", ".join(f"|{c.name}| by {self.num(-c.magnitude_change)}"
-                                     for c in shrank) + ")")
-        if grew:
-            parts.append(("; " if shrank else "") + f"{len(grew)} grew in size ("
-                         + ", ".join(f"|{c.name}| by {self.num(c.magnitude_change)}"
-                                     for c in grew) + ")")
-        if not shrank and not grew:
-            parts.append("the weights are unchanged")
-        for bias in (c for c in contrast.changes if c.bias):
-            if isinstance(bias.difference, float):
-                parts.append(f"; {bias.name} changed by {self.num(bias.difference)}")
-            else:
-                parts.append(f"; |{bias.name}| changed by {self.num(bias.magnitude_change)}")
-        if contrast.loss_difference is not None:
-            parts.append(f"; final loss changed by {self.num(contrast.loss_difference)}")
-        return " ".join(parts[:2]) + "".join(parts[2:]) + "."
-
-    def write_warnings(self, warnings: list[Diagnostic]) -> None:
-        if not warnings:
-            return
+    def warnings_start(self) -> None:
         self.line()
-        for warning in warnings:
-            where = []
-            if warning.run and len(self.trace.runs) > 1:
-                where.append(warning.run)
-            if warning.epoch is not None:
-                where.append(f"epoch {warning.epoch}")
-            if warning.step is not None:
-                where.append(f"step {warning.step}")
-            prefix = f"warning ({', '.join(where)}): " if where else "warning: "
-            self.line(prefix + warning.message, "bold yellow" if self.options.color else None)
 
-
-def _layout(step: Step) -> list[tuple[str, str]]:
-    quantities = (step.rows[0] if step.rows else []) + step.quantities
-    return [(q.role.value, q.key) for q in quantities]
-
-
-def _same_layout(steps: list[Step]) -> bool:
-    """One table for an epoch only when every step has the same columns (a network step may
-    add lines, e.g. rounded weights after the first iteration)."""
-    return all(_layout(step) == _layout(steps[0]) for step in steps[1:])
+    def warning(self, where: str, message: str) -> None:
+        prefix = f"warning ({where}): " if where else "warning: "
+        self.line(prefix + message, "bold yellow" if self.options.color else None)
 
 
 def exact(value: object) -> str:
@@ -396,14 +285,7 @@ def exact(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def _settings_text(settings: dict[str, object], num: object) -> str:
-    names = {"learning_rate": "η", "lambda": "λ"}
-    parts = []
-    for key, value in settings.items():
-        shown = num(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-            else str(value)  # type: ignore[operator]
-        parts.append(f"{names.get(key, key)} = {shown}")
-    return "settings: " + ", ".join(parts)
+_settings_text = settings_text  # the --summary lines write the same settings line
 
 
 def _box():  # type: ignore[no-untyped-def]

@@ -165,7 +165,10 @@ class DocumentWriter:
     def __init__(self, trace: Trace, options: RenderOptions) -> None:
         self.trace = trace
         self.options = options
-        self.several_runs = len(trace.runs) > 1
+
+    @property
+    def several_runs(self) -> bool:
+        return len(self.trace.runs) > 1
 
     # syntax primitives (subclasses) -------------------------------------------------------
     def section(self, title: str, depth: int) -> None:
