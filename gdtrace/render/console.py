@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.layout import (
@@ -34,6 +32,11 @@ from gdtrace.trace import (
     Trace,
 )
 from gdtrace.trace import Table as TraceTable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from gdtrace.render.plain import PlainSink
 
 LONG_RUN_KEEP = 3  # a run with more than 2·3 + 1 epochs prints the first and last 3 in full
 PLAIN_WIDTH = 160  # wide enough for the worked lines of the seed problems when piped
@@ -63,15 +66,34 @@ class ConsoleWriter(DocumentWriter):
         self.trace = trace
         self.options = options
         self.printer = ExprPrinter(NumberFormat(display_decimals(trace, options)))
-        self.buffer = io.StringIO()
-        self.console = Console(
-            file=self.buffer, width=options.width or PLAIN_WIDTH, force_terminal=options.color,
-            no_color=not options.color, color_system="standard" if options.color else None,
-            highlight=False, emoji=False, soft_wrap=not options.color, markup=False)
+        width = options.width or PLAIN_WIDTH
+        self.sink: RichSink | PlainSink
+        if options.color:
+            self.sink = RichSink(coloured_console(width))
+        else:  # plain text needs no rich Console: same bytes, a fraction of the start-up
+            from gdtrace.render.plain import PlainSink
+
+            self.sink = PlainSink(width)
 
     # basic output --------------------------------------------------------------------------
+    @property
+    def console(self) -> Console:
+        """The rich console of a coloured writer (html/svg replace it with a recording one)."""
+        if not isinstance(self.sink, RichSink):
+            raise AttributeError("a plain-text writer has no rich console")
+        return self.sink.console
+
+    @console.setter
+    def console(self, console: Console) -> None:
+        self.sink = RichSink(console)
+
+    @property
+    def buffer(self) -> RichSink | PlainSink:
+        """What was written so far: ``buffer.getvalue()`` is the text."""
+        return self.sink
+
     def line(self, text: str = "", style: str | None = None) -> None:
-        self.console.print(Text(text, style=style or ""))
+        self.sink.line(text, style)
 
     def heading(self, text: str, level: int = 1) -> None:
         self.line()
@@ -96,7 +118,7 @@ class ConsoleWriter(DocumentWriter):
               keep: int = 1, title: str | None = None) -> None:
         """Print a table, split into several when wider than the console (first ``keep``
         columns repeat in each part so every row stays identifiable)."""
-        width = self.console.width
+        width = self.sink.width
         widths = [max(cell_len(h), *(cell_len(r[i]) for r in rows)) + 3 if rows else cell_len(h) + 3
                   for i, h in enumerate(headings)]
         groups: list[list[int]] = []
@@ -110,13 +132,8 @@ class ConsoleWriter(DocumentWriter):
             used += widths[index]
         groups.append(current)
         for group in groups:
-            table = Table(title=title, show_edge=False, box=_box(), pad_edge=False,
-                          header_style="bold" if self.options.color else "")
-            for index in group:
-                table.add_column(headings[index], justify="right", no_wrap=True)
-            for row in rows:
-                table.add_row(*(row[i] for i in group))
-            self.console.print(table)
+            self.sink.table([headings[i] for i in group], [[row[i] for i in group] for row in rows],
+                            title=title, header_style="bold" if self.options.color else "")
             title = None
 
     # the layout's primitives ---------------------------------------------------------------
@@ -288,10 +305,60 @@ def exact(value: object) -> str:
 _settings_text = settings_text  # the --summary lines write the same settings line
 
 
-def _box():  # type: ignore[no-untyped-def]
-    from rich import box
+class RichSink:
+    """Lines and tables drawn by a rich Console: colours for the terminal, html and svg."""
 
-    return box.SIMPLE_HEAD
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    @property
+    def width(self) -> int:
+        return self.console.width
+
+    def line(self, text: str = "", style: str | None = None) -> None:
+        from rich.text import Text
+
+        self.console.print(Text(text, style=style or ""))
+
+    def table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
+              title: str | None = None, header_style: str = "") -> None:
+        """One table (``box.SIMPLE_HEAD``, no edges, right-justified, never wrapped)."""
+        from rich import box
+        from rich.table import Table
+
+        table = Table(title=title, show_edge=False, box=box.SIMPLE_HEAD, pad_edge=False,
+                      header_style=header_style)
+        for heading in headings:
+            table.add_column(heading, justify="right", no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        self.console.print(table)
+
+    def getvalue(self) -> str:
+        return self.console.file.getvalue()  # type: ignore[attr-defined]
+
+    def take(self) -> str:
+        """The text written so far, and start afresh."""
+        text = self.getvalue()
+        self.console.file = io.StringIO()
+        return text
+
+
+def coloured_console(width: int) -> Console:
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), width=width, force_terminal=True, no_color=False,
+                   color_system="standard", highlight=False, emoji=False, soft_wrap=False,
+                   markup=False)
+
+
+def plain_console(width: int) -> Console:
+    """The console plain text would need from rich (no colour, lines never wrapped)."""
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), width=width, force_terminal=False, no_color=True,
+                   color_system=None, highlight=False, emoji=False, soft_wrap=True,
+                   markup=False)
 
 
 def render(trace: Trace, options: RenderOptions) -> str:
