@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from gdtrace import __version__
 from gdtrace import expr as E
 from gdtrace.render import RenderOptions, display_decimals
-from gdtrace.render.layout import DocumentWriter, accuracy_count, prediction_rows, step_label
+from gdtrace.render.layout import (
+    DocumentWriter,
+    accuracy_count,
+    prediction_rows,
+    reading,
+    step_label,
+)
 from gdtrace.render.printer import (
     PREC_ADD,
     PREC_ATOM,
@@ -257,32 +263,6 @@ def text_math(text: str) -> str:
     if run:
         out.append(rf"\text{{{tex(run)}}}")
     return "".join(out)
-
-
-# ------------------------------------------------------------------ words shared with markdown
-
-def reading(contrast: Contrast, num: Callable[[object], str]) -> str:
-    """One sentence on which weights of a compared run moved toward zero, and by how much."""
-    weights = [c for c in contrast.changes if c.name != "b"]
-    shrank = [c for c in weights if c.magnitude_change < 0]
-    grew = [c for c in weights if c.magnitude_change > 0]
-    parts = [f"{contrast.run} vs {contrast.baseline}:"]
-    if shrank:
-        parts.append(f"{len(shrank)} of {len(weights)} weights moved toward zero ("
-                     + ", ".join(f"|{c.name}| by {num(-c.magnitude_change)}" for c in shrank)
-                     + ")")
-    if grew:
-        parts.append(("; " if shrank else "") + f"{len(grew)} grew in size ("
-                     + ", ".join(f"|{c.name}| by {num(c.magnitude_change)}" for c in grew)
-                     + ")")
-    if not shrank and not grew:
-        parts.append("the weights are unchanged")
-    bias = next((c for c in contrast.changes if c.name == "b"), None)
-    if bias is not None:
-        parts.append(f"; b changed by {num(bias.difference)}")
-    if contrast.loss_difference is not None:
-        parts.append(f"; final loss changed by {num(contrast.loss_difference)}")
-    return " ".join(parts[:2]) + "".join(parts[2:]) + "."
 
 
 # ------------------------------------------------------------------------------- printer
@@ -691,7 +671,7 @@ class LatexWriter(DocumentWriter):
             self.paragraph("The run stopped early: see the warnings below.")
 
     def reading(self, contrast: Contrast) -> str:
-        return reading(contrast, self.printer.number)
+        return reading(contrast, self.printer.number)  # numbers outside $…$: tex escapes them
 
     def warnings_start(self) -> None:
         self.heading(1, "Warnings")

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from gdtrace import __version__
 from gdtrace import expr as E
 from gdtrace.render import RenderOptions, display_decimals
-from gdtrace.render.latex import LatexPrinter, align_lines, formula_rows, reading
+from gdtrace.render.latex import LatexPrinter, align_lines, formula_rows
 from gdtrace.render.layout import DocumentWriter, Row, accuracy_count, prediction_rows, step_label
 from gdtrace.render.printer import ExprPrinter, NumberFormat
-from gdtrace.trace import Contrast, Quantity, Role, Run, Step, Trace
+from gdtrace.trace import Quantity, Role, Run, Step, Trace
 from gdtrace.trace import Table as TraceTable
 
 _SPECIAL = set("\\`*_[]<>|$~#")
@@ -199,9 +199,6 @@ class MarkdownWriter(DocumentWriter):
 
     def cells_of(self, rows: list[Row]) -> list[list[str]]:
         return [self.cells(row) for row in rows]
-
-    def reading(self, contrast: Contrast) -> str:
-        return reading(contrast, self.num)
 
     def warning(self, where: str, message: str) -> None:
         prefix = f" ({md(where)})" if where else ""
