@@ -17,6 +17,7 @@ from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.layout import (
     DocumentWriter,
     accuracy_count,
+    epoch_losses,
     prediction_rows,
     settings_text,
     step_label,
@@ -245,7 +246,7 @@ class ConsoleWriter(DocumentWriter):
         if run.final:
             self.line("final parameters: " + ", ".join(
                 f"{name} = {self.num(value)}" for name, value in run.final.items()))
-        losses = [(e.index, e.loss) for e in run.epochs if e.loss is not None]
+        losses = epoch_losses(run)
         if losses:
             self.line("loss per epoch (start of epoch): " + ", ".join(
                 f"{index}: {self.num(loss)}" for index, loss in losses))

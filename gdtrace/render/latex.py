@@ -20,6 +20,7 @@ from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.layout import (
     DocumentWriter,
     accuracy_count,
+    epoch_losses,
     prediction_rows,
     reading,
     step_label,
@@ -643,7 +644,7 @@ class LatexWriter(DocumentWriter):
             lines.append(f"final loss: {self.num(run.final_loss)}")
         if lines:
             self.paragraph(" \\\\\n".join(lines))
-        losses = [(e.index, e.loss) for e in run.epochs if e.loss is not None]
+        losses = epoch_losses(run)
         if losses:
             self.data_table(["epoch", "$L$ at the start"],
                             [[str(i), self.cell(loss)] for i, loss in losses],

@@ -105,6 +105,11 @@ def batch_table(step: Step) -> tuple[list[Column], list[Row]]:
     return headings, rows
 
 
+def epoch_losses(run: Run) -> list[tuple[int, float]]:
+    """(epoch, loss at its start) for the epochs whose loss was computed."""
+    return [(e.index, e.loss) for e in run.epochs if e.loss is not None]
+
+
 def prediction_rows(outcome: Outcome) -> list[Row]:
     """sample, score ŷ, predicted label, target: the predictions table's rows."""
     return [[str(p.sample), p.score, str(p.label), p.target] for p in outcome.predictions]

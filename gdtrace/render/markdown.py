@@ -14,7 +14,13 @@ from gdtrace import __version__
 from gdtrace import expr as E
 from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.latex import LatexPrinter, align_lines, formula_rows
-from gdtrace.render.layout import DocumentWriter, Row, accuracy_count, prediction_rows, step_label
+from gdtrace.render.layout import (
+    DocumentWriter,
+    accuracy_count,
+    epoch_losses,
+    prediction_rows,
+    step_label,
+)
 from gdtrace.render.printer import ExprPrinter, NumberFormat
 from gdtrace.trace import Quantity, Role, Run, Step, Trace
 from gdtrace.trace import Table as TraceTable
@@ -187,18 +193,15 @@ class MarkdownWriter(DocumentWriter):
         if run.stopped_early:
             self.emit("- the run stopped early: see the warnings below.")
         self.emit()
-        losses = [(e.index, e.loss) for e in run.epochs if e.loss is not None]
+        losses = epoch_losses(run)
         if losses:
             self.data_table(["epoch", "L"], [[str(i), self.cell(loss)] for i, loss in losses],
                             caption="loss per epoch (start of epoch):")
         if run.outcome is not None:
             self.data_table(["sample", "ŷ", "label", "target"],
-                            self.cells_of(prediction_rows(run.outcome)),
+                            [self.cells(row) for row in prediction_rows(run.outcome)],
                             caption="predictions with the final parameters (1 when ŷ ≥ "
                                     f"{self.num(run.outcome.threshold)}):")
-
-    def cells_of(self, rows: list[Row]) -> list[list[str]]:
-        return [self.cells(row) for row in rows]
 
     def warning(self, where: str, message: str) -> None:
         prefix = f" ({md(where)})" if where else ""
