@@ -16,7 +16,6 @@ from rich.cells import cell_len
 from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.layout import (
     DocumentWriter,
-    accuracy_count,
     epoch_losses,
     prediction_rows,
     settings_text,
@@ -29,6 +28,7 @@ from gdtrace.trace import (
     Quantity,
     Role,
     Run,
+    Stability,
     Step,
     Trace,
 )
@@ -160,6 +160,15 @@ class ConsoleWriter(DocumentWriter):
     def value_is(self, symbol: str, value: object) -> str:
         return f"{symbol} = {self.num(value)}"
 
+    def param_value(self, name: str, value: object) -> str:
+        return f"{name} = {self.num(value)}"
+
+    def stability_parts(self, stability: Stability) -> tuple[str, str, str, str]:
+        return (f"H = {self.printer.symbolic(stability.hessian_formula)}",
+                f"λmax = {self.num(stability.lambda_max)}",
+                f"0 < η < 2/λmax = {stability.eta_limit:.6g}",  # 6 digits, as in the warning
+                f"η = {exact(stability.eta)}")
+
     def data_table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
                    caption: str | None = None, keep: int = 1) -> None:
         if caption:
@@ -244,8 +253,7 @@ class ConsoleWriter(DocumentWriter):
     def write_summary(self, run: Run) -> None:
         self.section(self.result_title(run), 1)
         if run.final:
-            self.line("final parameters: " + ", ".join(
-                f"{name} = {self.num(value)}" for name, value in run.final.items()))
+            self.line(self.final_parameters(run))
         losses = epoch_losses(run)
         if losses:
             self.line("loss per epoch (start of epoch): " + ", ".join(
@@ -263,15 +271,9 @@ class ConsoleWriter(DocumentWriter):
                             caption="predictions with the final parameters (1 when ŷ ≥ "
                                     f"{exact(outcome.threshold)}):")
             if outcome.accuracy is not None:
-                correct, total = accuracy_count(outcome)
-                self.line(f"accuracy: {correct}/{total} ({self.num(outcome.accuracy * 100)}%)")
+                self.line(self.accuracy_text(outcome))
         if run.stability is not None:
-            stability = run.stability
-            verdict = stability.verdict
-            self.line(f"stability: Hessian H = {self.printer.symbolic(stability.hessian_formula)}"
-                      f", λmax = {self.num(stability.lambda_max)}; batch GD converges only for "
-                      f"0 < η < 2/λmax = {stability.eta_limit:.6g}; "  # 6 digits, as in the warning
-                      f"η = {exact(stability.eta)} {verdict}.")
+            self.line(self.stability_sentence(run.stability))
         if run.stopped_early:
             self.line("the run stopped early: see the warnings below.")
 

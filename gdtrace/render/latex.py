@@ -19,7 +19,6 @@ from gdtrace import expr as E
 from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.layout import (
     DocumentWriter,
-    accuracy_count,
     epoch_losses,
     prediction_rows,
     reading,
@@ -33,7 +32,7 @@ from gdtrace.render.printer import (
     ExprPrinter,
     NumberFormat,
 )
-from gdtrace.trace import Contrast, Formula, Quantity, Role, Run, Step, Trace
+from gdtrace.trace import Contrast, Formula, Quantity, Role, Run, Stability, Step, Trace
 from gdtrace.trace import Table as TraceTable
 
 # A worked line wider than this (printed characters, roughly) is broken after its symbolic
@@ -504,6 +503,7 @@ class LatexWriter(DocumentWriter):
 
     dash = "---"
     minus = " $-$ "
+    percent = "\\%"
     worked_always = True
 
     def __init__(self, trace: Trace, options: RenderOptions) -> None:
@@ -539,6 +539,16 @@ class LatexWriter(DocumentWriter):
 
     def param_name(self, name: str) -> str:
         return f"${self.printer.symbolic(E.sym(name))}$"
+
+    def param_value(self, name: str, value: object) -> str:
+        return f"${self.printer.symbolic(E.sym(name))} = {self.printer.number(value)}$"
+
+    def stability_parts(self, stability: Stability) -> tuple[str, str, str, str]:
+        limit = latex_number(*self.printer.numbers.parts(stability.eta_limit))
+        return (f"$H = {self.printer.symbolic(stability.hessian_formula)}$",
+                f"$\\lambda_{{\\max}} = {self.printer.number(stability.lambda_max)}$",
+                f"$0 < \\eta < 2/\\lambda_{{\\max}} = {limit}$",
+                f"$\\eta = {self.printer.number(stability.eta)}$")
 
     def cell(self, value: object) -> str:
         """A table cell: fixed decimals (so a column lines up) in math mode."""
@@ -637,9 +647,7 @@ class LatexWriter(DocumentWriter):
         self.section(self.result_title(run), 1)
         lines = []
         if run.final:
-            lines.append("final parameters: " + ", ".join(
-                f"${self.printer.symbolic(E.sym(name))} = {self.printer.number(value)}$"
-                for name, value in run.final.items()))
+            lines.append(self.final_parameters(run))
         if run.final_loss is not None:
             lines.append(f"final loss: {self.num(run.final_loss)}")
         if lines:
@@ -657,17 +665,9 @@ class LatexWriter(DocumentWriter):
                             caption="predictions with the final parameters (1 when "
                                     f"$\\hat{{y}} \\geq {threshold}$):")
             if outcome.accuracy is not None:
-                correct, total = accuracy_count(outcome)
-                self.paragraph(f"accuracy: {correct}/{total} "
-                               f"({self.num(outcome.accuracy * 100)}\\%)")
+                self.paragraph(self.accuracy_text(outcome))
         if run.stability is not None:
-            st = run.stability
-            self.paragraph(
-                f"stability: Hessian $H = {self.printer.symbolic(st.hessian_formula)}$,"
-                f" $\\lambda_{{\\max}} = {self.printer.number(st.lambda_max)}$; batch GD converges"
-                f" only for $0 < \\eta < 2/\\lambda_{{\\max}} = "
-                f"{latex_number(*self.printer.numbers.parts(st.eta_limit))}$;"
-                f" $\\eta = {self.printer.number(st.eta)}$ {st.verdict}.")
+            self.paragraph(self.stability_sentence(run.stability))
         if run.stopped_early:
             self.paragraph("The run stopped early: see the warnings below.")
 

@@ -25,6 +25,7 @@ from gdtrace.trace import (
     Quantity,
     Role,
     Run,
+    Stability,
     Step,
     Trace,
 )
@@ -162,6 +163,7 @@ class DocumentWriter:
 
     dash = "—"  # between an epoch's number and its loss
     minus = " − "  # in a comparison's difference headings
+    percent = "%"
     worked_always = False  # LaTeX writes every step worked out, tables or not
     # Markdown has always put steps with differing columns in one table (blank cells where
     # a step lacks a column); the terminal splits them into one table per step.
@@ -216,6 +218,14 @@ class DocumentWriter:
         """``L = 0.6931`` as the format writes an equation inline."""
         raise NotImplementedError
 
+    def param_value(self, name: str, value: object) -> str:
+        """``w1 = 0.25``: a final parameter in the result."""
+        raise NotImplementedError
+
+    def stability_parts(self, stability: Stability) -> tuple[str, str, str, str]:
+        """``H = …``, ``λmax = …``, ``0 < η < 2/λmax = …``, ``η = …`` in the format's math."""
+        raise NotImplementedError
+
     def result(self) -> str:
         raise NotImplementedError
 
@@ -254,6 +264,21 @@ class DocumentWriter:
 
     def result_title(self, run: Run) -> str:
         return f"Result: {self.text(run.label)}" if self.several_runs else "Result"
+
+    def final_parameters(self, run: Run) -> str:
+        return "final parameters: " + ", ".join(
+            self.param_value(name, value) for name, value in run.final.items())
+
+    def accuracy_text(self, outcome: Outcome) -> str:
+        assert outcome.accuracy is not None
+        correct, total = accuracy_count(outcome)
+        return f"accuracy: {correct}/{total} ({self.num(outcome.accuracy * 100)}{self.percent})"
+
+    def stability_sentence(self, stability: Stability) -> str:
+        """The batch-GD stability check of a quadratic loss, one sentence in every format."""
+        hessian, lambda_max, limit, eta = self.stability_parts(stability)
+        return (f"stability: Hessian {hessian}, {lambda_max}; batch GD converges only for "
+                f"{limit}; {eta} {stability.verdict}.")
 
     # the traversal -------------------------------------------------------------------------
     def write(self) -> str:

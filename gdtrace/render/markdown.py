@@ -16,13 +16,12 @@ from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.latex import LatexPrinter, align_lines, formula_rows
 from gdtrace.render.layout import (
     DocumentWriter,
-    accuracy_count,
     epoch_losses,
     prediction_rows,
     step_label,
 )
 from gdtrace.render.printer import ExprPrinter, NumberFormat
-from gdtrace.trace import Quantity, Role, Run, Step, Trace
+from gdtrace.trace import Quantity, Role, Run, Stability, Step, Trace
 from gdtrace.trace import Table as TraceTable
 
 _SPECIAL = set("\\`*_[]<>|$~#")
@@ -78,6 +77,16 @@ class MarkdownWriter(DocumentWriter):
 
     def value_is(self, symbol: str, value: object) -> str:
         return f"{symbol} = {self.num(value)}"
+
+    def param_value(self, name: str, value: object) -> str:
+        return self.inline(f"{self.math.symbolic(E.sym(name))} = {self.math.number(value)}")
+
+    def stability_parts(self, stability: Stability) -> tuple[str, str, str, str]:
+        return (self.inline("H = " + self.math.symbolic(stability.hessian_formula)),
+                self.inline(r"\lambda_{\max} = " + self.math.number(stability.lambda_max)),
+                self.inline(r"0 < \eta < 2/\lambda_{\max} = "
+                            + self.math.format_number(stability.eta_limit)),
+                self.inline(r"\eta = " + self.math.number(stability.eta)))
 
     def inline(self, latex: str) -> str:
         return f"${latex}$"
@@ -173,23 +182,13 @@ class MarkdownWriter(DocumentWriter):
     def write_summary(self, run: Run) -> None:
         self.section(self.result_title(run), 1)
         if run.final:
-            self.emit("- final parameters: " + ", ".join(
-                self.inline(f"{self.math.symbolic(E.sym(name))} = {self.math.number(value)}")
-                for name, value in run.final.items()))
+            self.emit("- " + self.final_parameters(run))
         if run.final_loss is not None:
             self.emit(f"- final loss: {self.num(run.final_loss)}")
         if run.outcome is not None and run.outcome.accuracy is not None:
-            correct, total = accuracy_count(run.outcome)
-            self.emit(f"- accuracy: {correct}/{total} ({self.num(run.outcome.accuracy * 100)}%)")
+            self.emit("- " + self.accuracy_text(run.outcome))
         if run.stability is not None:
-            st = run.stability
-            hessian = self.inline("H = " + self.math.symbolic(st.hessian_formula))
-            lam = self.inline(r"\lambda_{\max} = " + self.math.number(st.lambda_max))
-            limit = self.inline(r"0 < \eta < 2/\lambda_{\max} = "
-                                + self.math.format_number(st.eta_limit))
-            eta = self.inline(r"\eta = " + self.math.number(st.eta))
-            self.emit(f"- stability: Hessian {hessian}, {lam}; batch GD converges only for "
-                      f"{limit}; {eta} {st.verdict}.")
+            self.emit("- " + self.stability_sentence(run.stability))
         if run.stopped_early:
             self.emit("- the run stopped early: see the warnings below.")
         self.emit()
