@@ -7,7 +7,6 @@ nothing in the file is ever executed.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from dataclasses import replace
@@ -168,6 +167,8 @@ def parse_yaml(text: str, ctx: Context) -> Any:
 
 
 def _numbers_from_csv(text: str, name: str, path: str, ctx: Context) -> tuple[list[str], list]:
+    import csv  # only problems with a csv file pay for it
+
     lines = enumerate(csv.reader(io.StringIO(text)), 1)
     rows = [(i, r) for i, r in lines if any(c.strip() for c in r)]  # blank lines skipped
     if not rows:
