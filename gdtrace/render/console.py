@@ -17,7 +17,6 @@ from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.layout import (
     DocumentWriter,
     epoch_losses,
-    prediction_rows,
     settings_text,
     step_label,
 )
@@ -163,6 +162,9 @@ class ConsoleWriter(DocumentWriter):
     def param_value(self, name: str, value: object) -> str:
         return f"{name} = {self.num(value)}"
 
+    def prediction_rule(self, threshold: float) -> str:
+        return f"ŷ ≥ {exact(threshold)}"
+
     def stability_parts(self, stability: Stability) -> tuple[str, str, str, str]:
         return (f"H = {self.printer.symbolic(stability.hessian_formula)}",
                 f"λmax = {self.num(stability.lambda_max)}",
@@ -265,17 +267,9 @@ class ConsoleWriter(DocumentWriter):
             if chart:
                 self.line(chart)
         if run.outcome is not None:
-            outcome = run.outcome
-            self.data_table(["sample", "ŷ", "label", "target"],
-                            [self.cells(row) for row in prediction_rows(outcome)],
-                            caption="predictions with the final parameters (1 when ŷ ≥ "
-                                    f"{exact(outcome.threshold)}):")
-            if outcome.accuracy is not None:
-                self.line(self.accuracy_text(outcome))
-        if run.stability is not None:
-            self.line(self.stability_sentence(run.stability))
-        if run.stopped_early:
-            self.line("the run stopped early: see the warnings below.")
+            self.write_predictions(run.outcome)
+        for line in self.checks(run):
+            self.line(line)
 
     def loss_chart(self, run: Run) -> str:
         """``loss chart: ▇▅▂▁ …``; the bar heights come from gdtrace.plot.sparkline (the

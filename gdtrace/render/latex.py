@@ -20,7 +20,6 @@ from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.layout import (
     DocumentWriter,
     epoch_losses,
-    prediction_rows,
     reading,
     step_label,
 )
@@ -504,6 +503,8 @@ class LatexWriter(DocumentWriter):
     dash = "---"
     minus = " $-$ "
     percent = "\\%"
+    score_heading = r"$\hat{y}$"
+    stopped_early = "The run stopped early: see the warnings below."
     worked_always = True
 
     def __init__(self, trace: Trace, options: RenderOptions) -> None:
@@ -539,6 +540,9 @@ class LatexWriter(DocumentWriter):
 
     def param_name(self, name: str) -> str:
         return f"${self.printer.symbolic(E.sym(name))}$"
+
+    def prediction_rule(self, threshold: float) -> str:
+        return f"$\\hat{{y}} \\geq {self.printer.number(threshold)}$"
 
     def param_value(self, name: str, value: object) -> str:
         return f"${self.printer.symbolic(E.sym(name))} = {self.printer.number(value)}$"
@@ -658,18 +662,9 @@ class LatexWriter(DocumentWriter):
                             [[str(i), self.cell(loss)] for i, loss in losses],
                             caption="loss per epoch:")
         if run.outcome is not None:
-            outcome = run.outcome
-            threshold = self.printer.number(outcome.threshold)
-            self.data_table(["sample", r"$\hat{y}$", "label", "target"],
-                            [self.cells(row) for row in prediction_rows(outcome)],
-                            caption="predictions with the final parameters (1 when "
-                                    f"$\\hat{{y}} \\geq {threshold}$):")
-            if outcome.accuracy is not None:
-                self.paragraph(self.accuracy_text(outcome))
-        if run.stability is not None:
-            self.paragraph(self.stability_sentence(run.stability))
-        if run.stopped_early:
-            self.paragraph("The run stopped early: see the warnings below.")
+            self.write_predictions(run.outcome)
+        for line in self.checks(run):
+            self.paragraph(line)
 
     def reading(self, contrast: Contrast) -> str:
         return reading(contrast, self.printer.number)  # numbers outside $…$: tex escapes them

@@ -164,6 +164,8 @@ class DocumentWriter:
     dash = "—"  # between an epoch's number and its loss
     minus = " − "  # in a comparison's difference headings
     percent = "%"
+    score_heading = "ŷ"
+    stopped_early = "the run stopped early: see the warnings below."
     worked_always = False  # LaTeX writes every step worked out, tables or not
     # Markdown has always put steps with differing columns in one table (blank cells where
     # a step lacks a column); the terminal splits them into one table per step.
@@ -226,6 +228,10 @@ class DocumentWriter:
         """``H = …``, ``λmax = …``, ``0 < η < 2/λmax = …``, ``η = …`` in the format's math."""
         raise NotImplementedError
 
+    def prediction_rule(self, threshold: float) -> str:
+        """``ŷ ≥ 0.5``: when a prediction is 1."""
+        raise NotImplementedError
+
     def result(self) -> str:
         raise NotImplementedError
 
@@ -273,6 +279,23 @@ class DocumentWriter:
         assert outcome.accuracy is not None
         correct, total = accuracy_count(outcome)
         return f"accuracy: {correct}/{total} ({self.num(outcome.accuracy * 100)}{self.percent})"
+
+    def write_predictions(self, outcome: Outcome) -> None:
+        self.data_table(["sample", self.score_heading, "label", "target"],
+                        [self.cells(row) for row in prediction_rows(outcome)],
+                        caption="predictions with the final parameters (1 when "
+                                f"{self.prediction_rule(outcome.threshold)}):")
+
+    def checks(self, run: Run) -> list[str]:
+        """The sentences after the predictions: accuracy, stability check, an early stop."""
+        lines = []
+        if run.outcome is not None and run.outcome.accuracy is not None:
+            lines.append(self.accuracy_text(run.outcome))
+        if run.stability is not None:
+            lines.append(self.stability_sentence(run.stability))
+        if run.stopped_early:
+            lines.append(self.stopped_early)
+        return lines
 
     def stability_sentence(self, stability: Stability) -> str:
         """The batch-GD stability check of a quadratic loss, one sentence in every format."""

@@ -17,7 +17,6 @@ from gdtrace.render.latex import LatexPrinter, align_lines, formula_rows
 from gdtrace.render.layout import (
     DocumentWriter,
     epoch_losses,
-    prediction_rows,
     step_label,
 )
 from gdtrace.render.printer import ExprPrinter, NumberFormat
@@ -77,6 +76,9 @@ class MarkdownWriter(DocumentWriter):
 
     def value_is(self, symbol: str, value: object) -> str:
         return f"{symbol} = {self.num(value)}"
+
+    def prediction_rule(self, threshold: float) -> str:
+        return f"ŷ ≥ {self.num(threshold)}"
 
     def param_value(self, name: str, value: object) -> str:
         return self.inline(f"{self.math.symbolic(E.sym(name))} = {self.math.number(value)}")
@@ -185,22 +187,15 @@ class MarkdownWriter(DocumentWriter):
             self.emit("- " + self.final_parameters(run))
         if run.final_loss is not None:
             self.emit(f"- final loss: {self.num(run.final_loss)}")
-        if run.outcome is not None and run.outcome.accuracy is not None:
-            self.emit("- " + self.accuracy_text(run.outcome))
-        if run.stability is not None:
-            self.emit("- " + self.stability_sentence(run.stability))
-        if run.stopped_early:
-            self.emit("- the run stopped early: see the warnings below.")
+        for line in self.checks(run):
+            self.emit("- " + line)
         self.emit()
         losses = epoch_losses(run)
         if losses:
             self.data_table(["epoch", "L"], [[str(i), self.cell(loss)] for i, loss in losses],
                             caption="loss per epoch (start of epoch):")
         if run.outcome is not None:
-            self.data_table(["sample", "ŷ", "label", "target"],
-                            [self.cells(row) for row in prediction_rows(run.outcome)],
-                            caption="predictions with the final parameters (1 when ŷ ≥ "
-                                    f"{self.num(run.outcome.threshold)}):")
+            self.write_predictions(run.outcome)
 
     def warning(self, where: str, message: str) -> None:
         prefix = f" ({md(where)})" if where else ""
