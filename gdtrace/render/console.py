@@ -19,6 +19,7 @@ from gdtrace.render.layout import (
     epoch_losses,
     settings_text,
     step_label,
+    worked_parts,
 )
 from gdtrace.render.printer import ExprPrinter, NumberFormat
 from gdtrace.trace import (
@@ -44,18 +45,8 @@ PLAIN_WIDTH = 160  # wide enough for the worked lines of the seed problems when 
 
 def worked_line(printer: ExprPrinter, quantity: Quantity) -> str:
     """``lhs rel symbolic = substituted = value``, dropping parts that would repeat."""
-    parts: list[str] = []
-    if quantity.formula is not None:
-        symbolic = printer.symbolic(quantity.formula)
-        parts.append(symbolic)
-        if quantity.operands:
-            substituted = printer.substituted(quantity.formula, quantity.operands)
-            if substituted != symbolic:
-                parts.append(substituted)
-    value = printer.number(quantity.value)
-    if not parts or parts[-1] != value:
-        parts.append(value)
-    return f"{printer.symbolic(quantity.symbol)} {quantity.relation} " + " = ".join(parts)
+    lhs, parts = worked_parts(printer, quantity)
+    return f"{lhs} {quantity.relation} " + " = ".join(parts)
 
 
 class ConsoleWriter(DocumentWriter):

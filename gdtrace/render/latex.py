@@ -22,6 +22,7 @@ from gdtrace.render.layout import (
     epoch_losses,
     reading,
     step_label,
+    worked_parts,
 )
 from gdtrace.render.printer import (
     PREC_ADD,
@@ -425,24 +426,6 @@ def relation(symbol: str) -> str:
     return RELATIONS.get(symbol, math_text(symbol))
 
 
-def worked_parts(printer: LatexPrinter, quantity: Quantity) -> tuple[str, list[str]]:
-    """The left side and the right-hand parts (symbolic, substituted, value), no repeats.
-
-    A substituted part may hold :data:`BREAK` marks where a long line can be split."""
-    parts: list[str] = []
-    if quantity.formula is not None:
-        symbolic = printer.symbolic(quantity.formula)
-        parts.append(symbolic)
-        if quantity.operands:
-            substituted = printer.substituted(quantity.formula, quantity.operands)
-            if substituted.replace(BREAK, "") != symbolic:
-                parts.append(substituted)
-    value = printer.number(quantity.value)
-    if not parts or parts[-1].replace(BREAK, "") != value:
-        parts.append(value)
-    return printer.symbolic(quantity.symbol), parts
-
-
 def visible_length(latex: str) -> int:
     """Roughly how many characters wide a math line prints (commands count as one)."""
     text = re.sub(r"\\begin\{array\}\{[a-z]*\}|\\end\{array\}", "", latex)
@@ -456,7 +439,7 @@ def visible_length(latex: str) -> int:
 def align_lines(printer: LatexPrinter, quantity: Quantity, limit: int = LINE_LIMIT) -> list[str]:
     """A worked line as ``align`` rows: one row when short, else one row per part and long
     substituted parts broken between the terms of their sums."""
-    lhs, parts = worked_parts(printer, quantity)
+    lhs, parts = worked_parts(printer, quantity, BREAK)
     rel = relation(quantity.relation)
     joined = " = ".join(p.replace(BREAK, "") for p in parts)
     if visible_length(lhs + joined) <= limit:

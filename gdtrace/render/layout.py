@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gdtrace.render import RenderOptions
+from gdtrace.render.printer import ExprPrinter
 from gdtrace.trace import (
     Block,
     Comparison,
@@ -45,6 +46,28 @@ class Column:
     label: str = ""
     quantity: Quantity | None = None
     suffix: str = ""
+
+
+def worked_parts(printer: ExprPrinter, quantity: Quantity,
+                 mark: str = "") -> tuple[str, list[str]]:
+    """A worked line's left side and right-hand parts (symbolic, substituted, value), each
+    part dropped when it would repeat the one before. ``mark`` is a break mark the printer may
+    put in the substituted part (LaTeX), ignored when comparing."""
+    def bare(text: str) -> str:
+        return text.replace(mark, "") if mark else text
+
+    parts: list[str] = []
+    if quantity.formula is not None:
+        symbolic = printer.symbolic(quantity.formula)
+        parts.append(symbolic)
+        if quantity.operands:
+            substituted = printer.substituted(quantity.formula, quantity.operands)
+            if bare(substituted) != symbolic:
+                parts.append(substituted)
+    value = printer.number(quantity.value)
+    if not parts or bare(parts[-1]) != value:
+        parts.append(value)
+    return printer.symbolic(quantity.symbol), parts
 
 
 def settings_text(settings: dict[str, object], num: Callable[[object], str]) -> str:
