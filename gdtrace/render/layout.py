@@ -12,7 +12,6 @@ go to the subclass's ``cell``/``num`` as the solver left them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from gdtrace.render import RenderOptions
 from gdtrace.render.printer import ExprPrinter
@@ -39,13 +38,17 @@ SETTING_NAMES = {"learning_rate": "η", "lambda": "λ"}
 Row = list[object]
 
 
-@dataclass(frozen=True)
 class Column:
-    """A table heading: literal text, or a quantity's symbol followed by ``suffix``."""
+    """A table heading: literal text, or a quantity's symbol followed by ``suffix``.
+    (A plain class: a dataclass costs a millisecond of start-up to create.)"""
 
-    label: str = ""
-    quantity: Quantity | None = None
-    suffix: str = ""
+    __slots__ = ("label", "quantity", "suffix")
+
+    def __init__(self, label: str = "", quantity: Quantity | None = None,
+                 suffix: str = "") -> None:
+        self.label = label
+        self.quantity = quantity
+        self.suffix = suffix
 
 
 def worked_parts(printer: ExprPrinter, quantity: Quantity,
