@@ -58,3 +58,16 @@ def test_warning_where_names_the_run_only_when_there_are_several() -> None:
     assert warning_where(warning, several_runs=True) == "λ = 2, epoch 3, step 4"
     assert warning_where(warning, several_runs=False) == "epoch 3, step 4"
     assert warning_where(Diagnostic("x", "y"), several_runs=True) == ""
+
+
+def test_settings_and_threshold_are_written_as_given_in_every_format() -> None:
+    """--decimals rounds results, never the problem's own settings (β2 = 0.999 is not 1)."""
+    trace = gdtrace.solve("logreg")
+    text = gdtrace.render(trace, "text", decimals=0)
+    assert "settings: η = 0.1," in text and "(1 when ŷ ≥ 0.5)" in text
+    markdown = gdtrace.render(trace, "markdown", decimals=0)
+    assert "- **settings:** η = 0.1," in markdown and "(1 when ŷ ≥ 0.5)" in markdown
+    latex = gdtrace.render(trace, "latex", decimals=0)
+    assert r"\ensuremath{\eta} = 0.1," in latex and r"\hat{y} \geq 0.5$" in latex
+    adam = gdtrace.render(gdtrace.solve("adam"), "markdown", decimals=2)
+    assert "beta2 = 0.999" in adam

@@ -17,6 +17,7 @@ from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.layout import (
     DocumentWriter,
     epoch_losses,
+    exact,
     settings_text,
     step_label,
     worked_parts,
@@ -280,14 +281,6 @@ class ConsoleWriter(DocumentWriter):
     def warning(self, where: str, message: str) -> None:
         prefix = f"warning ({where}): " if where else "warning: "
         self.line(prefix + message, "bold yellow" if self.options.color else None)
-
-
-def exact(value: object) -> str:
-    """A setting as the user gave it (η = 0.5 stays 0.5 under --decimals 0): the shortest
-    form that reads back as the same number."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 _settings_text = settings_text  # the --summary lines write the same settings line

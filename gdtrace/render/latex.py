@@ -20,6 +20,7 @@ from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.layout import (
     DocumentWriter,
     epoch_losses,
+    exact,
     reading,
     step_label,
     worked_parts,
@@ -516,7 +517,7 @@ class LatexWriter(DocumentWriter):
         return f"${self.printer.number(value)}$"
 
     def setting_number(self, value: object) -> str:
-        return self.printer.numbers.plain(value)  # type: ignore[arg-type]
+        return exact(value)
 
     def value_is(self, symbol: str, value: object) -> str:
         return f"${symbol} = {self.printer.number(value)}$"
@@ -525,7 +526,7 @@ class LatexWriter(DocumentWriter):
         return f"${self.printer.symbolic(E.sym(name))}$"
 
     def prediction_rule(self, threshold: float) -> str:
-        return f"$\\hat{{y}} \\geq {self.printer.number(threshold)}$"
+        return f"$\\hat{{y}} \\geq {exact(threshold)}$"
 
     def param_value(self, name: str, value: object) -> str:
         return f"${self.printer.symbolic(E.sym(name))} = {self.printer.number(value)}$"

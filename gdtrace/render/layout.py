@@ -73,6 +73,14 @@ def worked_parts(printer: ExprPrinter, quantity: Quantity,
     return printer.symbolic(quantity.symbol), parts
 
 
+def exact(value: object) -> str:
+    """A setting as the user gave it (η = 0.5 stays 0.5 under --decimals 0): the shortest
+    form that reads back as the same number."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def settings_text(settings: dict[str, object], num: Callable[[object], str]) -> str:
     """``settings: η = 0.1, λ = 0, …`` in Unicode (each format escapes it its own way)."""
     parts = []

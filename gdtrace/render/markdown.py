@@ -17,6 +17,7 @@ from gdtrace.render.latex import LatexPrinter, align_lines, formula_rows
 from gdtrace.render.layout import (
     DocumentWriter,
     epoch_losses,
+    exact,
     step_label,
 )
 from gdtrace.render.printer import ExprPrinter, NumberFormat
@@ -72,13 +73,14 @@ class MarkdownWriter(DocumentWriter):
     def num(self, value: object) -> str:
         return self.plain.number(value)
 
-    setting_number = num
+    def setting_number(self, value: object) -> str:
+        return exact(value)
 
     def value_is(self, symbol: str, value: object) -> str:
         return f"{symbol} = {self.num(value)}"
 
     def prediction_rule(self, threshold: float) -> str:
-        return f"ŷ ≥ {self.num(threshold)}"
+        return f"ŷ ≥ {exact(threshold)}"
 
     def param_value(self, name: str, value: object) -> str:
         return self.inline(f"{self.math.symbolic(E.sym(name))} = {self.math.number(value)}")
