@@ -281,6 +281,7 @@ class LatexPrinter(ExprPrinter):
     times = r" \cdot "
     minus = " - "
     plus = " + "
+    bracket_fractions = False  # \frac is already a unit: no (λ/n) brackets
 
     def paren(self, text: str) -> str:
         if BREAK in text:  # \left( … \right) cannot span the lines of an align
@@ -357,19 +358,6 @@ class LatexPrinter(ExprPrinter):
             out += gap + (self.minus + text[1:] if self._is_negative_text(text)
                           else self.plus + text)
         return out, PREC_ADD
-
-    def _print_Mul(self, node: E.Mul) -> tuple[str, int]:
-        parts: list[str] = []
-        for position, factor in enumerate(node.factors):
-            leading_number = position == 0 and not factor.children()
-            text = self._print(factor, 0 if leading_number else PREC_MUL)
-            if position and self._is_negative_text(text):
-                text = self.paren(text)
-            parts.append(text)
-        out = parts[0]
-        for previous, factor, text in zip(node.factors, node.factors[1:], parts[1:]):
-            out += self.join_factors(previous, factor) + text
-        return out, PREC_MUL
 
     def _print_Div(self, node: E.Div) -> tuple[str, int]:
         return rf"\frac{{{self._print(node.num, 0)}}}{{{self._print(node.den, 0)}}}", PREC_MUL

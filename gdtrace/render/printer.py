@@ -69,6 +69,7 @@ class ExprPrinter:
     times = "·"
     minus = " − "
     plus = " + "
+    bracket_fractions = True  # an inline a/b factor needs brackets; a stacked \frac does not
 
     def __init__(self, numbers: NumberFormat | None = None,
                  values: Mapping[str, object] | None = None) -> None:
@@ -184,7 +185,7 @@ class ExprPrinter:
         for position, factor in enumerate(node.factors):
             leading_number = position == 0 and not factor.children()
             text = self._print(factor, 0 if leading_number else PREC_MUL)
-            if isinstance(factor, E.Div) and len(node.factors) > 1:
+            if self.bracket_fractions and isinstance(factor, E.Div) and len(node.factors) > 1:
                 text = self.paren(text)  # (λ/n)·w reads better than λ/n·w
             elif position and self._is_negative_text(text):
                 text = self.paren(text)
