@@ -26,6 +26,7 @@ from typing import Any, Union
 import numpy as np
 
 from gdtrace.problem.model import Problem
+from gdtrace.solvers.checks import first_non_finite, non_finite_step
 from gdtrace.trace import Diagnostic, Role, Step
 
 GLM_MODELS = ("logistic", "linear")
@@ -251,7 +252,7 @@ def glm_events(problem: Problem, label: str = "as written", *, steps: bool = Tru
             try:
                 yield from epoch_steps(setup, state, order, epoch_index, limit, steps, progress)
             except _Stop as stop:
-                diagnostics.append(glm.non_finite_step(*stop.args[:1], label, *stop.args[1:]))
+                diagnostics.append(non_finite_step(*stop.args[:1], label, *stop.args[1:]))
                 stopped = True
                 break
             yield EpochEnd(epoch_index, state.step, _named(names, state.w, state.b))
@@ -286,7 +287,7 @@ def _normal_steps(setup: Any, state: _State, order: np.ndarray, epoch: int, limi
         step = glm._step(setup, state.step, group, state.w, state.b)
         if steps:
             yield step_record(step, epoch)
-        bad = glm._first_non_finite(step)
+        bad = first_non_finite(step)
         if bad is not None:
             raise _Stop(bad, epoch, state.step)
         params = step.of_role(Role.PARAM)
@@ -305,7 +306,7 @@ def _rebuilt_stop(setup: Any, state: _State, group: list[int], epoch: int, steps
     step = glm._step(setup, state.step, group, state.w, state.b)
     if steps:
         yield step_record(step, epoch)
-    bad = glm._first_non_finite(step)
+    bad = first_non_finite(step)
     if bad is None:  # cannot happen: the fast loop saw the same non-finite number
         raise AssertionError("fast path and normal path disagree")
     raise _Stop(bad, epoch, state.step)

@@ -25,6 +25,7 @@ from gdtrace.formula import depends_on, derivative, evaluate, substitute
 from gdtrace.optimizers import Optimizer, Slot, make_optimizer, state_index
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
+from gdtrace.solvers.checks import first_non_finite
 from gdtrace.trace import (
     Block,
     Diagnostic,
@@ -246,7 +247,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     for number in range(1, problem.epochs + 1):
         step, point = _step(calc, number, point, eta, carry, update, optimizer)
         epoch.steps.append(step)
-        bad = _first_non_finite(step)
+        bad = first_non_finite(step)
         if bad is not None:
             diagnostics.append(Diagnostic(
                 "non_finite", f"{bad.key} became {bad.value} at step {number}: the iterates "
@@ -268,13 +269,6 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
               param_names=list(calc.variables), stability=stability, blocks=blocks,
               stopped_early=stopped)
     return run, found + diagnostics
-
-
-def _first_non_finite(step: Step) -> Quantity | None:
-    for quantity in [q for row in step.rows for q in row] + step.quantities:
-        if not math.isfinite(float(quantity.value)):
-            return quantity
-    return None
 
 
 def _rising(values: list[float], label: str) -> list[Diagnostic]:

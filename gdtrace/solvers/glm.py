@@ -19,6 +19,7 @@ from gdtrace.functions import SQUARED_LOSSES, log_loss_from_logits, stable_sigmo
 from gdtrace.optimizers import Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
+from gdtrace.solvers.checks import first_non_finite, non_finite_step
 from gdtrace.trace import (
     Diagnostic,
     Epoch,
@@ -276,7 +277,7 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
                 step_number += 1
                 step = _step(setup, step_number, group, w, b)
                 epoch.steps.append(step)
-                bad = _first_non_finite(step)
+                bad = first_non_finite(step)
                 if bad is not None:
                     diagnostics.append(non_finite_step(bad, label, epoch_index, step_number))
                     stopped = True
@@ -322,13 +323,6 @@ def non_finite_loss(value: float, label: str, epoch: int) -> Diagnostic:
                       f"of epoch {epoch}; the run stops here", label, epoch)
 
 
-def non_finite_step(bad: Quantity, label: str, epoch: int, step: int) -> Diagnostic:
-    """The run stops: ``bad`` is the step's first value that is not finite."""
-    return Diagnostic("non_finite", f"{_what(bad)} became {bad.value}"
-                      f"{' (overflow)' if np.isinf(bad.value) else ''}; the run stops here",
-                      label, epoch, step)
-
-
 def objective(setup: GLMSetup, loss: float, w: np.ndarray) -> float:
     """What the updates minimise: the data loss plus the L2 term (λ/2n)·Σw_j² whose gradient is
     the (λ/n)·w_j the updates add. Divergence is judged on this, so a penalty that trades a
@@ -361,22 +355,6 @@ def closing_diagnostics(setup: GLMSetup, losses: list[float | None], final_loss:
             f"η = {setup.eta:g} is {ratio:.3g}× the stability limit 2/λmax = "
             f"{stability.eta_limit:.6g}: batch gradient descent on this loss diverges", label))
     return stability, diagnostics
-
-
-def _what(quantity: Quantity) -> str:
-    """How a warning names a value: the gradient and the updated parameter share a key."""
-    if quantity.role is Role.GRAD:
-        return f"the gradient ∂L/∂{quantity.key}"
-    if quantity.role is Role.PARAM:
-        return f"the updated {quantity.key}"
-    return quantity.key
-
-
-def _first_non_finite(step: Step) -> Quantity | None:
-    for quantity in [q for row in step.rows for q in row] + step.quantities:
-        if not np.all(np.isfinite(quantity.value)):
-            return quantity
-    return None
 
 
 def _rising_loss(losses: list[float], label: str, penalized: bool = False) -> list[Diagnostic]:

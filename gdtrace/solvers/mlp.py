@@ -20,12 +20,12 @@ from gdtrace.optimizers import make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Edge, Graph, Layer, Node, Param
 from gdtrace.rounding import Carry
+from gdtrace.solvers.checks import first_non_finite, non_finite_step
 from gdtrace.solvers.network import (
     LOSS,
     Setup,
     _scaled,
     activation_of,
-    first_non_finite,
     loss_sym,
     unsampled,
     update_lines,
@@ -445,9 +445,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
                     blocks.append(block)
                 bad = first_non_finite(step)
                 if bad is not None:
-                    diagnostics.append(Diagnostic("non_finite", f"{bad.key} became non-finite "
-                                                  "(overflow); the run stops here", label, e,
-                                                  number))
+                    diagnostics.append(non_finite_step(bad, label, e, number))
                     stopped = True
                     break
                 params = {q.key: np.asarray(q.value, dtype=float)

@@ -21,6 +21,7 @@ from gdtrace.optimizers import Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, Node, Schedule
 from gdtrace.rounding import Carry
+from gdtrace.solvers.checks import first_non_finite, non_finite_step
 from gdtrace.trace import Diagnostic, Epoch, Formula, Header, Quantity, Role, Run, Step
 
 LOSS = Sym("L", "L")
@@ -452,13 +453,6 @@ def dataset_loss(setup: Setup, params: dict[str, float]) -> Quantity:
                     {f"l{i}": v for i, v in enumerate(values)})
 
 
-def first_non_finite(step: Step) -> Quantity | None:
-    for quantity in [q for row in step.rows for q in row] + step.quantities:
-        if not np.all(np.isfinite(quantity.value)):
-            return quantity
-    return None
-
-
 def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     setup = setup_from(problem)
     graph, carry = setup.graph, setup.carry
@@ -485,9 +479,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
                 epoch.steps.append(step)
                 bad = first_non_finite(step)
                 if bad is not None:
-                    diagnostics.append(Diagnostic("non_finite", f"{bad.key} became {bad.value}"
-                                                  " (overflow); the run stops here", label, e,
-                                                  number))
+                    diagnostics.append(non_finite_step(bad, label, e, number))
                     stopped = True
                     break
                 params = {q.key: float(q.value) for q in step.of_role(Role.PARAM)}

@@ -1,0 +1,37 @@
+"""The overflow check every iterative solver runs after each step, and its warning.
+
+One place, so every model stops at the first value that is not finite and says so in the same
+words ("the gradient ∂L/∂W13 became inf (overflow); the run stops here").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gdtrace.trace import Diagnostic, Quantity, Role, Step
+
+
+def first_non_finite(step: Step) -> Quantity | None:
+    """The first value the step wrote (per-sample lines first) that is ±inf or NaN."""
+    for quantity in [q for row in step.rows for q in row] + step.quantities:
+        if not np.all(np.isfinite(quantity.value)):
+            return quantity
+    return None
+
+
+def describe(quantity: Quantity) -> str:
+    """How a warning names a value: the gradient and the updated parameter share a key."""
+    if quantity.role is Role.GRAD:
+        return f"the gradient ∂L/∂{quantity.key}"
+    if quantity.role is Role.PARAM:
+        return f"the updated {quantity.key}"
+    return quantity.key
+
+
+def non_finite_step(bad: Quantity, label: str, epoch: int, step: int) -> Diagnostic:
+    """The run stops: ``bad`` is the step's first value that is not finite."""
+    value = np.asarray(bad.value, dtype=float)
+    shown = bad.value if value.ndim == 0 else "non-finite"
+    overflow = " (overflow)" if np.any(np.isinf(value)) else ""
+    return Diagnostic("non_finite", f"{describe(bad)} became {shown}{overflow}; "
+                      "the run stops here", label, epoch, step)
