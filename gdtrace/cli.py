@@ -315,9 +315,14 @@ def _symbolic(loaded: object) -> object:
     return replace(loaded, extra={**loaded.extra, "symbolic": True})  # type: ignore
 
 
+NetworkArg = Annotated[Optional[str], typer.Argument(
+    help="A network problem file, or the name of a bundled one (see `gdtrace list`). "
+         "Default: backprop.", show_default=False)]
+
+
 @app.command()
 def graph(
-    problem: ProblemArg = None,
+    problem: NetworkArg = None,
     fmt: Annotated[str, typer.Option(
         "--format", "-f", help="text (a drawing for the terminal) or dot (Graphviz).")] = "text",
     forward: Annotated[bool, typer.Option(
@@ -332,7 +337,7 @@ def graph(
 
         if fmt not in ("text", "dot"):
             raise UsageError(f"unknown graph format '{fmt}' (choose from dot, text)")
-        sys.stdout.write(draw(load(problem), fmt, forward,  # type: ignore[arg-type]
+        sys.stdout.write(draw(load(problem or "backprop"), fmt, forward,  # type: ignore[arg-type]
                               4 if decimals is None else decimals))
 
     guarded(run)

@@ -1,7 +1,8 @@
 """The example outputs in README.md and docs/*.md, regenerated or checked.
 
 Each example is a code block preceded by ``<!-- example: ARGS[; FILTER] -->``: the block must be
-exactly what ``gdtrace ARGS --format text`` prints (run from the repository root), cut by FILTER
+exactly what ``gdtrace ARGS`` prints (``--format text`` added for solve and compare; run
+from the repository root; a failing command fails the check), cut by FILTER
 (``from: REGEX`` — from the first matching line to the end; ``paragraph: REGEX`` — from it to
 the next blank line; ``last: N`` — the last N lines). ``tests/test_docs.py`` checks every block;
 run ``python tests/doc_examples.py`` to rewrite them after an intended change of the output.
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 
 from gdtrace.cli import app
 
+FORMATTED = {"solve", "compare"}  # commands with --format: examples show their plain text
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 EXAMPLE = re.compile(r"<!-- example: (?P<args>[^;>]+?)(?:; (?P<filter>[^>]+?))? -->\n```\n"
@@ -38,8 +40,13 @@ def at_root() -> Iterator[None]:
 
 
 def output(args: str, how: str | None) -> str:
+    words = shlex.split(args)
+    if words[0] in FORMATTED and "--format" not in words:
+        words += ["--format", "text"]
     with at_root():
-        result = CliRunner().invoke(app, [*shlex.split(args), "--format", "text"])
+        result = CliRunner().invoke(app, words)
+    if result.exit_code != 0:
+        raise AssertionError(f"gdtrace {args} failed ({result.exit_code}): {result.output}")
     lines = [line.rstrip() for line in result.stdout.rstrip("\n").split("\n")]
     if how:
         kind, _, pattern = how.partition(": ")

@@ -508,3 +508,9 @@ def test_mlp_worked_unit_by_unit_gives_the_same_matrices() -> None:
                     RenderOptions(steps=True))
     assert ("z_1.1 = W1[1,1]·x₁ + W1[2,1]·x₂ + b1[1] = -0.8·0.6 − 1·(-1) − 0.2 = 0.32"
             in worked)
+
+
+def test_graph_without_a_problem_draws_the_bundled_network() -> None:
+    result = CliRunner().invoke(app, ["graph"])
+    assert result.exit_code == 0, result.output
+    assert "Backpropagation in a small network" in result.stdout and "W13 = 1" in result.stdout
