@@ -312,6 +312,18 @@ def _rebuilt_stop(setup: Any, state: _State, group: list[int], epoch: int, steps
     raise _Stop(bad, epoch, state.step)
 
 
+def _stop_at_previous(setup: Any, state: _State, block: _Block | None,
+                      previous: tuple[np.ndarray, float, int], epoch: int,
+                      steps: bool) -> Iterator[Any]:
+    """The previous step's update overflowed: hand on the steps before it, then stop at it
+    (rebuilt by the normal path, so its warning names the value as a worked solution does)."""
+    state.w, state.b, sample = previous
+    if block is not None:
+        block.drop_last()
+        yield block.rows()
+    yield from _rebuilt_stop(setup, state, [sample], epoch, steps)
+
+
 def _sgd_fast(setup: Any, state: _State, order: np.ndarray, epoch: int, limit: int,
               steps: bool, progress: Progress | None) -> Iterator[Event]:
     """One SGD epoch without carry rounding: ``glm._step``'s arithmetic on plain floats and
@@ -347,11 +359,8 @@ def _sgd_fast(setup: Any, state: _State, order: np.ndarray, epoch: int, limit: i
         if not isfinite(z):
             state.w, state.b, state.step = w, b, step
             if s_prev >= 0 and not _finite(w, b):
-                state.w, state.b = w_prev, b_prev
-                if block is not None:
-                    block.drop_last()
-                    yield block.rows()
-                yield from _rebuilt_stop(setup, state, [s_prev], epoch, steps)
+                yield from _stop_at_previous(setup, state, block, (w_prev, b_prev, s_prev),
+                                             epoch, steps)
             if block is not None:
                 yield block.rows()
             state.step += 1
@@ -396,11 +405,7 @@ def _sgd_fast(setup: Any, state: _State, order: np.ndarray, epoch: int, limit: i
             progress(step, limit)  # type: ignore[misc]
     state.w, state.b, state.step = w, b, step
     if s_prev >= 0 and not _finite(w, b):
-        state.w, state.b = w_prev, b_prev
-        if block is not None:
-            block.drop_last()
-            yield block.rows()
-        yield from _rebuilt_stop(setup, state, [s_prev], epoch, steps)
+        yield from _stop_at_previous(setup, state, block, (w_prev, b_prev, s_prev), epoch, steps)
     if block is not None and block.scalars:
         yield block.rows()
 
