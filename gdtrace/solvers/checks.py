@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdtrace.trace import Diagnostic, Quantity, Role, Step
+from gdtrace.trace import Diagnostic, Epoch, Quantity, Role, Step
 
 
 def first_non_finite(step: Step) -> Quantity | None:
@@ -35,3 +35,14 @@ def non_finite_step(bad: Quantity, label: str, epoch: int, step: int) -> Diagnos
     overflow = " (overflow)" if np.any(np.isinf(value)) else ""
     return Diagnostic("non_finite", f"{describe(bad)} became {shown}{overflow}; "
                       "the run stops here", label, epoch, step)
+
+
+def keep_step(epoch: Epoch, step: Step, label: str, diagnostics: list[Diagnostic]) -> bool:
+    """Record the step in its epoch; False, with the warning added, when the step wrote a value
+    that is not finite and the run must stop there (the step itself is still shown)."""
+    epoch.steps.append(step)
+    bad = first_non_finite(step)
+    if bad is None:
+        return True
+    diagnostics.append(non_finite_step(bad, label, epoch.index, step.index))
+    return False

@@ -19,7 +19,7 @@ from gdtrace.functions import SQUARED_LOSSES, log_loss_from_logits, stable_sigmo
 from gdtrace.optimizers import Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
-from gdtrace.solvers.checks import first_non_finite, non_finite_step
+from gdtrace.solvers.checks import keep_step
 from gdtrace.trace import (
     Diagnostic,
     Epoch,
@@ -276,10 +276,7 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
                 group = [int(s) for s in order[start:start + setup.batch_size]]
                 step_number += 1
                 step = _step(setup, step_number, group, w, b)
-                epoch.steps.append(step)
-                bad = first_non_finite(step)
-                if bad is not None:
-                    diagnostics.append(non_finite_step(bad, label, epoch_index, step_number))
+                if not keep_step(epoch, step, label, diagnostics):
                     stopped = True
                     break
                 w = np.array([q.value for q in step.of_role(Role.PARAM)[:-1]], dtype=float)

@@ -20,7 +20,7 @@ from gdtrace.optimizers import make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Edge, Graph, Layer, Node, Param
 from gdtrace.rounding import Carry
-from gdtrace.solvers.checks import first_non_finite, non_finite_step
+from gdtrace.solvers.checks import keep_step
 from gdtrace.solvers.network import (
     LOSS,
     Setup,
@@ -440,12 +440,9 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
             for group in base.groups(rng if base.update != "batch" else None):
                 number += 1
                 step, block = _step(setup, number, e, group, Ws, bs)
-                epoch.steps.append(step)
                 if len(group) > 1 and len(blocks) < MATRIX_VIEW_STEPS:
                     blocks.append(block)
-                bad = first_non_finite(step)
-                if bad is not None:
-                    diagnostics.append(non_finite_step(bad, label, e, number))
+                if not keep_step(epoch, step, label, diagnostics):
                     stopped = True
                     break
                 params = {q.key: np.asarray(q.value, dtype=float)

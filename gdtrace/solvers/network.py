@@ -21,7 +21,7 @@ from gdtrace.optimizers import Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, Node, Schedule
 from gdtrace.rounding import Carry
-from gdtrace.solvers.checks import first_non_finite, non_finite_step
+from gdtrace.solvers.checks import keep_step
 from gdtrace.trace import Diagnostic, Epoch, Formula, Header, Quantity, Role, Run, Step
 
 LOSS = Sym("L", "L")
@@ -476,10 +476,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
             for group in setup.groups(rng if setup.update != "batch" else None):
                 number += 1
                 step = _step(setup, number, group, params, trainable)
-                epoch.steps.append(step)
-                bad = first_non_finite(step)
-                if bad is not None:
-                    diagnostics.append(non_finite_step(bad, label, e, number))
+                if not keep_step(epoch, step, label, diagnostics):
                     stopped = True
                     break
                 params = {q.key: float(q.value) for q in step.of_role(Role.PARAM)}
