@@ -9,21 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from seed_yaml import SEED_DATASET
 from typer.testing import CliRunner
 
 from gdtrace import __version__
 from gdtrace.cli import app
 
 ANSI = "\x1b["
-LOGREG_ROWS = """\
-dataset:
-  columns: [x1, x2, x3, y]
-  rows:
-    - [5, 8, 6, 1]
-    - [6, 4, 3, 1]
-    - [8, 5, 9, 0]
-    - [7, 9, 1, 0]
-"""
+LOGREG_ROWS = SEED_DATASET
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):

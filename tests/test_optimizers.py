@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from seed_yaml import SEED_DATASET, SEED_START
 from typer.testing import CliRunner
 
 from gdtrace import expr as E
@@ -277,20 +278,7 @@ def test_plain_sgd_writes_the_classic_line():
 
 # ------------------------------------------------------------------------ problem files
 
-LOGREG = """\
-model: logistic
-dataset:
-  columns: [x1, x2, x3, y]
-  rows:
-    - [5, 8, 6, 1]
-    - [6, 4, 3, 1]
-    - [8, 5, 9, 0]
-    - [7, 9, 1, 0]
-weights: [0.08, 0.06, 0.03]
-bias: 0
-learning_rate: 0.1
-epochs: 5
-"""
+LOGREG = "model: logistic\n" + SEED_DATASET + SEED_START + "epochs: 5\n"
 
 
 def load(extra: str):

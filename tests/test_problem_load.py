@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from seed_yaml import SEED_DATASET, SEED_START
 
 from gdtrace.errors import ProblemError
 from gdtrace.problem import (
@@ -22,23 +23,8 @@ from gdtrace.problem import (
 from gdtrace.problem.load import MAX_BYTES, MAX_NODES, common_args
 from gdtrace.problem.schema import Number
 
-LOGREG = """\
-title: Logistic regression by SGD
-model: logistic
-dataset:
-  columns: [x1, x2, x3, y]
-  rows:
-    - [5, 8, 6, 1]
-    - [6, 4, 3, 1]
-    - [8, 5, 9, 0]
-    - [7, 9, 1, 0]
-weights: [0.08, 0.06, 0.03]
-bias: 0
-learning_rate: 0.1
-lambda: 0
-epochs: 2
-update: sgd
-"""
+LOGREG = ("title: Logistic regression by SGD\nmodel: logistic\n" + SEED_DATASET + SEED_START
+          + "lambda: 0\nepochs: 2\nupdate: sgd\n")
 
 
 def load(text: str, base_dir: Path | None = None):
