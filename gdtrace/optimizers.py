@@ -145,6 +145,9 @@ class Slot:
     symbol: Sym
     grad_key: str
     grad_symbol: Expr  # ∂L/∂w as printed by the solver (used by plain sgd)
+    # the lines whose values the step starts from (None: given by the problem), for the links
+    param_source: Quantity | None = None
+    grad_source: Quantity | None = None
 
 
 def _zero(value: Value) -> Value:
@@ -304,6 +307,7 @@ class Optimizer:
         self.hyper = {h.key: float(config.params.get(h.key, h.default))
                       for h in HYPERS[config.name]}
         self.state: dict[str, dict[str, Value]] = {}
+        self.state_lines: dict[str, dict[str, Quantity]] = {}  # the last line of each state
         self.t = 0
 
     @property
@@ -379,27 +383,50 @@ class Optimizer:
             result = _RULES[self.name](self, symbols, value, grad,
                                        self.state.get(slot.name, {}), self.t)
             results.append(result)
+        per_slot = [self._linked(slot, result) for slot, result in zip(slots, results)]
         for slot, result in zip(slots, results):
             self.state[slot.name] = result.state
-        state_lines = [_quantity(result.state_lines[k], Role.VALUE)
-                       for k in range(len(results[0].state_lines) if results else 0)
-                       for result in results]
-        param_lines = [_quantity(result.param_line, Role.PARAM, slot.name)
-                       for slot, result in zip(slots, results)]
+        state_lines = [lines[k] for k in range(len(results[0].state_lines) if results else 0)
+                       for lines in per_slot]
+        param_lines = [lines[-1] for lines in per_slot]
         return state_lines, param_lines
+
+    def _linked(self, slot: Slot, result: _Result) -> list[Quantity]:
+        """One parameter's lines as quantities, each operand linked to the line it comes from:
+        the parameter and gradient to the slot's sources, a state value to this step's line
+        when an earlier line of the step wrote it (m̂ uses the new m), else to the previous
+        step's line (v ← μ·v + g uses the old v; none before the first step: it starts at 0)."""
+        previous = self.state_lines.setdefault(slot.name, {})
+        written: dict[str, Quantity] = {}
+        out: list[Quantity] = []
+        lines = [*result.state_lines, result.param_line]
+        for position, line in enumerate(lines):
+            links: dict[str, Quantity] = {}
+            for key in line.operands:
+                source = written.get(key) or previous.get(key)
+                if key == slot.symbol.key:
+                    source = slot.param_source
+                elif key == slot.grad_key:
+                    source = slot.grad_source
+                if source is not None:
+                    links[key] = source
+            last = position == len(lines) - 1
+            quantity = Quantity(slot.name if last else line.symbol.key,
+                                Role.PARAM if last else Role.VALUE, line.symbol, line.value,
+                                line.formula, line.operands, line.relation, links=links)
+            written[line.symbol.key] = quantity
+            out.append(quantity)
+        previous.update({key: q for key, q in written.items() if key != slot.symbol.key})
+        return out
 
     def _plain_update(self, slot: Slot, current: Value, grad: Value) -> Quantity:
         """w ← w − η·∂L/∂w, exactly as the solvers wrote it before optimizers existed."""
         new = self.write(current - self.eta * grad)
+        links = {slot.symbol.key: slot.param_source, slot.grad_key: slot.grad_source}
         return Quantity(slot.name, Role.PARAM, slot.symbol, new,
                         slot.symbol - ETA * slot.grad_symbol,
                         {slot.symbol.key: current, "eta": self.eta, slot.grad_key: grad},
-                        relation="←")
-
-
-def _quantity(line: _Line, role: Role, key: str | None = None) -> Quantity:
-    return Quantity(key or line.symbol.key, role, line.symbol, line.value, line.formula,
-                    line.operands, line.relation)
+                        relation="←", links={k: q for k, q in links.items() if q is not None})
 
 
 def _hyper_text(hyper: Hyper) -> str:

@@ -43,6 +43,12 @@ class Quantity:
     relation: str = "="  # "←" for an update
     explanation: str = ""  # short words a printer may show beside the line
     heading: Expr | None = None  # table heading when ``symbol`` carries a sample number (z₁ → z)
+    # Which earlier line each operand is the value of (``operands["z"]`` is ``links["z"].value``):
+    # the dependency graph ``gdtrace check`` re-evaluates with a student's numbers. An operand
+    # without a link is given by the problem (an input, η, a starting weight). A line without
+    # a formula but with one link is that line's value rounded to ``rounded`` decimals.
+    links: dict[str, Quantity] = field(default_factory=dict)
+    rounded: int | None = None
 
 
 @dataclass

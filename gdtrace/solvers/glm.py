@@ -103,7 +103,12 @@ def setup_from(problem: Problem) -> GLMSetup:
 
 
 def weight_sym(name: str) -> Sym:
-    return sym(name, key=f"param:{name}")
+    return sym(name, key=weight_key(name))
+
+
+def weight_key(name: str) -> str:
+    """The operand key of a parameter (``param:w1``, ``param:b``)."""
+    return f"param:{name}"
 
 
 def bias_sym() -> Sym:
@@ -255,6 +260,7 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
     stopped = False
     step_number = 0
     limit, planned = max_steps_of(problem)
+    sources: dict[str, Quantity] = {}  # operand key → the line that wrote the parameter last
     with np.errstate(all="ignore"):
         for epoch_index in range(1, problem.epochs + 1):
             if step_number >= limit:
@@ -262,7 +268,7 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
             order = np.arange(setup.n)
             if rng is not None and setup.update != "batch":
                 order = rng.permutation(setup.n)
-            loss_line = _loss_line(setup, w, b)
+            loss_line = _loss_line(setup, w, b, sources)
             epoch = Epoch(epoch_index, loss_line.value, [], loss_line)
             epochs.append(epoch)
             objectives.append(objective(setup, float(loss_line.value), w))
@@ -275,10 +281,11 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
                     break
                 group = [int(s) for s in order[start:start + setup.batch_size]]
                 step_number += 1
-                step = _step(setup, step_number, group, w, b)
+                step = _step(setup, step_number, group, w, b, sources)
                 if not keep_step(epoch, step, label, diagnostics):
                     stopped = True
                     break
+                sources = {weight_key(q.key): q for q in step.of_role(Role.PARAM)}
                 w = np.array([q.value for q in step.of_role(Role.PARAM)[:-1]], dtype=float)
                 b = float(step.of_role(Role.PARAM)[-1].value)
             if stopped:
@@ -369,8 +376,10 @@ def _rising_loss(losses: list[float], label: str, penalized: bool = False) -> li
     return []
 
 
-def _forward_row(setup: GLMSetup, sample: int, w: np.ndarray, b: float) -> list[Quantity]:
-    """Inputs, z, σ(z) (logistic), error and δ (logistic mse) for one sample."""
+def _forward_row(setup: GLMSetup, sample: int, w: np.ndarray, b: float,
+                 sources: dict[str, Quantity]) -> list[Quantity]:
+    """Inputs, z, σ(z) (logistic), error and δ (logistic mse) for one sample; ``sources`` are
+    the lines the parameters come from (none: the problem's starting values)."""
     carry, s = setup.carry, sample + 1
     x, y = setup.X[sample], float(setup.y[sample])
     weights = [weight_sym(n) for n in setup.weight_names]
@@ -382,30 +391,34 @@ def _forward_row(setup: GLMSetup, sample: int, w: np.ndarray, b: float) -> list[
     operands |= {xs.key: float(v) for xs, v in zip(inputs, x)} | {"param:b": b}
     z = carry(float(np.dot(w, x) + b))
     z_sym = value_sym("z", s, "z")
-    row.append(Quantity("z", Role.VALUE, z_sym, z,
-                        linear_combination(list(weights), list(inputs), bias_sym()), operands,
-                        heading=Sym("z", "z")))
+    z_line = Quantity("z", Role.VALUE, z_sym, z,
+                      linear_combination(list(weights), list(inputs), bias_sym()), operands,
+                      heading=Sym("z", "z"), links=dict(sources))
+    row.append(z_line)
     if setup.logistic:
         sigma = carry(float(stable_sigmoid(z)))
         sigma_sym = sigma_of(z_sym)
-        row.append(Quantity("sigma", Role.VALUE, sigma_sym, sigma,
-                            1 / (1 + func("exp", -Ref(z_sym, "z"))), {"z": z},
-                            heading=sigma_of(Sym("z", "z"))))
+        sigma_line = Quantity("sigma", Role.VALUE, sigma_sym, sigma,
+                              1 / (1 + func("exp", -Ref(z_sym, "z"))), {"z": z},
+                              heading=sigma_of(Sym("z", "z")), links={"z": z_line})
+        row.append(sigma_line)
         error = carry(sigma - y)
-        row.append(Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
-                            Ref(sigma_sym, "sigma") - y_sym, {"sigma": sigma, y_sym.key: y},
-                            heading=Sym("error", "error")))
+        error_line = Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
+                              Ref(sigma_sym, "sigma") - y_sym, {"sigma": sigma, y_sym.key: y},
+                              heading=Sym("error", "error"), links={"sigma": sigma_line})
+        row.append(error_line)
         if setup.loss == "mse":
             delta = carry(2 * error * sigma * (1 - sigma))
             sig = Ref(sigma_sym, "sigma")
             row.append(Quantity("delta", Role.VALUE, value_sym("δ", s, "delta"), delta,
                                 2 * Ref(value_sym("error", s, "error"), "error") * sig * (1 - sig),
-                                {"error": error, "sigma": sigma}, heading=Sym("delta", "δ")))
+                                {"error": error, "sigma": sigma}, heading=Sym("delta", "δ"),
+                                links={"error": error_line, "sigma": sigma_line}))
     else:
         error = carry(y - z)
         row.append(Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
                             y_sym - Ref(z_sym, "z"), {y_sym.key: y, "z": z},
-                            heading=Sym("error", "error")))
+                            heading=Sym("error", "error"), links={"z": z_line}))
     return row
 
 
@@ -415,9 +428,11 @@ def _signal(row: list[Quantity]) -> Quantity:
     return keyed.get("delta", keyed["error"])
 
 
-def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: float) -> Step:
+def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: float,
+          sources: dict[str, Quantity] | None = None) -> Step:
     carry = setup.carry
-    rows = [_forward_row(setup, s, w, b) for s in group]
+    sources = sources or {}
+    rows = [_forward_row(setup, s, w, b, sources) for s in group]
     signals = [_signal(row) for row in rows]
     m = len(group)
     single = setup.update == "sgd"
@@ -433,6 +448,7 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
     signal_i = Sym("signal_i", signals[0].symbol.base, "i")
 
     signal_operands = {f"s{k}": q.value for k, q in enumerate(signals)}
+    signal_links = {f"s{k}": q for k, q in enumerate(signals)}
     for j, (name, w_sym) in enumerate(zip(setup.weight_names, weights)):
         x_refs = [Ref(feature_sym(setup.features[j]), f"x{k}") for k in range(m)]
         x_values = {f"x{k}": float(setup.X[s, j]) for k, s in enumerate(group)}
@@ -444,23 +460,29 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
                          tuple(signal_ref(k) * x_refs[k] for k in range(m)))
         formula = _aggregate(setup, summed, count)
         operands = signal_operands | x_values
+        links = dict(signal_links)
         raw = scale * sum(float(q.value) * float(setup.X[s, j]) for q, s in zip(signals, group))
         if setup.lam:
             formula = formula + (LAMBDA / N_SAMPLES) * w_sym
             operands |= {"lambda": setup.lam, "n": float(setup.n), w_sym.key: float(w[j])}
+            if w_sym.key in sources:
+                links[w_sym.key] = sources[w_sym.key]
             raw += penalty_factor * float(w[j])
         quantities.append(Quantity(name, Role.GRAD, grad_sym(w_sym), carry(raw), formula,
-                                   operands))
+                                   operands, links=links))
     if single:
         b_summed: Expr = signal_ref(0)
     else:
         b_summed = Sum("i", Num(m), signal_i, tuple(signal_ref(k) for k in range(m)))
     b_raw = scale * sum(float(q.value) for q in signals)
     quantities.append(Quantity("b", Role.GRAD, grad_sym(bias_sym()), carry(b_raw),
-                               _aggregate(setup, b_summed, count), dict(signal_operands)))
+                               _aggregate(setup, b_summed, count), dict(signal_operands),
+                               links=dict(signal_links)))
     grads = {q.key: float(q.value) for q in quantities}
+    grad_lines = {q.key: q for q in quantities}
     names = [*setup.weight_names, "b"]
-    slots = [Slot(name, w_sym, grad_sym(w_sym).key, grad_sym(w_sym))
+    slots = [Slot(name, w_sym, grad_sym(w_sym).key, grad_sym(w_sym), sources.get(w_sym.key),
+                  grad_lines[name])
              for name, w_sym in zip(names, [*weights, bias_sym()])]
     state_lines, param_lines = setup.optimizer.step(
         slots, [*map(float, w), b], [grads[name] for name in names])
@@ -477,9 +499,17 @@ def _numeric_scale(setup: GLMSetup, m: int) -> float:
     return -setup.factor / m
 
 
-def _loss_line(setup: GLMSetup, w: np.ndarray, b: float) -> Quantity:
-    """Data loss over the whole data set (no penalty), written out sample by sample."""
+def _loss_line(setup: GLMSetup, w: np.ndarray, b: float,
+               sources: dict[str, Quantity] | None = None) -> Quantity:
+    """Data loss over the whole data set (no penalty), written out sample by sample.
+
+    Its terms link to each sample's forward pass (z, σ(z), error) at these parameters: lines
+    not shown in the worked solution, through which ``gdtrace check`` follows a student's
+    parameters into the loss."""
     carry = setup.carry
+    passes = [{q.key: q for q in _forward_row(setup, i, w, b, sources or {})}
+              for i in range(setup.n)]
+    links: dict[str, Quantity] = {}
     n = setup.n
     z = carry.array(setup.X @ w + b)
     ys = setup.y
@@ -491,6 +521,7 @@ def _loss_line(setup: GLMSetup, w: np.ndarray, b: float) -> Quantity:
             y_ref, p_ref = Ref(Sym("y", "y", str(i + 1)), f"y{i}"), Ref(Sym("p", "p", str(i + 1)),
                                                                         f"p{i}")
             operands |= {f"y{i}": float(ys[i]), f"p{i}": float(p[i])}
+            links[f"p{i}"] = passes[i]["sigma"]
             if setup.loss == "log":
                 terms.append(y_ref * func("ln", p_ref) + (1 - y_ref) * func("ln", 1 - p_ref))
             else:
@@ -507,6 +538,7 @@ def _loss_line(setup: GLMSetup, w: np.ndarray, b: float) -> Quantity:
         for i in range(n):
             e_ref = Ref(Sym("e", "error", str(i + 1)), f"e{i}")
             operands[f"e{i}"] = float(errors[i])
+            links[f"e{i}"] = passes[i]["error"]
             terms.append(e_ref ** 2)
         loss = SQUARED_LOSSES[setup.loss]
         half = loss.factor == 1.0
@@ -517,7 +549,8 @@ def _loss_line(setup: GLMSetup, w: np.ndarray, b: float) -> Quantity:
         else:
             formula = (1 / Num(2)) * summed if half else summed
     operands["n"] = float(n)
-    return Quantity("loss", Role.LOSS, LOSS_NAME, loss_value(setup, w, b), formula, operands)
+    return Quantity("loss", Role.LOSS, LOSS_NAME, loss_value(setup, w, b), formula, operands,
+                    links=links)
 
 
 def loss_value(setup: GLMSetup, w: np.ndarray, b: float) -> float:

@@ -1,0 +1,396 @@
+"""Evaluate a formula tree over ranges of its operands: the interpreter beside the printers.
+
+The printers (``gdtrace.render.printer``) write a :mod:`gdtrace.expr` tree symbolically or with
+its operands substituted; this module computes it. Every operand is a closed range
+:class:`Span` ``[lo, hi]`` (a point when ``lo == hi``), and the result is a range that holds the
+formula's value for every choice of operands within theirs (interval arithmetic). That is what
+``gdtrace check`` needs: a student's 0.743 stands for [0.7425, 0.7435], and a later line
+computed from it may be anywhere in the range the formula gives over that.
+
+Values are floats or numpy arrays (the vectors and matrices of an MLP). A product of two arrays
+is a matrix product when either is a matrix or a transposed vector (``x·W``, ``aᵀ·δ``) and the
+elementwise product otherwise (``∂L/∂a·f'(u)``), as docs/networks.md writes them; ``Xᵀ`` is
+``Pow(X, Text("T"))``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Union
+
+import numpy as np
+
+from gdtrace import expr as E
+
+Number = Union[float, np.ndarray]
+
+
+class CannotEvaluate(Exception):
+    """The tree holds something with no numeric meaning here (a symbol without a value, a
+    function this module does not know)."""
+
+
+class Span:
+    """The closed range [lo, hi] (elementwise for arrays); a point has ``lo == hi``."""
+
+    __slots__ = ("lo", "hi", "column")
+
+    def __init__(self, lo: Number, hi: Number | None = None, column: bool = False) -> None:
+        self.lo = lo
+        self.hi = lo if hi is None else hi
+        self.column = column  # a transposed vector (n×1), for matrix products
+
+    @classmethod
+    def around(cls, value: Number, radius: float) -> Span:
+        """value ± radius."""
+        return cls(value - radius, value + radius)
+
+    @property
+    def array(self) -> bool:
+        return isinstance(self.lo, np.ndarray)
+
+    @property
+    def mid(self) -> Number:
+        return (self.lo + self.hi) / 2
+
+    def contains(self, value: Number, slack: float = 0.0) -> bool | np.ndarray:
+        """Whether value lies in the range widened by ``slack`` (and a relative 1e-12)."""
+        tolerance = slack + 1e-12 * np.maximum(np.abs(self.lo), np.abs(self.hi)) \
+            if self.array else slack + 1e-12 * max(abs(self.lo), abs(self.hi))
+        return (self.lo - tolerance <= value) & (value <= self.hi + tolerance)
+
+    def hull(self, other: Span) -> Span:
+        return Span(_min(self.lo, other.lo), _max(self.hi, other.hi), self.column)
+
+    def element(self, index: tuple[int, ...]) -> Span:
+        if not index:
+            return self
+        return Span(float(np.asarray(self.lo)[index]), float(np.asarray(self.hi)[index]))
+
+    def __repr__(self) -> str:
+        return f"Span({self.lo!r}, {self.hi!r})"
+
+
+def point(value: Number) -> Span:
+    if isinstance(value, np.ndarray):
+        value = value.astype(float)
+    elif not isinstance(value, float):
+        value = float(value)
+    return Span(value, value)
+
+
+def _min(*values: Number) -> Number:
+    if any(isinstance(v, np.ndarray) for v in values):
+        out = values[0]
+        for v in values[1:]:
+            out = np.fmin(out, v)
+        return out
+    return min(values)  # type: ignore[type-var]
+
+
+def _max(*values: Number) -> Number:
+    if any(isinstance(v, np.ndarray) for v in values):
+        out = values[0]
+        for v in values[1:]:
+            out = np.fmax(out, v)
+        return out
+    return max(values)  # type: ignore[type-var]
+
+
+def _nan_safe_product(a: Number, b: Number) -> Number:
+    """a·b with 0·inf = 0: an exact zero times an unbounded range bound is still zero."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        with np.errstate(all="ignore"):
+            out = np.multiply(a, b)
+        return np.where(np.isnan(out) & ~(np.isnan(a) | np.isnan(b)), 0.0, out)
+    if (a == 0 and math.isinf(b)) or (b == 0 and math.isinf(a)):
+        return 0.0
+    return a * b
+
+
+# ------------------------------------------------------------------------------- arithmetic
+
+
+def add(x: Span, y: Span) -> Span:
+    return Span(x.lo + y.lo, x.hi + y.hi)
+
+
+def neg(x: Span) -> Span:
+    return Span(-x.hi, -x.lo, x.column)
+
+
+def _is_matrix(x: Span) -> bool:
+    return x.column or (x.array and np.ndim(x.lo) == 2)
+
+
+def _as_2d(values: Number, column: bool) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 0:
+        return values.reshape(1, 1)
+    if values.ndim == 1:
+        return values.reshape(-1, 1) if column else values.reshape(1, -1)
+    return values
+
+
+def mul(x: Span, y: Span) -> Span:
+    if x.array and y.array and (_is_matrix(x) or _is_matrix(y)):
+        return matmul(x, y)
+    if x.lo is x.hi and y.lo is y.hi:  # two points: one product
+        value = _nan_safe_product(x.lo, y.lo)
+        return Span(value, value, x.column or y.column)
+    products = [_nan_safe_product(a, b) for a in (x.lo, x.hi) for b in (y.lo, y.hi)]
+    return Span(_min(*products), _max(*products), x.column or y.column)
+
+
+def matmul(x: Span, y: Span) -> Span:
+    """A matrix product over ranges, in centre–radius form (exact for points)."""
+    a_mid, a_rad = _as_2d(x.mid, x.column), _as_2d((x.hi - x.lo) / 2, x.column)
+    b_mid, b_rad = _as_2d(y.mid, y.column), _as_2d((y.hi - y.lo) / 2, y.column)
+    if a_mid.shape[1] != b_mid.shape[0]:
+        raise CannotEvaluate(f"matrix product of shapes {a_mid.shape} and {b_mid.shape}")
+    with np.errstate(all="ignore"):
+        mid = a_mid @ b_mid
+        rad = np.abs(a_mid) @ b_rad + a_rad @ np.abs(b_mid) + a_rad @ b_rad
+    row_result = np.ndim(x.lo) <= 1 and not x.column and np.ndim(y.lo) == 2
+    if row_result:  # a row vector times a matrix stays a (1-D) row vector
+        mid, rad = mid[0], rad[0]
+    return Span(mid - rad, mid + rad)
+
+
+def div(x: Span, y: Span) -> Span:
+    if y.lo is y.hi and x.lo is x.hi:
+        value = _divide(x.lo, y.lo)
+        return Span(value, value)
+    straddles = (y.lo <= 0) & (y.hi >= 0)
+    if not np.any(straddles):
+        return mul(x, Span(1.0 / y.hi, 1.0 / y.lo))
+    if not x.array and not y.array:
+        return Span(-math.inf, math.inf)
+    inverse = mul(x, Span(np.where(straddles, -np.inf, 1.0 / np.where(straddles, 1, y.hi)),
+                          np.where(straddles, np.inf, 1.0 / np.where(straddles, 1, y.lo))))
+    return inverse
+
+
+def _divide(a: Number, b: Number) -> Number:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        with np.errstate(all="ignore"):
+            return np.divide(a, b)
+    if b == 0:
+        return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a)
+    return a / b
+
+
+def power(x: Span, exponent: Span) -> Span:
+    if exponent.lo is not exponent.hi and exponent.lo != exponent.hi:
+        raise CannotEvaluate("an exponent that is not a single number")
+    k = float(exponent.lo)
+    with np.errstate(all="ignore"):
+        lo_k, hi_k = _pow(x.lo, k), _pow(x.hi, k)
+    if k.is_integer() and int(k) % 2 == 0 and k > 0:
+        low = _min(lo_k, hi_k)
+        straddles = (x.lo <= 0) & (x.hi >= 0)
+        low = np.where(straddles, 0.0, low) if x.array else (0.0 if straddles else low)
+        return Span(low, _max(lo_k, hi_k))
+    return Span(_min(lo_k, hi_k), _max(lo_k, hi_k))
+
+
+def _pow(base: Number, k: float) -> Number:
+    if isinstance(base, np.ndarray):
+        return np.power(base, k)
+    try:
+        return math.pow(base, k)
+    except OverflowError:
+        return -math.inf if base < 0 and k.is_integer() and int(k) % 2 else math.inf
+    except ValueError:
+        return math.inf if base == 0 else math.nan
+
+
+def transpose(x: Span) -> Span:
+    if not x.array or np.ndim(x.lo) == 0:
+        return x
+    if np.ndim(x.lo) == 1:
+        return Span(x.lo, x.hi, not x.column)
+    return Span(x.lo.T, x.hi.T)
+
+
+# -------------------------------------------------------------------------------- functions
+
+
+def _sigmoid(z: Number) -> Number:
+    if isinstance(z, np.ndarray):
+        from gdtrace.functions import stable_sigmoid
+
+        return stable_sigmoid(z)
+    if math.isnan(z):
+        return z
+    small = math.exp(-abs(z))
+    return 1.0 / (1.0 + small) if z >= 0 else small / (1.0 + small)
+
+
+def _lift(scalar: Callable[[float], float], vector: Callable[[np.ndarray], np.ndarray]
+          ) -> Callable[[Number], Number]:
+    def run(value: Number) -> Number:
+        if isinstance(value, np.ndarray):
+            with np.errstate(all="ignore"):
+                return vector(value)
+        try:
+            return scalar(value)
+        except OverflowError:
+            return math.inf
+        except ValueError:
+            return -math.inf if value == 0 else math.nan
+
+    return run
+
+
+# Functions increasing on their whole domain: the range's ends map to the image's ends.
+INCREASING: dict[str, Callable[[Number], Number]] = {
+    "σ": _sigmoid,
+    "sigmoid": _sigmoid,
+    "exp": _lift(math.exp, np.exp),
+    "ln": _lift(math.log, np.log),
+    "log": _lift(math.log, np.log),
+    "tanh": _lift(math.tanh, np.tanh),
+    "sqrt": _lift(math.sqrt, np.sqrt),
+}
+
+
+def _abs(x: Span) -> Span:
+    lo, hi = abs(x.lo), abs(x.hi)
+    low = _min(lo, hi)
+    straddles = (x.lo <= 0) & (x.hi >= 0)
+    low = np.where(straddles, 0.0, low) if x.array else (0.0 if straddles else low)
+    return Span(low, _max(lo, hi))
+
+
+def _sign(x: Span) -> Span:
+    return Span(np.sign(x.lo) if x.array else float(np.sign(x.lo)),
+                np.sign(x.hi) if x.array else float(np.sign(x.hi)))
+
+
+def _periodic(x: Span, fn: Callable[[float], float], peak: float) -> Span:
+    """sin/cos over a range: the ends, and ±1 where a peak or trough lies inside."""
+    if x.array:
+        raise CannotEvaluate("sin/cos of a vector")
+    lo, hi = x.lo, x.hi
+    if hi - lo >= 2 * math.pi:
+        return Span(-1.0, 1.0)
+    low, high = min(fn(lo), fn(hi)), max(fn(lo), fn(hi))
+    if math.ceil((lo - peak) / (2 * math.pi)) <= math.floor((hi - peak) / (2 * math.pi)):
+        high = 1.0
+    trough = peak + math.pi
+    if math.ceil((lo - trough) / (2 * math.pi)) <= math.floor((hi - trough) / (2 * math.pi)):
+        low = -1.0
+    return Span(low, high)
+
+
+def _softmax(x: Span) -> Span:
+    """Each output rises with its own input and falls with the others'."""
+    from gdtrace.functions import softmax
+
+    if not x.array:
+        return Span(1.0, 1.0)
+    if x.lo is x.hi:
+        value = softmax(x.lo)
+        return Span(value, value)
+    shift = np.max(x.hi)
+    e_lo, e_hi = np.exp(x.lo - shift), np.exp(x.hi - shift)
+    return Span(e_lo / (e_lo + np.sum(e_hi) - e_hi), e_hi / (e_hi + np.sum(e_lo) - e_lo))
+
+
+def function(name: str, args: list[Span]) -> Span:
+    if name in INCREASING and len(args) == 1:
+        fn, x = INCREASING[name], args[0]
+        low = fn(x.lo)
+        return Span(low, low if x.hi is x.lo else fn(x.hi))
+    if name == "max":
+        return Span(_max(*(a.lo for a in args)), _max(*(a.hi for a in args)))
+    if name == "min":
+        return Span(_min(*(a.lo for a in args)), _min(*(a.hi for a in args)))
+    if name == "abs" and len(args) == 1:
+        return _abs(args[0])
+    if name == "sign" and len(args) == 1:
+        return _sign(args[0])
+    if name == "sin" and len(args) == 1:
+        return _periodic(args[0], math.sin, math.pi / 2)
+    if name == "cos" and len(args) == 1:
+        return _periodic(args[0], math.cos, 0.0)
+    if name == "softmax" and len(args) == 1:
+        return _softmax(args[0])
+    raise CannotEvaluate(f"the function {name}")
+
+
+def compare(lhs: Span, op: str, rhs: Span) -> Span:
+    """An Iverson bracket: 1 where the comparison holds for the whole range, 0 where it holds
+    nowhere, [0, 1] where the range straddles the boundary."""
+    tests: dict[str, Callable[[Number, Number], object]] = {
+        ">": lambda a, b: a > b, "≥": lambda a, b: a >= b, ">=": lambda a, b: a >= b,
+        "<": lambda a, b: a < b, "≤": lambda a, b: a <= b, "<=": lambda a, b: a <= b}
+    if op not in tests:
+        raise CannotEvaluate(f"the comparison {op}")
+    test = tests[op]
+    # the comparison is monotone in each side: its extremes are at the corners
+    corners = [test(a, b) for a in (lhs.lo, lhs.hi) for b in (rhs.lo, rhs.hi)]
+    if lhs.array or rhs.array:
+        stacked = np.array([np.asarray(c, dtype=float) for c in corners])
+        return Span(stacked.min(axis=0), stacked.max(axis=0))
+    return Span(float(min(corners)), float(max(corners)))
+
+
+# ----------------------------------------------------------------------------- the walker
+
+
+def evaluate(node: E.Expr, operands: Mapping[str, Span]) -> Span:
+    """The range of ``node`` when every keyed leaf ranges over ``operands[key]``."""
+    kind = type(node)
+    if kind is E.Num:
+        value = float(node.value)  # type: ignore[attr-defined]
+        return Span(value, value)
+    if kind is E.Sym or kind is E.Ref or kind is E.Deriv:
+        key = node.key  # type: ignore[attr-defined]
+        found = operands.get(key)
+        if found is None:
+            raise CannotEvaluate(f"no value for {key}")
+        return found
+    if kind is E.Add:
+        terms = node.terms  # type: ignore[attr-defined]
+        total = evaluate(terms[0], operands)
+        for term in terms[1:]:
+            total = add(total, evaluate(term, operands))
+        return total
+    if kind is E.Mul:
+        factors = node.factors  # type: ignore[attr-defined]
+        product = evaluate(factors[0], operands)
+        for factor in factors[1:]:
+            product = mul(product, evaluate(factor, operands))
+        return product
+    if kind is E.Neg:
+        return neg(evaluate(node.arg, operands))  # type: ignore[attr-defined]
+    if kind is E.Div:
+        return div(evaluate(node.num, operands),  # type: ignore[attr-defined]
+                   evaluate(node.den, operands))  # type: ignore[attr-defined]
+    if kind is E.Pow:
+        exponent = node.exp  # type: ignore[attr-defined]
+        if isinstance(exponent, E.Text) and exponent.text == "T":
+            return transpose(evaluate(node.base, operands))  # type: ignore[attr-defined]
+        return power(evaluate(node.base, operands),  # type: ignore[attr-defined]
+                     evaluate(exponent, operands))
+    if kind is E.Func:
+        return function(node.name,  # type: ignore[attr-defined]
+                        [evaluate(a, operands) for a in node.args])  # type: ignore[attr-defined]
+    if kind is E.Sum:
+        terms = node.terms  # type: ignore[attr-defined]
+        if not terms:
+            raise CannotEvaluate("a sum written without its terms")
+        return evaluate(E.Add(terms) if len(terms) > 1 else terms[0], operands)
+    if kind is E.Compare:
+        return compare(evaluate(node.lhs, operands), node.op,  # type: ignore[attr-defined]
+                       evaluate(node.rhs, operands))  # type: ignore[attr-defined]
+    raise CannotEvaluate(f"a {kind.__name__} node")
+
+
+def value_of(node: E.Expr, operands: Mapping[str, Number]) -> Number:
+    """The formula's value at exact operands (a point evaluation)."""
+    result = evaluate(node, {key: point(v) for key, v in operands.items()})
+    return result.lo
