@@ -134,8 +134,14 @@ def _as_2d(values: Number, column: bool) -> np.ndarray:
 
 
 def mul(x: Span, y: Span) -> Span:
+    """A product as the formulas write it: matrix product for matrices, else elementwise."""
     if x.array and y.array and (_is_matrix(x) or _is_matrix(y)):
         return matmul(x, y)
+    return times(x, y)
+
+
+def times(x: Span, y: Span) -> Span:
+    """The elementwise product (a number times anything included)."""
     if x.lo is x.hi and y.lo is y.hi:  # two points: one product
         value = _nan_safe_product(x.lo, y.lo)
         return Span(value, value, x.column or y.column)
@@ -164,10 +170,10 @@ def div(x: Span, y: Span) -> Span:
         return Span(value, value)
     straddles = (y.lo <= 0) & (y.hi >= 0)
     if not np.any(straddles):
-        return mul(x, Span(1.0 / y.hi, 1.0 / y.lo))
+        return times(x, Span(1.0 / y.hi, 1.0 / y.lo))
     if not x.array and not y.array:
         return Span(-math.inf, math.inf)
-    inverse = mul(x, Span(np.where(straddles, -np.inf, 1.0 / np.where(straddles, 1, y.hi)),
+    inverse = times(x, Span(np.where(straddles, -np.inf, 1.0 / np.where(straddles, 1, y.hi)),
                           np.where(straddles, np.inf, 1.0 / np.where(straddles, 1, y.lo))))
     return inverse
 

@@ -47,8 +47,20 @@ class Quantity:
     # the dependency graph ``gdtrace check`` re-evaluates with a student's numbers. An operand
     # without a link is given by the problem (an input, η, a starting weight). A line without
     # a formula but with one link is that line's value rounded to ``rounded`` decimals.
-    links: dict[str, Quantity] = field(default_factory=dict)
+    links: dict[str, Link] = field(default_factory=dict)
     rounded: int | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One entry of a vector or matrix line, as a link target (ŷ₂ is entry 2 of the output a₂;
+    the unit-by-unit W₁₂ is an entry of the matrix W)."""
+
+    of: Quantity
+    index: tuple[int, ...]
+
+
+Link = Union[Quantity, Part]
 
 
 @dataclass

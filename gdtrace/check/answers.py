@@ -92,6 +92,7 @@ class Answers:
     problem: str | None = None
     run: str | None = None
     entries: dict[Address, Written] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)  # what was read but is not graded
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -106,11 +107,12 @@ class _Reader:
         self.cells = {cell.address: cell for cell in cells}
         self.steps: dict[int, dict[str, dict[str, Cell]]] = {}
         self.samples: dict[int, int] = {}
-        self.epochs: set[int] = set()
+        self.epochs = {epoch.index for epoch in run.epochs}
+        self.loss_epochs: set[int] = set()
         for cell in cells:
             a = cell.address
             if a.section == "loss":
-                self.epochs.add(a.epoch or 0)
+                self.loss_epochs.add(a.epoch or 0)
             if a.step is not None:
                 sections = self.steps.setdefault(a.step, {})
                 sections.setdefault(a.section, {})[a.key] = cell
@@ -217,7 +219,10 @@ class _Reader:
             raise self.fail(f"the run has no epoch {number} (epochs {_span(self.epochs)})",
                             by_key["epoch"][1], where)
         for key, key_node, value in pairs:
-            if key == "loss":
+            if key == "loss" and number not in self.loss_epochs:
+                self.answers.ignored.append(f"{where}.loss: not graded (this model writes no "
+                                            "loss line)")
+            elif key == "loss":
                 address = Address(number, None, None, "loss", "loss")
                 self.number_cell(value, address, f"{where}.loss")
             elif key == "steps":

@@ -32,7 +32,7 @@ from gdtrace.check.cells import Address, Cell, cells_of
 from gdtrace.check.report import CellVerdict, CheckOptions, Operand, Report
 from gdtrace.evaluate import CannotEvaluate, Span, evaluate, point
 from gdtrace.rounding import Carry, round_half_away
-from gdtrace.trace import ProblemInfo, Quantity, Role, Run
+from gdtrace.trace import Part, ProblemInfo, Quantity, Role, Run
 
 # Past this many combinations of an operand's two readings (as written / as it should have
 # been), the readings of each operand are merged into one range: a little more lenient, bounded.
@@ -51,6 +51,7 @@ class Node:
     given: dict[str, Span]  # operand key → a number given by the problem
     rounded: int | None  # carry rounding of the result
     cells: list[Cell] = field(default_factory=list)
+    element: tuple[int, ...] | None = None  # an entry of its one source (a Part link)
     cuts: list[tuple[E.Expr, str, Node]] = field(default_factory=list)
 
     @property
@@ -102,14 +103,17 @@ class Grader:
                 continue
             if not ready:
                 stack.append((current, True))
-                stack.extend((link, False) for link in current.links.values()
-                             if id(link) not in self._by_quantity)
+                targets = (link.of if isinstance(link, Part) else link
+                           for link in current.links.values())
+                stack.extend((target, False) for target in targets
+                             if id(target) not in self._by_quantity)
                 continue
             self._by_quantity[id(current)] = self._make(current)
         return self._by_quantity[id(quantity)]
 
     def _make(self, quantity: Quantity) -> Node:
-        sources = {key: self._by_quantity[id(link)] for key, link in quantity.links.items()}
+        sources = {key: self._part(link) if isinstance(link, Part)
+                   else self._by_quantity[id(link)] for key, link in quantity.links.items()}
         given = {key: point(value) for key, value in quantity.operands.items()
                  if key not in sources}
         rounded = quantity.rounded if quantity.rounded is not None else (
@@ -122,6 +126,18 @@ class Grader:
         if signature is not None:
             self._canonical[signature] = node
         return node
+
+    def _part(self, part: Part) -> Node:
+        """The node of one entry of a vector or matrix line."""
+        of = self._by_quantity[id(part.of)]
+        signature = ("part", of.index, part.index)
+        if signature not in self._canonical:
+            value = np.asarray(part.of.value, dtype=float)[part.index]
+            entry = Quantity(part.of.key, part.of.role, part.of.symbol, float(value))
+            node = Node(len(self.nodes), entry, {"of": of}, {}, None, element=part.index)
+            self.nodes.append(node)
+            self._canonical[signature] = node
+        return self._canonical[signature]
 
     def _signature(self, quantity: Quantity, sources: dict[str, Node]) -> tuple | None:
         """What a line computes, from what: equal signatures are the same value."""
@@ -193,7 +209,8 @@ class Grader:
                 verdicts.extend(cell_verdicts)
             states.append(judged[0][1])
         verdicts.sort(key=lambda v: self._order(v.address))
-        return Report(self.info, answers.source, self.run.label, verdicts, options)
+        return Report(self.info, answers.source, self.run.label, verdicts, options,
+                      list(answers.ignored))
 
     def _order(self, address: Address) -> tuple:
         if not hasattr(self, "_positions"):
@@ -204,6 +221,10 @@ class Grader:
         """The ranges the formula gives over the student's operands, and its value at the
         student's numbers as written."""
         quantity = node.quantity
+        if node.element is not None:
+            state = states[node.sources["of"].index]
+            return ([s.element(node.element) for s in state.readings],
+                    float(np.asarray(state.yours)[node.element]))
         if node.formula is None:
             if node.sources and node.rounded is not None:
                 (source,) = node.sources.values()

@@ -75,6 +75,7 @@ class Report:
     run: str  # the run's label
     cells: list[CellVerdict]
     options: CheckOptions = field(default_factory=CheckOptions)
+    notes: list[str] = field(default_factory=list)  # what was read but not graded
 
     @property
     def counts(self) -> dict[str, int]:

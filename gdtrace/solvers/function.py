@@ -189,8 +189,11 @@ def _settings(problem: Problem) -> dict[str, object]:
 
 
 def _step(calc: Calculus, number: int, point: np.ndarray, eta: float, carry: Carry,
-          update: Update, optimizer: Optimizer | None = None) -> tuple[Step, np.ndarray]:
+          update: Update, optimizer: Optimizer | None = None,
+          sources: dict[str, Quantity] | None = None) -> tuple[Step, np.ndarray]:
+    """One iterate; ``sources`` are the lines that wrote the current point (none: the start)."""
     names = calc.variables
+    sources = sources or {}
     k = number - 1
     operands = calc.values(point)
     iterate = {n: at(n, k) for n in names}  # x → x₀ in this step's formulas (same keys)
@@ -200,7 +203,8 @@ def _step(calc: Calculus, number: int, point: np.ndarray, eta: float, carry: Car
         f_value = carry(evaluate(calc.f, operands))
     row.append(Quantity("f", Role.VALUE, f_of([at(n, k) for n in names]), f_value,
                         substitute(calc.f, iterate),
-                        dict(operands), heading=f_of([plain(n) for n in names])))
+                        dict(operands), heading=f_of([plain(n) for n in names]),
+                        links=dict(sources)))
     quantities: list[Quantity] = []
     grads = []
     for name, tree in zip(names, calc.gradient):
@@ -208,9 +212,12 @@ def _step(calc: Calculus, number: int, point: np.ndarray, eta: float, carry: Car
         grads.append(g)
         quantities.append(Quantity(name, Role.GRAD, grad_symbol(calc, name, k), g,
                                    substitute(tree, iterate),
-                                   dict(operands), heading=grad_symbol(calc, name, None)))
+                                   dict(operands), heading=grad_symbol(calc, name, None),
+                                   links=dict(sources)))
+    grad_lines = {q.key: q for q in quantities}
     if optimizer is not None and not optimizer.plain:
-        slots = [Slot(n, at(n, k, key=f"cur:{n}"), f"grad:{n}", grad_symbol(calc, n, k))
+        slots = [Slot(n, at(n, k, key=f"cur:{n}"), f"grad:{n}", grad_symbol(calc, n, k),
+                      sources.get(n), grad_lines[n])
                  for n in names]
         state, params = optimizer.step(slots, [float(v) for v in point], grads)
         for name, line in zip(names, params):  # written x₁ = …, like the plain step
@@ -223,11 +230,14 @@ def _step(calc: Calculus, number: int, point: np.ndarray, eta: float, carry: Car
         moved = update(name, float(value), g)
         new.append(moved)
         current = at(name, k, key=f"cur:{name}")
+        links = {f"grad:{name}": grad_lines[name]}
+        if name in sources:
+            links[current.key] = sources[name]
         quantities.append(Quantity(
             name, Role.PARAM, at(name, k + 1), moved,
             current - ETA * E.Ref(grad_symbol(calc, name, k), f"grad:{name}"),
             {current.key: float(value), ETA.key: eta, f"grad:{name}": g},
-            heading=plain(name)))
+            heading=plain(name), links=links))
     return Step(number, [], [row], quantities, title=f"Step {number}"), np.array(new)
 
 
@@ -244,9 +254,11 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     epoch = Epoch(1, carry(start_value), [])
     values = [start_value]
     stopped = False
+    sources: dict[str, Quantity] = {}
     for number in range(1, problem.epochs + 1):
-        step, point = _step(calc, number, point, eta, carry, update, optimizer)
+        step, point = _step(calc, number, point, eta, carry, update, optimizer, sources)
         epoch.steps.append(step)
+        sources = {q.key: q for q in step.of_role(Role.PARAM)}
         bad = first_non_finite(step)
         if bad is not None:
             diagnostics.append(Diagnostic(

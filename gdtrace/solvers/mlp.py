@@ -26,6 +26,7 @@ from gdtrace.solvers.network import (
     Setup,
     _scaled,
     activation_of,
+    link_lines,
     loss_sym,
     unsampled,
     update_lines,
@@ -37,6 +38,8 @@ from gdtrace.trace import (
     Epoch,
     Formula,
     Header,
+    Link,
+    Part,
     Quantity,
     Role,
     Run,
@@ -158,7 +161,10 @@ def _act(layer: Layer) -> Activation:
 
 
 def sample_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray,
-                t: np.ndarray, scale: float, sample: int | None) -> Pass:
+                t: np.ndarray, scale: float, sample: int | None,
+                sources: dict[str, Quantity] | None = None) -> Pass:
+    """One sample's forward and backward pass as vectors; ``sources`` are the lines the
+    parameters come from, by name (none: the starting values)."""
     carry, loss = setup.carry, setup.loss
     L = loss_sym(sample)
     row: list[Quantity] = []
@@ -229,11 +235,16 @@ def sample_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: 
                               {a(index - 1).key: acts[index - 1], delta(index).key: d}))
         lines.append(Quantity(f"b{index}", Role.GRAD, Deriv(L, b(index), f"grad:b{index}"), d,
                               delta(index), {delta(index).key: d}))
+    known: dict[str, Link] = {f"param:{k}": q for k, q in (sources or {}).items()}
+    output = next(q for q in row if q.key == f"a{count}")
+    known |= {f"y{k}": Part(output, (k,)) for k in range(len(t))}
+    link_lines(row + lines, known)
     return Pass(row, loss_value, acts, pre, deltas, shares, lines)
 
 
 def unit_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray,
-              t: np.ndarray, scale: float, sample: int | None) -> Pass:
+              t: np.ndarray, scale: float, sample: int | None,
+              sources: dict[str, Quantity] | None = None) -> Pass:
     """The same pass unit by unit, through the named-node solver on the layers as nodes
     (unit j of layer l is node ``l.j``, weight ``Wl[i,j]``); the chain-rule lines stay
     scalar and the matrices are assembled from them."""
@@ -249,11 +260,18 @@ def unit_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np
         for j, value in enumerate(bias):
             params[f"b{index}[{j + 1}]"] = float(value)
             trainable[f"b{index}[{j + 1}]"] = layer.trainable
+    known: dict[str, Link] = {}
+    for name, line in (sources or {}).items():  # Wl[i,j] is an entry of the matrix Wl
+        layer_values = np.asarray(line.value)
+        for index in np.ndindex(layer_values.shape):
+            entry = ",".join(str(i + 1) for i in index)
+            known[f"param:{name}[{entry}]"] = Part(line, index)
     result = node_pass(graph, setup.loss, params, trainable, dict(zip(graph.inputs, map(float, x))),
-                       dict(zip(graph.targets, map(float, t))), scale, setup.carry, sample)
+                       dict(zip(graph.targets, map(float, t))), scale, setup.carry, sample,
+                       known)
     row = list(result.lines) + [
-        Quantity(f"dL/d{q.key}", Role.VALUE, q.symbol, q.value, q.formula, q.operands)
-        for q in result.grad_lines]
+        Quantity(f"dL/d{q.key}", Role.VALUE, q.symbol, q.value, q.formula, q.operands,
+                 links=q.links) for q in result.grad_lines]
     acts, pre, deltas = [np.asarray(x, dtype=float)], [], []
     shares: dict[str, np.ndarray] = {}
     lines: list[Quantity] = []
@@ -304,7 +322,8 @@ def _local(row: list[Quantity], index: int, act: Activation, pre: np.ndarray, ou
 
 
 def _step(setup: MLPSetup, number: int, epoch: int, group: list[int], Ws: list[np.ndarray],
-          bs: list[np.ndarray]) -> tuple[Step, Block]:
+          bs: list[np.ndarray], sources: dict[str, Quantity] | None = None
+          ) -> tuple[Step, Block]:
     carry = setup.carry
     m = len(group)
     scale = setup.loss.scale(m, setup.Y.shape[1])
@@ -314,15 +333,16 @@ def _step(setup: MLPSetup, number: int, epoch: int, group: list[int], Ws: list[n
     base = setup.base
     for s in group:
         passer = unit_pass if setup.units else sample_pass
-        result = passer(setup, Ws, bs, setup.X[s], setup.Y[s], scale, None if single else s + 1)
+        result = passer(setup, Ws, bs, setup.X[s], setup.Y[s], scale, None if single else s + 1,
+                        sources)
         passes.append(result)
         inputs = [Quantity(name, Role.INPUT, Sym(f"input:{name}", name), float(v))
                   for name, v in zip(base.graph.inputs, setup.X[s])]
         inputs += [Quantity(name, Role.INPUT, Sym(f"target:{name}", name), float(v))
                    for name, v in zip(base.graph.targets, setup.Y[s])]
         extra = [] if single else [
-            Quantity(f"dL/d{q.key}", Role.VALUE, q.symbol, q.value, q.formula, q.operands)
-            for q in result.share_lines]
+            Quantity(f"dL/d{q.key}", Role.VALUE, q.symbol, q.value, q.formula, q.operands,
+                     links=q.links) for q in result.share_lines]
         row = inputs + result.row + extra
         if not single:
             for q in row:
@@ -340,16 +360,19 @@ def _step(setup: MLPSetup, number: int, epoch: int, group: list[int], Ws: list[n
                 refs = tuple(Ref(Deriv(loss_sym(s + 1), symbol, f"s{k}"), f"s{k}")
                              for k, s in enumerate(group))
                 total = carry.array(np.sum(shares, axis=0))
+                share_lines = [next(q for q in p.share_lines if q.key == name) for p in passes]
                 quantities.append(Quantity(
                     name, Role.GRAD, Deriv(LOSS, symbol, f"grad:{name}"), total,
                     Sum("i", Num(m), Deriv(Sym("L_i", "L", "i"), symbol, "si"), refs),
-                    {f"s{k}": v for k, v in enumerate(shares)}))
+                    {f"s{k}": v for k, v in enumerate(shares)},
+                    links={f"s{k}": q for k, q in enumerate(share_lines)}))
     grads = {q.key: q.value for q in quantities}
     quantities += update_lines(base.optimizer, setup.eta, carry, [
         (name, symbol, current, grads[name] if layer.trainable else None)
         for index, layer in enumerate(setup.layers, start=1)
         for name, symbol, current in ((f"W{index}", W(index), Ws[index - 1]),
-                                      (f"b{index}", b(index), bs[index - 1]))])
+                                      (f"b{index}", b(index), bs[index - 1]))],
+        sources, {q.key: q for q in quantities})
     step = Step(number, [s + 1 for s in group], rows, quantities)
     return step, _matrix_view(setup, epoch, step, passes, grads)
 
@@ -391,13 +414,19 @@ def _matrix_view(setup: MLPSetup, epoch: int, step: Step, passes: list[Pass],
     return Block(f"Matrix view — epoch {epoch}, step {step.index}", [], tables)
 
 
-def dataset_loss(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray]) -> Quantity:
-    values = [sample_pass(setup, Ws, bs, x, t, 1.0, 1).loss for x, t in zip(setup.X, setup.Y)]
+def dataset_loss(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray],
+                 sources: dict[str, Quantity] | None = None) -> Quantity:
+    """L over the data set, each sample's loss linked to its (unshown) forward pass."""
+    passes = [sample_pass(setup, Ws, bs, x, t, 1.0, 1, sources)
+              for x, t in zip(setup.X, setup.Y)]
+    values = [p.loss for p in passes]
     scale = setup.loss.scale(setup.n, setup.Y.shape[1])
     refs = tuple(Ref(Sym(f"l{i}", "ℓ", str(i + 1)), f"l{i}") for i in range(setup.n))
     summed = Sum("i", Sym("N", "N"), Sym("l_i", "ℓ", "i"), refs)
     return Quantity("loss", Role.LOSS, LOSS, setup.carry(scale * sum(values)),
-                    _scaled(scale, summed), {f"l{i}": v for i, v in enumerate(values)})
+                    _scaled(scale, summed), {f"l{i}": v for i, v in enumerate(values)},
+                    links={f"l{i}": next(q for q in p.row if q.key == "L")
+                           for i, p in enumerate(passes)})
 
 
 def loss_and_gradients(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray]
@@ -432,14 +461,15 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     number = 0
     stopped = False
+    sources: dict[str, Quantity] = {}  # W1, b1 … → the line that wrote it last
     with np.errstate(all="ignore"):
         for e in range(1, problem.epochs + 1):
-            line = dataset_loss(setup, Ws, bs)
+            line = dataset_loss(setup, Ws, bs, sources)
             epoch = Epoch(e, float(line.value), [], line)
             epochs.append(epoch)
             for group in base.groups(rng if base.update != "batch" else None):
                 number += 1
-                step, block = _step(setup, number, e, group, Ws, bs)
+                step, block = _step(setup, number, e, group, Ws, bs, sources)
                 if len(group) > 1 and len(blocks) < MATRIX_VIEW_STEPS:
                     blocks.append(block)
                 if not keep_step(epoch, step, label, diagnostics):
@@ -447,13 +477,17 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
                     break
                 params = {q.key: np.asarray(q.value, dtype=float)
                           for q in step.of_role(Role.PARAM)}
+                sources = {q.key: q for q in step.of_role(Role.PARAM)}
                 if base.schedule.round_between is not None and number < total_steps:
                     params = {k: between.array(v) for k, v in params.items()}
-                    step.quantities += [Quantity(
+                    rounded = [Quantity(
                         f"{k} (rounded)", Role.VALUE, W(int(k[1:])) if k[0] == "W"
                         else b(int(k[1:])), v, relation="≈",
-                        explanation=f"rounded to {base.schedule.round_between} decimals")
+                        explanation=f"rounded to {base.schedule.round_between} decimals",
+                        links={"value": sources[k]}, rounded=base.schedule.round_between)
                         for k, v in params.items()]
+                    step.quantities += rounded
+                    sources = {q.key.removesuffix(" (rounded)"): q for q in rounded}
                 Ws = [params[f"W{i + 1}"] for i in range(len(Ws))]
                 bs = [params[f"b{i + 1}"] for i in range(len(bs))]
             if stopped:

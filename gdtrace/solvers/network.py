@@ -22,7 +22,7 @@ from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, Node, Schedule
 from gdtrace.rounding import Carry
 from gdtrace.solvers.checks import keep_step
-from gdtrace.trace import Diagnostic, Epoch, Formula, Header, Quantity, Role, Run, Step
+from gdtrace.trace import Diagnostic, Epoch, Formula, Header, Link, Quantity, Role, Run, Step
 
 LOSS = Sym("L", "L")
 ETA = Sym("eta", "η")
@@ -89,42 +89,65 @@ class SGDUpdate:
     carry: Carry
 
     def __call__(self, name: str, symbol: Expr, current: float | np.ndarray,
-                 grad: float | np.ndarray) -> Quantity:
+                 grad: float | np.ndarray, source: Quantity | None = None,
+                 grad_line: Quantity | None = None) -> Quantity:
         g = Deriv(LOSS, symbol, key=f"grad:{name}")
         key = symbol.key if isinstance(symbol, Sym) else f"param:{name}"
         if isinstance(current, np.ndarray):
             new: float | np.ndarray = self.carry.array(current - self.eta * np.asarray(grad))
         else:
             new = self.carry(current - self.eta * float(grad))
+        links = {k: q for k, q in ((key, source), (g.key, grad_line)) if q is not None}
         return Quantity(name, Role.PARAM, symbol, new, symbol - ETA * g,
-                        {key: current, "eta": self.eta, g.key: grad}, relation="←")
+                        {key: current, "eta": self.eta, g.key: grad}, relation="←",
+                        links=links)
 
 
-def frozen_line(name: str, symbol: Sym, current: float | np.ndarray) -> Quantity:
+def frozen_line(name: str, symbol: Sym, current: float | np.ndarray,
+                source: Quantity | None = None) -> Quantity:
     """A frozen parameter is written as kept: W ← W = value."""
     return Quantity(name, Role.PARAM, symbol, current, symbol, {symbol.key: current},
-                    relation="←", explanation="frozen (trainable: false)")
+                    relation="←", explanation="frozen (trainable: false)",
+                    links={symbol.key: source} if source is not None else {})
 
 
 UpdateItem = tuple[str, Sym, "float | np.ndarray", "float | np.ndarray | None"]
 
 
 def update_lines(optimizer: Optimizer | None, eta: float, carry: Carry,
-                 items: list[UpdateItem]) -> list[Quantity]:
+                 items: list[UpdateItem], sources: dict[str, Quantity] | None = None,
+                 grad_lines: dict[str, Quantity] | None = None) -> list[Quantity]:
     """The step's update lines, parameters in the given order (name, symbol, value, gradient;
     gradient None = frozen). Plain gradient descent goes through :class:`SGDUpdate`; another
-    optimizer (docs/optimizers.md) writes its state lines first, then the updates."""
+    optimizer (docs/optimizers.md) writes its state lines first, then the updates.
+    ``sources`` and ``grad_lines`` (by parameter name) are the lines the values come from."""
+    sources, grad_lines = sources or {}, grad_lines or {}
     if optimizer is None or optimizer.plain:
         update = SGDUpdate(eta, carry)
-        return [update(n, s, c, g) if g is not None else frozen_line(n, s, c)
-                for n, s, c, g in items]
+        return [update(n, s, c, g, sources.get(n), grad_lines.get(n)) if g is not None
+                else frozen_line(n, s, c, sources.get(n)) for n, s, c, g in items]
     live = [(n, s, c, g) for n, s, c, g in items if g is not None]
-    slots = [Slot(n, s, f"grad:{n}", Deriv(LOSS, s, f"grad:{n}")) for n, s, _, _ in live]
+    slots = [Slot(n, s, f"grad:{n}", Deriv(LOSS, s, f"grad:{n}"), sources.get(n),
+                  grad_lines.get(n)) for n, s, _, _ in live]
     state, updated = optimizer.step(slots, [c for _, _, c, _ in live],
                                     [g for _, _, _, g in live])
     by_name = {q.key: q for q in updated}
-    return state + [by_name[n] if g is not None else frozen_line(n, s, c)
+    return state + [by_name[n] if g is not None else frozen_line(n, s, c, sources.get(n))
                     for n, s, c, g in items]
+
+
+def link_lines(lines: list[Quantity], known: dict[str, Link]) -> None:
+    """Link each line's operands to the lines before it that wrote them, in order: a line is
+    known by its symbol's key (z:3, a:3, dLda:3, dLdz:3, grad:W13; fp:3 for f'(z₃))."""
+    for line in lines:
+        line.links = {k: known[k] for k in line.operands if k in known}
+        symbol = line.symbol
+        if line.key.startswith("f'(z"):  # written as f'(z₃), used as the operand fp:3
+            known[f"fp:{line.key[4:-1]}"] = line
+        elif line.key.startswith("f'(u"):  # an MLP layer's f'(u₁), used as fp1
+            known[f"fp{line.key[4:-1]}"] = line
+        elif isinstance(symbol, (Sym, Deriv)):
+            known[symbol.key] = line
 
 
 # ----------------------------------------------------------------------------- one sample
@@ -146,16 +169,17 @@ class SamplePass:
 
 def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
                 trainable: dict[str, bool], x: dict[str, float], t: dict[str, float],
-                scale: float, carry: Carry, sample: int | None) -> SamplePass:
+                scale: float, carry: Carry, sample: int | None,
+                sources: dict[str, Link] | None = None) -> SamplePass:
     """Forward and backward pass for one sample; ``scale`` is the loss's 1/(N·K) factor.
 
     ``sample`` numbers the sample when a step adds several (symbols become Lᵢ); every written
-    value goes through ``carry`` so later lines use the number as written.
+    value goes through ``carry`` so later lines use the number as written. ``sources`` are the
+    lines the parameters come from, by operand key (``param:W13``; none: the starting values).
     """
     out = SamplePass()
     L = loss_sym(sample)
     a: dict[str, float] = dict(x)
-    operands_base = {f"param:{k}": v for k, v in params.items()}
 
     def src_key(source: str) -> str:
         return f"input:{source}" if source in graph.inputs else f"a:{source}"
@@ -301,7 +325,7 @@ def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
             out.grad_lines.append(Quantity(
                 node.bias, Role.GRAD, Deriv(L, param_sym(node.bias), f"grad:{node.bias}"), grad,
                 _product(*factors), dict(ops)))
-    del operands_base
+    link_lines(out.lines + out.grad_lines, dict(sources or {}))
     return out
 
 
@@ -392,7 +416,11 @@ def loss_and_gradients(graph: Graph, loss: OutputLoss, params: dict[str, float],
 
 
 def _step(setup: Setup, number: int, group: list[int], params: dict[str, float],
-          trainable: dict[str, bool]) -> Step:
+          trainable: dict[str, bool], sources: dict[str, Quantity] | None = None) -> Step:
+    """One update over the group's samples; ``sources`` are the lines the parameters come
+    from, by name (none: the starting values)."""
+    sources = sources or {}
+    keyed: dict[str, Link] = {f"param:{k}": q for k, q in sources.items()}
     graph, carry = setup.graph, setup.carry
     m = len(group)
     scale = setup.loss.scale(m, len(graph.outputs))
@@ -403,14 +431,14 @@ def _step(setup: Setup, number: int, group: list[int], params: dict[str, float],
         x = dict(zip(graph.inputs, map(float, setup.X[s])))
         t = dict(zip(graph.targets, map(float, setup.Y[s])))
         result = sample_pass(graph, setup.loss, params, trainable, x, t, scale, carry,
-                             None if single else s + 1)
+                             None if single else s + 1, keyed)
         passes.append(result)
         row = [Quantity(k, Role.INPUT, input_sym(k), v) for k, v in x.items()]
         row += [Quantity(k, Role.INPUT, target_sym(k), v) for k, v in t.items()]
         row += result.lines
         if not single:
             row += [Quantity(f"dL/d{q.key}", Role.VALUE, q.symbol, q.value, q.formula,
-                             q.operands) for q in result.grad_lines]
+                             q.operands, links=q.links) for q in result.grad_lines]
             for q in row:
                 q.heading = q.heading or unsampled(q.symbol)
         rows.append(row)
@@ -424,33 +452,43 @@ def _step(setup: Setup, number: int, group: list[int], params: dict[str, float],
             refs = tuple(Ref(Deriv(loss_sym(s + 1), param_sym(name), f"share{k}"), f"share{k}")
                          for k, s in enumerate(group))
             body = Deriv(Sym("L_i", "L", "i"), param_sym(name), "share_i")
+            share_lines = [next(q for q in p.grad_lines if q.key == name) for p in passes]
             quantities.append(Quantity(
                 name, Role.GRAD, Deriv(LOSS, param_sym(name), f"grad:{name}"),
                 carry(sum(shares)), Sum("i", Num(m), body, refs),
-                {f"share{k}": v for k, v in enumerate(shares)}))
+                {f"share{k}": v for k, v in enumerate(shares)},
+                links={f"share{k}": q for k, q in enumerate(share_lines)}))
     grads = {q.key: float(q.value) for q in quantities}
     quantities += update_lines(setup.optimizer, setup.eta, carry, [
         (p.name, param_sym(p.name), params[p.name],
-         grads[p.name] if trainable[p.name] else None) for p in graph.params])
+         grads[p.name] if trainable[p.name] else None) for p in graph.params],
+        sources, {q.key: q for q in quantities})
     return Step(number, [s + 1 for s in group], rows, quantities)
 
 
-def dataset_loss(setup: Setup, params: dict[str, float]) -> Quantity:
-    """L over the whole data set (reduced as the loss says), from each sample's loss."""
+def dataset_loss(setup: Setup, params: dict[str, float],
+                 sources: dict[str, Quantity] | None = None) -> Quantity:
+    """L over the whole data set (reduced as the loss says), from each sample's loss (each
+    linked to its sample's forward pass: lines the worked solution does not show)."""
     graph = setup.graph
     scale = setup.loss.scale(setup.n, len(graph.outputs))
     trainable = dict.fromkeys(params, False)
+    keyed: dict[str, Link] = {f"param:{k}": q for k, q in (sources or {}).items()}
     values = []
+    loss_lines = []
     for x_row, y_row in zip(setup.X, setup.Y):
         result = sample_pass(graph, setup.loss, params, trainable,
                              dict(zip(graph.inputs, map(float, x_row))),
-                             dict(zip(graph.targets, map(float, y_row))), 1.0, setup.carry, 1)
+                             dict(zip(graph.targets, map(float, y_row))), 1.0, setup.carry, 1,
+                             keyed)
         values.append(result.loss)
+        loss_lines.append(next(q for q in result.lines if q.key == "L"))
     refs = tuple(Ref(Sym(f"l{i}", "ℓ", str(i + 1)), f"l{i}") for i in range(setup.n))
     summed = Sum("i", Sym("N", "N"), Sym("l_i", "ℓ", "i"), refs)
     value = setup.carry(scale * sum(values))
     return Quantity("loss", Role.LOSS, LOSS, value, _scaled(scale, summed),
-                    {f"l{i}": v for i, v in enumerate(values)})
+                    {f"l{i}": v for i, v in enumerate(values)},
+                    links={f"l{i}": q for i, q in enumerate(loss_lines)})
 
 
 def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
@@ -468,24 +506,29 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     number = 0
     total_steps = problem.epochs * sum(1 for _ in setup.groups(None))
     stopped = False
+    sources: dict[str, Quantity] = {}  # parameter → the line that wrote it last
     with np.errstate(all="ignore"):
         for e in range(1, problem.epochs + 1):
-            line = dataset_loss(setup, params)
+            line = dataset_loss(setup, params, sources)
             epoch = Epoch(e, float(line.value), [], line)
             epochs.append(epoch)
             for group in setup.groups(rng if setup.update != "batch" else None):
                 number += 1
-                step = _step(setup, number, group, params, trainable)
+                step = _step(setup, number, group, params, trainable, sources)
                 if not keep_step(epoch, step, label, diagnostics):
                     stopped = True
                     break
                 params = {q.key: float(q.value) for q in step.of_role(Role.PARAM)}
+                sources = {q.key: q for q in step.of_role(Role.PARAM)}
                 if setup.schedule.round_between is not None and number < total_steps:
                     params = {k: between(v) for k, v in params.items()}
-                    step.quantities += [Quantity(
+                    rounded = [Quantity(
                         f"{k} (rounded)", Role.VALUE, param_sym(k), v, relation="≈",
                         explanation=f"rounded to {setup.schedule.round_between} decimals for "
-                                    "the next step") for k, v in params.items()]
+                                    "the next step", links={f"param:{k}": sources[k]},
+                        rounded=setup.schedule.round_between) for k, v in params.items()]
+                    step.quantities += rounded
+                    sources = {q.key.removesuffix(" (rounded)"): q for q in rounded}
             if stopped:
                 break
         final_loss = float(dataset_loss(setup, params).value)

@@ -91,6 +91,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     epochs: list[Epoch] = []
     converged_at: int | None = None
     number = 0
+    sources: dict[str, Quantity] = {}  # operand key → the line that wrote the parameter last
     for epoch_index in range(1, problem.epochs + 1):
         epoch = Epoch(epoch_index, float(_mistakes(X, y, w, b, signed)), [])
         epochs.append(epoch)
@@ -98,8 +99,9 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
         for sample in range(dataset.n):
             number += 1
             step, w, b, changed = _step(problem, number, sample, X, y, w, b, signed, carry,
-                                        update)
+                                        update, sources)
             epoch.steps.append(step)
+            sources = {f"param:{q.key}": q for q in step.of_role(Role.PARAM)}
             updated = updated or changed
         if not updated:
             converged_at = epoch_index
@@ -126,7 +128,8 @@ def _mistakes(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, signed: boo
 
 def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarray,
           w: np.ndarray, b: float, signed: bool, carry: Carry, update: Update,
-          ) -> tuple[Step, np.ndarray, float, bool]:
+          sources: dict[str, Quantity] | None = None) -> tuple[Step, np.ndarray, float, bool]:
+    sources = sources or {}
     dataset = problem.dataset
     assert dataset is not None
     names = list(problem.weight_names)
@@ -143,18 +146,22 @@ def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarr
     operands |= {xs.key: float(v) for xs, v in zip(inputs, x)} | {"param:b": b}
     z = carry(float(np.dot(w, x) + b))
     z_sym = value_sym("z", s, "z")
-    row.append(Quantity("z", Role.VALUE, z_sym, z, linear_combination(list(weights),
-                                                                      list(inputs), bias_sym()),
-                        operands, heading=E.Sym("z", "z")))
+    z_line = Quantity("z", Role.VALUE, z_sym, z, linear_combination(list(weights),
+                                                                    list(inputs), bias_sym()),
+                      operands, heading=E.Sym("z", "z"), links=dict(sources))
+    row.append(z_line)
     yhat = _predict(z, signed)
     yhat_sym = E.Sym("yhat", "y", str(s), hat=True)
-    row.append(Quantity("yhat", Role.VALUE, yhat_sym, yhat, _activation(E.Ref(z_sym, "z"), signed),
-                        {"z": z}, heading=E.Sym("yhat", "y", hat=True)))
+    yhat_line = Quantity("yhat", Role.VALUE, yhat_sym, yhat,
+                         _activation(E.Ref(z_sym, "z"), signed), {"z": z},
+                         heading=E.Sym("yhat", "y", hat=True), links={"z": z_line})
+    row.append(yhat_line)
     error = t - yhat
     error_sym = value_sym("error", s, "error")
-    row.append(Quantity("error", Role.VALUE, error_sym, error,
-                        y_sym - E.Ref(yhat_sym, "yhat"), {y_sym.key: t, "yhat": yhat},
-                        heading=E.Sym("error", "error")))
+    error_line = Quantity("error", Role.VALUE, error_sym, error,
+                          y_sym - E.Ref(yhat_sym, "yhat"), {y_sym.key: t, "yhat": yhat},
+                          heading=E.Sym("error", "error"), links={"yhat": yhat_line})
+    row.append(error_line)
     quantities = []
     new_w = []
     error_ref = E.Ref(error_sym, "error")
@@ -163,14 +170,19 @@ def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarr
         moved = update(name, float(w[j]), -error * float(x[j]))
         new_w.append(moved)
         x_ref = E.Ref(feature_sym(features[j]), "x")
+        links = {"error": error_line} | (
+            {w_sym.key: sources[w_sym.key]} if w_sym.key in sources else {})
         quantities.append(Quantity(name, Role.PARAM, w_sym, moved,
                                    w_sym + ETA * error_ref * x_ref,
                                    {w_sym.key: float(w[j]), "eta": problem.learning_rate,
-                                    "error": error, "x": float(x[j])}, relation="←"))
+                                    "error": error, "x": float(x[j])}, relation="←",
+                                   links=links))
     new_b = update("b", b, -error)
+    links = {"error": error_line} | (
+        {"param:b": sources["param:b"]} if "param:b" in sources else {})
     quantities.append(Quantity("b", Role.PARAM, bias_sym(), new_b, bias_sym() + ETA * error_ref,
                                {"param:b": b, "eta": problem.learning_rate, "error": error},
-                               relation="←"))
+                               relation="←", links=links))
     return (Step(number, [s], [row], quantities), np.array(new_w, dtype=float), new_b,
             error != 0)
 
