@@ -98,11 +98,10 @@ class Answers:
 # ----------------------------------------------------------------------------------- reading
 
 
-class _Reader:
-    """Walks a composed YAML tree against the cells of the run it answers."""
+class _Index:
+    """The cells of a run arranged for reading answers, built once per run."""
 
-    def __init__(self, source: str, cells: list[Cell], run: Run) -> None:
-        self.source = source
+    def __init__(self, cells: list[Cell], run: Run) -> None:
         self.run = run
         self.cells = {cell.address: cell for cell in cells}
         self.steps: dict[int, dict[str, dict[str, Cell]]] = {}
@@ -121,6 +120,35 @@ class _Reader:
         self.listed_steps = {step.index for epoch in run.epochs for step in epoch.steps
                              if listed(run, len(step.rows))}
         self.final = {c.address.key: c for c in cells if c.address.section == "final"}
+
+
+_INDEXES: dict[int, tuple[list[Cell], _Index]] = {}
+
+
+def _index_of(cells: list[Cell], run: Run) -> _Index:
+    """The index of a list of cells (kept with the list, so a class of answers documents
+    builds it once)."""
+    found = _INDEXES.get(id(cells))
+    if found is None or found[0] is not cells:
+        if len(_INDEXES) > 64:
+            _INDEXES.clear()
+        found = _INDEXES[id(cells)] = (cells, _Index(cells, run))
+    return found[1]
+
+
+class _Reader:
+    """Walks a composed YAML tree against the cells of the run it answers."""
+
+    def __init__(self, source: str, cells: list[Cell], run: Run) -> None:
+        index = _index_of(cells, run)
+        self.source = source
+        self.run = run
+        self.cells = index.cells
+        self.steps = index.steps
+        self.samples = index.samples
+        self.epochs = index.epochs
+        self.loss_epochs = index.loss_epochs
+        self.final = index.final
         self.answers = Answers(source)
         self.seen: set[int] = set()
 
@@ -259,8 +287,7 @@ class _Reader:
                                 key_node, f"steps[step {number}]")
 
     def step_value(self, step: int, section: str, name: str, node: yaml.Node, where: str) -> None:
-        sample_cells = [c for c in self.steps[step][section].values() if c.address.key == name]
-        cell = sample_cells[0]
+        cell = self.steps[step][section][name]
         if cell.address.sample is None:
             self.number_cell(node, cell.address, where)
             return

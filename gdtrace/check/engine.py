@@ -30,7 +30,7 @@ from gdtrace import expr as E
 from gdtrace.check.answers import Answers, Written
 from gdtrace.check.cells import Address, Cell, cells_of
 from gdtrace.check.report import CellVerdict, CheckOptions, Operand, Report
-from gdtrace.evaluate import CannotEvaluate, Span, evaluate, point
+from gdtrace.evaluate import CannotEvaluate, Compiled, Span, compile_formula, evaluate, point
 from gdtrace.rounding import Carry, round_half_away
 from gdtrace.trace import Part, ProblemInfo, Quantity, Role, Run
 
@@ -52,6 +52,8 @@ class Node:
     rounded: int | None  # carry rounding of the result
     cells: list[Cell] = field(default_factory=list)
     element: tuple[int, ...] | None = None  # an entry of its one source (a Part link)
+    compiled: Compiled | None = None  # the formula, compiled once (None: cannot evaluate)
+    symbols: dict[str, E.Expr] = field(default_factory=dict)  # how the formula writes each
     cuts: list[tuple[E.Expr, str, Node]] = field(default_factory=list)
 
     @property
@@ -122,6 +124,11 @@ class Grader:
         if signature is not None and signature in self._canonical:
             return self._canonical[signature]
         node = Node(len(self.nodes), quantity, sources, given, rounded)
+        if quantity.formula is not None:
+            try:
+                node.compiled = compile_formula(quantity.formula)
+            except CannotEvaluate:
+                node.compiled = None
         self.nodes.append(node)
         if signature is not None:
             self._canonical[signature] = node
@@ -234,9 +241,13 @@ class Grader:
             value = node.key_value
             return [point(value)], value
         try:
+            if node.compiled is None:
+                raise CannotEvaluate("formula")
             readings = self._evaluate_all(node.formula, node, states)
-            at_yours = {key: point(states[n.index].yours) for key, n in node.sources.items()}
-            yours = evaluate(node.formula, {**node.given, **at_yours}).lo
+            env = dict(node.given)
+            for key, source in node.sources.items():
+                env[key] = point(states[source.index].yours)
+            yours = node.compiled(env).lo
         except (CannotEvaluate, ValueError, FloatingPointError):
             value = node.key_value
             return [point(value)], value
@@ -264,13 +275,15 @@ class Grader:
             several = []
         base = dict(node.given)
         base.update({key: options[0] for key, options in choices.items()})
+        run = node.compiled if formula is node.formula and node.compiled is not None \
+            else (lambda env: evaluate(formula, env))
         if not several:
-            return [evaluate(formula, base)]
+            return [run(base)]
         out = []
         for picked in itertools.product(*(choices[k] for k in several)):
             env = dict(base)
             env.update(zip(several, picked))
-            out.append(evaluate(formula, env))
+            out.append(run(env))
         return out
 
     def _judge(self, node: Node, cell: Cell, entries: dict[tuple[int, ...], Written],
@@ -319,7 +332,8 @@ class Grader:
             if verdict == "wrong":
                 any_wrong = True
                 base.diagnosis = self._diagnose(node, w, key_e, spans, index, states)
-            base.operands = self._operands(node, states, written)
+            if verdict != "correct":  # "from your …" is only written for these
+                base.operands = self._operands(node, states, written)
             verdicts.append(base)
             if exact:  # paper arithmetic with carry_decimals carries what is written
                 reading = point(v)
@@ -352,10 +366,14 @@ class Grader:
         out = []
         for key, source in node.sources.items():
             value = states[source.index].yours
-            if np.ndim(value):
+            if isinstance(value, np.ndarray):
                 continue
-            out.append(Operand(_leaf_symbol(node.formula, key) or source.quantity.symbol,
-                               float(value), any(c.address in written for c in source.cells)))
+            symbol = node.symbols.get(key)
+            if symbol is None:
+                symbol = node.symbols[key] = _leaf_symbol(node.formula, key) or \
+                    source.quantity.symbol
+            out.append(Operand(symbol, float(value),
+                               any(c.address in written for c in source.cells)))
         return out
 
     # -- diagnosis -------------------------------------------------------------------------
@@ -598,10 +616,10 @@ def _digit_swaps(text: str) -> Iterable[float]:
 
 def _rounded_wrong(v: float, w: Written, spans: list[Span]) -> bool:
     """v is a value of one of the ranges rounded the wrong way at v's precision: truncated,
-    or rounded up instead of to nearest (any x with |x − v| < one unit of v's last digit)."""
+    or rounded up instead of to nearest (any x with |x − v| < one unit of v's last digit).
+    The spans are of one number each."""
     unit = w.unit
-    return any(float(np.min(s.lo)) < v + unit and float(np.max(s.hi)) > v - unit
-               for s in spans)
+    return any(float(s.lo) < v + unit and float(s.hi) > v - unit for s in spans)
 
 
 def _round(span: Span, decimals: int) -> Span:
