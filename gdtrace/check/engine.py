@@ -204,14 +204,14 @@ class Grader:
         states: list[_State] = []
         verdicts: list[CellVerdict] = []
         for node in self.nodes:
-            derived, yours = self._derive(node, states)
+            derived, yours, unrounded = self._derive(node, states)
             mine = [(cell, written[cell.address]) for cell in node.cells
                     if cell.address in written]
             if not mine:
                 states.append(_State(derived, yours))
                 continue
-            judged = [self._judge(node, cell, entries, derived, yours, states, options, written)
-                      for cell, entries in mine]
+            judged = [self._judge(node, cell, entries, derived, yours, states, options, written,
+                                  unrounded) for cell, entries in mine]
             for cell_verdicts, _ in judged:
                 verdicts.extend(cell_verdicts)
             states.append(judged[0][1])
@@ -224,22 +224,24 @@ class Grader:
             self._positions = {cell.address: i for i, cell in enumerate(self.cells)}
         return (self._positions.get(address.whole(), 0), address.index)
 
-    def _derive(self, node: Node, states: list[_State]) -> tuple[list[Span], float | np.ndarray]:
-        """The ranges the formula gives over the student's operands, and its value at the
-        student's numbers as written."""
+    def _derive(self, node: Node, states: list[_State]
+                ) -> tuple[list[Span], float | np.ndarray, list[Span]]:
+        """The ranges the formula gives over the student's operands, its value at the
+        student's numbers as written, and the ranges before carry rounding (a student who
+        truncates where the problem rounds made a rounding slip)."""
         quantity = node.quantity
         if node.element is not None:
             state = states[node.sources["of"].index]
-            return ([s.element(node.element) for s in state.readings],
-                    float(np.asarray(state.yours)[node.element]))
+            entries = [s.element(node.element) for s in state.readings]
+            return entries, float(np.asarray(state.yours)[node.element]), entries
         if node.formula is None:
             if node.sources and node.rounded is not None:
                 (source,) = node.sources.values()
                 state = states[source.index]
                 return ([_round(s, node.rounded) for s in state.readings],
-                        _round_value(state.yours, node.rounded))
+                        _round_value(state.yours, node.rounded), state.readings)
             value = node.key_value
-            return [point(value)], value
+            return [point(value)], value, [point(value)]
         try:
             if node.compiled is None:
                 raise CannotEvaluate("formula")
@@ -250,12 +252,13 @@ class Grader:
             yours = node.compiled(env).lo
         except (CannotEvaluate, ValueError, FloatingPointError):
             value = node.key_value
-            return [point(value)], value
+            return [point(value)], value, [point(value)]
+        unrounded = readings
         if node.rounded is not None:
             readings = [_round(s, node.rounded) for s in readings]
             yours = _round_value(yours, node.rounded)
         del quantity
-        return readings, yours
+        return readings, yours, unrounded
 
     def _evaluate_all(self, formula: E.Expr, node: Node, states: list[_State],
                       extra: dict[str, Node] | None = None) -> list[Span]:
@@ -288,8 +291,8 @@ class Grader:
 
     def _judge(self, node: Node, cell: Cell, entries: dict[tuple[int, ...], Written],
                derived: list[Span], yours: float | np.ndarray, states: list[_State],
-               options: CheckOptions, written: dict[Address, dict[tuple[int, ...], Written]]
-               ) -> tuple[list[CellVerdict], _State]:
+               options: CheckOptions, written: dict[Address, dict[tuple[int, ...], Written]],
+               unrounded: list[Span]) -> tuple[list[CellVerdict], _State]:
         """The verdicts of a cell's written numbers and what the cell stands for downstream."""
         key = node.key_value
         shape = np.shape(key)
@@ -323,7 +326,8 @@ class Grader:
                 verdict = "correct"
             elif consistent:
                 verdict = "carried"
-            elif _rounded_wrong(v, w, [point(key_e), *spans]):
+            elif _rounded_wrong(v, w, [point(key_e), *spans,
+                                       *(s.element(index) for s in unrounded)]):
                 verdict = "rounding"
             else:
                 verdict = "wrong"
