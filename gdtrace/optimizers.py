@@ -419,9 +419,24 @@ class Optimizer:
         previous.update({key: q for key, q in written.items() if key != slot.symbol.key})
         return out
 
+    def values(self, names: list[str], values: list[Value], grads: list[Value]
+               ) -> tuple[list[Value], dict[str, Value]]:
+        """One update as numbers: the new parameter values and the state values by key
+        (``m.W1`` …), for ``--summary``/``--stream`` of models computed as numbers only."""
+        if self.plain:
+            self.t += 1
+            return [self._plain_value(v, g) for v, g in zip(values, grads)], {}
+        slots = [Slot(n, Sym(f"param:{n}", n), f"grad:{n}", Sym(f"grad:{n}", "g"))
+                 for n in names]
+        state, params = self.step(slots, values, grads)
+        return [q.value for q in params], {q.key: q.value for q in state}
+
+    def _plain_value(self, current: Value, grad: Value) -> Value:
+        return self.write(current - self.eta * grad)
+
     def _plain_update(self, slot: Slot, current: Value, grad: Value) -> Quantity:
         """w ← w − η·∂L/∂w, exactly as the solvers wrote it before optimizers existed."""
-        new = self.write(current - self.eta * grad)
+        new = self._plain_value(current, grad)
         links = {slot.symbol.key: slot.param_source, slot.grad_key: slot.grad_source}
         return Quantity(slot.name, Role.PARAM, slot.symbol, new,
                         slot.symbol - ETA * slot.grad_symbol,

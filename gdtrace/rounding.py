@@ -39,6 +39,8 @@ class Carry:
 
     def array(self, values: np.ndarray) -> np.ndarray:
         if self.decimals is None:
+            if type(values) is np.ndarray and values.dtype == np.float64:
+                return values  # the common case, on every line of a long run: no copy
             return np.asarray(values, dtype=float)
         flat = [self(v) for v in np.asarray(values, dtype=float).ravel()]
         return np.array(flat, dtype=float).reshape(np.shape(values))

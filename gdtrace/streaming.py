@@ -30,6 +30,9 @@ from gdtrace.solvers.checks import first_non_finite, non_finite_step
 from gdtrace.trace import Diagnostic, Role, Step
 
 GLM_MODELS = ("logistic", "linear")
+# Models whose solver module computes the run as numbers only (an ``events`` function): flat
+# memory and no worked lines for --summary/--stream. Others replay a full trace.
+NUMERIC_EVENTS = {"mlp": "gdtrace.solvers.mlp", "function": "gdtrace.solvers.function"}
 
 
 @dataclass
@@ -110,6 +113,12 @@ def run_events(problem: Problem, label: str = "as written", *, steps: bool = Tru
     if problem.model in GLM_MODELS:
         yield from glm_events(problem, label, steps=steps, max_steps=max_steps,
                               progress=progress, finished=finished)
+    elif problem.model in NUMERIC_EVENTS:
+        import importlib
+
+        module = importlib.import_module(NUMERIC_EVENTS[problem.model])
+        yield from module.events(problem, label, steps=steps, max_steps=max_steps,
+                                 progress=progress, finished=finished)
     else:
         yield from replay_events(problem, label, steps=steps, max_steps=max_steps,
                                  finished=finished)

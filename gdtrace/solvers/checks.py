@@ -28,13 +28,18 @@ def describe(quantity: Quantity) -> str:
     return quantity.key
 
 
+def non_finite_message(what: str, value: object) -> str:
+    """"the updated W1 became inf (overflow); the run stops here" (arrays: "non-finite")."""
+    array = np.asarray(value, dtype=float)
+    shown = value if array.ndim == 0 else "non-finite"
+    overflow = " (overflow)" if np.any(np.isinf(array)) else ""
+    return f"{what} became {shown}{overflow}; the run stops here"
+
+
 def non_finite_step(bad: Quantity, label: str, epoch: int, step: int) -> Diagnostic:
     """The run stops: ``bad`` is the step's first value that is not finite."""
-    value = np.asarray(bad.value, dtype=float)
-    shown = bad.value if value.ndim == 0 else "non-finite"
-    overflow = " (overflow)" if np.any(np.isinf(value)) else ""
-    return Diagnostic("non_finite", f"{describe(bad)} became {shown}{overflow}; "
-                      "the run stops here", label, epoch, step)
+    return Diagnostic("non_finite", non_finite_message(describe(bad), bad.value), label, epoch,
+                      step)
 
 
 def keep_step(epoch: Epoch, step: Step, label: str, diagnostics: list[Diagnostic]) -> bool:

@@ -15,8 +15,9 @@ iterates themselves are watched for divergence.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -199,17 +200,13 @@ def _step(calc: Calculus, number: int, point: np.ndarray, eta: float, carry: Car
     iterate = {n: at(n, k) for n in names}  # x → x₀ in this step's formulas (same keys)
     row = [Quantity(n, Role.INPUT, at(n, k), float(v), heading=plain(n))
            for n, v in zip(names, point)]
-    with np.errstate(all="ignore"):
-        f_value = carry(evaluate(calc.f, operands))
+    f_value, grads = _numbers(calc, point, carry)
     row.append(Quantity("f", Role.VALUE, f_of([at(n, k) for n in names]), f_value,
                         substitute(calc.f, iterate),
                         dict(operands), heading=f_of([plain(n) for n in names]),
                         links=dict(sources)))
     quantities: list[Quantity] = []
-    grads = []
-    for name, tree in zip(names, calc.gradient):
-        g = carry(evaluate(tree, operands))
-        grads.append(g)
+    for name, tree, g in zip(names, calc.gradient, grads):
         quantities.append(Quantity(name, Role.GRAD, grad_symbol(calc, name, k), g,
                                    substitute(tree, iterate),
                                    dict(operands), heading=grad_symbol(calc, name, None),
@@ -239,6 +236,74 @@ def _step(calc: Calculus, number: int, point: np.ndarray, eta: float, carry: Car
             {current.key: float(value), ETA.key: eta, f"grad:{name}": g},
             heading=plain(name), links=links))
     return Step(number, [], [row], quantities, title=f"Step {number}"), np.array(new)
+
+
+def _numbers(calc: Calculus, point: np.ndarray, carry: Carry) -> tuple[float, list[float]]:
+    """f and its gradient at an iterate, carry-rounded: the numbers of one step, shared by
+    the worked step and ``--summary``/``--stream``."""
+    operands = calc.values(point)
+    with np.errstate(all="ignore"):
+        return (carry(evaluate(calc.f, operands)),
+                [carry(evaluate(tree, operands)) for tree in calc.gradient])
+
+
+def events(problem: Problem, label: str = "as written", *, steps: bool = True,
+           max_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
+           finished: list[Any] | None = None) -> Iterator[Any]:
+    """The iterates as ``--summary``/``--stream`` events, numbers only (one epoch of
+    ``steps`` iterations, as the worked solution)."""
+    from gdtrace.streaming import EpochEnd, EpochStart, RunEnd, RunStart, StepDone
+
+    calc = calculus(problem)
+    carry = Carry(problem.carry_decimals)
+    optimizer = make_optimizer(problem.optimizer, problem.learning_rate, carry)
+    update = gradient_step(problem.learning_rate, carry)
+    names = list(calc.variables)
+    point = np.array([carry(v) for v in problem.extra["start"]], dtype=float)
+    limit = problem.epochs if max_steps is None else min(problem.epochs, max_steps)
+    yield RunStart(label, names, ["f"], limit, _settings(problem))
+    with np.errstate(all="ignore"):
+        start_value = evaluate(calc.f, calc.values(point))
+    yield EpochStart(1, carry(start_value))
+    values, diagnostics, stopped, number = [start_value], [], False, 0
+    for number in range(1, limit + 1):
+        f_value, grads = _numbers(calc, point, carry)
+        if optimizer.plain:
+            moved = [update(n, float(v), g) for n, v, g in zip(names, point, grads)]
+            state: dict[str, Any] = {}
+        else:
+            moved, state = optimizer.values(names, [float(v) for v in point], grads)
+        point = np.array(moved, dtype=float)
+        if steps:
+            yield StepDone(1, number, [], {"f": f_value} | state, dict(zip(names, grads)),
+                           dict(zip(names, moved)))
+        if progress is not None:
+            progress(number, limit)
+        written = [("f", f_value), *zip(names, grads), *zip(names, moved)]
+        bad = next(((k, v) for k, v in written if not math.isfinite(v)), None)
+        if bad is not None:  # the worked solution's words (solve_run)
+            diagnostics.append(Diagnostic(
+                "non_finite", f"{bad[0]} became {bad[1]} at step {number}: the iterates "
+                "left the range of float64 (or f is undefined there); the run stops here",
+                label, 1, number))
+            stopped = True
+            break
+        with np.errstate(all="ignore"):
+            values.append(evaluate(calc.f, calc.values(point)))
+    yield EpochEnd(1, number, dict(zip(names, map(float, point))))
+    with np.errstate(all="ignore"):
+        final_value = evaluate(calc.f, calc.values(point))
+    if not stopped:
+        diagnostics.extend(_rising(values, label))
+    if limit < problem.epochs and not stopped:
+        diagnostics.append(Diagnostic("max_steps", f"stopped after {limit} of "
+                                      f"{problem.epochs} steps (--max-steps)", label))
+    end = RunEnd(dict(zip(names, map(float, point))),
+                 carry(final_value) if math.isfinite(final_value) else final_value,
+                 diagnostics, stopped or limit < problem.epochs, number)
+    if finished is not None:
+        finished.append(end)
+    yield end
 
 
 def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:

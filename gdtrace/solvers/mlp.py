@@ -10,7 +10,9 @@ Each step also gets a matrix view (U = XW + b, Δ, ∂L/∂W = Aᵀ·Δ) as tabl
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -160,32 +162,97 @@ def _act(layer: Layer) -> Activation:
     return activation_of(layer.activation, layer.slope)
 
 
+@dataclass
+class Numbers:
+    """One sample's forward and backward pass as numbers only, each carry-rounded as it is
+    written: the math of a worked pass, computed once. :func:`sample_pass` writes the worked
+    lines from it; ``--summary`` and ``--stream`` use it alone."""
+
+    acts: list[np.ndarray]  # a₀ = x, a₁ … a_L
+    pre: list[np.ndarray]  # u₁ … u_L
+    loss: float
+    out_grad: np.ndarray | None  # ∂L/∂ŷ (None when a paired loss gives δ_L = ŷ − t directly)
+    backs: dict[int, np.ndarray]  # ∂L/∂aₗ for the hidden layers
+    fps: dict[int, np.ndarray]  # fₗ'(uₗ) where the worked lines write it
+    deltas: list[np.ndarray]  # δ₁ … δ_L
+    shares: dict[str, np.ndarray]  # this sample's ∂L/∂W and ∂L/∂b
+
+
+def forward(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray
+            ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(a₀ … a_L, u₁ … u_L): uₗ = aₗ₋₁·Wₗ + bₗ, aₗ = fₗ(uₗ), carry-rounded."""
+    carry = setup.carry
+    acts, pre = [x], []
+    for layer, weights, bias in zip(setup.layers, Ws, bs):
+        value = carry.array(acts[-1] @ weights + bias)
+        pre.append(value)
+        acts.append(carry.array(_act(layer).forward(value)))
+    return acts, pre
+
+
+def sample_loss(setup: MLPSetup, yhat: np.ndarray, t: np.ndarray, scale: float) -> float:
+    return setup.carry(scale * float(np.sum(setup.loss.term(yhat, t))))
+
+
+def pass_numbers(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray,
+                 t: np.ndarray, scale: float) -> Numbers:
+    """The forward and backward pass of one sample (``scale`` is the loss's 1/(N·K))."""
+    carry, loss = setup.carry, setup.loss
+    acts, pre = forward(setup, Ws, bs, x)
+    count = len(setup.layers)
+    yhat = acts[-1]
+    fps: dict[int, np.ndarray] = {}
+    deltas: list[np.ndarray] = [np.zeros(0)] * count
+
+    def local(index: int, g: np.ndarray) -> np.ndarray:
+        """δ = ∂L/∂a·f'(u) (elementwise); softmax uses its Jacobian."""
+        act = _act(setup.layers[index - 1])
+        if act.backward is not None:
+            return carry.array(act.backward(acts[index], g))
+        if act.name == "linear":
+            return carry.array(g)
+        fps[index] = carry.array(act.derivative(pre[index - 1], acts[index]))
+        return carry.array(g * fps[index])
+
+    out_grad = None
+    if loss.paired is not None:
+        deltas[-1] = carry.array(scale * (yhat - t))
+    else:
+        out_grad = carry.array(scale * loss.derivative(yhat, t))
+        deltas[-1] = local(count, out_grad)
+    backs: dict[int, np.ndarray] = {}
+    for index in range(count - 1, 0, -1):
+        backs[index] = carry.array(deltas[index] @ Ws[index].T)
+        deltas[index - 1] = local(index, backs[index])
+    shares: dict[str, np.ndarray] = {}
+    for index, layer in enumerate(setup.layers, start=1):
+        if layer.trainable:
+            shares[f"W{index}"] = carry.array(np.outer(acts[index - 1], deltas[index - 1]))
+            shares[f"b{index}"] = deltas[index - 1]
+    return Numbers(acts, pre, sample_loss(setup, yhat, t, scale), out_grad, backs, fps,
+                   deltas, shares)
+
+
 def sample_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray,
                 t: np.ndarray, scale: float, sample: int | None,
                 sources: dict[str, Quantity] | None = None) -> Pass:
-    """One sample's forward and backward pass as vectors; ``sources`` are the lines the
-    parameters come from, by name (none: the starting values)."""
-    carry, loss = setup.carry, setup.loss
+    """One sample's worked lines, written from :func:`pass_numbers`; ``sources`` are the
+    lines the parameters come from, by name (none: the starting values)."""
+    loss = setup.loss
+    numbers = pass_numbers(setup, Ws, bs, x, t, scale)
+    acts, pre, deltas = numbers.acts, numbers.pre, numbers.deltas
     L = loss_sym(sample)
     row: list[Quantity] = []
-    acts = [x]
-    pre: list[np.ndarray] = []
     count = len(setup.layers)
     for index, layer in enumerate(setup.layers, start=1):
-        prev = acts[-1]
-        value = carry.array(prev @ Ws[index - 1] + bs[index - 1])
-        pre.append(value)
-        row.append(Quantity(f"u{index}", Role.VALUE, u(index), value, a(index - 1) * W(index)
-                            + b(index), {a(index - 1).key: prev, W(index).key: Ws[index - 1],
-                                         b(index).key: bs[index - 1]}))
-        act = _act(layer)
-        out = carry.array(act.forward(value))
-        acts.append(out)
-        row.append(Quantity(f"a{index}", Role.VALUE, a(index), out, act.formula(u(index)),
-                            {u(index).key: value}))
+        row.append(Quantity(f"u{index}", Role.VALUE, u(index), pre[index - 1],
+                            a(index - 1) * W(index) + b(index),
+                            {a(index - 1).key: acts[index - 1], W(index).key: Ws[index - 1],
+                             b(index).key: bs[index - 1]}))
+        row.append(Quantity(f"a{index}", Role.VALUE, a(index), acts[index],
+                            _act(layer).formula(u(index)), {u(index).key: pre[index - 1]}))
     yhat_sym, t_sym = a(count), setup.target
     yhat = acts[-1]
-    loss_value = carry(scale * float(np.sum(loss.term(yhat, t))))
     body: Expr = Sum("k", Num(len(t)), loss.term_formula(Sym("yk", "ŷ", "k"), Sym("tk", "t", "k")),
                tuple(loss.term_formula(Ref(Sym(f"y{k}", "ŷ", str(k + 1)), f"y{k}"),
                                        Ref(Sym(f"t{k}", "t", str(k + 1)), f"t{k}"))
@@ -194,44 +261,33 @@ def sample_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: 
         {f"t{k}": float(v) for k, v in enumerate(t)}
     if len(t) == 1:  # one output: no sum over k
         body = loss.term_formula(Ref(yhat_sym, "y0"), Ref(t_sym, "t0"))
-    row.append(Quantity("L", Role.VALUE, L, loss_value, _scaled(scale, body), ops))
+    row.append(Quantity("L", Role.VALUE, L, numbers.loss, _scaled(scale, body), ops))
     # backward -----------------------------------------------------------------------------
-    deltas: list[np.ndarray] = [np.zeros(0)] * count
-    last = setup.layers[-1]
-    act = _act(last)
-    if loss.paired is not None:
-        value = carry.array(scale * (yhat - t))
-        row.append(Quantity(f"delta{count}", Role.VALUE, delta(count), value,
+    if numbers.out_grad is None:
+        row.append(Quantity(f"delta{count}", Role.VALUE, delta(count), deltas[-1],
                             _scaled(scale, yhat_sym - t_sym), {yhat_sym.key: yhat, "t": t}))
-        deltas[-1] = value
     else:
-        g = carry.array(scale * loss.derivative(yhat, t))
         g_sym = Deriv(L, a(count), "dLdy")
-        row.append(Quantity("dL/dy", Role.VALUE, g_sym, g,
+        row.append(Quantity("dL/dy", Role.VALUE, g_sym, numbers.out_grad,
                             _scaled(scale, loss.derivative_formula(yhat_sym, t_sym)),
                             {yhat_sym.key: yhat, "t": t}))
-        deltas[-1] = _local(row, count, act, pre[-1], yhat, Ref(g_sym, "dLdy"), "dLdy", g,
-                            carry)
+        _local(row, count, _act(setup.layers[-1]), numbers, Ref(g_sym, "dLdy"), "dLdy",
+               numbers.out_grad)
     for index in range(count - 1, 0, -1):
-        back = carry.array(deltas[index] @ Ws[index].T)
+        back = numbers.backs[index]
         g_sym = Deriv(L, a(index), f"dLda{index}")
         row.append(Quantity(f"dL/da{index}", Role.VALUE, g_sym, back,
                             delta(index + 1) * transpose(W(index + 1)),
                             {delta(index + 1).key: deltas[index], W(index + 1).key: Ws[index]}))
-        deltas[index - 1] = _local(row, index, _act(setup.layers[index - 1]), pre[index - 1],
-                                   acts[index], Ref(g_sym, f"dLda{index}"), f"dLda{index}", back,
-                                   carry)
-    shares: dict[str, np.ndarray] = {}
+        _local(row, index, _act(setup.layers[index - 1]), numbers, Ref(g_sym, f"dLda{index}"),
+               f"dLda{index}", back)
     lines: list[Quantity] = []
     for index, layer in enumerate(setup.layers, start=1):
         if not layer.trainable:
             continue
         d = deltas[index - 1]
-        gw = carry.array(np.outer(acts[index - 1], d))
-        shares[f"W{index}"] = gw
-        shares[f"b{index}"] = d
-        lines.append(Quantity(f"W{index}", Role.GRAD, Deriv(L, W(index), f"grad:W{index}"), gw,
-                              transpose(a(index - 1)) * delta(index),
+        lines.append(Quantity(f"W{index}", Role.GRAD, Deriv(L, W(index), f"grad:W{index}"),
+                              numbers.shares[f"W{index}"], transpose(a(index - 1)) * delta(index),
                               {a(index - 1).key: acts[index - 1], delta(index).key: d}))
         lines.append(Quantity(f"b{index}", Role.GRAD, Deriv(L, b(index), f"grad:b{index}"), d,
                               delta(index), {delta(index).key: d}))
@@ -239,7 +295,7 @@ def sample_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: 
     output = next(q for q in row if q.key == f"a{count}")
     known |= {f"y{k}": Part(output, (k,)) for k in range(len(t))}
     link_lines(row + lines, known)
-    return Pass(row, loss_value, acts, pre, deltas, shares, lines)
+    return Pass(row, numbers.loss, acts, pre, deltas, numbers.shares, lines)
 
 
 def unit_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray,
@@ -292,38 +348,37 @@ def unit_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np
     return Pass(row, result.loss, acts, pre, deltas, shares, lines)
 
 
-def _local(row: list[Quantity], index: int, act: Activation, pre: np.ndarray, out: np.ndarray,
-           g_ref: Expr, g_key: str, g: np.ndarray, carry: Carry) -> np.ndarray:
-    """δ = ∂L/∂a·f'(u) (elementwise), writing f'(u) out; softmax uses its Jacobian."""
+def _local(row: list[Quantity], index: int, act: Activation, numbers: Numbers, g_ref: Expr,
+           g_key: str, g: np.ndarray) -> None:
+    """The lines of δ = ∂L/∂a·f'(u) (elementwise), f'(u) written out; softmax uses its
+    Jacobian. The numbers are :func:`pass_numbers`'."""
     symbol = delta(index)
+    value = numbers.deltas[index - 1]
+    out, pre = numbers.acts[index], numbers.pre[index - 1]
     if act.backward is not None:
-        value = carry.array(act.backward(out, g))
         row.append(Quantity(f"delta{index}", Role.VALUE, symbol, value,
                             a(index) * (g_ref - Sum("k", Text(""), Sym("gk", "g", "k")
                                                     * Sym("ak", "a", "k"))),
                             {a(index).key: out, g_key: g}))
-        return value
+        return
     if act.name == "linear":
-        value = carry.array(g)
         row.append(Quantity(f"delta{index}", Role.VALUE, symbol, value, g_ref, {g_key: g}))
-        return value
-    fp = carry.array(act.derivative(pre, out))
+        return
+    fp = numbers.fps[index]
     f_sym = fprime(index, act)
     row.append(Quantity(f"f'(u{index})", Role.VALUE, f_sym, fp,
                         act.derivative_formula(u(index), a(index)),
                         {u(index).key: pre, a(index).key: out}))
-    value = carry.array(g * fp)
     row.append(Quantity(f"delta{index}", Role.VALUE, symbol, value,
                         g_ref * Ref(f_sym, f"fp{index}"), {g_key: g, f"fp{index}": fp}))
-    return value
 
 
 # ------------------------------------------------------------------------------ the loop
 
 
 def _step(setup: MLPSetup, number: int, epoch: int, group: list[int], Ws: list[np.ndarray],
-          bs: list[np.ndarray], sources: dict[str, Quantity] | None = None
-          ) -> tuple[Step, Block]:
+          bs: list[np.ndarray], sources: dict[str, Quantity] | None = None,
+          matrix_view: bool = True) -> tuple[Step, Block | None]:
     carry = setup.carry
     m = len(group)
     scale = setup.loss.scale(m, setup.Y.shape[1])
@@ -374,7 +429,7 @@ def _step(setup: MLPSetup, number: int, epoch: int, group: list[int], Ws: list[n
                                       (f"b{index}", b(index), bs[index - 1]))],
         sources, {q.key: q for q in quantities})
     step = Step(number, [s + 1 for s in group], rows, quantities)
-    return step, _matrix_view(setup, epoch, step, passes, grads)
+    return step, _matrix_view(setup, epoch, step, passes, grads) if matrix_view else None
 
 
 def _matrix_view(setup: MLPSetup, epoch: int, step: Step, passes: list[Pass],
@@ -469,8 +524,9 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
             epochs.append(epoch)
             for group in base.groups(rng if base.update != "batch" else None):
                 number += 1
-                step, block = _step(setup, number, e, group, Ws, bs, sources)
-                if len(group) > 1 and len(blocks) < MATRIX_VIEW_STEPS:
+                shown = len(group) > 1 and len(blocks) < MATRIX_VIEW_STEPS
+                step, block = _step(setup, number, e, group, Ws, bs, sources, shown)
+                if block is not None:
                     blocks.append(block)
                 if not keep_step(epoch, step, label, diagnostics):
                     stopped = True
@@ -500,6 +556,119 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     run = Run(label, settings, epochs, final, final_loss, names,  # type: ignore[arg-type]
               blocks=blocks, stopped_early=stopped)
     return run, diagnostics
+
+
+def row_values(setup: MLPSetup, numbers: Numbers) -> dict[str, np.ndarray | float]:
+    """One sample's values by the keys its worked lines have (the JSON's ``values``), in the
+    same order; tests check both agree."""
+    count = len(setup.layers)
+    out: dict[str, np.ndarray | float] = {}
+    for index in range(1, count + 1):
+        out[f"u{index}"] = numbers.pre[index - 1]
+        out[f"a{index}"] = numbers.acts[index]
+    out["L"] = numbers.loss
+
+    def local(index: int) -> None:
+        if index in numbers.fps:
+            out[f"f'(u{index})"] = numbers.fps[index]
+        out[f"delta{index}"] = numbers.deltas[index - 1]
+
+    if numbers.out_grad is None:
+        out[f"delta{count}"] = numbers.deltas[-1]
+    else:
+        out["dL/dy"] = numbers.out_grad
+        local(count)
+    for index in range(count - 1, 0, -1):
+        out[f"dL/da{index}"] = numbers.backs[index]
+        local(index)
+    return out
+
+
+def events(problem: Problem, label: str = "as written", *, steps: bool = True,
+           max_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
+           finished: list[Any] | None = None) -> Iterator[Any]:
+    """The run as ``--summary``/``--stream`` events, computed as numbers only (no worked
+    lines, nothing kept between steps): :func:`pass_numbers` per sample, the optimizer's
+    :meth:`~gdtrace.optimizers.Optimizer.values` per step."""
+    from gdtrace.solvers.checks import non_finite_message
+    from gdtrace.streaming import EpochEnd, EpochStart, RunEnd, RunStart, StepDone, planned_steps
+
+    setup = setup_from(problem)
+    carry, base = setup.carry, setup.base
+    Ws = [carry.array(layer.weights) for layer in setup.layers]
+    bs = [carry.array(layer.bias) for layer in setup.layers]
+    names = [f"{k}{i + 1}" for i in range(len(Ws)) for k in ("W", "b")]
+    trainable = {name: setup.layers[int(name[1:]) - 1].trainable for name in names}
+    planned = planned_steps(problem)
+    limit = planned if max_steps is None else min(planned, max_steps)
+    first = pass_numbers(setup, Ws, bs, setup.X[0], setup.Y[0], 1.0)
+    yield RunStart(label, names, list(row_values(setup, first)), limit,
+                   _settings(problem, setup))
+    rng = np.random.default_rng(base.shuffle_seed) if base.shuffle_seed is not None else None
+    between = Carry(base.schedule.round_between)
+    optimizer = base.optimizer
+    diagnostics: list[Diagnostic] = []
+    number, stopped = 0, False
+    n_scale = setup.loss.scale(setup.n, setup.Y.shape[1])
+
+    def data_loss() -> float:
+        acts = [forward(setup, Ws, bs, x)[0][-1] for x in setup.X]
+        return carry(n_scale * sum(sample_loss(setup, yhat, t, 1.0)
+                                   for yhat, t in zip(acts, setup.Y)))
+
+    params = dict(zip(names, [m for pair in zip(Ws, bs) for m in pair]))
+    with np.errstate(all="ignore"):
+        for e in range(1, problem.epochs + 1):
+            if number >= limit:
+                break
+            yield EpochStart(e, data_loss())
+            for group in base.groups(rng if base.update != "batch" else None):
+                if number >= limit:
+                    break
+                number += 1
+                scale = setup.loss.scale(len(group), setup.Y.shape[1])
+                passes = [pass_numbers(setup, Ws, bs, setup.X[s], setup.Y[s], scale)
+                          for s in group]
+                grads = {name: (passes[0].shares[name] if len(group) == 1 else
+                                carry.array(np.sum([p.shares[name] for p in passes], axis=0)))
+                         for name in names if trainable[name]}
+                live = [name for name in names if trainable[name]]
+                moved, state = optimizer.values(live, [params[n] for n in live],
+                                                [grads[n] for n in live])
+                params.update(zip(live, moved))
+                bad = next((n for n in live if not np.all(np.isfinite(params[n]))), None)
+                if steps:
+                    rows = [row_values(setup, p) for p in passes]
+                    if len(rows) > 1:  # each sample's share of the gradient, as worked
+                        for row, p in zip(rows, passes):
+                            row.update({f"dL/d{k}": v for k, v in p.shares.items()})
+                    values = rows[0] if len(rows) == 1 else \
+                        {k: [r[k] for r in rows] for k in rows[0]}
+                    yield StepDone(e, number, [s + 1 for s in group], values | state, grads,
+                                   dict(params))
+                if progress is not None:
+                    progress(number, limit)
+                if bad is not None:
+                    diagnostics.append(Diagnostic("non_finite", non_finite_message(
+                        f"the updated {bad}", params[bad]), label, e, number))
+                    stopped = True
+                    break
+                if base.schedule.round_between is not None and number < planned:
+                    params = {k: between.array(v) for k, v in params.items()}
+                Ws = [params[f"W{i + 1}"] for i in range(len(Ws))]
+                bs = [params[f"b{i + 1}"] for i in range(len(bs))]
+            yield EpochEnd(e, number, dict(params))
+            if stopped:
+                break
+        final_loss = data_loss()
+    capped = number >= limit and limit < planned and not stopped
+    if capped:
+        diagnostics.append(Diagnostic("max_steps", f"stopped after {limit} of {planned} steps "
+                                      "(--max-steps)", label))
+    end = RunEnd(dict(params), final_loss, diagnostics, stopped or capped, number)
+    if finished is not None:
+        finished.append(end)
+    yield end
 
 
 def _settings(problem: Problem, setup: MLPSetup) -> dict[str, object]:
