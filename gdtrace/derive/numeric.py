@@ -155,8 +155,8 @@ def size_choices(symbols: dict[str, Any]) -> list[dict[Any, int]]:
         for d in symbol.shape:
             if not d.is_Integer and d not in open_dims:
                 open_dims.append(d)
-    if not open_dims:
-        return [{}]
+    if not open_dims:  # every size given: three random points of those sizes
+        return [{} for _ in SIZES]
     return [{d: SIZES[(trial + k) % len(SIZES)] for k, d in enumerate(open_dims)}
             for trial in range(len(SIZES))]
 

@@ -77,7 +77,8 @@ class Expression:
 
 # ------------------------------------------------------------------------------------ shapes
 
-_SHAPE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*=\s*(\d+|[A-Za-z])\s*(?:[x×*,]\s*(\d+|[A-Za-z]))?\s*$")
+_SHAPE = re.compile(
+    r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*=\s*(\d+|[A-Za-z])\s*(?:[x×*]\s*(\d+|[A-Za-z]))?\s*$")
 
 
 def _dim(text: str) -> Any:
@@ -102,6 +103,7 @@ def parse_shapes(text: str | None) -> dict[str, tuple[Any, Any]]:
 
 
 N = sp.Symbol("n", integer=True, positive=True)
+MAX_MATRIX_POWER = 10  # the product rule writes k terms for Aᵏ
 
 
 def default_shape(name: str) -> tuple[Any, Any]:
@@ -184,7 +186,10 @@ class _Parser:
         self.identity = identity
         self.text = text
         self.what = what
-        self.tokens = tokenize(text)
+        try:
+            self.tokens = tokenize(text)
+        except DeriveError as error:
+            raise DeriveError(f"{what}: {error}") from None
         self.i = 0
         self.shapes = shapes
         self.symbols: dict[str, Any] = {}
@@ -388,8 +393,9 @@ class _Parser:
         if shape_of(base) in (None, (1, 1)):
             return scalar(base) ** power
         self.square(base, "a matrix power", pos)
-        if not (power.is_Integer):
-            raise self.error("a matrix power must be a whole number", pos)
+        if not power.is_Integer or abs(power) > MAX_MATRIX_POWER:
+            raise self.error(f"a matrix power must be a whole number from −{MAX_MATRIX_POWER} "
+                             f"to {MAX_MATRIX_POWER}", pos)
         return sp.MatPow(base, power) if power != -1 else base.I
 
     def function(self, name: str, argument: Any, pos: int) -> Any:

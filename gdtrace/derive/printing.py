@@ -148,7 +148,8 @@ class UnicodePrinter:
         if func is p.recip:
             return self.recip(self.wrap(argument, ATOM)), MUL
         if func is p.drecip:
-            return self.minus + self.recip(self.power(self.wrap(argument, ATOM), sp.Integer(2))), ADD
+            squared = self.power(self.wrap(argument, ATOM), sp.Integer(2))
+            return self.minus + self.recip(squared), ADD
         if func is p.dsqrt:
             return self.recip(self.paren("2" + self.times + self.sqrt(self(argument)))), MUL
         name = self.names.get(func, getattr(func, "__name__", str(func)))
@@ -186,11 +187,13 @@ class UnicodePrinter:
     def matmul(self, e: Any) -> tuple[str, int]:
         coeff, mats = e.as_coeff_matrices()
         flat: list[Any] = []
-        for m in mats:  # a product inside a product needs no brackets
+        pending = list(mats)
+        while pending:  # a product inside a product needs no brackets
+            m = pending.pop(0)
             if isinstance(m, sp.MatMul):
                 inner_coeff, inner = m.as_coeff_matrices()
                 coeff = coeff * inner_coeff
-                flat.extend(inner)
+                pending = list(inner) + pending
             else:
                 flat.append(m)
         parts = [self.wrap(m, POW) for m in flat]

@@ -91,7 +91,7 @@ def _numeric_lines(report: Report) -> list[Line]:
     lines: list[Line] = [[f"central differences (h = {STEP:g}) at random well-conditioned points;"
                           f" agreement means relative error < {TOLERANCE:g}"]]
     for trial in report.trials:
-        sizes = ", ".join(f"{k} = {v}" for k, v in trial.sizes.items()) or "the given sizes"
+        sizes = ", ".join(f"{k} = {v}" for k, v in trial.sizes.items()) or "at the given sizes"
         words = f"{sizes}: relative error of {_d(report)} {trial.derived_error:.1e}"
         if trial.second_error is not None:
             words += f", of the second derivative {trial.second_error:.1e}"
