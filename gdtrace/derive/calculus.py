@@ -313,7 +313,7 @@ class _Reader:
 
     def gradient(self, df: Any) -> Any:
         contributions = []
-        for coeff, m in self.scalar_terms(df):
+        for coeff, m in ([] if not df.has(self.dx) else self.scalar_terms(df)):
             contributions.extend(self.gradient_of(coeff, m))
         self.use("read-gradient")
         return _collect(contributions, self.x.shape)
@@ -328,6 +328,8 @@ class _Reader:
         return _collect(parts, (rows, self.x.shape[0]))
 
     def jacobian_of(self, term: Any, rows: Any) -> list[Any]:
+        if not term.has(self.dx):  # a zero term (the derivative of a constant)
+            return []
         coeff, mats = (term.as_coeff_matrices() if isinstance(term, sp.MatMul)
                        else (sp.Integer(1), [term]))
         mats = list(mats)
