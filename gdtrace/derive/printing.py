@@ -116,6 +116,10 @@ class UnicodePrinter:
         if isinstance(e, HadamardPower):
             return self.hadamard_power(self.wrap(e.base, ATOM), e.exp), POW
         if isinstance(e, ElementwiseApplyFunction):
+            flipped = sp.Transpose(e.expr).doit()
+            if flipped.count(sp.Transpose) < e.expr.count(sp.Transpose):  # σ′(xᵀWᵀ) → σ′(Wx)ᵀ
+                inner, _ = self.applied(e.function.expr, e.function.variables[0], flipped)
+                return self.transpose(inner), POW
             return self.applied(e.function.expr, e.function.variables[0], e.expr)
         if isinstance(e, DiagMatrix):
             return self.call(self.operator("diag"), self(e.args[0])), ATOM

@@ -51,7 +51,8 @@ def _document(report: Report) -> tuple[str, list[tuple[str, list[Line]]]]:
     for step in d.steps[1:]:
         reading.append(_step_line(step, report))
     final_rule = "read-jacobian" if d.kind == "vector" else "read-gradient"
-    reading.append([RULES[final_rule]])
+    reading.append([RULES[final_rule].replace("dX", f"d{report.wrt}").replace(
+        "dx", f"d{report.wrt}").replace("∂f/∂X", _d(report)).replace("∂f/∂x", _d(report))])
     result: list[Line] = [[_d(report), " = ", report.derivative,
                            f"   ({_shape(report.derivative)})"]]
     if d.second is not None and d.second_kind == "hessian":
