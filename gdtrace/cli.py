@@ -75,16 +75,17 @@ def guarded(action: Callable[[], T]) -> T:
         raise fail(str(error)) from None
 
 
-def load(problem: str | None) -> object:
+def load(problem: str | None, formula_only: bool = False) -> object:
     """Load a file or bundled problem; a bundled one is named ``problems/NAME.yaml``, as in
-    the repository, rather than by its install path."""
+    the repository, rather than by its install path. ``formula_only``: ``--symbolic``."""
     from pathlib import Path
 
     from gdtrace.problem import load_problem, resolve_problem
 
     path = resolve_problem(problem)
     given = problem if problem is not None and Path(problem).exists() else None
-    return load_problem(path, display_name=given or f"problems/{path.name}")
+    return load_problem(path, display_name=given or f"problems/{path.name}",
+                        formula_only=formula_only)
 
 
 def choose_format(requested: str | None, output: str | None = None) -> str:
@@ -187,7 +188,7 @@ def solve(
         _check_output(output, problem)
         chosen = choose_format(fmt, output)
         _check_format(chosen)
-        loaded = load(problem)
+        loaded = load(problem, formula_only=symbolic)
         if loaded.model == "derivative":  # type: ignore[attr-defined]
             raise UsageError(f"{loaded.source}: a derivation task has no steps to solve; run "  # type: ignore
                              f"`gdtrace derive {problem}`")

@@ -459,8 +459,10 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     params = {p.name: carry(p.value) for p in graph.params}
     trainable = {p.name: p.trainable for p in graph.params}
     settings = _settings(problem, setup)
-    if problem.extra.get("symbolic"):
-        return Run(label, settings, [], {}, None, list(params)), []
+    if problem.extra.get("symbolic"):  # formulas (and their values, if numbers are given)
+        from gdtrace.symbolic import network_run
+
+        return network_run(problem, setup, label, settings), []
     rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
     between = Carry(setup.schedule.round_between)
     epochs: list[Epoch] = []
@@ -495,6 +497,8 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
 
 
 def _settings(problem: Problem, setup: Setup) -> dict[str, object]:
+    if problem.extra.get("symbolic"):  # no training: η and epochs are not used
+        return {"loss": problem.loss}
     settings: dict[str, object] = {"learning_rate": setup.eta, "epochs": problem.epochs,
                                    "update": "iterations" if setup.schedule.iterations
                                    else setup.update, "loss": problem.loss}
@@ -552,7 +556,8 @@ def header(problem: Problem) -> Header:
             rhs = activation_of(node.activation, node.slope).formula(z_sym(node.name))
         formulas.append(Formula(a_sym(node.name), rhs, node.activation))
     rules = backprop_rules(setup.loss, graph.targets)
-    formulas += [r for r in rules if r.relation != "←"] + update_rules(setup)
+    formulas += [r for r in rules if r.relation != "←"]
+    formulas += [] if problem.extra.get("formula_only") else update_rules(setup)
     if problem.extra.get("symbolic"):
         from gdtrace.symbolic import network_gradients
 
@@ -564,7 +569,9 @@ def header(problem: Problem) -> Header:
     if setup.schedule.round_between is not None:
         notes.append(f"the parameters carried into the next step are rounded to "
                      f"{setup.schedule.round_between} decimals")
-    return Header("neural network (named nodes)", setup.loss.description, update_text(setup),
+    update = "none: the formulas alone" if problem.extra.get("formula_only") else \
+        update_text(setup)
+    return Header("neural network (named nodes)", setup.loss.description, update,
                   formulas, _settings(problem, setup), notes)
 
 
