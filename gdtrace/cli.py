@@ -197,6 +197,9 @@ def solve(
                                  optimizer=optimizer)
         if symbolic:
             loaded = _symbolic(loaded)
+        if (summary or stream) and loaded.extra.get("symbolic"):  # type: ignore[attr-defined]
+            raise UsageError("--summary and --stream follow a training run; --symbolic (or "
+                             "symbolic: true) prints formulas")
         if summary or stream:
             return _run_long(loaded, chosen, decimals, stream, max_steps, output)
         trace = _solved(loaded, max_steps)
@@ -384,6 +387,9 @@ def compare(
         chosen = choose_format(fmt, output)
         _check_format(chosen)
         loaded = load(problem)
+        if loaded.extra.get("symbolic"):  # type: ignore[attr-defined]
+            raise UsageError("a symbolic (formula-only) problem has no runs to compare; use "
+                             "gdtrace solve")
         if methods is not None or loaded.model in ("ridge", "ols"):  # type: ignore[attr-defined]
             if carry is not None or update is not None or optimizer is not None:
                 raise UsageError("--methods and closed-form problems compare with --l2, --lr "
@@ -542,6 +548,10 @@ def plot(
             trace = api.comparison(problem, **varied, **settings)  # type: ignore[arg-type]
         else:
             trace = api.solve(problem, **settings)
+        if trace.problem.model in ("network", "mlp") and not any(  # type: ignore[attr-defined]
+                run.epochs for run in trace.runs):  # type: ignore[attr-defined]
+            raise UsageError("nothing to plot: the problem has no training steps (symbolic: "
+                             "true prints formulas; use gdtrace solve)")
         save_plot(trace, output)
         typer.echo(f"gdtrace: wrote {output}", err=True)
 
