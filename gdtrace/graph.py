@@ -106,6 +106,12 @@ def _text(problem: Problem, graph: Graph, values, numbers: NumberFormat) -> str:
     if values is not None:
         lines.append("")
         lines.append(f"loss L = {num(values.loss)} ({problem.loss})")
+    from gdtrace.solvers.network import shared_uses
+
+    shared = shared_uses(graph)
+    if shared:
+        listed = ", ".join(f"{name} ({k} uses)" for name, k in shared.items())
+        lines.append(f"shared (tied): {listed}; each ∂L/∂ shown is the sum over its uses")
     return "\n".join(lines) + "\n"
 
 

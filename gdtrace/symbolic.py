@@ -100,17 +100,19 @@ def network_gradients(graph: Graph, loss: OutputLoss) -> list[Formula]:
         memo[name] = result
         return result
 
-    formulas = []
     trainable = {p.name for p in graph.params if p.trainable}
+    uses: dict[str, list[Expr]] = {}  # a shared (tied) parameter: the sum over its uses
     for node in graph.nodes:
         for edge in node.edges:
             if edge.weight in trainable:
-                formulas.append(Formula(Deriv(LOSS, param_sym(edge.weight), "g"),
-                                        _product([dz(node.name), source_sym(graph, edge.source)]),
-                                        "one sample"))
+                uses.setdefault(edge.weight, []).append(
+                    _product([dz(node.name), source_sym(graph, edge.source)]))
         if node.bias is not None and node.bias in trainable:
-            formulas.append(Formula(Deriv(LOSS, param_sym(node.bias), "g"), dz(node.name),
-                                    "one sample"))
+            uses.setdefault(node.bias, []).append(dz(node.name))
+    formulas = [Formula(Deriv(LOSS, param_sym(name), "g"), _sum(found),
+                        "one sample" if len(found) == 1 else
+                        f"one sample; the sum over its {len(found)} uses")
+                for name, found in uses.items()]
     scale = _scale(loss)
     if scale is not None:
         formulas.append(Formula(LOSS, _times(scale, Sum("i", N, Sym("l_i", "ℓ", "i"))),

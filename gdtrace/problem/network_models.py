@@ -110,7 +110,8 @@ NODE = Object({
     "slope": Field(Number(minimum=0), default=0.01, doc="leaky_relu: the slope α for z ≤ 0."),
     "edges": Field(MapOf(NAME, min_items=1), required=True,
                    doc="Incoming edges: weight name → source (an input column or an earlier"
-                   " node)."),
+                   " node). A weight named on several edges is shared: its gradient is the sum"
+                   " over its uses."),
     "bias": Field(OneOf(Number(), String(min_length=1)),
                   doc="A number (a bias named b<node>) or the name of a parameter in `weights`."),
 })
@@ -287,10 +288,7 @@ def build_network(checked: dict[str, Any], ctx: Context) -> Problem:
             if weight not in params:
                 raise ctx.error(f"weight {weight} has no initial value in `weights`",
                                 join(join(path, "edges"), weight))
-            if weight in used:
-                raise ctx.error(f"weight {weight} is used by two edges",
-                                join(join(path, "edges"), weight))
-            used.add(weight)
+            used.add(weight)  # a weight on several edges is shared (tied): Σ over its uses
             edges.append(Edge(weight, source))
         bias = raw.get("bias")
         bias_name: str | None = None
@@ -308,9 +306,7 @@ def build_network(checked: dict[str, Any], ctx: Context) -> Problem:
                                 join(path, "bias"))
             params[bias_name] = Param(bias_name, float(bias))
         if bias_name is not None:
-            if bias_name in used:
-                raise ctx.error(f"parameter {bias_name} is used twice", join(path, "bias"))
-            used.add(bias_name)
+            used.add(bias_name)  # a named bias may be shared by several nodes
         nodes.append(Node(name, raw["activation"], tuple(edges), bias_name, raw["slope"]))
         known.add(name)
     unused = [p for p in params if p not in used]
@@ -370,8 +366,9 @@ def _formula_extra(checked: dict[str, Any], formula_only: bool, missing: bool
 
 def _param_order(nodes: list[Node]) -> list[str]:
     """Parameters sorted by name as a student lists them (W13, W14, W23 …), biases last."""
-    weights = [e.weight for n in nodes for e in n.edges]
-    biases = [n.bias for n in nodes if n.bias is not None]
+    weights = list(dict.fromkeys(e.weight for n in nodes for e in n.edges))  # shared: once
+    biases = [b for b in dict.fromkeys(n.bias for n in nodes if n.bias is not None)
+              if b not in weights]
     return sorted(weights, key=_natural) + biases
 
 
