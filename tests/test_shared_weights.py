@@ -81,11 +81,12 @@ def test_random_tied_networks_agree_with_finite_differences():
     rng = np.random.default_rng(7)
     for trial in range(5):
         w = {k: round(float(v), 3) for k, v in zip("ABCDE", rng.normal(size=5))}
+        activation = ["sigmoid", "tanh", "leaky_relu"][trial % 3]
         text = f"""\
 model: network
 dataset: {{columns: [x1, x2, y], rows: [[0.5, -1.0, 0.3], [1.5, 0.2, -0.4]]}}
 nodes:
-  - {{name: 3, activation: {['sigmoid', 'tanh', 'leaky_relu'][trial % 3]}, edges: {{A: x1, B: x2}}, bias: E}}
+  - {{name: 3, activation: {activation}, edges: {{A: x1, B: x2}}, bias: E}}
   - {{name: 4, activation: tanh, edges: {{B: x1, A: x2}}, bias: E}}
   - {{name: 5, activation: sigmoid, edges: {{C: 3, D: 4}}}}
   - {{name: 6, activation: linear, edges: {{C: 5, A: 3}}}}
