@@ -75,16 +75,17 @@ def guarded(action: Callable[[], T]) -> T:
         raise fail(str(error)) from None
 
 
-def load(problem: str | None) -> object:
+def load(problem: str | None, formula_only: bool = False) -> object:
     """Load a file or bundled problem; a bundled one is named ``problems/NAME.yaml``, as in
-    the repository, rather than by its install path."""
+    the repository, rather than by its install path. ``formula_only``: ``--symbolic``."""
     from pathlib import Path
 
     from gdtrace.problem import load_problem, resolve_problem
 
     path = resolve_problem(problem)
     given = problem if problem is not None and Path(problem).exists() else None
-    return load_problem(path, display_name=given or f"problems/{path.name}")
+    return load_problem(path, display_name=given or f"problems/{path.name}",
+                        formula_only=formula_only)
 
 
 def choose_format(requested: str | None, output: str | None = None) -> str:
@@ -187,12 +188,18 @@ def solve(
         _check_output(output, problem)
         chosen = choose_format(fmt, output)
         _check_format(chosen)
-        loaded = load(problem)
+        loaded = load(problem, formula_only=symbolic)
+        if loaded.model == "derivative":  # type: ignore[attr-defined]
+            raise UsageError(f"{loaded.source}: a derivation task has no steps to solve; run "  # type: ignore
+                             f"`gdtrace derive {problem}`")
         loaded = apply_overrides(loaded, epochs=epochs, learning_rate=lr, lam=l2, update=update,
                                  carry_decimals=carry, batch_size=batch_size,
                                  optimizer=optimizer)
         if symbolic:
             loaded = _symbolic(loaded)
+        if (summary or stream) and loaded.extra.get("symbolic"):  # type: ignore[attr-defined]
+            raise UsageError("--summary and --stream follow a training run; --symbolic (or "
+                             "symbolic: true) prints formulas")
         if summary or stream:
             return _run_long(loaded, chosen, decimals, stream, max_steps, output)
         trace = _solved(loaded, max_steps)
@@ -380,6 +387,9 @@ def compare(
         chosen = choose_format(fmt, output)
         _check_format(chosen)
         loaded = load(problem)
+        if loaded.extra.get("symbolic"):  # type: ignore[attr-defined]
+            raise UsageError("a symbolic (formula-only) problem has no runs to compare; use "
+                             "gdtrace solve")
         if methods is not None or loaded.model in ("ridge", "ols"):  # type: ignore[attr-defined]
             if carry is not None or update is not None or optimizer is not None:
                 raise UsageError("--methods and closed-form problems compare with --l2, --lr "
@@ -538,6 +548,10 @@ def plot(
             trace = api.comparison(problem, **varied, **settings)  # type: ignore[arg-type]
         else:
             trace = api.solve(problem, **settings)
+        if trace.problem.model in ("network", "mlp") and not any(  # type: ignore[attr-defined]
+                run.epochs for run in trace.runs):  # type: ignore[attr-defined]
+            raise UsageError("nothing to plot: the problem has no training steps (symbolic: "
+                             "true prints formulas; use gdtrace solve)")
         save_plot(trace, output)
         typer.echo(f"gdtrace: wrote {output}", err=True)
 
@@ -639,6 +653,78 @@ def validate_files(
         typer.echo(f"gdtrace: {invalid} of {len(files)} file{'s' if len(files) != 1 else ''}"
                    " invalid", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+# ------------------------------------------------------------------------------------ derive
+
+EXIT_CLAIM_WRONG = 1
+
+
+@app.command()
+def derive(
+    expr: Annotated[str, typer.Argument(
+        help="The expression, e.g. \"a^T X^T X b\" (capitals: matrices, lower case: column "
+             "vectors), or a problem file with model: derivative.", show_default=False)],
+    wrt: Annotated[Optional[str], typer.Option(
+        "--wrt", help="The variable to differentiate by, e.g. X.", show_default=False)] = None,
+    claim: Annotated[Optional[str], typer.Option(
+        "--claim", help="An answer to check, e.g. \"2 X b a^T\": exit 0 when right, 1 when "
+                        "wrong.", show_default=False)] = None,
+    shape: Annotated[Optional[str], typer.Option(
+        "--shape", help="Sizes, e.g. \"X=3x4,a=3\" (default: n×n matrices, n-vectors).",
+        show_default=False)] = None,
+    layout: Annotated[Optional[str], typer.Option(
+        "--layout", help="ml (default: ∂f/∂X shaped like X, a vector f by its m×n Jacobian), "
+                         "numerator or denominator.", show_default=False)] = None,
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", "-f", help="text, markdown, latex or json (default text).",
+        show_default=False)] = None,
+) -> None:
+    """Matrix calculus: the derivative of f with its steps, checked numerically.
+
+    Needs sympy: pip install "gdtrace\\[derive]".
+    """
+    correct = guarded(lambda: _derive(expr, wrt, claim, shape, layout, fmt))
+    if correct is False:
+        raise typer.Exit(EXIT_CLAIM_WRONG)
+
+
+def _derive(expr: str, wrt: str | None, claim: str | None, shape: str | None,
+            layout: str | None, fmt: str | None) -> bool | None:
+    """Print the derivation; True/False: the claim's verdict, None: no claim."""
+    from gdtrace.derive import require_sympy
+
+    chosen = fmt or "text"
+    if chosen not in ("text", "terminal", "markdown", "latex", "json"):
+        raise UsageError(f"unknown format '{chosen}' for derive (choose from json, latex, "
+                         "markdown, text)")
+    task = {"f": expr, "wrt": wrt, "claim": claim, "shape": shape, "layout": layout}
+    if expr.endswith((".yaml", ".yml")) and os.path.isfile(expr):
+        task = _derive_task(expr, task)
+    if not task["wrt"]:
+        raise UsageError("say which variable: --wrt X")
+    require_sympy()
+    from gdtrace.derive.render import render
+    from gdtrace.derive.report import run
+
+    try:
+        report = run(task["f"], task["wrt"], task["claim"], task["shape"],
+                     task["layout"] or "ml")
+    except (ValueError, TypeError, ArithmeticError, RecursionError) as error:
+        raise UsageError(f"cannot derive f: {error}") from None
+    sys.stdout.write(render(report, chosen))
+    return None if report.claim is None else report.claim.correct
+
+
+def _derive_task(path: str, options: dict[str, str | None]) -> dict[str, str | None]:
+    """A ``model: derivative`` file; options given on the command line win."""
+    loaded = load(path)
+    if loaded.model != "derivative":  # type: ignore[attr-defined]
+        raise UsageError(f"{path}: model {loaded.model} is not a derivation task; "  # type: ignore
+                         f"solve it with `gdtrace solve {path}`")
+    task = dict(loaded.extra)  # type: ignore[attr-defined]
+    task.update({k: v for k, v in options.items() if v is not None and k != "f"})
+    return task
 
 
 def _write_or_print(text: str, output: str | None) -> None:

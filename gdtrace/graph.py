@@ -39,11 +39,21 @@ def draw(problem: Problem, fmt: str = "text", with_pass: bool = True, decimals: 
     from gdtrace.solvers.network import graph_pass
 
     setup = _setup(problem)
-    numbers = NumberFormat(decimals)
-    values = graph_pass(setup) if with_pass else None
+    numbers = _Unknown(decimals)
+    formula_only = problem.extra.get("formula_only", False)  # no numbers: no pass, values "?"
+    values = graph_pass(setup) if with_pass and not formula_only else None
     if fmt == "dot":
         return _dot(problem, setup.graph, values, numbers)
     return _text(problem, setup.graph, values, numbers)
+
+
+class _Unknown(NumberFormat):
+    """A parameter without a value (a formula-only problem) is drawn as ``?``."""
+
+    def plain(self, value: object) -> str:  # type: ignore[override]
+        if isinstance(value, float) and value != value:
+            return "?"
+        return super().plain(value)  # type: ignore[arg-type]
 
 
 def _symbol(activation: str) -> str:
@@ -96,6 +106,12 @@ def _text(problem: Problem, graph: Graph, values, numbers: NumberFormat) -> str:
     if values is not None:
         lines.append("")
         lines.append(f"loss L = {num(values.loss)} ({problem.loss})")
+    from gdtrace.solvers.network import shared_uses
+
+    shared = shared_uses(graph)
+    if shared:
+        listed = ", ".join(f"{name} ({k} uses)" for name, k in shared.items())
+        lines.append(f"shared (tied): {listed}; each ∂L/∂ shown is the sum over its uses")
     return "\n".join(lines) + "\n"
 
 

@@ -152,7 +152,7 @@ def check_work(problem: Problem, *, streaming: bool, max_steps: int | None,
     """
     from gdtrace.errors import UsageError
 
-    if max_steps is not None:
+    if max_steps is not None or problem.extra.get("symbolic"):  # formulas: no steps to run
         return
     numbers, work = recorded_numbers(problem)
     steps = planned_steps(problem)

@@ -9,11 +9,33 @@ them through the trace header, so every output format shows them.
 
 from __future__ import annotations
 
-from gdtrace.expr import Add, Deriv, Expr, Func, Num, Pow, Sum, Sym, Text
+import math
+from typing import TYPE_CHECKING, Any
+
+from gdtrace.expr import (
+    Add,
+    Compare,
+    Deriv,
+    Div,
+    Expr,
+    Func,
+    Mul,
+    Neg,
+    Num,
+    Pow,
+    Ref,
+    Sum,
+    Sym,
+    Text,
+)
 from gdtrace.functions import OutputLoss
 from gdtrace.problem.network_models import Graph, Layer
 from gdtrace.solvers.network import LOSS, a_sym, activation_of, param_sym, source_sym, z_sym
-from gdtrace.trace import Formula
+from gdtrace.trace import Block, Formula, Quantity, Role, Run
+
+if TYPE_CHECKING:
+    from gdtrace.problem.model import Problem
+    from gdtrace.solvers.network import Setup
 
 N = Sym("N", "N")
 K = Sym("K", "K")
@@ -78,22 +100,105 @@ def network_gradients(graph: Graph, loss: OutputLoss) -> list[Formula]:
         memo[name] = result
         return result
 
-    formulas = []
     trainable = {p.name for p in graph.params if p.trainable}
+    uses: dict[str, list[Expr]] = {}  # a shared (tied) parameter: the sum over its uses
     for node in graph.nodes:
         for edge in node.edges:
             if edge.weight in trainable:
-                formulas.append(Formula(Deriv(LOSS, param_sym(edge.weight), "g"),
-                                        _product([dz(node.name), source_sym(graph, edge.source)]),
-                                        "one sample"))
+                uses.setdefault(edge.weight, []).append(
+                    _product([dz(node.name), source_sym(graph, edge.source)]))
         if node.bias is not None and node.bias in trainable:
-            formulas.append(Formula(Deriv(LOSS, param_sym(node.bias), "g"), dz(node.name),
-                                    "one sample"))
+            uses.setdefault(node.bias, []).append(dz(node.name))
+    formulas = [Formula(Deriv(LOSS, param_sym(name), "g"), _sum(found),
+                        "one sample" if len(found) == 1 else
+                        f"one sample; the sum over its {len(found)} uses")
+                for name, found in uses.items()]
     scale = _scale(loss)
     if scale is not None:
         formulas.append(Formula(LOSS, _times(scale, Sum("i", N, Sym("l_i", "ℓ", "i"))),
                                 "so each sample's gradient is multiplied by this factor"))
     return formulas
+
+
+def network_run(problem: Problem, setup: Setup, label: str, settings: dict[str, Any]) -> Run:
+    """``--symbolic``: no training. With numbers given, each gradient formula is also written
+    with the first step's first sample and the initial parameters put in (formula, then value),
+    the value from the same forward and backward pass the worked solution makes."""
+    from gdtrace.rounding import Carry
+    from gdtrace.solvers.network import sample_pass
+
+    graph = setup.graph
+    params = {p.name: p.value for p in graph.params}
+    run = Run(label, settings, [], {}, None, list(params))
+    if problem.extra.get("formula_only") or len(setup.X) == 0:
+        return run
+    iterations = setup.schedule.iterations
+    sample = iterations[0][0] if iterations else 0
+    x = dict(zip(graph.inputs, map(float, setup.X[sample])))
+    t = dict(zip(graph.targets, map(float, setup.Y[sample])))
+    trainable = {p.name: p.trainable for p in graph.params}
+    result = sample_pass(graph, setup.loss, params, trainable, x, t, 1.0, Carry(None), None)
+    operands = network_operands(graph, params, x, t, result.z, result.a)
+    quantities = [
+        Quantity(f"dL/d{_param_name(formula)}", Role.VALUE, formula.lhs,
+                 result.grads[_param_name(formula)], formula.rhs, operands)
+        for formula in network_gradients(graph, setup.loss) if isinstance(formula.lhs, Deriv)]
+    title = (f"The formulas at the given numbers (sample {sample + 1}, the initial parameters;"
+             " one sample's gradient, before any averaging factor)")
+    run.blocks.append(Block(title, quantities))
+    return run
+
+
+def _param_name(formula: Formula) -> str:
+    assert isinstance(formula.lhs, Deriv) and isinstance(formula.lhs.wrt, Sym)
+    return formula.lhs.wrt.key.removeprefix("param:")
+
+
+def network_operands(graph: Graph, params: dict[str, float], x: dict[str, float],
+                     t: dict[str, float], z: dict[str, float], a: dict[str, float],
+                     ) -> dict[str, float]:
+    """The number of every leaf the formulas of :func:`network_gradients` use."""
+    operands = {f"param:{k}": v for k, v in params.items()}
+    operands.update({f"input:{k}": v for k, v in x.items()})
+    operands.update({f"z:{k}": v for k, v in z.items()})
+    operands.update({f"a:{k}": v for k, v in a.items()})
+    for node, target in zip(graph.outputs, graph.targets):
+        operands[f"t:{node}"] = t[target]
+    return operands
+
+
+_FUNCTIONS = {"exp": math.exp, "ln": math.log, "log": math.log, "tanh": math.tanh,
+              "abs": abs, "sqrt": math.sqrt}
+
+
+def evaluate(node: Expr, operands: dict[str, float]) -> float:
+    """A scalar formula's value with its leaves' numbers (for checking formulas against the
+    numeric passes; the printers only substitute)."""
+    if isinstance(node, Num):
+        return float(node.value)
+    if isinstance(node, (Sym, Ref, Deriv)):
+        return float(operands[node.key])
+    if isinstance(node, Add):
+        return sum(evaluate(t, operands) for t in node.terms)
+    if isinstance(node, Neg):
+        return -evaluate(node.arg, operands)
+    if isinstance(node, Mul):
+        return math.prod(evaluate(f, operands) for f in node.factors)
+    if isinstance(node, Div):
+        return evaluate(node.num, operands) / evaluate(node.den, operands)
+    if isinstance(node, Pow):
+        return evaluate(node.base, operands) ** evaluate(node.exp, operands)
+    if isinstance(node, Compare):
+        lhs, rhs = evaluate(node.lhs, operands), evaluate(node.rhs, operands)
+        return float({">": lhs > rhs, "≤": lhs <= rhs, "<": lhs < rhs, "≥": lhs >= rhs}[node.op])
+    if isinstance(node, Func):
+        args = [evaluate(a, operands) for a in node.args]
+        if node.name == "max":
+            return max(args)
+        return _FUNCTIONS[node.name](*args)
+    if isinstance(node, Sum) and node.terms:
+        return sum(evaluate(t, operands) for t in node.terms)
+    raise ValueError(f"cannot evaluate {type(node).__name__}")
 
 
 # ----------------------------------------------------------------------------------- mlp
@@ -107,7 +212,8 @@ def _diag(node: Expr) -> Expr:
     return Func("diag", (node,))
 
 
-def mlp_gradients(layers: tuple[Layer, ...], loss: OutputLoss) -> list[Formula]:
+def mlp_gradients(layers: tuple[Layer, ...], loss: OutputLoss, target: str = "y"
+                  ) -> list[Formula]:
     """∂L/∂Wₗ and ∂L/∂bₗ as sums over samples of row-vector products, δ fully expanded.
 
     For sample i: δ_L = ∂L/∂ŷᵢ·diag(f'(u_L)) (softmax: ·(diag(ŷ) − ŷᵀŷ); with its paired
@@ -128,7 +234,7 @@ def mlp_gradients(layers: tuple[Layer, ...], loss: OutputLoss) -> list[Formula]:
     def W(index: int) -> Sym:
         return Sym(f"W{index}", "W", str(index))
 
-    t = Sym("t", "t", "i")
+    t = Sym("t", target, "i")  # named as in the header and the worked lines
     scale = _scale(loss)
     deltas: dict[int, Expr] = {}
     out = layers[-1]

@@ -32,6 +32,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "dataset": _DATA, "weights": [0.08, 0.06, 0.03], "bias": 0, "learning_rate": 0.005,
         "lambda": 0, "epochs": 4, "update": "batch", "loss": "mse",
     },
+    "derivative": {
+        "title": "Derivative of a bilinear form", "model": "derivative", "f": "a^T X^T X b",
+        "wrt": "X", "claim": "X(a b^T + b a^T)",
+    },
 }
 """Hand-picked values per model (others come from a bundled problem)."""
 
@@ -111,7 +115,8 @@ def template(model: str) -> str:
              *_comment(f"A gdtrace problem: {spec.label}. {spec.object.doc}".rstrip()),
              *_comment(f"Editors complete and check the keys with {SCHEMA_FILE}; write it next"
                        f" to this file with `gdtrace schema -o {SCHEMA_FILE}`. Check this file"
-                       " with `gdtrace validate FILE`, solve it with `gdtrace solve FILE`."),
+                       " with `gdtrace validate FILE`, solve it with `gdtrace "
+                       f"{'derive' if model == 'derivative' else 'solve'} FILE`."),
              *_comment("Keys marked (optional) may be left out; a commented-out optional key"
                        " shows its default."), ""]
     for key, spec_field in spec.object.fields.items():

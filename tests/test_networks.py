@@ -374,9 +374,9 @@ def test_symbolic_mlp_formulas_in_every_format(fmt: str) -> None:
     assert result.exit_code == 0, result.output
     if fmt == "text":
         text = unicodedata.normalize("NFC", result.stdout)
-        assert ("∂L/∂W₁ = Σᵢ xᵢ^T·(1/(NK))·(−2·(tᵢ − ŷᵢ))·W₂^T·diag(a₁ᵢ·(1 − a₁ᵢ))"
+        assert ("∂L/∂W₁ = Σᵢ xᵢ^T·(1/(NK))·(−2·(yᵢ − ŷᵢ))·W₂^T·diag(a₁ᵢ·(1 − a₁ᵢ))"
                 in text)
-        assert "∂L/∂b₂ = Σᵢ (1/(NK))·(−2·(tᵢ − ŷᵢ))" in text
+        assert "∂L/∂b₂ = Σᵢ (1/(NK))·(−2·(yᵢ − ŷᵢ))" in text
 
 
 def test_symbolic_formulas_follow_the_activation_definitions() -> None:
@@ -391,7 +391,7 @@ def test_symbolic_formulas_follow_the_activation_definitions() -> None:
     formulas = mlp_gradients(layers, OUTPUT_LOSSES["cross_entropy"])
     printer = ExprPrinter()
     first = unicodedata.normalize("NFC", printer.symbolic(formulas[0].rhs))
-    assert first == "Σᵢ xᵢ^T·(1/N)·(ŷᵢ − tᵢ)·W₃^T·diag([u₂ᵢ > 0])·W₂^T·diag(1 − a₁ᵢ²)"
+    assert first == "Σᵢ xᵢ^T·(1/N)·(ŷᵢ − yᵢ)·W₃^T·diag([u₂ᵢ > 0])·W₂^T·diag(1 − a₁ᵢ²)"
 
 
 def test_symbolic_on_a_regression_problem_is_a_usage_error() -> None:

@@ -377,10 +377,13 @@ register_model(
 # ----------------------------------------------------------------------------------- loading
 
 
-def load_problem_text(text: str, source: str, base_dir: Path | str | None = None) -> Problem:
-    """Check and build a problem from YAML text; csv paths are relative to ``base_dir``."""
+def load_problem_text(text: str, source: str, base_dir: Path | str | None = None,
+                      formula_only: bool = False) -> Problem:
+    """Check and build a problem from YAML text; csv paths are relative to ``base_dir``.
+    ``formula_only`` (``--symbolic``) lets a network leave out its data and numbers."""
     import_model_modules()
-    ctx = Context(source, Path(base_dir) if base_dir is not None else Path.cwd())
+    ctx = Context(source, Path(base_dir) if base_dir is not None else Path.cwd(),
+                  formula_only=formula_only)
     raw = parse_yaml(text, ctx)
     if not isinstance(raw, dict):
         raise ctx.error(
@@ -398,7 +401,8 @@ def load_problem_text(text: str, source: str, base_dir: Path | str | None = None
     return spec.build(checked, ctx)
 
 
-def load_problem(path: str | Path, display_name: str | None = None) -> Problem:
+def load_problem(path: str | Path, display_name: str | None = None,
+                 formula_only: bool = False) -> Problem:
     """Read and check a problem file; ``display_name`` (default: the path as given) names it."""
     source = display_name or str(path)
     file = Path(path)
@@ -417,7 +421,7 @@ def load_problem(path: str | Path, display_name: str | None = None) -> Problem:
             f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
             source=source, line=line,
         ) from None
-    return load_problem_text(text, source, file.parent)
+    return load_problem_text(text, source, file.parent, formula_only)
 
 
 # --------------------------------------------------------------------------------- overrides

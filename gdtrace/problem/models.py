@@ -11,6 +11,7 @@ import importlib
 MODEL_MODULES: list[str] = [
     "gdtrace.problem.network_models",
     "gdtrace.problem.extra_models",
+    "gdtrace.problem.derivative_model",
 ]
 
 _imported = False

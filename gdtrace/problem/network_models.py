@@ -5,6 +5,7 @@ here and handed to the solvers as the plain data classes below (in ``Problem.ext
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +13,9 @@ import numpy as np
 
 from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES
 from gdtrace.problem.load import common_args
-from gdtrace.problem.model import Problem
+from gdtrace.problem.model import Dataset, Problem
 from gdtrace.problem.schema import (
+    DATASET,
     Boolean,
     Context,
     Enum,
@@ -108,7 +110,8 @@ NODE = Object({
     "slope": Field(Number(minimum=0), default=0.01, doc="leaky_relu: the slope α for z ≤ 0."),
     "edges": Field(MapOf(NAME, min_items=1), required=True,
                    doc="Incoming edges: weight name → source (an input column or an earlier"
-                   " node)."),
+                   " node). A weight named on several edges is shared: its gradient is the sum"
+                   " over its uses."),
     "bias": Field(OneOf(Number(), String(min_length=1)),
                   doc="A number (a bias named b<node>) or the name of a parameter in `weights`."),
 })
@@ -125,14 +128,57 @@ ROUNDING_FIELDS: dict[str, Field] = {
 
 LOSS_FIELD_DOC = "Loss: " + " | ".join(LOSS_NAMES) + "."
 
+NUMBERS = ("dataset", "learning_rate", "epochs")  # required unless the formulas alone are asked
+
+FORMULA_FIELDS: dict[str, Field | None] = {
+    "symbolic": Field(Boolean(), default=False,
+                      doc="true: print the general gradient formulas (as --symbolic); the data"
+                          " set, weights, learning rate and epochs may then be left out."),
+    "dataset": Field(DATASET, doc=DATASET.doc + " Required unless symbolic."),
+    "learning_rate": Field(Number(exclusive_minimum=0),
+                           doc="Step size η > 0. Required unless symbolic."),
+    "epochs": Field(Integer(minimum=1), doc="Passes over the data set. Required unless symbolic."),
+}
+
+
+def _numbers_rule(keys: tuple[str, ...]) -> dict[str, Any]:
+    """JSON Schema: ``keys`` are required unless ``symbolic: true``."""
+    return {"allOf": [{"if": {"properties": {"symbolic": {"const": True}},
+                              "required": ["symbolic"]},
+                       "else": {"required": list(keys)}}]}
+
+
+def formula_only_allowed(checked: dict[str, Any], ctx: Context, keys: tuple[str, ...]) -> bool:
+    """True when the formulas alone are asked (``symbolic: true`` or ``--symbolic``); otherwise
+    every key of ``keys`` must be there, with the usual message."""
+    if checked.get("symbolic") or ctx.formula_only:
+        return True
+    for key in keys:
+        if checked.get(key) is None:
+            raise ctx.error(f"missing required key {key!r} (or `symbolic: true` for the "
+                            "gradient formulas alone)", key)
+    return False
+
+
+def target_names(count: int) -> tuple[str, ...]:
+    """Without a data set the target is y (y1 … yK for several outputs), as in the header."""
+    return ("y",) if count == 1 else tuple(f"y{k}" for k in range(1, count + 1))
+
+
+def placeholder_dataset(inputs: tuple[str, ...], targets: tuple[str, ...]) -> Dataset:
+    """No samples: the structure's inputs and targets only (formulas need no numbers)."""
+    return Dataset([*inputs, *targets], list(inputs), list(targets),
+                   np.zeros((0, len(inputs))), np.zeros((0, len(targets))))
+
 NETWORK_FIELDS: dict[str, Field | None] = {
+    **FORMULA_FIELDS,
     "nodes": Field(ListOf(NODE, min_items=1), required=True,
                    doc="The nodes in order; each node's sources come before it."),
     "outputs": Field(ListOf(NAME, min_items=1),
                      doc="Output nodes, one per target column (default: the last node)."),
-    "weights": Field(MapOf(PARAM_VALUE), required=True,
+    "weights": Field(MapOf(PARAM_VALUE),
                      doc="Initial value of every weight named in `edges` (and named biases):"
-                     " a number or {value, trainable}."),
+                     " a number or {value, trainable}. Required unless symbolic."),
     "loss": Field(Enum(LOSS_NAMES), default="squared", doc=LOSS_FIELD_DOC),
     "lambda": None,
     "threshold": None,
@@ -141,9 +187,10 @@ NETWORK_FIELDS: dict[str, Field | None] = {
 
 LAYER = Object({
     "weights": Field(ListOf(OneOf(Number(), ListOf(Number(), min_items=1)), min_items=1),
-                     required=True,
                      doc="Shape inputs × units: row i = input i, column j = unit j. A flat list"
-                     " is one column (a single unit)."),
+                     " is one column (a single unit). Required unless symbolic (then `units`)."),
+    "units": Field(Integer(minimum=1),
+                   doc="symbolic without weights: the number of units of the layer."),
     "bias": Field(OneOf(Number(), ListOf(Number(), min_items=1)),
                   doc="One per unit (default 0)."),
     "activation": Field(Enum(ACTIVATION_NAMES), default="linear",
@@ -153,6 +200,9 @@ LAYER = Object({
 })
 
 MLP_FIELDS: dict[str, Field | None] = {
+    **FORMULA_FIELDS,
+    "inputs": Field(Integer(minimum=1),
+                    doc="symbolic without a data set: the number of inputs (x1 … xd)."),
     "layers": Field(ListOf(LAYER, min_items=1), required=True,
                     doc="Layers in order; U = A·W + b, A = f(U)."),
     "loss": Field(Enum(LOSS_NAMES), default="mse", doc=LOSS_FIELD_DOC),
@@ -177,7 +227,7 @@ def _schedule(checked: dict[str, Any], n: int, ctx: Context) -> Schedule:
         for i, item in enumerate(iterations):
             samples = [item] if isinstance(item, int) else list(item)
             for sample in samples:
-                if sample > n:
+                if n and sample > n:
                     raise ctx.error(f"sample {sample} does not exist (the data set has {n})",
                                     join("iterations", i))
             steps.append(tuple(s - 1 for s in samples))
@@ -204,10 +254,13 @@ def _check_targets(loss: str, Y: np.ndarray, ctx: Context) -> None:
 
 
 def build_network(checked: dict[str, Any], ctx: Context) -> Problem:
-    """Check the named-node description: sources exist and come first, weights are given."""
-    dataset = checked["dataset"]
-    inputs = tuple(dataset.features)
-    raw_weights: dict[str, Any] = checked["weights"]
+    """Check the named-node description: sources exist and come first, weights are given
+    (formulas alone: the inputs are the sources that are not nodes, unknown values are nan)."""
+    formula_only = formula_only_allowed(checked, ctx, (*NUMBERS, "weights"))
+    dataset = checked.get("dataset")
+    inputs = tuple(dataset.features) if dataset is not None else _edge_inputs(checked["nodes"])
+    no_weights = checked.get("weights") is None
+    raw_weights: dict[str, Any] = checked.get("weights") or {}
     params: dict[str, Param] = {}
     for name, given in raw_weights.items():
         if isinstance(given, dict):
@@ -230,17 +283,18 @@ def build_network(checked: dict[str, Any], ctx: Context) -> Problem:
                 raise ctx.error(f"edge {weight} comes from {source!r}, which is neither an input "
                                 f"({', '.join(inputs)}) nor an earlier node",
                                 join(join(path, "edges"), weight))
+            if weight not in params and no_weights:
+                params[weight] = Param(weight, math.nan)
             if weight not in params:
                 raise ctx.error(f"weight {weight} has no initial value in `weights`",
                                 join(join(path, "edges"), weight))
-            if weight in used:
-                raise ctx.error(f"weight {weight} is used by two edges",
-                                join(join(path, "edges"), weight))
-            used.add(weight)
+            used.add(weight)  # a weight on several edges is shared (tied): Σ over its uses
             edges.append(Edge(weight, source))
         bias = raw.get("bias")
         bias_name: str | None = None
         if isinstance(bias, str):
+            if bias not in params and no_weights:
+                params[bias] = Param(bias, math.nan)
             if bias not in params:
                 raise ctx.error(f"bias {bias} has no initial value in `weights`",
                                 join(path, "bias"))
@@ -252,9 +306,7 @@ def build_network(checked: dict[str, Any], ctx: Context) -> Problem:
                                 join(path, "bias"))
             params[bias_name] = Param(bias_name, float(bias))
         if bias_name is not None:
-            if bias_name in used:
-                raise ctx.error(f"parameter {bias_name} is used twice", join(path, "bias"))
-            used.add(bias_name)
+            used.add(bias_name)  # a named bias may be shared by several nodes
         nodes.append(Node(name, raw["activation"], tuple(edges), bias_name, raw["slope"]))
         known.add(name)
     unused = [p for p in params if p not in used]
@@ -266,6 +318,8 @@ def build_network(checked: dict[str, Any], ctx: Context) -> Problem:
     for i, out in enumerate(outputs):
         if out not in names:
             raise ctx.error(f"output {out!r} is not a node", join("outputs", i))
+    if dataset is None:
+        dataset = placeholder_dataset(inputs, target_names(len(outputs)))
     if len(outputs) != len(dataset.targets):
         raise ctx.error(f"{len(outputs)} output node(s) but {len(dataset.targets)} target "
                         f"column(s) ({', '.join(dataset.targets)})", "outputs")
@@ -282,15 +336,39 @@ def build_network(checked: dict[str, Any], ctx: Context) -> Problem:
     _check_targets(loss, dataset.Y, ctx)
     ordered = tuple(params[p] for p in _param_order(nodes))
     graph = Graph(inputs, tuple(nodes), outputs, tuple(dataset.targets), ordered)
-    extra = {"graph": graph, "schedule": _schedule(checked, dataset.n, ctx)}
-    return Problem(**common_args(checked, ctx), weight_names=[p.name for p in ordered],
-                   weights=[p.value for p in ordered], extra=extra)
+    extra = {"graph": graph, "schedule": _schedule(checked, dataset.n, ctx),
+             **_formula_extra(checked, formula_only, dataset.n == 0 or no_weights)}
+    return Problem(**{**common_args(checked, ctx), "dataset": dataset},
+                   weight_names=[p.name for p in ordered], weights=[p.value for p in ordered],
+                   extra=extra)
+
+
+def _edge_inputs(raw_nodes: list[dict[str, Any]]) -> tuple[str, ...]:
+    """Without a data set, the inputs are the edge sources that are not nodes (in order)."""
+    names = {_name(raw["name"]) for raw in raw_nodes}
+    inputs: list[str] = []
+    for raw in raw_nodes:
+        for source in raw["edges"].values():
+            source = _name(source)
+            if source not in names and source not in inputs:
+                inputs.append(source)
+    return tuple(inputs)
+
+
+def _formula_extra(checked: dict[str, Any], formula_only: bool, missing: bool
+                   ) -> dict[str, Any]:
+    """``symbolic``: print formulas; ``formula_only``: there are no numbers to put in them."""
+    if not formula_only:
+        return {}
+    return {"symbolic": True, "formula_only": missing} if (checked.get("symbolic") or missing) \
+        else {}
 
 
 def _param_order(nodes: list[Node]) -> list[str]:
     """Parameters sorted by name as a student lists them (W13, W14, W23 …), biases last."""
-    weights = [e.weight for n in nodes for e in n.edges]
-    biases = [n.bias for n in nodes if n.bias is not None]
+    weights = list(dict.fromkeys(e.weight for n in nodes for e in n.edges))  # shared: once
+    biases = [b for b in dict.fromkeys(n.bias for n in nodes if n.bias is not None)
+              if b not in weights]
     return sorted(weights, key=_natural) + biases
 
 
@@ -301,14 +379,31 @@ def _natural(name: str) -> tuple[Any, ...]:
 
 
 def build_mlp(checked: dict[str, Any], ctx: Context) -> Problem:
-    """Check that the layer shapes chain from the features to the targets."""
-    dataset = checked["dataset"]
-    fan_in = len(dataset.features)
+    """Check that the layer shapes chain from the features to the targets (formulas alone:
+    ``units`` may replace the weights and ``inputs`` the data set)."""
+    formula_only = formula_only_allowed(checked, ctx, NUMBERS)
+    dataset = checked.get("dataset")
+    no_weights = any(raw.get("weights") is None for raw in checked["layers"])
+    if dataset is not None:
+        fan_in = len(dataset.features)
+    elif checked.get("inputs") is not None:
+        fan_in = checked["inputs"]
+    elif checked["layers"][0].get("weights") is not None:
+        fan_in = len(checked["layers"][0]["weights"])  # rows (a flat list: one per input)
+    else:
+        raise ctx.error("missing required key 'inputs' (the number of inputs, when there is no "
+                        "data set and the first layer gives units instead of weights)", "inputs")
     layers: list[Layer] = []
     for i, raw in enumerate(checked["layers"]):
         path = join("layers", i)
-        rows = raw["weights"]
-        if all(isinstance(r, float) for r in rows):
+        rows = raw.get("weights")
+        if rows is None:
+            if not formula_only or raw.get("units") is None:
+                raise ctx.error("missing required key 'weights'" + (
+                    " (or `units` with `symbolic: true`)" if formula_only else ""),
+                    join(path, "weights"))
+            matrix = np.full((fan_in, raw["units"]), math.nan)
+        elif all(isinstance(r, float) for r in rows):
             matrix = np.array(rows, dtype=float).reshape(-1, 1)
         elif all(isinstance(r, list) for r in rows):
             widths = {len(r) for r in rows}
@@ -319,15 +414,19 @@ def build_mlp(checked: dict[str, Any], ctx: Context) -> Problem:
         else:
             raise ctx.error("weights: either a list of rows or a flat list (one unit)",
                             join(path, "weights"))
+        if raw.get("units") is not None and raw.get("weights") is not None \
+                and raw["units"] != matrix.shape[1]:
+            raise ctx.error(f"units is {raw['units']} but the weights have {matrix.shape[1]} "
+                            "columns", join(path, "units"))
         if matrix.shape[0] != fan_in:
-            what = f"{len(dataset.features)} features" if i == 0 else \
+            what = f"{fan_in} inputs" if i == 0 else \
                 f"{fan_in} units in layer {i}"
             raise ctx.error(f"weights have {matrix.shape[0]} rows but the layer gets {fan_in} "
                             f"inputs ({what}); row i = input i", join(path, "weights"))
         units = matrix.shape[1]
         bias = raw.get("bias")
         if bias is None:
-            vector = np.zeros(units)
+            vector = np.full(units, math.nan) if rows is None else np.zeros(units)
         elif isinstance(bias, float):
             vector = np.full(units, bias) if units == 1 else None
             if vector is None:
@@ -339,6 +438,9 @@ def build_mlp(checked: dict[str, Any], ctx: Context) -> Problem:
                             join(path, "bias"))
         layers.append(Layer(matrix, vector, raw["activation"], raw["slope"], raw["trainable"]))
         fan_in = units
+    if dataset is None:
+        features = tuple(f"x{k}" for k in range(1, layers[0].weights.shape[0] + 1))
+        dataset = placeholder_dataset(features, target_names(fan_in))
     if fan_in != len(dataset.targets):
         raise ctx.error(f"the last layer has {fan_in} units but there are "
                         f"{len(dataset.targets)} target column(s) ({', '.join(dataset.targets)})",
@@ -351,12 +453,16 @@ def build_mlp(checked: dict[str, Any], ctx: Context) -> Problem:
     _check_loss(loss, [layers[-1].activation], ctx, "loss")
     _check_targets(loss, dataset.Y, ctx)
     extra = {"layers": tuple(layers), "schedule": _schedule(checked, dataset.n, ctx),
-             "worked": checked["worked"]}
+             "worked": checked["worked"],
+             **_formula_extra(checked, formula_only, dataset.n == 0 or no_weights)}
     names = [f"{kind}{i + 1}" for i in range(len(layers)) for kind in ("W", "b")]
-    return Problem(**common_args(checked, ctx), weight_names=names, extra=extra)
+    return Problem(**{**common_args(checked, ctx), "dataset": dataset}, weight_names=names,
+                   extra=extra)
 
 
 register_model("network", NETWORK_FIELDS, build_network, label="Neural network",
-               doc="Named nodes with activations; each incoming edge is a named weight.")
+               doc="Named nodes with activations; each incoming edge is a named weight.",
+               json_extra=_numbers_rule((*NUMBERS, "weights")))
 register_model("mlp", MLP_FIELDS, build_mlp, label="Multilayer perceptron",
-               doc="Layers with weights (inputs × units), bias and activation: U = XW + b.")
+               doc="Layers with weights (inputs × units), bias and activation: U = XW + b.",
+               json_extra=_numbers_rule(NUMBERS))

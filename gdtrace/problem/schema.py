@@ -50,6 +50,7 @@ class Context:
     source: str
     base_dir: Path = field(default_factory=Path.cwd)
     lines: dict[str, int] = field(default_factory=dict)
+    formula_only: bool = False  # --symbolic: a network may leave out its numbers
 
     def line(self, path: str) -> int | None:
         """The line of ``path`` or of its nearest ancestor that has one."""

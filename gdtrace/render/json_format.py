@@ -119,6 +119,8 @@ def trace_document(trace: Trace) -> dict[str, Any]:
         "warnings": [{"run": d.run, "code": d.code, "message": d.message, "epoch": d.epoch,
                       "step": d.step} for d in trace.warnings],
     }
+    if _formulas_only(trace):
+        document["formulas"] = formula_documents(trace)
     if trace.comparison is not None:
         document["comparison"] = {
             "baseline": trace.comparison.baseline,
@@ -127,6 +129,23 @@ def trace_document(trace: Trace) -> dict[str, Any]:
                            "changes": [change.__dict__ for change in c.changes]}
                           for c in trace.comparison.contrasts]}
     return plain(document)
+
+
+def _formulas_only(trace: Trace) -> bool:
+    """``--symbolic`` on a network: the formulas are the answer, so JSON carries them too."""
+    return trace.problem.model in ("network", "mlp") and bool(trace.runs) and not any(
+        run.epochs for run in trace.runs)
+
+
+def formula_documents(trace: Trace) -> list[dict[str, str]]:
+    """The header's formulas as Unicode text and LaTeX: ``{"lhs", "rhs", "latex", "label"}``."""
+    from gdtrace.render.latex import LatexPrinter
+    from gdtrace.render.printer import ExprPrinter
+
+    text, latex = ExprPrinter(), LatexPrinter()
+    return [{"lhs": text.symbolic(f.lhs), "relation": f.relation, "rhs": text.symbolic(f.rhs),
+             "latex": f"{latex.symbolic(f.lhs)} {f.relation} {latex.symbolic(f.rhs)}",
+             "label": f.label} for f in trace.header.formulas]
 
 
 def render(trace: Trace, options: RenderOptions) -> str:

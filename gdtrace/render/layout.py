@@ -81,6 +81,12 @@ def exact(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def has_result(run: Run) -> bool:
+    """A run with nothing to report (``--symbolic``: formulas only) gets no Result heading."""
+    return bool(run.epochs or run.final or run.final_loss is not None or run.outcome is not None
+                or run.stability is not None)
+
+
 def settings_text(settings: dict[str, object], num: Callable[[object], str]) -> str:
     """``settings: η = 0.1, λ = 0, …`` in Unicode (each format escapes it its own way)."""
     parts = []
@@ -348,7 +354,8 @@ class DocumentWriter:
                 self.write_epochs(run)
                 for block in run.blocks:
                     self.write_block(block)
-            self.write_summary(run)
+            if has_result(run):
+                self.write_summary(run)
         if self.trace.comparison is not None:
             self.write_comparison(self.trace.comparison)
         self.write_warnings()

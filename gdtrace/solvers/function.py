@@ -458,8 +458,9 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
             quantities.append(Quantity(f"eigenvalue_{k + 1}", Role.VALUE,
                                        E.Sym(f"eigenvalue_{k + 1}", "λ", str(k + 1)),
                                        float(value)))
+        tables.append(curvature_table(eigen))
         if lam_min <= 0:
-            diagnostics.append(_no_minimum(lam_min, one_d=False, label=label))
+            diagnostics.append(_no_minimum(lam_min, one_d=False, label=label, eigen=eigen))
             return [Block("Convergence analysis", quantities, tables)], None, diagnostics
         grad0 = np.array([evaluate(g, calc.values(start)) for g in calc.gradient])
         x_star = start - np.linalg.solve(hessian, grad0)
@@ -487,7 +488,7 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
                      {ETA.key: eta, "lambda_min": lam_min, "lambda_max": lam_max},
                      explanation="the error shrinks at least by ρ per step"),
         ]
-        tables.append(_regimes_nd(lam_min, lam_max, eta))
+        tables.append(_regimes_nd(lam_min, lam_max, eta))  # stays last: popped below
         hessian_formula = E.Sym("H", "∇²f")
         if not 0 < eta < limit:
             diagnostics.append(Diagnostic(
@@ -505,12 +506,69 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
             Block("Learning rates", [], [regimes])], stability, diagnostics
 
 
-def _no_minimum(curvature: float, one_d: bool, label: str) -> Diagnostic:
-    what = "f′′" if one_d else "the smallest Hessian eigenvalue"
+def _no_minimum(curvature: float, one_d: bool, label: str,
+                eigen: np.ndarray | None = None) -> Diagnostic:
+    if eigen is not None:  # several variables: say what the Hessian is, from all eigenvalues
+        kind, _, _, meaning = classify_hessian(eigen)
+        return Diagnostic("no_minimum", f"the Hessian's eigenvalues are {_eigen_text(eigen)}: "
+                          f"it is {kind}, so {meaning}", label)
     shape = "concave" if curvature < 0 else "flat in some direction"
-    return Diagnostic("no_minimum", f"{what} is {curvature:g} ≤ 0: f is {shape} and has no "
+    return Diagnostic("no_minimum", f"f′′ is {curvature:g} ≤ 0: f is {shape} and has no "
                       "unique minimum, so gradient descent cannot converge to one (it runs "
                       "off unless it starts exactly at a stationary point)", label)
+
+
+CURVATURE_TOLERANCE = 1e-12  # relative to the largest |eigenvalue|: below it counts as 0
+
+
+def classify_hessian(eigen: np.ndarray) -> tuple[str, str, str, str]:
+    """The Hessian's kind from the signs of all its eigenvalues (only together do they tell a
+    minimum, a maximum and a saddle apart): kind, the stationary point, what gradient descent
+    does (short, for a table) and the same in a sentence."""
+    scale = max(float(np.max(np.abs(eigen))), 1e-300)
+    positive = int(np.sum(eigen > CURVATURE_TOLERANCE * scale))
+    negative = int(np.sum(eigen < -CURVATURE_TOLERANCE * scale))
+    zero = len(eigen) - positive - negative
+    s_neg = "s" if negative != 1 else ""
+    if positive and negative:
+        return ("indefinite", "saddle", f"runs away along the negative direction{s_neg}",
+                f"f curves up along {positive} eigen-direction{'s' if positive != 1 else ''} "
+                f"and down along {negative}: a stationary point is a saddle, not a minimum (f is"
+                " neither convex nor concave); gradient descent is pulled in along the positive"
+                f" directions but runs away along the negative one{s_neg} unless it starts "
+                "exactly without a component there")
+    if negative and zero:
+        return ("negative semidefinite", "no minimum", "runs away",
+                "f is concave and flat in some direction: it has no minimum, and gradient "
+                "descent runs away along the negative directions")
+    if negative:
+        return ("negative definite", "maximum", "runs away in every direction",
+                "f is concave: a stationary point is a maximum, and gradient descent runs away "
+                "from it in every direction")
+    if positive and zero:
+        return ("positive semidefinite", "no unique minimum",
+                "does not converge along the flat directions",
+                "f is convex but flat along the eigenvectors of λ = 0: there is no unique "
+                "minimum, and gradient descent does not converge along them")
+    if positive:
+        return ("positive definite", "minimum", "converges for a small enough η",
+                "f is strictly convex around it: gradient descent converges to the minimum for "
+                "a small enough η")
+    return ("zero", "none", "moves by the same step forever",
+            "the curvature is zero: f is linear and gradient descent never stops")
+
+
+def _eigen_text(eigen: np.ndarray) -> str:
+    scale = max(float(np.max(np.abs(eigen))), 1e-300)
+    return ", ".join("0" if abs(v) <= CURVATURE_TOLERANCE * scale else f"{v:.4g}"
+                     for v in eigen)
+
+
+def curvature_table(eigen: np.ndarray) -> Table:
+    kind, point, gd, _ = classify_hessian(eigen)
+    return Table("the Hessian by the signs of its eigenvalues",
+                 ["eigenvalues", "Hessian", "stationary point", "gradient descent"],
+                 [[_eigen_text(eigen), kind, point, gd]])
 
 
 MARK = "← this run"
@@ -579,6 +637,7 @@ def _local(calc: Calculus, hessian: np.ndarray, last: np.ndarray, eta: float, la
     else:
         tables.append(_hessian_table(calc, hessian, "Hessian H at the last iterate"))
         eigen = _eigen(hessian)
+        tables.append(curvature_table(eigen))
         for k, value in enumerate(eigen):
             quantities.append(Quantity(f"eigenvalue_{k + 1}", Role.VALUE,
                                        E.Sym(f"eigenvalue_{k + 1}", "λ", str(k + 1)),
@@ -588,9 +647,10 @@ def _local(calc: Calculus, hessian: np.ndarray, last: np.ndarray, eta: float, la
     title = ("Convergence analysis (local, at the last iterate): stable near it iff "
              f"0 < η < {'2/f′′' if calc.one_d else '2/λmax'}")
     if lam_max <= 0:
+        what = "" if calc.one_d else f" ({classify_hessian(eigen)[0]})"
         diagnostics.append(Diagnostic(
-            "no_minimum", "the Hessian at the last iterate has no positive curvature: this is "
-            "not near a minimum", label))
+            "no_minimum", f"the Hessian at the last iterate has no positive curvature{what}: "
+            "this is not near a minimum", label))
         return [Block(title, quantities, tables)], None, diagnostics
     limit = 2.0 / lam_max
     lam = E.Sym("lambda_max", "λmax") if not calc.one_d else E.Sym("lambda_max", "f′′")
@@ -607,6 +667,11 @@ def _local(calc: Calculus, hessian: np.ndarray, last: np.ndarray, eta: float, la
             "not_converged", f"after the last step the gradient is still {norm:.3g}: the "
             "iterates have not reached a stationary point, so the local analysis describes the "
             "last iterate, not a minimiser", label))
+    elif lam_min < 0 and not calc.one_d:
+        kind, _, _, meaning = classify_hessian(eigen)
+        diagnostics.append(Diagnostic(
+            "saddle", f"the iterates reached a stationary point whose Hessian is {kind}: "
+            f"{meaning}", label))
     elif lam_min > 0 and eta >= limit:
         diagnostics.append(Diagnostic(
             "unstable_learning_rate", f"η = {eta:g} is not below 2/λmax = {limit:g} of the "

@@ -706,17 +706,20 @@ def header(problem: Problem) -> Header:
                             "per sample; a step sums them (a₀ = x)"))
     formulas.append(Formula(Deriv(LOSS, Sym("bl", "b", "l"), "g"), Sym("delta_l", "δ", "l"),
                             "per sample"))
-    formulas += update_rules(setup.base, "update (W and b)")
+    if not problem.extra.get("formula_only"):
+        formulas += update_rules(setup.base, "update (W and b)")
     if problem.extra.get("symbolic"):
         from gdtrace.symbolic import mlp_gradients
 
-        formulas += mlp_gradients(setup.layers, setup.loss)
+        formulas += mlp_gradients(setup.layers, setup.loss, setup.target.base)
     notes = ["vectors are rows: x is 1×inputs, W is inputs×units, u = x·W + b is 1×units",
              "Lᵢ is sample i's share of L when a step adds several samples: L = Σᵢ Lᵢ"]
     frozen = [f"W{i}, b{i}" for i, layer in enumerate(setup.layers, 1) if not layer.trainable]
     if frozen:
         notes.append(f"frozen (trainable: false), kept at their values: {'; '.join(frozen)}")
-    return Header("multilayer perceptron", setup.loss.description, update_text(setup.base),
+    update = "none: the formulas alone" if problem.extra.get("formula_only") else \
+        update_text(setup.base)
+    return Header("multilayer perceptron", setup.loss.description, update,
                   formulas, _settings(problem, setup), notes)
 
 

@@ -307,26 +307,55 @@ def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
             {f"dLda:{name}": da[name], f"fp:{name}": fp}))
     out.da, out.dz = da, dz
 
-    # one chain-rule line per trainable parameter -----------------------------------------
+    # one chain-rule line per trainable parameter (per use, then the sum, when shared) -----
+    uses: dict[str, list[tuple[Expr, dict[str, float], float]]] = {}
     for node in graph.nodes:
         factors, ops, value = _node_factors(node, L, da, dz, fps)
         for edge in node.edges:
-            if not trainable[edge.weight]:
-                continue
-            src = source_sym(graph, edge.source)
-            grad = carry(value * a[edge.source])
-            out.grads[edge.weight] = grad
-            out.grad_lines.append(Quantity(
-                edge.weight, Role.GRAD, Deriv(L, param_sym(edge.weight), f"grad:{edge.weight}"),
-                grad, _product(*factors, src), ops | {src_key(edge.source): a[edge.source]}))
+            if trainable[edge.weight]:
+                uses.setdefault(edge.weight, []).append((
+                    _product(*factors, source_sym(graph, edge.source)),
+                    ops | {src_key(edge.source): a[edge.source]},
+                    carry(value * a[edge.source])))
         if node.bias is not None and trainable[node.bias]:
-            grad = carry(value)
-            out.grads[node.bias] = grad
-            out.grad_lines.append(Quantity(
-                node.bias, Role.GRAD, Deriv(L, param_sym(node.bias), f"grad:{node.bias}"), grad,
-                _product(*factors), dict(ops)))
+            uses.setdefault(node.bias, []).append((_product(*factors), dict(ops), carry(value)))
+    for name, found in uses.items():
+        out.grad_lines += _gradient_lines(name, found, L, carry)
+        out.grads[name] = out.grad_lines[-1].value  # type: ignore[assignment]
     link_lines(out.lines + out.grad_lines, dict(sources or {}))
     return out
+
+
+def _gradient_lines(name: str, uses: list[tuple[Expr, dict[str, float], float]], L: Sym,
+                    carry: Carry) -> list[Quantity]:
+    """∂L/∂w: one chain-rule line; a shared (tied) parameter gets one line per use, then
+    ∂L/∂w = the sum over its uses."""
+    symbol = Deriv(L, param_sym(name), f"grad:{name}")
+    if len(uses) == 1:
+        formula, ops, value = uses[0]
+        return [Quantity(name, Role.GRAD, symbol, value, formula, ops)]
+    lines, refs, values = [], [], {}
+    base = param_sym(name)
+    for u, (formula, ops, value) in enumerate(uses, start=1):
+        key = f"use:{name}:{u}"
+        use = Deriv(L, Sym(base.key, base.base, f"{base.sub}({u})"), key)
+        lines.append(Quantity(f"dL/d{name}({u})", Role.VALUE, use, value, formula, ops))
+        refs.append(use)
+        values[key] = value
+    total = carry(sum(values.values()))
+    one_use = Deriv(L, Sym(base.key, base.base, f"{base.sub}(k)"), "use")
+    lines.append(Quantity(name, Role.GRAD, symbol, total,
+                          Sum("k", Num(len(uses)), one_use, tuple(refs)), values))
+    return lines
+
+
+def shared_uses(graph: Graph) -> dict[str, int]:
+    """Parameters used more than once (tied weights, a layer's shared bias): name → uses."""
+    counts: dict[str, int] = {}
+    for node in graph.nodes:
+        for name in [e.weight for e in node.edges] + ([node.bias] if node.bias else []):
+            counts[name] = counts.get(name, 0) + 1
+    return {name: k for name, k in counts.items() if k > 1}
 
 
 def _node_factors(node: Node, L: Sym, da: dict[str, float], dz: dict[str, float],
@@ -437,8 +466,9 @@ def _step(setup: Setup, number: int, group: list[int], params: dict[str, float],
         row += [Quantity(k, Role.INPUT, target_sym(k), v) for k, v in t.items()]
         row += result.lines
         if not single:
-            row += [Quantity(f"dL/d{q.key}", Role.VALUE, q.symbol, q.value, q.formula,
-                             q.operands, links=q.links) for q in result.grad_lines]
+            row += [Quantity(q.key if q.role is Role.VALUE else f"dL/d{q.key}", Role.VALUE,
+                             q.symbol, q.value, q.formula, q.operands, links=q.links)
+                    for q in result.grad_lines]  # (a shared parameter's uses are VALUE lines)
             for q in row:
                 q.heading = q.heading or unsampled(q.symbol)
         rows.append(row)
@@ -497,8 +527,10 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     params = {p.name: carry(p.value) for p in graph.params}
     trainable = {p.name: p.trainable for p in graph.params}
     settings = _settings(problem, setup)
-    if problem.extra.get("symbolic"):
-        return Run(label, settings, [], {}, None, list(params)), []
+    if problem.extra.get("symbolic"):  # formulas (and their values, if numbers are given)
+        from gdtrace.symbolic import network_run
+
+        return network_run(problem, setup, label, settings), []
     rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
     between = Carry(setup.schedule.round_between)
     epochs: list[Epoch] = []
@@ -538,6 +570,8 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
 
 
 def _settings(problem: Problem, setup: Setup) -> dict[str, object]:
+    if problem.extra.get("symbolic"):  # no training: η and epochs are not used
+        return {"loss": problem.loss}
     settings: dict[str, object] = {"learning_rate": setup.eta, "epochs": problem.epochs,
                                    "update": "iterations" if setup.schedule.iterations
                                    else setup.update, "loss": problem.loss}
@@ -595,19 +629,27 @@ def header(problem: Problem) -> Header:
             rhs = activation_of(node.activation, node.slope).formula(z_sym(node.name))
         formulas.append(Formula(a_sym(node.name), rhs, node.activation))
     rules = backprop_rules(setup.loss, graph.targets)
-    formulas += [r for r in rules if r.relation != "←"] + update_rules(setup)
+    formulas += [r for r in rules if r.relation != "←"]
+    formulas += [] if problem.extra.get("formula_only") else update_rules(setup)
     if problem.extra.get("symbolic"):
         from gdtrace.symbolic import network_gradients
 
         formulas += network_gradients(graph, setup.loss)
     frozen = [p.name for p in graph.params if not p.trainable]
     notes = ["Lᵢ is sample i's share of L when a step adds several samples: L = Σᵢ Lᵢ"]
+    shared = shared_uses(graph)
+    if shared:
+        listed = ", ".join(f"{name} ({k} uses)" for name, k in shared.items())
+        notes.append(f"shared (tied) parameters: {listed}; the gradient of each is the sum over "
+                     "its uses, ∂L/∂w = Σₖ ∂L/∂w₍ₖ₎ (use k), one chain-rule line per use")
     if frozen:
         notes.append(f"frozen (trainable: false), kept at their values: {', '.join(frozen)}")
     if setup.schedule.round_between is not None:
         notes.append(f"the parameters carried into the next step are rounded to "
                      f"{setup.schedule.round_between} decimals")
-    return Header("neural network (named nodes)", setup.loss.description, update_text(setup),
+    update = "none: the formulas alone" if problem.extra.get("formula_only") else \
+        update_text(setup)
+    return Header("neural network (named nodes)", setup.loss.description, update,
                   formulas, _settings(problem, setup), notes)
 
 
