@@ -8,15 +8,14 @@ parameters, the final parameters and loss.
 from __future__ import annotations
 
 import numpy as np
+from check_problems import random_problem
 from hypothesis import HealthCheck, Phase, given, settings
 
-from check_problems import random_problem
 from gdtrace.problem import load_problem_text
 from gdtrace.solvers import solve
-from gdtrace.streaming import NUMERIC_EVENTS, EpochStart, RunEnd, StepDone, run_events, \
-    step_record
+from gdtrace.streaming import NUMERIC_EVENTS, EpochStart, RunEnd, StepDone, run_events, step_record
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck),
                     phases=[Phase.explicit, Phase.reuse, Phase.generate])
 

@@ -309,6 +309,9 @@ class Grader:
             base = CellVerdict(cell.address.at(index), cell.quantity.symbol, w.text, key_e,
                                yours_e, "missing", None, [], options.points_of(
                                    cell.address.section), 0.0, w.line)
+            if spans and node.formula is not None:
+                base.expected_range = (min(float(s.lo) for s in spans),
+                                       max(float(s.hi) for s in spans))
             if w.value is None:
                 verdicts.append(base)
                 continue

@@ -64,6 +64,9 @@ class CellVerdict:
     points: float = 1.0
     score: float = 0.0
     line: int | None = None  # where the answers file wrote it
+    # the range the formula gives over the student's own numbers (all their readings): the
+    # tolerance behind "carried"; None where the line cannot be re-evaluated
+    expected_range: tuple[float, float] | None = None
 
 
 @dataclass
