@@ -7,6 +7,7 @@ warnings at |z| = 1000).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,7 +19,13 @@ Array = np.ndarray
 
 
 def stable_sigmoid(z: Array | float) -> Array:
-    """σ(z) without overflow: e^(−|z|) never exceeds 1."""
+    """σ(z) without overflow: e^(−|z|) never exceeds 1 (a Python float stays a float: the
+    scalar networks call this per node and numpy's per-call cost would dominate)."""
+    if type(z) is float:
+        if z != z:
+            return z  # type: ignore[return-value]
+        small = math.exp(-abs(z))
+        return (1.0 / (1.0 + small) if z >= 0 else small / (1.0 + small))  # type: ignore
     z = np.asarray(z, dtype=float)
     small = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0 / (1.0 + small), small / (1.0 + small))

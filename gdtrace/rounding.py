@@ -18,7 +18,17 @@ def round_half_away(value: float, decimals: int) -> float:
     value = float(value)  # a numpy float's repr is "np.float64(…)", not its digits
     if not math.isfinite(value):
         return value
-    decimal = Decimal(repr(value))
+    digits = repr(value)
+    point = digits.find(".")
+    if "e" not in digits and point >= 0:
+        written = len(digits) - point - 1
+        if written <= decimals:
+            return value + 0.0  # already written with at most that many decimals: unchanged
+        if not (written == decimals + 1 and digits[-1] == "5"):
+            # not a tie in the decimal form, so the binary value lies on the same side of
+            # the halfway point as its digits: Python's correctly rounded round() agrees
+            return round(value, decimals) + 0.0
+    decimal = Decimal(digits)
     with localcontext() as context:
         context.prec = 400  # enough for any float's integer part plus the decimals
         rounded = float(decimal.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))

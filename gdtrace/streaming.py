@@ -32,7 +32,8 @@ from gdtrace.trace import Diagnostic, Role, Step
 GLM_MODELS = ("logistic", "linear")
 # Models whose solver module computes the run as numbers only (an ``events`` function): flat
 # memory and no worked lines for --summary/--stream. Others replay a full trace.
-NUMERIC_EVENTS = {"mlp": "gdtrace.solvers.mlp", "function": "gdtrace.solvers.function"}
+NUMERIC_EVENTS = {"mlp": "gdtrace.solvers.mlp", "function": "gdtrace.solvers.function",
+                  "network": "gdtrace.solvers.network"}
 
 
 @dataclass

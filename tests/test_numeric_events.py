@@ -13,7 +13,15 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from gdtrace.problem import load_problem_text
 from gdtrace.solvers import solve
-from gdtrace.streaming import NUMERIC_EVENTS, EpochStart, RunEnd, StepDone, run_events, step_record
+from gdtrace.streaming import (
+    NUMERIC_EVENTS,
+    EpochEnd,
+    EpochStart,
+    RunEnd,
+    StepDone,
+    run_events,
+    step_record,
+)
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck),
@@ -49,6 +57,15 @@ def test_events_equal_the_worked_trace(text: str) -> None:
     assert isinstance(end, RunEnd)
     assert same(end.final_loss, run.final_loss)
     assert all(same(end.final[k], run.final[k]) for k in run.final)
+    # --summary: numbers only, the same epoch losses, parameters after each epoch and end
+    summary = list(run_events(problem, steps=False))
+    assert [e.loss for e in summary if isinstance(e, EpochStart)] == losses
+    ends = [e.params for e in summary if isinstance(e, EpochEnd)]
+    last = [e.params for e in events if isinstance(e, EpochEnd)]
+    assert len(ends) == len(last)
+    assert all(same(a[k], b[k]) for a, b in zip(ends, last) for k in b)
+    assert same(summary[-1].final_loss, run.final_loss)
+    assert all(same(summary[-1].final[k], run.final[k]) for k in run.final)
 
 
 def test_summary_keeps_no_steps() -> None:

@@ -10,8 +10,10 @@ Conventions: docs/networks.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +23,7 @@ from gdtrace.optimizers import Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, Node, Schedule
 from gdtrace.rounding import Carry
-from gdtrace.solvers.checks import keep_step
+from gdtrace.solvers.checks import keep_step, non_finite_message
 from gdtrace.trace import Diagnostic, Epoch, Formula, Header, Link, Quantity, Role, Run, Step
 
 LOSS = Sym("L", "L")
@@ -167,6 +169,92 @@ class SamplePass:
     da: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class Numbers:
+    """One sample's forward and backward pass as numbers only, each carry-rounded as it is
+    written: the math of :func:`sample_pass`, which writes its lines from these; ``--summary``
+    and ``--stream`` use them alone."""
+
+    z: dict[str, float]
+    a: dict[str, float]  # the inputs' values, then each node's activation
+    loss: float
+    da: dict[str, float]
+    dz: dict[str, float]
+    fps: dict[str, float]  # f'(z) of the nodes whose lines write it
+    uses: dict[str, list[float]]  # each trainable parameter's gradient, use by use
+    grads: dict[str, float]  # … and summed over its uses
+    output_da: dict[str, float]  # ∂L/∂a of each output from the loss (before what it feeds)
+
+
+def pass_numbers(graph: Graph, loss: OutputLoss, params: dict[str, float],
+                 trainable: dict[str, bool], x: dict[str, float], t: dict[str, float],
+                 scale: float, carry: Carry, backward: bool = True) -> Numbers:
+    """Forward and backward pass for one sample (``scale``: the loss's 1/(N·K) factor);
+    ``backward=False`` stops after the loss (an epoch's data loss needs no gradient)."""
+    a: dict[str, float] = dict(x)
+    z: dict[str, float] = {}
+    softmax_nodes = [n for n in graph.nodes if n.activation == "softmax"]
+    for node in graph.nodes:
+        total = sum(params[e.weight] * a[e.source] for e in node.edges)
+        if node.bias is not None:
+            total += params[node.bias]
+        z[node.name] = carry(total)
+        if node.activation != "softmax":
+            act = activation_of(node.activation, node.slope)
+            a[node.name] = carry(float(act.forward(z[node.name])))
+    if softmax_nodes:
+        probs = ACTIVATIONS["softmax"].forward(np.array([z[n.name] for n in softmax_nodes]))
+        for node, p in zip(softmax_nodes, probs):
+            a[node.name] = carry(float(p))
+    loss_total = 0.0
+    for out_name, target in zip(graph.outputs, graph.targets):
+        loss_total += float(loss.term(np.array(a[out_name]), np.array(t[target])))
+    da: dict[str, float] = {}
+    dz: dict[str, float] = {}
+    if not backward:
+        return Numbers(z, a, carry(scale * loss_total), da, dz, {}, {}, {}, {})
+    for out_name, target in zip(graph.outputs, graph.targets):
+        if loss.paired is not None:
+            dz[out_name] = carry(scale * (a[out_name] - t[target]))
+        else:
+            da[out_name] = carry(scale * float(loss.derivative(np.array(a[out_name]),
+                                                                np.array(t[target]))))
+    output_da = dict(da)  # ∂L/∂a of the outputs from the loss alone
+    fps: dict[str, float] = {}
+    for node in reversed(graph.nodes):
+        name = node.name
+        children = graph.children(name)
+        if children:
+            value = sum(dz[c.name] * params[e.weight] for c, e in children)
+            if name in da:  # an output that also feeds other nodes
+                value += da[name]
+            da[name] = carry(value)
+        if name in dz:
+            continue
+        if node.activation == "linear":
+            dz[name] = da[name]
+        elif node.activation == "softmax":
+            group = [n.name for n in graph.nodes if n.activation == "softmax"]
+            weighted = sum(da[g] * a[g] for g in group)
+            dz[name] = carry(a[name] * (da[name] - weighted))
+        else:
+            act = activation_of(node.activation, node.slope)
+            fps[name] = carry(float(act.derivative(z[name], a[name])))
+            dz[name] = carry(da[name] * fps[name])
+    uses: dict[str, list[float]] = {}
+    for node in graph.nodes:
+        name = node.name
+        signal = da[name] * fps[name] if name in fps else \
+            da[name] if node.activation == "linear" and name in da else dz[name]
+        for edge in node.edges:
+            if trainable[edge.weight]:
+                uses.setdefault(edge.weight, []).append(carry(signal * a[edge.source]))
+        if node.bias is not None and trainable[node.bias]:
+            uses.setdefault(node.bias, []).append(carry(signal))
+    grads = {k: v[0] if len(v) == 1 else carry(sum(v)) for k, v in uses.items()}
+    return Numbers(z, a, carry(scale * loss_total), da, dz, fps, uses, grads, output_da)
+
+
 def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
                 trainable: dict[str, bool], x: dict[str, float], t: dict[str, float],
                 scale: float, carry: Carry, sample: int | None,
@@ -179,7 +267,8 @@ def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
     """
     out = SamplePass()
     L = loss_sym(sample)
-    a: dict[str, float] = dict(x)
+    numbers = pass_numbers(graph, loss, params, trainable, x, t, scale, carry)
+    a = numbers.a
 
     def src_key(source: str) -> str:
         return f"input:{source}" if source in graph.inputs else f"a:{source}"
@@ -188,31 +277,24 @@ def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
     softmax_nodes = [n for n in graph.nodes if n.activation == "softmax"]
     for node in graph.nodes:
         terms: list[Expr] = [param_sym(e.weight) * source_sym(graph, e.source) for e in node.edges]
-        total = sum(params[e.weight] * a[e.source] for e in node.edges)
         operands = {f"param:{e.weight}": params[e.weight] for e in node.edges}
         operands |= {src_key(e.source): a[e.source] for e in node.edges}
         if node.bias is not None:
             terms.append(param_sym(node.bias))
-            total += params[node.bias]
             operands[f"param:{node.bias}"] = params[node.bias]
-        z = carry(total)
+        z = numbers.z[node.name]
         out.z[node.name] = z
         out.lines.append(Quantity(f"z{node.name}", Role.VALUE, z_sym(node.name), z,
                                   Add.of(*terms) if len(terms) > 1 else terms[0], operands))
         if node.activation == "softmax":
             continue
         act = activation_of(node.activation, node.slope)
-        value = carry(float(act.forward(np.array(z))))
-        a[node.name] = value
-        out.a[node.name] = value
+        value = out.a[node.name] = a[node.name]
         out.lines.append(Quantity(f"a{node.name}", Role.VALUE, a_sym(node.name), value,
                                   act.formula(z_sym(node.name)), {f"z:{node.name}": z}))
     if softmax_nodes:
-        zs = np.array([out.z[n.name] for n in softmax_nodes])
-        probs = ACTIVATIONS["softmax"].forward(zs)
-        for node, p in zip(softmax_nodes, probs):
-            value = carry(float(p))
-            a[node.name] = out.a[node.name] = value
+        for node in softmax_nodes:
+            value = out.a[node.name] = a[node.name]
             exps = tuple(func("exp", z_sym(m.name)) for m in softmax_nodes)
             formula = func("exp", z_sym(node.name)) / Sum("j", Num(len(softmax_nodes)),
                                                           func("exp", Sym("z_j", "z", "j")), exps)
@@ -222,38 +304,30 @@ def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
 
     # loss ------------------------------------------------------------------------------
     terms = []
-    loss_total = 0.0
     operands = {}
     for out_name, target in zip(graph.outputs, graph.targets):
         terms.append(loss.term_formula(a_sym(out_name), target_sym(target)))
-        loss_total += float(loss.term(np.array(a[out_name]), np.array(t[target])))
         operands |= {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
     body: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
-    out.loss = carry(scale * loss_total)
+    out.loss = numbers.loss
     out.lines.append(Quantity("L", Role.VALUE, L, out.loss, _scaled(scale, body), operands))
 
     # backward: the outputs -------------------------------------------------------------
-    da: dict[str, float] = {}
-    dz: dict[str, float] = {}
+    da, dz, fps = numbers.da, numbers.dz, numbers.fps
+    output_grads = {o: numbers.output_da[o] for o in numbers.output_da}
     for out_name, target in zip(graph.outputs, graph.targets):
-        node = graph.node(out_name)
         ops = {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
         if loss.paired is not None:
-            value = carry(scale * (a[out_name] - t[target]))
-            dz[out_name] = value
+            value = dz[out_name]
             out.lines.append(Quantity(f"dL/dz{out_name}", Role.VALUE,
                                       Deriv(L, z_sym(out_name), f"dLdz:{out_name}"), value,
                                       _scaled(scale, a_sym(out_name) - target_sym(target)), ops))
             continue
-        value = carry(scale * float(loss.derivative(np.array(a[out_name]), np.array(t[target]))))
-        da[out_name] = value
         formula = _scaled(scale, loss.derivative_formula(a_sym(out_name), target_sym(target)))
         out.lines.append(Quantity(f"dL/da{out_name}", Role.VALUE,
-                                  Deriv(L, a_sym(out_name), f"dLda:{out_name}"), value, formula,
-                                  ops))
-        del node
+                                  Deriv(L, a_sym(out_name), f"dLda:{out_name}"),
+                                  output_grads[out_name], formula, ops))
     # backward: every node in reverse ---------------------------------------------------
-    fps: dict[str, float] = {}
     for node in reversed(graph.nodes):
         name = node.name
         children = graph.children(name)
@@ -262,29 +336,23 @@ def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
                      for c, e in children]
             ops = {f"dLdz:{c.name}": dz[c.name] for c, _ in children}
             ops |= {f"param:{e.weight}": params[e.weight] for _, e in children}
-            value = sum(dz[c.name] * params[e.weight] for c, e in children)
             formula: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
-            if name in da:  # an output that also feeds other nodes
+            if name in output_grads:  # an output that also feeds other nodes
                 formula = Deriv(L, a_sym(name), f"dLda:{name}") + formula
-                ops[f"dLda:{name}"] = da[name]
-                value += da[name]
-            da[name] = carry(value)
+                ops[f"dLda:{name}"] = output_grads[name]
             out.lines.append(Quantity(f"dL/da{name}", Role.VALUE,
                                       Deriv(L, a_sym(name), f"dLda:{name}"), da[name], formula,
                                       ops))
-        if name in dz:
-            continue
+        if loss.paired is not None and name in graph.outputs:
+            continue  # its ∂L/∂z came from the loss directly
         symbol = Deriv(L, z_sym(name), f"dLdz:{name}")
         if node.activation == "linear":
-            dz[name] = da[name]
             out.lines.append(Quantity(f"dL/dz{name}", Role.VALUE, symbol, dz[name],
                                       Deriv(L, a_sym(name), f"dLda:{name}"),
                                       {f"dLda:{name}": da[name]}))
             continue
         if node.activation == "softmax":
             group = [n.name for n in graph.nodes if n.activation == "softmax"]
-            weighted = sum(da[g] * a[g] for g in group)
-            dz[name] = carry(a[name] * (da[name] - weighted))
             inner = Sum("j", Num(len(group)), Deriv(L, Sym("a_j", "a", "j"), "dLda:j")
                         * Sym("a_j", "a", "j"),
                         tuple(Deriv(L, a_sym(g), f"dLda:{g}") * a_sym(g) for g in group))
@@ -294,13 +362,11 @@ def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
                 a_sym(name) * (Deriv(L, a_sym(name), f"dLda:{name}") - inner), ops))
             continue
         act = activation_of(node.activation, node.slope)
-        fp = carry(float(act.derivative(np.array(out.z[name]), np.array(a[name]))))
-        fps[name] = fp
+        fp = fps[name]
         f_symbol = fprime(node)
         out.lines.append(Quantity(f"f'(z{name})", Role.VALUE, f_symbol, fp,
                                   act.derivative_formula(z_sym(name), a_sym(name)),
                                   {f"z:{name}": out.z[name], f"a:{name}": a[name]}))
-        dz[name] = carry(da[name] * fp)
         out.lines.append(Quantity(
             f"dL/dz{name}", Role.VALUE, symbol, dz[name],
             Deriv(L, a_sym(name), f"dLda:{name}") * Ref(f_symbol, f"fp:{name}"),
@@ -310,26 +376,28 @@ def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
     # one chain-rule line per trainable parameter (per use, then the sum, when shared) -----
     uses: dict[str, list[tuple[Expr, dict[str, float], float]]] = {}
     for node in graph.nodes:
-        factors, ops, value = _node_factors(node, L, da, dz, fps)
+        factors, ops = _node_factors(node, L, da, dz, fps)
         for edge in node.edges:
             if trainable[edge.weight]:
                 uses.setdefault(edge.weight, []).append((
                     _product(*factors, source_sym(graph, edge.source)),
                     ops | {src_key(edge.source): a[edge.source]},
-                    carry(value * a[edge.source])))
+                    numbers.uses[edge.weight][len(uses.get(edge.weight, []))]))
         if node.bias is not None and trainable[node.bias]:
-            uses.setdefault(node.bias, []).append((_product(*factors), dict(ops), carry(value)))
+            uses.setdefault(node.bias, []).append((
+                _product(*factors), dict(ops), numbers.uses[node.bias][len(uses.get(node.bias,
+                                                                                      []))]))
     for name, found in uses.items():
-        out.grad_lines += _gradient_lines(name, found, L, carry)
-        out.grads[name] = out.grad_lines[-1].value  # type: ignore[assignment]
+        out.grad_lines += _gradient_lines(name, found, L, numbers.grads[name])
+        out.grads[name] = numbers.grads[name]
     link_lines(out.lines + out.grad_lines, dict(sources or {}))
     return out
 
 
 def _gradient_lines(name: str, uses: list[tuple[Expr, dict[str, float], float]], L: Sym,
-                    carry: Carry) -> list[Quantity]:
+                    total: float) -> list[Quantity]:
     """∂L/∂w: one chain-rule line; a shared (tied) parameter gets one line per use, then
-    ∂L/∂w = the sum over its uses."""
+    ∂L/∂w = the sum over its uses (``total``, from :func:`pass_numbers`)."""
     symbol = Deriv(L, param_sym(name), f"grad:{name}")
     if len(uses) == 1:
         formula, ops, value = uses[0]
@@ -342,7 +410,6 @@ def _gradient_lines(name: str, uses: list[tuple[Expr, dict[str, float], float]],
         lines.append(Quantity(f"dL/d{name}({u})", Role.VALUE, use, value, formula, ops))
         refs.append(use)
         values[key] = value
-    total = carry(sum(values.values()))
     one_use = Deriv(L, Sym(base.key, base.base, f"{base.sub}(k)"), "use")
     lines.append(Quantity(name, Role.GRAD, symbol, total,
                           Sum("k", Num(len(uses)), one_use, tuple(refs)), values))
@@ -359,15 +426,16 @@ def shared_uses(graph: Graph) -> dict[str, int]:
 
 
 def _node_factors(node: Node, L: Sym, da: dict[str, float], dz: dict[str, float],
-                  fps: dict[str, float]) -> tuple[list[Expr], dict[str, float], float]:
-    """The chain-rule factors of ∂L/∂zₙ: ∂L/∂aₙ·f'(zₙ), ∂L/∂aₙ (linear), or ∂L/∂zₙ."""
+                  fps: dict[str, float]) -> tuple[list[Expr], dict[str, float]]:
+    """The chain-rule factors of ∂L/∂zₙ: ∂L/∂aₙ·f'(zₙ), ∂L/∂aₙ (linear), or ∂L/∂zₙ (the same
+    choice as :func:`pass_numbers`)."""
     name = node.name
     if name in fps:
         return ([Deriv(L, a_sym(name), f"dLda:{name}"), Ref(fprime(node), f"fp:{name}")],
-                {f"dLda:{name}": da[name], f"fp:{name}": fps[name]}, da[name] * fps[name])
+                {f"dLda:{name}": da[name], f"fp:{name}": fps[name]})
     if node.activation == "linear" and name in da:
-        return [Deriv(L, a_sym(name), f"dLda:{name}")], {f"dLda:{name}": da[name]}, da[name]
-    return [Deriv(L, z_sym(name), f"dLdz:{name}")], {f"dLdz:{name}": dz[name]}, dz[name]
+        return [Deriv(L, a_sym(name), f"dLda:{name}")], {f"dLda:{name}": da[name]}
+    return [Deriv(L, z_sym(name), f"dLdz:{name}")], {f"dLdz:{name}": dz[name]}
 
 
 def _product(*factors: Expr) -> Expr:
@@ -567,6 +635,105 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     run = Run(label, settings, epochs, dict(params), final_loss, list(params),
               stopped_early=stopped)
     return run, diagnostics
+
+
+def events(problem: Problem, label: str = "as written", *, steps: bool = True,
+           max_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
+           finished: list[Any] | None = None) -> Iterator[Any]:
+    """The run as ``--summary``/``--stream`` events, keeping nothing between steps. The
+    summary is computed as numbers only (:func:`pass_numbers`); ``--stream``, which prints
+    every value of every step, writes each step as the worked solution does and drops it."""
+    from gdtrace.solvers.checks import first_non_finite, non_finite_step
+    from gdtrace.streaming import (
+        EpochEnd,
+        EpochStart,
+        RunEnd,
+        RunStart,
+        planned_steps,
+        step_record,
+    )
+
+    setup = setup_from(problem)
+    graph, carry = setup.graph, setup.carry
+    params = {p.name: carry(p.value) for p in graph.params}
+    trainable = {p.name: p.trainable for p in graph.params}
+    frozen = dict.fromkeys(params, False)
+    live = [p.name for p in graph.params if p.trainable]
+    planned = planned_steps(problem)
+    limit = planned if max_steps is None else min(planned, max_steps)
+    total_steps = problem.epochs * sum(1 for _ in setup.groups(None))
+    keys: list[str] = []
+    if steps:  # the per-sample value keys, as the worked steps write them
+        probe = setup_from(problem)  # its own optimizer: the probe must not advance the run's
+        first = _step(probe, 0, next(probe.groups(None)), params, trainable)
+        keys = [q.key for q in first.rows[0] if q.role is Role.VALUE]
+    yield RunStart(label, list(params), keys, limit, _settings(problem, setup))
+    rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
+    between = Carry(setup.schedule.round_between)
+    optimizer = setup.optimizer
+    diagnostics: list[Diagnostic] = []
+    number, stopped = 0, False
+
+    def data_loss() -> float:
+        scale = setup.loss.scale(setup.n, len(graph.outputs))
+        losses = [pass_numbers(graph, setup.loss, params, frozen,
+                               dict(zip(graph.inputs, map(float, x))),
+                               dict(zip(graph.targets, map(float, y))), 1.0, carry,
+                               backward=False).loss
+                  for x, y in zip(setup.X, setup.Y)]
+        return carry(scale * sum(losses))
+
+    with np.errstate(all="ignore"):
+        for e in range(1, problem.epochs + 1):
+            if number >= limit:
+                break
+            yield EpochStart(e, float(data_loss()))
+            for group in setup.groups(rng if setup.update != "batch" else None):
+                if number >= limit:
+                    break
+                number += 1
+                if steps:
+                    step = _step(setup, number, group, params, trainable)
+                    yield step_record(step, e)
+                    bad_line = first_non_finite(step)
+                    params = {q.key: float(q.value) for q in step.of_role(Role.PARAM)}
+                    if bad_line is not None:
+                        diagnostics.append(non_finite_step(bad_line, label, e, number))
+                        stopped = True
+                else:
+                    scale = setup.loss.scale(len(group), len(graph.outputs))
+                    passes = [pass_numbers(graph, setup.loss, params, trainable,
+                                           dict(zip(graph.inputs, map(float, setup.X[s]))),
+                                           dict(zip(graph.targets, map(float, setup.Y[s]))),
+                                           scale, carry) for s in group]
+                    grads = {n: passes[0].grads[n] if len(passes) == 1 else
+                             carry(sum(p.grads[n] for p in passes)) for n in live}
+                    moved, _ = optimizer.values(live, [params[n] for n in live],
+                                                [grads[n] for n in live])
+                    params.update(zip(live, map(float, moved)))
+                    bad = next((n for n in live if not math.isfinite(params[n])), None)
+                    if bad is not None:
+                        diagnostics.append(Diagnostic("non_finite", non_finite_message(
+                            f"the updated {bad}", params[bad]), label, e, number))
+                        stopped = True
+                if progress is not None:
+                    progress(number, limit)
+                if stopped:
+                    break
+                if setup.schedule.round_between is not None and number < total_steps:
+                    params = {k: between(v) for k, v in params.items()}
+            yield EpochEnd(e, number, dict(params))
+            if stopped:
+                break
+        final_loss = float(data_loss())
+    capped = number >= limit and limit < planned and not stopped
+    if capped:
+        diagnostics.append(Diagnostic("max_steps", f"stopped after {limit} of {planned} steps "
+                                      "(--max-steps)", label))
+    end = RunEnd(dict(params), final_loss, diagnostics, stopped or capped, number)
+    if finished is not None:
+        finished.append(end)
+    yield end
 
 
 def _settings(problem: Problem, setup: Setup) -> dict[str, object]:
