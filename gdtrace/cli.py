@@ -32,7 +32,8 @@ DecimalsOpt = Annotated[Optional[int], typer.Option(
     "--decimals", min=0, max=15, show_default=False,
     help="Digits shown (display only; default 4, or the --carry digits).")]
 FormatOpt = Annotated[Optional[str], typer.Option(
-    "--format", "-f", help="terminal, text, markdown, latex, json, csv, html or svg. Default: "
+    "--format", "-f", help="terminal, text, markdown, latex, json, csv, html, terminal-html "
+                           "or svg. Default: "
                            "from the --output extension; else terminal on a terminal, text "
                            "when piped or when NO_COLOR is set.", show_default=False)]
 OutputOpt = Annotated[Optional[str], typer.Option(
