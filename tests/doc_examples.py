@@ -44,7 +44,7 @@ def output(args: str, how: str | None) -> str:
     if words[0] in FORMATTED and "--format" not in words:
         words += ["--format", "text"]
     with at_root():
-        result = CliRunner().invoke(app, words)
+        result = CliRunner().invoke(app, words, env={"COLUMNS": None})  # piped, width unset
     if result.exit_code != 0:
         raise AssertionError(f"gdtrace {args} failed ({result.exit_code}): {result.output}")
     lines = [line.rstrip() for line in result.stdout.rstrip("\n").split("\n")]
