@@ -59,13 +59,26 @@ def test_every_page_is_well_formed_and_self_contained(name: str, steps: bool) ->
 
 
 def test_step_table_is_a_table_with_column_groups() -> None:
-    root = parsed(page_of("logreg"))
+    root = parsed(page_of("perceptron"))
     table = root.find(".//details//table")
     groups = [(th.text, th.get("colspan")) for th in table.find("thead/tr").findall("th")]
-    assert groups == [(None, "2"), ("forward pass", "7"), ("gradients", "4"),
-                      ("parameters after", "4")]
+    assert groups == [(None, "2"), ("forward pass", "6"), ("parameters after", "3")]
     first_row = [td.text for td in table.find("tbody/tr").findall("td")]
+    assert first_row[:2] == ["1", "1"] and len(first_row) == 11
+
+
+def test_a_table_too_wide_for_a_page_is_split_into_named_panels() -> None:
+    root = parsed(page_of("logreg"))
+    tables = root.findall(".//details")[0].findall(".//table")
+    assert [t.find("caption").text for t in tables] == ["Forward pass, gradients",
+                                                        "Parameters after"]
+    for table in tables:  # each panel repeats step and sample
+        assert [th.text for th in table.find("thead/tr").findall("th")][:2] == ["step",
+                                                                                "sample"]
+    first_row = [td.text for td in tables[0].find("tbody/tr").findall("td")]
     assert first_row[:9] == ["1", "1", "5", "8", "6", "1", "1.0600", "0.7427", "-0.2573"]
+    assert [td.text for td in tables[1].find("tbody/tr").findall("td")] == [
+        "1", "1", "0.2087", "0.2658", "0.1844", "0.0257"]
 
 
 def test_epochs_fold_and_long_runs_open_only_the_ends() -> None:

@@ -39,6 +39,7 @@ from gdtrace.trace import Table as TraceTable
 # A worked line longer than this (characters of its text, roughly) is set one part per row
 # (symbolic, substituted, result) and a long expanded sum is cut between its terms.
 LINE_LIMIT = 78
+TABLE_LIMIT = 110  # characters (roughly) of a table that fits a page; wider ones are split
 OPEN_EPOCHS = 3  # runs with more epochs fold all but the first and the last
 
 
@@ -152,12 +153,38 @@ class HtmlWriter(DocumentWriter):
                         caption, keep)
 
     def write_step_table(self, steps: list[Step]) -> None:
-        if not steps:
+        if steps:
+            headings, rows = step_table(steps)
+            self.grouped_table(headings, rows, 2, step_panels(headings))
+
+    def grouped_table(self, headings: list[Column], rows: list[Row], keep: int,
+                      groups: Sequence[tuple[str, int]]) -> None:
+        """One table with a heading row naming the column groups (forward pass, gradients
+        …) when it is narrow enough for a page, else one table per group (neighbours
+        merged while they fit), each repeating the ``keep`` columns, as the terminal
+        splits them: printed on paper, a table never scrolls."""
+        texts = [self.column(c) for c in headings]
+        cells = [self.cells(r) for r in rows]
+        widths = [max(visible_length(t), *(visible_length(r[i]) for r in cells)) + 2
+                  for i, t in enumerate(texts)]
+        keys = sum(widths[:keep])
+        if sum(widths) <= TABLE_LIMIT:
+            self.data_table(texts, cells, groups=[("", keep), *groups] if len(groups) > 1
+                            else ())
             return
-        headings, rows = step_table(steps)
-        groups = [("", 2), *step_panels(headings)]
-        self.data_table([self.column(c) for c in headings], [self.cells(r) for r in rows],
-                        groups=groups)
+        parts: list[tuple[str, list[int]]] = []
+        start = keep
+        for label, count in groups:
+            columns = list(range(start, start + count))
+            start += count
+            if parts and keys + sum(widths[i] for i in parts[-1][1] + columns) <= TABLE_LIMIT:
+                parts[-1] = (f"{parts[-1][0]}, {label}", parts[-1][1] + columns)
+            else:
+                parts.append((label, columns))
+        for label, columns in parts:
+            chosen = list(range(keep)) + columns
+            self.data_table([texts[i] for i in chosen], [[r[i] for i in chosen] for r in cells],
+                            caption=label)
 
     def worked_rows(self, quantity: Quantity) -> list[tuple[str, str, str]]:
         """(left side, relation, right side) rows of one worked line: one row when it is
@@ -248,7 +275,8 @@ class HtmlWriter(DocumentWriter):
 
     def write_batch_step(self, step: Step) -> None:
         self.section_in_epoch(self.text(step_label(step)))
-        self.grid(batch_table(step))
+        headings, rows = batch_table(step)
+        self.grouped_table(headings, rows, 1, step_panels([Column("step"), *headings]))
         self.worked(step.quantities)
 
     def inputs_line(self, row_: list[Quantity]) -> str:

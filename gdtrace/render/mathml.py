@@ -131,7 +131,12 @@ class MathMLPrinter(ExprPrinter):
         if not node.sub:
             return base
         sub = node.sub
-        index = f"<mn>{sub}</mn>" if sub.isdigit() else f"<mi>{escape(sub)}</mi>"
+        if sub.isdigit():
+            index = f"<mn>{sub}</mn>"
+        elif sub.isalpha() and len(sub) <= 3:  # indices such as jk: letters, each italic
+            index = row(*(f"<mi>{letter}</mi>" for letter in sub))
+        else:
+            index = f"<mi>{escape(sub)}</mi>"
         return f"<msub>{base}{index}</msub>"
 
     def _print_Deriv(self, node: E.Deriv) -> tuple[str, int]:
