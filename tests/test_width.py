@@ -55,13 +55,18 @@ def trace_numbers(trace: Trace) -> set[str]:
     return found
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 @pytest.mark.parametrize("name", BUNDLED)
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("steps", [False, True])
-def test_every_line_fits_and_nothing_is_lost(name: str, width: int, steps: bool) -> None:
+@pytest.mark.parametrize("fmt", ["text", "terminal"])
+def test_every_line_fits_and_nothing_is_lost(name: str, width: int, steps: bool,
+                                             fmt: str) -> None:
     trace = trace_of(name)
     wide = render(trace, "text", RenderOptions(steps=steps))
-    text = render(trace, "text", RenderOptions(steps=steps, width=width))
+    text = ANSI.sub("", render(trace, fmt, RenderOptions(steps=steps, width=width)))
     assert too_long(text, width) == []
     assert numbers(wide) <= numbers(text)  # every number of the wide layout is still there
     missing = {n for n in trace_numbers(trace) if n not in text and n + "0" not in text

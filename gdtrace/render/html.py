@@ -41,6 +41,7 @@ from gdtrace.trace import Table as TraceTable
 LINE_LIMIT = 78
 TABLE_LIMIT = 110  # characters (roughly) of a table that fits a page; wider ones are split
 OPEN_EPOCHS = 3  # runs with more epochs fold all but the first and the last
+NUMERIC = re.compile(r"[-−+]?[\d.,e+−-]*\d[\d.,e+−-]*|inf|-inf|nan|")  # a number-like cell
 
 
 def visible_length(markup: str) -> int:
@@ -297,9 +298,16 @@ class HtmlWriter(DocumentWriter):
         self.worked(step.quantities)
 
     def write_trace_table(self, table: TraceTable) -> None:
-        self.data_table([escape(c) for c in table.columns],
-                        [[self.cell(c) for c in row_] for row_ in table.rows],
-                        caption=escape(table.title) if table.title else None)
+        """A block's table; its words (a learning rate's behaviour) are left-aligned."""
+        def cell(value: object) -> str | Cell:
+            if isinstance(value, str) and not NUMERIC.fullmatch(value.strip()):
+                return Cell(value, "text")
+            return Markup(self.cell(value))
+
+        self.page.table([Markup(escape(c)) for c in table.columns],
+                        [[cell(c) for c in row_] for row_ in table.rows],
+                        caption=table.title[:1].upper() + table.title[1:] if table.title
+                        else None)
 
     def write_summary(self, run: Run) -> None:
         self.section(self.result_title(run), 1)
