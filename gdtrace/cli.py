@@ -168,14 +168,19 @@ def page(text: str) -> bool:
     command = os.environ.get("PAGER", "less")
     if not command.strip() or command.strip() == "cat":
         return False
+    if "PAGER" not in os.environ and shutil.which("less") is None:
+        return False  # no less (Windows, minimal images): print directly
     env = dict(os.environ)
     env.setdefault("LESS", "FRX")
     sys.stdout.flush()
     try:
-        subprocess.run(command, shell=True, input=text, text=True, env=env, check=False)
-    except (OSError, KeyboardInterrupt):
+        shown = subprocess.run(command, shell=True, input=text, text=True, env=env,
+                               check=False)
+    except OSError:
         return False
-    return True
+    except KeyboardInterrupt:
+        return True
+    return shown.returncode != 127  # 127: the shell found no such pager, so print instead
 
 
 def parse_list(text: str | None, option: str, convert: Callable[[str], T]) -> list[T]:

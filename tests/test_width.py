@@ -74,6 +74,16 @@ def test_every_line_fits_and_nothing_is_lost(name: str, width: int, steps: bool,
     assert missing == set()
 
 
+@pytest.mark.parametrize("name", BUNDLED)
+def test_comparisons_fit_too(name: str) -> None:
+    import gdtrace
+
+    trace = gdtrace.comparison(name, lr=[0.01])
+    wide = render(trace, "text", RenderOptions(full=True))
+    text = render(trace, "text", RenderOptions(full=True, width=60))
+    assert too_long(text, 60) == [] and numbers(wide) <= numbers(text)
+
+
 def test_wide_default_is_unchanged_when_nothing_asks_for_a_width() -> None:
     """Piped with neither COLUMNS nor --width: one table per epoch, as wide as it needs."""
     text = render(trace_of("logreg"), "text", RenderOptions())
@@ -166,6 +176,8 @@ def test_pager_only_for_a_terminal_taller_than_the_text(monkeypatch: pytest.Monk
     assert page("a\n" * 100) is True and paged.read_text() == "a\n" * 100
     monkeypatch.setenv("PAGER", "cat")
     assert page("b\n" * 100) is False  # PAGER=cat: print directly
+    monkeypatch.setenv("PAGER", "no-such-pager-gdtrace")
+    assert page("b\n" * 100) is False  # a pager that is not there: print directly
 
 
 def test_no_pager_in_a_real_pty_when_asked(tmp_path: Path) -> None:
