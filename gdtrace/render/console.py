@@ -137,17 +137,17 @@ class ConsoleWriter(DocumentWriter):
                 self.line(title)
             self.fitted_table(headings, rows, keep, widths, groups)
             return
-        groups: list[list[int]] = []
+        parts: list[list[int]] = []
         current = list(range(keep))
         used = sum(widths[:keep])
         for index in range(keep, len(headings)):
             if used + widths[index] > width and len(current) > keep:
-                groups.append(current)
+                parts.append(current)
                 current, used = list(range(keep)), sum(widths[:keep])
             current.append(index)
             used += widths[index]
-        groups.append(current)
-        for group in groups:
+        parts.append(current)
+        for group in parts:
             self.sink.table([headings[i] for i in group], [[row[i] for i in group] for row in rows],
                             title=title, header_style="bold" if self.options.color else "")
             title = None
@@ -185,10 +185,9 @@ class ConsoleWriter(DocumentWriter):
                                 header_style="bold" if self.options.color else "")
             else:
                 self.transposed([headings[i] for i in chosen],
-                                [[row[i] for i in chosen] for row in rows], keep)
+                                [[row[i] for i in chosen] for row in rows])
 
-    def transposed(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
-                   keep: int) -> None:
+    def transposed(self, headings: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         """One row per quantity, one column per original row (headed by its first key, e.g.
         the step), in runs of columns that fit; when not even one column fits, each
         original row as ``heading = value`` lines."""
@@ -196,9 +195,8 @@ class ConsoleWriter(DocumentWriter):
         names = list(headings[1:])
         table = [[row[0] for row in rows]] + [[row[i] for row in rows]
                                               for i in range(1, len(headings))]
-        name_width = max(cell_len(n) for n in names) + 3
-        widths = [max(cell_len(headings[0]) if k == 0 else 0,
-                      *(cell_len(line[k]) for line in table)) + 3 for k in range(len(rows))]
+        name_width = max(cell_len(n) for n in [headings[0], *names]) + 3
+        widths = [max(cell_len(line[k]) for line in table) + 3 for k in range(len(rows))]
         if name_width + max(widths, default=0) - 3 > width:
             for row in rows:
                 self.line(f"{headings[0]} {row[0]}:")
