@@ -69,7 +69,7 @@ def test_step_table_is_a_table_with_column_groups() -> None:
 
 def test_a_table_too_wide_for_a_page_is_split_into_named_panels() -> None:
     root = parsed(page_of("logreg"))
-    tables = root.findall(".//details")[0].findall(".//table")
+    tables = root.find(".//details[@class='epoch']").findall("div/table")
     assert [t.find("caption").text for t in tables] == ["Forward pass, gradients",
                                                         "Parameters after"]
     for table in tables:  # each panel repeats step and sample
@@ -85,7 +85,7 @@ def test_epochs_fold_and_long_runs_open_only_the_ends() -> None:
     import gdtrace
 
     root = parsed(render(gdtrace.solve("logreg", epochs=5), "html"))
-    details = root.findall(".//details")
+    details = root.findall(".//details[@class='epoch']")
     assert [d.get("open") for d in details] == ["open", None, None, None, "open"]
     assert details[1].find("summary/h3").text.startswith("Epoch 2")
 
@@ -113,6 +113,15 @@ def test_worked_lines_are_typeset_and_long_ones_are_broken() -> None:
     assert len(rows) >= 3 and rows[0][0].find("math").get("alttext") == "L"
     assert all(not list(lhs) for lhs, _, _ in rows[1:])  # continuation rows: no left side
     assert "".join(rows[-1][2].itertext()) == "0.8866"
+
+
+def test_tables_come_with_each_steps_worked_lines_folded() -> None:
+    epoch = parsed(page_of("logreg")).find(".//details[@class='epoch']")
+    asides = epoch.findall("details[@class='aside']")
+    assert len(asides) == 4 and all(a.get("open") is None for a in asides)
+    assert asides[0].find("summary/h4").text == "Step 1 — sample 1: worked lines"
+    first = asides[0].find("div[@class='worked']/div[@class='lhs']/math")
+    assert first.get("alttext") == "z₁"
 
 
 def test_terminal_html_is_the_rich_export() -> None:

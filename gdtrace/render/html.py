@@ -89,7 +89,7 @@ class HtmlWriter(DocumentWriter):
     def section(self, title: str, depth: int) -> None:
         level = 2 if depth == 0 else depth + 2 + self.runs_level
         if depth == 1 and self._in_epoch:
-            self.page.open_details(Markup(title), self._epoch_open, level)
+            self.page.open_details(Markup(title), self._epoch_open, level, "epoch")
             return
         self.page.heading(Markup(title), level)
 
@@ -154,9 +154,16 @@ class HtmlWriter(DocumentWriter):
                         caption, keep)
 
     def write_step_table(self, steps: list[Step]) -> None:
+        """The epoch's table, then each step's worked lines folded under it (a page has
+        room for both: the table to follow the run, the lines to check one step)."""
         if steps:
             headings, rows = step_table(steps)
             self.grouped_table(headings, rows, 2, step_panels(headings))
+        for step in steps:
+            self.page.open_details(f"{step_label(step)}: worked lines", False,
+                                   4 + self.runs_level, "aside")
+            self.write_step_lines(step)
+            self.page.close_details()
 
     def grouped_table(self, headings: list[Column], rows: list[Row], keep: int,
                       groups: Sequence[tuple[str, int]]) -> None:
@@ -287,6 +294,10 @@ class HtmlWriter(DocumentWriter):
 
     def write_worked_step(self, step: Step) -> None:
         self.section_in_epoch(self.text(step_label(step)))
+        self.write_step_lines(step)
+
+    def write_step_lines(self, step: Step) -> None:
+        """A step's inputs and worked lines, sample by sample, then the step's own."""
         for sample, row_ in zip(step.samples, step.rows):
             given = self.inputs_line(row_)
             if given:

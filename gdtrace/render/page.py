@@ -89,6 +89,8 @@ table.formulas td.label { text-align: left; color: var(--muted); padding-left: 2
 details { border-left: 3px solid var(--rule); padding: .1rem 0 .1rem .9rem; margin: .8rem 0; }
 details[open] { border-left-color: var(--accent); }
 summary { cursor: pointer; padding: .2rem 0; }
+details.aside { border-left-width: 2px; margin: .3rem 0; }
+details.aside h4 { display: inline; font-weight: normal; color: var(--accent); }
 .warning { background: var(--warn-bg); border-left: 4px solid #e5a50a; color: var(--warn);
            padding: .5rem .8rem; margin: .5rem 0; }
 .warning strong { color: #6b4500; }
@@ -104,7 +106,8 @@ footer { margin-top: 2rem; color: var(--muted); font-size: .85rem; }
   @page { size: A4; margin: 15mm; }
   body { max-width: none; padding: 0; font-size: 10pt; }
   details { border: 0; padding: 0; }
-  details::details-content { content-visibility: visible; height: auto; }
+  details:not(.aside)::details-content { content-visibility: visible; height: auto; }
+  details.aside { display: none; }
   summary { list-style: none; } summary::-webkit-details-marker { display: none; }
   .scroll { overflow: visible; }
   table { font-size: 8.5pt; } thead { display: table-header-group; }
@@ -118,8 +121,8 @@ footer { margin-top: 2rem; color: var(--muted); font-size: .85rem; }
 # Print every folded section (browsers without ``::details-content`` need this; the page
 # works without it, it only matters when printing).
 PRINT_SCRIPT = ('addEventListener("beforeprint", function () { '
-                'document.querySelectorAll("details").forEach(function (d) { d.open = true; }); '
-                "});")
+                'document.querySelectorAll("details:not(.aside)").forEach(function (d) { '
+                "d.open = true; }); });")
 
 
 class HtmlPage:
@@ -185,10 +188,15 @@ class HtmlPage:
         self.raw(f'<div class="warning" role="note"><strong>{escape(label)}:</strong> '
                  f"{escape(text)}</div>")
 
-    def open_details(self, summary: str, is_open: bool = True, level: int = 3) -> None:
-        """A folded section (``<details>``) whose summary line is a heading."""
+    def open_details(self, summary: str, is_open: bool = True, level: int = 3,
+                     classes: str = "") -> None:
+        """A folded section (``<details>``) whose summary line is a heading. Printing unfolds
+        every one except those of class ``aside`` (detail a reader opens on screen), which
+        are left out of print."""
         state = " open=\"open\"" if is_open else ""
-        self.raw(f"<details{state}><summary><h{level}>{escape(summary)}</h{level}></summary>")
+        attributes = f' class="{escape(classes)}"' if classes else ""
+        self.raw(f"<details{attributes}{state}><summary><h{level}>{escape(summary)}</h{level}>"
+                 "</summary>")
 
     def close_details(self) -> None:
         self.raw("</details>")
