@@ -205,7 +205,7 @@ def save(trace: Trace, path: PathLike, fmt: str | None = None, **options: Any) -
 
 def trace_html(trace: Trace) -> str:
     """Jupyter's view of a trace: the terminal tables, coloured, as a ``<pre>`` block."""
-    from gdtrace.render.html import html_fragment
+    from gdtrace.render.terminal_html import html_fragment
 
     return html_fragment(trace, options_from(width=160))
 

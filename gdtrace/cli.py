@@ -32,7 +32,8 @@ DecimalsOpt = Annotated[Optional[int], typer.Option(
     "--decimals", min=0, max=15, show_default=False,
     help="Digits shown (display only; default 4, or the --carry digits).")]
 FormatOpt = Annotated[Optional[str], typer.Option(
-    "--format", "-f", help="terminal, text, markdown, latex, json, csv, html or svg. Default: "
+    "--format", "-f", help="terminal, text, markdown, latex, json, csv, html, terminal-html "
+                           "or svg. Default: "
                            "from the --output extension; else terminal on a terminal, text "
                            "when piped or when NO_COLOR is set.", show_default=False)]
 OutputOpt = Annotated[Optional[str], typer.Option(
@@ -46,6 +47,13 @@ StepsOpt = Annotated[bool, typer.Option("--steps", help="Print every worked line
 EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Override `epochs`.")]
 CarryOpt = Annotated[Optional[int], typer.Option(
     "--carry", help="Round every written-down value to N decimals and carry it on.")]
+WidthOpt = Annotated[Optional[int], typer.Option(
+    "--width", min=20, show_default=False, metavar="N",
+    help="Fit text and terminal output to N columns (default: the terminal's width, else "
+         "COLUMNS; piped with neither, lines are as wide as the tables need).")]
+PagerOpt = Annotated[bool, typer.Option(
+    "--pager/--no-pager", help="Page terminal output taller than the screen through $PAGER "
+                               "(default: less -FRX); never when piped.")]
 
 
 def _version(value: bool) -> None:
@@ -95,23 +103,46 @@ def choose_format(requested: str | None, output: str | None = None) -> str:
         return format_for_path(output, requested)
     if requested:
         return requested
-    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
-        return "terminal"
-    return "text"
+    return "terminal" if wants_colour() else "text"
+
+
+def wants_colour() -> bool:
+    """Colour by default? NO_COLOR (any value) says never; FORCE_COLOR says yes even when
+    piped; TERM=dumb says no; otherwise only on a terminal."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    return sys.stdout.isatty()
+
+
+def output_width(requested: int | None, fmt: str, output: str | None) -> int | None:
+    """The width text and terminal output are fitted to: --width, else (on the screen) the
+    terminal's width or COLUMNS; None (as wide as the tables need) for files and pipes
+    without COLUMNS."""
+    if requested is not None:
+        return requested
+    if output is not None or fmt not in ("terminal", "text"):
+        return None
+    import shutil
+
+    columns = os.environ.get("COLUMNS", "")
+    if sys.stdout.isatty() or fmt == "terminal" or columns.isdigit() and int(columns) > 0:
+        return shutil.get_terminal_size((120, 40)).columns  # COLUMNS first, then the tty
+    return None
 
 
 def emit(trace: object, fmt: str, decimals: int | None, steps: bool, full: bool = False,
-         output: str | None = None, standalone: bool = False) -> None:
+         output: str | None = None, standalone: bool = False, width: int | None = None,
+         pager: bool = True) -> None:
     from gdtrace.render import RenderOptions, render
 
-    width = None
-    if fmt == "terminal" and output is None:
-        import shutil
-
-        width = shutil.get_terminal_size((120, 40)).columns
-    elif fmt == "terminal":
+    if fmt == "terminal" and output is not None:
         fmt = "text"  # no colour codes in a file
-    options = RenderOptions(decimals=decimals, steps=steps, width=width, full=full,
+    options = RenderOptions(decimals=decimals, steps=steps,
+                            width=output_width(width, fmt, output), full=full,
                             standalone=standalone)
     text = render(trace, fmt, options)  # type: ignore[arg-type]
     if output is not None:
@@ -119,11 +150,38 @@ def emit(trace: object, fmt: str, decimals: int | None, steps: bool, full: bool 
 
         write_atomic(output, text)
         typer.echo(f"gdtrace: wrote {output} ({fmt})", err=True)
-    else:
+    elif not (pager and fmt in ("terminal", "text") and page(text)):
         sys.stdout.write(text)
     if fmt not in ("terminal", "text") or output is not None:
         for warning in trace.warnings:  # type: ignore[attr-defined]
             typer.echo(f"gdtrace: warning: {warning.message}", err=True)
+
+
+def page(text: str) -> bool:
+    """Show ``text`` through the pager when stdout is a terminal and the text is taller
+    than it, as git does: $PAGER, else ``less`` with LESS=FRX (quit if one screen, keep
+    colours, leave the text on screen). False when not paged (the caller prints)."""
+    import shutil
+    import subprocess
+
+    if not sys.stdout.isatty() or text.count("\n") < shutil.get_terminal_size().lines:
+        return False
+    command = os.environ.get("PAGER", "less")
+    if not command.strip() or command.strip() == "cat":
+        return False
+    if "PAGER" not in os.environ and shutil.which("less") is None:
+        return False  # no less (Windows, minimal images): print directly
+    env = dict(os.environ)
+    env.setdefault("LESS", "FRX")
+    sys.stdout.flush()
+    try:
+        shown = subprocess.run(command, shell=True, input=text, text=True, env=env,
+                               check=False)
+    except OSError:
+        return False
+    except KeyboardInterrupt:
+        return True
+    return shown.returncode != 127  # 127: the shell found no such pager, so print instead
 
 
 def parse_list(text: str | None, option: str, convert: Callable[[str], T]) -> list[T]:
@@ -176,6 +234,8 @@ def solve(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     standalone: StandaloneOpt = False,
+    width: WidthOpt = None,
+    pager: PagerOpt = True,
     symbolic: Annotated[bool, typer.Option(
         "--symbolic", help="Networks (mlp, network): print the general gradient formulas of the "
                            "architecture instead of the numbers.")] = False,
@@ -203,7 +263,8 @@ def solve(
         if summary or stream:
             return _run_long(loaded, chosen, decimals, stream, max_steps, output)
         trace = _solved(loaded, max_steps)
-        emit(trace, chosen, decimals, steps, full, output=output, standalone=standalone)
+        emit(trace, chosen, decimals, steps, full, output=output, standalone=standalone,
+             width=width, pager=pager)
         return list(trace.warnings)  # type: ignore[attr-defined]
 
     _exit_if_strict(strict, guarded(run))
@@ -336,6 +397,7 @@ def graph(
         "--pass/--no-pass", help="Show each node's value and gradient after one forward and "
                                  "backward pass on the first step's samples.")] = True,
     decimals: DecimalsOpt = None,
+    width: WidthOpt = None,
 ) -> None:
     """Draw a network problem: nodes, weighted edges, values and gradients."""
 
@@ -345,7 +407,8 @@ def graph(
         if fmt not in ("text", "dot"):
             raise UsageError(f"unknown graph format '{fmt}' (choose from dot, text)")
         sys.stdout.write(draw(load(problem or "backprop"), fmt, forward,  # type: ignore[arg-type]
-                              4 if decimals is None else decimals))
+                              4 if decimals is None else decimals,
+                              output_width(width, "text", None) if fmt == "text" else None))
 
     guarded(run)
 
@@ -375,6 +438,8 @@ def compare(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     standalone: StandaloneOpt = False,
+    width: WidthOpt = None,
+    pager: PagerOpt = True,
 ) -> None:
     """Run a problem as written and with other settings, side by side."""
 
@@ -396,7 +461,7 @@ def compare(
                                  "and --epochs only")
             trace = _method_comparison(loaded, methods, l2, lr, epochs)
             emit(trace, chosen, decimals, steps, full or steps, output=output,
-                 standalone=standalone)
+                 standalone=standalone, width=width, pager=pager)
             return
         loaded = apply_overrides(loaded, epochs=epochs, carry_decimals=carry)
         variations: dict[str, list[object]] = {
@@ -425,7 +490,7 @@ def compare(
             raise UsageError("nothing to compare: every value given equals the problem's own "
                              "setting; give a different one (e.g. --l2 0.5)")
         emit(compare_runs(checked), chosen, decimals, steps, full or steps, output=output,
-             standalone=standalone)
+             standalone=standalone, width=width, pager=pager)
 
     guarded(run)
 

@@ -35,7 +35,10 @@ def depths(graph: Graph) -> dict[str, int]:
     return depth
 
 
-def draw(problem: Problem, fmt: str = "text", with_pass: bool = True, decimals: int = 4) -> str:
+def draw(problem: Problem, fmt: str = "text", with_pass: bool = True, decimals: int = 4,
+         width: int | None = None) -> str:
+    """The drawing; with ``width`` the text drawing's long lines are wrapped to it, and if
+    one still cannot fit, a last line says so and suggests ``--format dot``."""
     from gdtrace.solvers.network import graph_pass
 
     setup = _setup(problem)
@@ -44,7 +47,21 @@ def draw(problem: Problem, fmt: str = "text", with_pass: bool = True, decimals: 
     values = graph_pass(setup) if with_pass and not formula_only else None
     if fmt == "dot":
         return _dot(problem, setup.graph, values, numbers)
-    return _text(problem, setup.graph, values, numbers)
+    text = _text(problem, setup.graph, values, numbers)
+    return text if width is None else fitted(text, width)
+
+
+def fitted(text: str, width: int) -> str:
+    from rich.cells import cell_len
+
+    from gdtrace.render.fit import wrap
+
+    lines = [part for line in text.splitlines() for part in wrap(line, width, hang=4)]
+    if lines[1].startswith("="):
+        lines[1] = "=" * min(len(lines[1]), width)
+    if any(cell_len(line) > width for line in lines):
+        lines.append(f"(the drawing does not fit {width} columns: try --format dot)")
+    return "\n".join(lines) + "\n"
 
 
 class _Unknown(NumberFormat):

@@ -45,7 +45,7 @@ def output(args: str, how: str | None) -> str:
     if words[0] in FORMATTED and "--format" not in words:
         words += ["--format", "text"]
     with at_root():
-        result = CliRunner().invoke(app, words)
+        result = CliRunner().invoke(app, words, env={"COLUMNS": None})  # piped, width unset
     allowed = (0, 1) if words[0] == "derive" else (0,)  # derive: 1 = the claim is wrong
     if result.exit_code not in allowed:
         raise AssertionError(f"gdtrace {args} failed ({result.exit_code}): {result.output}")

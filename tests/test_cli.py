@@ -300,8 +300,8 @@ def installed_script() -> Path:
 
 
 def pipe_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    env |= {"FORCE_COLOR": "1", "TERM": "xterm-256color", "COLUMNS": "80"}  # try hard to colour
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env |= {"TERM": "xterm-256color", "COLUMNS": "80"}  # a colour terminal's settings
     return env
 
 
@@ -312,6 +312,17 @@ def test_installed_script_through_a_pipe_has_no_ansi():
     assert result.returncode == 0, result.stderr
     assert out.startswith("Logistic regression by SGD")
     assert ANSI not in out and "\x1b" not in result.stderr.decode("utf-8")
+
+
+def test_force_color_colours_a_pipe_and_no_color_wins():
+    """FORCE_COLOR asks for colour even when piped (issue 14); NO_COLOR still means none."""
+    forced = subprocess.run([str(installed_script()), "solve"], capture_output=True,
+                            env=pipe_env() | {"FORCE_COLOR": "1"}, timeout=60, check=False)
+    assert "\x1b[" in forced.stdout.decode("utf-8")
+    both = subprocess.run([str(installed_script()), "solve"], capture_output=True,
+                          env=pipe_env() | {"FORCE_COLOR": "1", "NO_COLOR": "1"}, timeout=60,
+                          check=False)
+    assert "\x1b" not in both.stdout.decode("utf-8")
 
 
 def test_python_dash_m():

@@ -28,7 +28,7 @@ from gdtrace.solvers import solve
 from gdtrace.trace import Quantity, Role
 
 BUNDLED = sorted(bundled_problems())
-REPORT_FORMATS = ["markdown", "latex", "csv", "json", "html", "svg"]
+REPORT_FORMATS = ["markdown", "latex", "csv", "json", "html", "terminal-html", "svg"]
 _TRACES: dict[str, object] = {}
 
 
@@ -61,7 +61,7 @@ def test_every_bundled_problem_renders_in_every_report_format(name: str, fmt: st
     for steps in (False, True):
         text = render(trace, fmt, RenderOptions(steps=steps))
         assert text.strip(), (name, fmt)
-        assert text.endswith("\n") or fmt in ("html", "svg")
+        assert text.endswith("\n") or fmt in ("terminal-html", "svg")
 
 
 @pytest.mark.parametrize("fmt", REPORT_FORMATS)
@@ -433,6 +433,7 @@ def test_every_excerpt_in_the_output_formats_doc_is_real_output() -> None:
         gdtrace.render(logreg1, fmt) for fmt in ("markdown", "latex", "csv", "html")
     ] + [
         gdtrace.render(logreg1, "markdown", steps=True),
+        gdtrace.render(logreg1, "html", steps=True),
         gdtrace.render(linreg1, "latex"),
         gdtrace.render(compared, "markdown"),
         gdtrace.render(compared, "csv"),

@@ -35,6 +35,7 @@ FORMATS: dict[str, str] = {
     "latex": "gdtrace.render.latex",
     "csv": "gdtrace.render.csv_format",
     "html": "gdtrace.render.html",
+    "terminal-html": "gdtrace.render.terminal_html",
     "svg": "gdtrace.render.svg",
 }
 

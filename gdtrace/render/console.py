@@ -14,12 +14,17 @@ from typing import TYPE_CHECKING
 from rich.cells import cell_len
 
 from gdtrace.render import RenderOptions, display_decimals
+from gdtrace.render.fit import fill, tokens, wrap
 from gdtrace.render.layout import (
+    Column,
     DocumentWriter,
+    batch_table,
     epoch_losses,
     exact,
     settings_text,
     step_label,
+    step_panels,
+    step_table,
     worked_parts,
 )
 from gdtrace.render.printer import ExprPrinter, NumberFormat
@@ -84,7 +89,18 @@ class ConsoleWriter(DocumentWriter):
         """What was written so far: ``buffer.getvalue()`` is the text."""
         return self.sink
 
-    def line(self, text: str = "", style: str | None = None) -> None:
+    @property
+    def fitted(self) -> bool:
+        """A width was given (the terminal's, COLUMNS, --width): every line must fit it.
+        Without one the output is as wide as its content (PLAIN_WIDTH for the tables)."""
+        return self.options.width is not None
+
+    def line(self, text: str = "", style: str | None = None, hang: int = 2) -> None:
+        """One line; when fitted and too wide, wrapped with a hanging indent."""
+        if self.fitted and cell_len(text) > self.sink.width:
+            for part in wrap(text, self.sink.width, hang):
+                self.sink.line(part, style)
+            return
         self.sink.line(text, style)
 
     def heading(self, text: str, level: int = 1) -> None:
@@ -92,7 +108,7 @@ class ConsoleWriter(DocumentWriter):
         style = "bold underline" if level == 1 else "bold"
         self.line(text, style if self.options.color else None)
         if not self.options.color:
-            self.line(("=" if level == 1 else "-") * cell_len(text))
+            self.line(("=" if level == 1 else "-") * min(cell_len(text), self.sink.width))
 
     def num(self, value: object) -> str:
         return self.printer.number(value)
@@ -107,26 +123,91 @@ class ConsoleWriter(DocumentWriter):
         return self.printer.symbolic(quantity.heading or quantity.symbol)
 
     def table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
-              keep: int = 1, title: str | None = None) -> None:
+              keep: int = 1, title: str | None = None,
+              groups: Sequence[tuple[str, int]] = ()) -> None:
         """Print a table, split into several when wider than the console (first ``keep``
-        columns repeat in each part so every row stays identifiable)."""
+        columns repeat in each part so every row stays identifiable). When fitted, the parts
+        are ``groups`` of columns (label, count) if given, and a part too wide even alone is
+        transposed (see :meth:`fitted_table`)."""
         width = self.sink.width
         widths = [max(cell_len(h), *(cell_len(r[i]) for r in rows)) + 3 if rows else cell_len(h) + 3
                   for i, h in enumerate(headings)]
-        groups: list[list[int]] = []
+        if self.fitted and sum(widths) - 3 > width:
+            if title:
+                self.line(title)
+            self.fitted_table(headings, rows, keep, widths, groups)
+            return
+        parts: list[list[int]] = []
         current = list(range(keep))
         used = sum(widths[:keep])
         for index in range(keep, len(headings)):
             if used + widths[index] > width and len(current) > keep:
-                groups.append(current)
+                parts.append(current)
                 current, used = list(range(keep)), sum(widths[:keep])
             current.append(index)
             used += widths[index]
-        groups.append(current)
-        for group in groups:
+        parts.append(current)
+        for group in parts:
             self.sink.table([headings[i] for i in group], [[row[i] for i in group] for row in rows],
                             title=title, header_style="bold" if self.options.color else "")
             title = None
+
+    def fitted_table(self, headings: Sequence[str], rows: Sequence[Sequence[str]], keep: int,
+                     widths: list[int], groups: Sequence[tuple[str, int]]) -> None:
+        """A table wider than the width, as parts that fit: its column groups (merged while
+        neighbours fit together), else even runs of columns (no orphan column); each part
+        repeats the ``keep`` columns. A part that cannot fit is transposed."""
+        width = self.sink.width
+        key_width = sum(widths[:keep])
+        if groups:
+            spans, start = [], keep
+            for label, count in groups:
+                spans.append((label, list(range(start, start + count))))
+                start += count
+            merged: list[tuple[str, list[int]]] = []
+            for label, columns in spans:
+                if merged and key_width + sum(widths[i] for i in merged[-1][1] + columns) \
+                        - 3 <= width:
+                    merged[-1] = (f"{merged[-1][0]}, {label}", merged[-1][1] + columns)
+                else:
+                    merged.append((label, columns))
+            parts = merged
+        else:
+            parts = [("", columns) for columns in even_runs(widths[keep:], width - key_width,
+                                                             keep)]
+        for label, columns in parts:
+            if label and len(parts) > 1:
+                self.line(f"{label}:")
+            chosen = list(range(keep)) + columns
+            if key_width + sum(widths[i] for i in columns) - 3 <= width:
+                self.sink.table([headings[i] for i in chosen],
+                                [[row[i] for i in chosen] for row in rows],
+                                header_style="bold" if self.options.color else "")
+            else:
+                self.transposed([headings[i] for i in chosen],
+                                [[row[i] for i in chosen] for row in rows])
+
+    def transposed(self, headings: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        """One row per quantity, one column per original row (headed by its first key, e.g.
+        the step), in runs of columns that fit; when not even one column fits, each
+        original row as ``heading = value`` lines."""
+        width = self.sink.width
+        names = list(headings[1:])
+        table = [[row[0] for row in rows]] + [[row[i] for row in rows]
+                                              for i in range(1, len(headings))]
+        name_width = max(cell_len(n) for n in [headings[0], *names]) + 3
+        widths = [max(cell_len(line[k]) for line in table) + 3 for k in range(len(rows))]
+        if name_width + max(widths, default=0) - 3 > width:
+            for row in rows:
+                self.line(f"{headings[0]} {row[0]}:")
+                for name, cell in zip(headings[1:], row[1:]):
+                    self.line(f"  {name} = {cell}", hang=4)
+            return
+        for run in even_runs(widths, width - name_width, 0):
+            self.sink.table([headings[0], *(table[0][k] for k in run)],
+                            [[name, *(table[i + 1][k] for k in run)]
+                             for i, name in enumerate(names)],
+                            header_style="bold" if self.options.color else "")
 
     # the layout's primitives ---------------------------------------------------------------
     def section(self, title: str, depth: int) -> None:
@@ -169,9 +250,41 @@ class ConsoleWriter(DocumentWriter):
             self.line(caption)
         self.table(headings, rows, keep=keep)
 
+    def write_step_table(self, steps: list[Step]) -> None:
+        if steps:
+            headings, rows = step_table(steps)
+            self.table([self.column(c) for c in headings], [self.cells(r) for r in rows],
+                       keep=2, groups=step_panels(headings))
+
+    def write_batch_step(self, step: Step) -> None:
+        self.section(step_label(step), 2)
+        headings, rows = batch_table(step)
+        self.table([self.column(c) for c in headings], [self.cells(r) for r in rows], keep=1,
+                   groups=step_panels([Column("step"), *headings]))  # after the sample column
+        self.worked(step.quantities)
+
     def worked(self, quantities: Sequence[Quantity]) -> None:
         for quantity in quantities:
-            self.line("  " + worked_line(self.printer, quantity))
+            self.worked_line(quantity, "  ")
+
+    def worked_line(self, quantity: Quantity, indent: str) -> None:
+        """``lhs = symbolic = substituted = value``; when fitted and too wide, broken after
+        each "=" with the next part indented under the right-hand side, and a part still too
+        wide broken between its terms."""
+        text = indent + worked_line(self.printer, quantity)
+        width = self.sink.width
+        if not self.fitted or cell_len(text) <= width:
+            self.line(text)
+            return
+        lhs, parts = worked_parts(self.printer, quantity)
+        head = f"{indent}{lhs} {quantity.relation} "
+        hang = " " * cell_len(head) if cell_len(head) <= width // 3 else indent + "    "
+        for position, part in enumerate(parts):
+            words = tokens(part, operators=True)
+            if position < len(parts) - 1:
+                words[-1] += " ="
+            for piece in fill(words, width, head if position == 0 else hang, hang + "  "):
+                self.sink.line(piece)
 
     def result(self) -> str:
         return self.buffer.getvalue()
@@ -192,12 +305,29 @@ class ConsoleWriter(DocumentWriter):
         self.line("formulas:")
         width = max((cell_len(self.printer.symbolic(f.lhs)) for f in header.formulas),
                     default=0)
+        texts = []
         for formula in header.formulas:
             lhs = self.printer.symbolic(formula.lhs)
             lhs = " " * (width - cell_len(lhs)) + lhs  # cell widths: ŷ is one column, not two
-            text = f"  {lhs} {formula.relation} {self.printer.symbolic(formula.rhs)}"
-            padding = " " * max(60 - cell_len(text), 0)
-            self.line(f"{text}{padding}  {formula.label}" if formula.label else text)
+            texts.append(f"  {lhs} {formula.relation} {self.printer.symbolic(formula.rhs)}")
+        column = 62  # the descriptions' column when it fits
+        room = self.sink.width
+        if self.fitted and any(max(cell_len(t) + 2, column) + cell_len(f.label) > room
+                               for t, f in zip(texts, header.formulas) if f.label):
+            column = max(cell_len(t) for t in texts) + 2  # just right of the longest formula
+        for text, formula in zip(texts, header.formulas):
+            if not formula.label:
+                self.line(text)
+                continue
+            start = text + " " * max(column - 2 - cell_len(text), 0) + "  "
+            if self.fitted and room - column < 16:  # too narrow beside it: on its own line
+                self.line(text)
+                start, column_text = " " * 6, " " * 6
+            else:
+                column_text = " " * column
+            for piece in fill(tokens(formula.label), room if self.fitted else 10**6, start,
+                              column_text):
+                self.sink.line(piece)
         for note in header.notes:
             self.line(f"  ({note})")
 
@@ -222,7 +352,7 @@ class ConsoleWriter(DocumentWriter):
             self.write_epoch(epoch)
 
     def write_loss_line(self, quantity: Quantity) -> None:
-        self.line(worked_line(self.printer, quantity))  # not indented: under the heading
+        self.worked_line(quantity, "")  # not indented: under the heading
 
     def write_worked_step(self, step: Step) -> None:
         self.section(step_label(step), 2)
@@ -235,7 +365,7 @@ class ConsoleWriter(DocumentWriter):
                                                  for q in inputs))
             for quantity in row:
                 if quantity.role is not Role.INPUT:
-                    self.line("  " + worked_line(self.printer, quantity))
+                    self.worked_line(quantity, "  ")
         self.worked(step.quantities)
 
     def write_trace_table(self, table: TraceTable) -> None:
@@ -323,6 +453,27 @@ class RichSink:
         text = self.getvalue()
         self.console.file = io.StringIO()
         return text
+
+
+def even_runs(widths: Sequence[int], room: int, keep: int) -> list[list[int]]:
+    """Indexes (offset by ``keep``) of ``widths`` in consecutive runs that each fit ``room``,
+    as even as the first greedy split allows, so no run is a lone leftover column. A
+    column wider than ``room`` is a run of its own."""
+    greedy: list[list[int]] = [[]]
+    used = 0
+    for index, width in enumerate(widths):
+        if greedy[-1] and used + width - 3 > room:
+            greedy.append([])
+            used = 0
+        greedy[-1].append(index)
+        used += width
+    count = len(greedy)
+    if count > 1:
+        size = -(-len(widths) // count)
+        even = [list(range(k, min(k + size, len(widths)))) for k in range(0, len(widths), size)]
+        if len(even) == count and all(sum(widths[i] for i in run) - 3 <= room for run in even):
+            greedy = even
+    return [[i + keep for i in run] for run in greedy]
 
 
 def coloured_console(width: int) -> Console:

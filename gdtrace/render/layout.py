@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from gdtrace.expr import Deriv
 from gdtrace.render import RenderOptions
 from gdtrace.render.printer import ExprPrinter
 from gdtrace.trace import (
@@ -123,6 +124,36 @@ def step_table(steps: Sequence[Step]) -> tuple[list[Column], list[Row]]:
             cells += [q.value for q in step.of_role(role)]
         rows.append(cells)
     return headings, rows
+
+
+def step_panels(headings: Sequence[Column]) -> list[tuple[str, int]]:
+    """The groups of a step table's columns after step and sample, as (label, count) in
+    order: "forward pass" (the sample's inputs and values), "backward pass" (from the first
+    sample-level derivative on: ∂L/∂a, δ …), "gradients", "parameters after", "step values"
+    (an optimizer's moments, rounded weights). A narrow terminal prints each group as its
+    own table and the HTML page heads the columns with them, so both split in one place."""
+    groups: list[tuple[str, int]] = []
+    after_sample = False
+    backward = False
+    for column in headings[2:]:
+        quantity = column.quantity
+        role = quantity.role if quantity is not None else Role.VALUE
+        if role is Role.GRAD:
+            label, after_sample = "gradients", True
+        elif role is Role.PARAM:
+            label, after_sample = "parameters after", True
+        elif after_sample:
+            label = "step values"
+        else:
+            shown = quantity.heading or quantity.symbol if quantity is not None else None
+            backward = backward or isinstance(shown, Deriv) or (
+                quantity is not None and quantity.key.startswith(("delta", "dL/")))
+            label = "backward pass" if backward else "forward pass"
+        if groups and groups[-1][0] == label:
+            groups[-1] = (label, groups[-1][1] + 1)
+        else:
+            groups.append((label, 1))
+    return groups
 
 
 def _layout(step: Step) -> list[tuple[str, str]]:

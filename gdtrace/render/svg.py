@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gdtrace.render import RenderOptions
-from gdtrace.render.html import recorded
+from gdtrace.render.terminal_html import recorded
 from gdtrace.trace import Trace
 
 
