@@ -130,8 +130,10 @@ def format_for(output: str | None, requested: str | None) -> str:
 
 
 def sheet(trace: Trace, fmt: str = "yaml", *, run: Run | None = None,
-          selection: Selection | None = None, problem_ref: str | None = None) -> str:
-    """The blank sheet of one run (the first unless given) as text in ``fmt``."""
+          selection: Selection | None = None, problem_ref: str | None = None,
+          answers_name: str | None = None) -> str:
+    """The blank sheet of one run (the first unless given) as text in ``fmt``; YAML names
+    ``problem_ref`` as its ``problem:`` and ``answers_name`` in its check command."""
     chosen = run or trace.runs[0]
     cells = selected_cells(chosen, selection or Selection())
     if fmt == "csv":
@@ -139,7 +141,7 @@ def sheet(trace: Trace, fmt: str = "yaml", *, run: Run | None = None,
     if fmt == "markdown":
         return sheet_markdown(trace, chosen, cells)
     if fmt == "yaml":
-        return sheet_yaml(trace, chosen, cells, problem_ref)
+        return sheet_yaml(trace, chosen, cells, problem_ref, answers_name)
     raise UsageError(f"unknown sheet format '{fmt}' (choose from {', '.join(SHEET_FORMATS)})")
 
 
@@ -200,7 +202,8 @@ def _blank_value(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join([inner] * shape[0]) + "]"
 
 
-def sheet_yaml(trace: Trace, run: Run, cells: Sequence[Cell], problem_ref: str | None) -> str:
+def sheet_yaml(trace: Trace, run: Run, cells: Sequence[Cell], problem_ref: str | None,
+               answers_name: str | None = None) -> str:
     """The answers document of the spec with every value empty and the givens as comments."""
     from gdtrace.render.layout import exact, settings_text
 
@@ -208,7 +211,7 @@ def sheet_yaml(trace: Trace, run: Run, cells: Sequence[Cell], problem_ref: str |
              f"# {settings_text(run.settings, exact)}",
              "# Write each number as you worked it out (its decimals count); leave a value empty",
              "# (or ~ in a list) where you have none. Remove what the homework does not ask.",
-             f"# Check it: gdtrace check {trace.problem.source} THIS_FILE"]
+             f"# Check it: gdtrace check {trace.problem.source} {answers_name or 'THIS_FILE'}"]
     if problem_ref:
         lines.append(f"problem: {_quoted(problem_ref)}")
     if len(trace.runs) > 1:
