@@ -11,6 +11,8 @@ answer-format.md.
 from __future__ import annotations
 
 import os
+import sys
+import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Union
@@ -104,3 +106,15 @@ def _solve(problem: Any, overrides: dict[str, Any]) -> Trace:
     from gdtrace.api import solve
 
     return solve(problem, **overrides)
+
+
+class _CallableModule(types.ModuleType):
+    """``gdtrace.check(problem, answers)`` is the library call, but importing this package
+    makes ``gdtrace.check`` this module (as with ``gdtrace.render``): so the module itself
+    can be called, as :func:`check`."""
+
+    def __call__(self, problem: Any, answers: AnswersLike, **keywords: Any) -> Report:
+        return check(problem, answers, **keywords)
+
+
+sys.modules[__name__].__class__ = _CallableModule
