@@ -11,6 +11,7 @@ answer-format.md.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import types
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,8 @@ from gdtrace.check.engine import Grader
 from gdtrace.check.report import CellVerdict, CheckOptions, ClassReport, Report
 from gdtrace.trace import Trace
 
+# a key "run" anywhere (YAML or JSON); only a document that may name its run is composed
+_MAY_NAME_RUN = re.compile(r"""["']?\brun["']?\s*:""")
 AnswersLike = Union[str, "os.PathLike[str]", Mapping[str, Any], Answers]
 
 __all__ = ["Address", "Answers", "AnswersError", "Cell", "CellVerdict", "CheckOptions",
@@ -65,10 +68,13 @@ def _run_label(answers: AnswersLike) -> str | None:
     if path.suffix.lower() == ".csv" or not path.is_file():
         return None
     try:
+        text = path.read_text(encoding="utf-8-sig")
+        if not _MAY_NAME_RUN.search(text):  # composing every file twice doubled a class's time
+            return None
         import yaml
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        root = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=loader)
+        root = yaml.compose(text, Loader=loader)
     except Exception:  # the full read reports what is wrong, with the line
         return None
     if isinstance(root, yaml.MappingNode):
