@@ -243,7 +243,8 @@ def test_class_summary_and_gradebook(tmp_path: Path) -> None:
     result = invoke("check", "logreg", SEED, str(good), str(bad), "--format", "text")
     assert result.exit_code == 1
     summary = result.stdout[result.stdout.index("class: "):].splitlines()
-    assert summary[0] == "class: 3 answers files, mean score 30.00/92, 2 with a wrong number"
+    assert summary[0] == ("class: 3 answers files, mean score 30.00 points (66% of the points "
+                          "each file answered; at most 92), 2 with a wrong number")
     assert summary[1] == "where the class struggles (most wrong first):"
     first = summary[3].split()
     assert first[:3] == ["step", "1", "b"] and first[3:5] == ["2", "0"]  # 2 wrong, 0 carried

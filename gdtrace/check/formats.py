@@ -449,8 +449,10 @@ def class_summary(result: ClassReport, markdown: bool = False, limit: int = 10) 
     head = ["number", "wrong", "carried", "rounding", "missing", "answered"]
     rows = [[_tally_label(t, show), str(t.wrong), str(t.carried), str(t.rounding),
              str(t.missing), str(t.answered)] for t in result.struggles(limit)]
+    share = sum(r.score / r.max_score for r in reports if r.max_score) / count if count else 0.0
     intro = (f"class: {count} answers file{'s' if count != 1 else ''}, mean score "
-             f"{mean:.2f}/{_score(top)}, {with_wrong} with a wrong number")
+             f"{mean:.2f} points ({share:.0%} of the points each file answered; at most "
+             f"{_score(top)}), {with_wrong} with a wrong number")
     if markdown:
         out = ["### Class summary", "", intro[0].upper() + intro[1:] + "."]
         if rows:
