@@ -269,7 +269,8 @@ def test_class_json_has_every_report() -> None:
 # ------------------------------------------------------------------------------------- sheet
 
 
-@pytest.mark.parametrize("problem", ["logreg", "sigmoid_mlp", "adam"])
+@pytest.mark.parametrize("problem", ["logreg", "linreg", "adam", "backprop", "perceptron",
+                                     "quadratic", "relu_mlp", "sigmoid_mlp", "softmax"])
 def test_csv_sheet_filled_with_gdtraces_numbers_checks_with_nothing_wrong(
         tmp_path: Path, problem: str) -> None:
     path = tmp_path / "filled.csv"
@@ -320,6 +321,7 @@ def test_sheet_keys_and_steps_trim_it() -> None:
     one_error_line(invoke("sheet", "logreg", "--steps", "3-12"), "no step 9", "steps 1–8")
     one_error_line(invoke("sheet", "logreg", "--steps", "x"), "--steps: 'x'")
     one_error_line(invoke("sheet", "logreg", "-o", "sheet.txt"), "cannot tell the sheet format")
+    one_error_line(invoke("sheet", "ridge"), "no steps to write answers for")
 
 
 def test_markdown_sheet_has_the_homework_tables_blank() -> None:

@@ -73,6 +73,9 @@ def make_sheet(problem: str | None, fmt: str | None = None, *, output: str | Non
     except KeyError:
         labels = ", ".join(repr(r.label) for r in trace.runs)
         raise UsageError(f"--run: the problem has no run {run!r} (its runs: {labels})") from None
+    if not any(epoch.steps for epoch in picked.epochs):
+        raise UsageError(f"{trace.problem.source}: a {trace.problem.model} problem has no steps "
+                         "to write answers for (its solution is not iterative)")
     selection = parse_selection(picked, keys, steps)
     return sheet(trace, chosen, run=picked, selection=selection,
                  problem_ref=_problem_ref(problem, path, output), answers_name=output)
