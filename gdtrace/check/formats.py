@@ -156,7 +156,8 @@ def _columns(cells: Sequence[CellVerdict], headings: Headings
 def _epoch_tables(report: Report, headings: Headings, mark: Callable[[CellVerdict], str]
                   ) -> list[tuple[int | None, list[str], list[list[str]]]]:
     """Per epoch, one or more (heading, rows) tables: a row per step (and sample), each
-    answered number as written with its mark."""
+    answered number as written with its mark. Too wide for a page: one table per section,
+    and a section's columns over several tables, each repeating step (and sample)."""
     out = []
     epochs: dict[int | None, list[CellVerdict]] = {}
     for cell in report.cells:
@@ -164,28 +165,46 @@ def _epoch_tables(report: Report, headings: Headings, mark: Callable[[CellVerdic
             epochs.setdefault(cell.address.epoch, []).append(cell)
     for epoch, cells in epochs.items():
         columns = _columns(cells, headings)
+        widths = {c: len(h) for c, h in columns.items()}
+        for cell in cells:
+            a = cell.address
+            key = (a.section, a.key, a.index)
+            widths[key] = max(widths[key], len(mark(cell)))
         groups = [list(columns)]
-        width = sum(max(len(h), 12) + 3 for h in columns.values())
-        if width > TABLE_WIDTH - 20:  # too wide: one table per section
+        if sum(w + 3 for w in widths.values()) > TABLE_WIDTH - 20:
             groups = [[c for c in columns if c[0] == s] for s in ("values", "grad", "params")]
-            groups = [g for g in groups if g]
+            groups = [chunk for g in groups if g for chunk in _fit(g, widths)]
         for group in groups:
             rows: dict[tuple[int, int | None], dict[tuple, CellVerdict]] = {}
+            chosen = set(group)
             for cell in cells:
                 a = cell.address
                 key = (a.section, a.key, a.index)
-                if key in group:
+                if key in chosen:
                     rows.setdefault((a.step or 0, a.sample), {})[key] = cell
-            head = ["step", "sample", *(columns[c] for c in group)] if any(
-                s is not None for _, s in rows) else ["step", *(columns[c] for c in group)]
+            samples = any(sample is not None for _, sample in rows)
+            head = ["step", *(["sample"] if samples else []), *(columns[c] for c in group)]
             body = []
             for (step, sample), found in rows.items():
-                line = [str(step)] + ([str(sample) if sample else ""] if len(head) > len(
-                    group) + 1 else [])
+                line = [str(step), *([str(sample) if sample else ""] if samples else [])]
                 line += [mark(found[c]) if c in found else "" for c in group]
                 body.append(line)
             out.append((epoch, head, body))
     return out
+
+
+def _fit(columns: list[tuple], widths: dict[tuple, int]) -> list[list[tuple]]:
+    """Columns packed into tables that fit the page (at least one column each)."""
+    chunks: list[list[tuple]] = [[]]
+    used = 0
+    for column in columns:
+        width = widths[column] + 3
+        if chunks[-1] and used + width > TABLE_WIDTH - 20:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(column)
+        used += width
+    return chunks
 
 
 def _given_mark(cell: CellVerdict) -> str:
