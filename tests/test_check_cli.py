@@ -343,3 +343,21 @@ def test_gdtrace_check_is_callable_at_package_level() -> None:
 
     assert module is gdtrace.check and callable(module)
     assert module.check_class("logreg", [SEED, SEED]).struggles(1)[0].wrong == 2
+
+
+def test_a_network_report_finds_a_matrix_slip_and_its_tables_fit_the_page(
+        tmp_path: Path) -> None:
+    rows = list(csv.reader(io.StringIO(own_numbers_csv("sigmoid_mlp", 4))))
+    row = next(r for r in rows if r[1:6] == ["1", "", "grad", "W1", "1,2"])
+    row[6] = row[6][1:] if row[6].startswith("-") else "-" + row[6]
+    path = tmp_path / "slip.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+    result = invoke("check", "sigmoid_mlp", str(path), "--format", "text")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[3].startswith("  step 1 ∂L/∂W₁[1,2]: you wrote ")
+    assert "(wrong: the sign is flipped; the first slip)" in lines[3]
+    tables = lines[lines.index("epoch 1:"):]
+    assert max(len(line) for line in tables) <= 160
+    assert sum(line == "epoch 1:" for line in tables) >= 3  # the wide epoch was split

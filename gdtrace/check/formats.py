@@ -247,12 +247,30 @@ def render_text(report: Report, headings: Headings | None = None, color: bool = 
                            ("final", "final parameters")):
         cells = [c for c in report.cells if c.address.section == section]
         if cells:
-            lines += ["", f"{title}: " + ", ".join(
-                f"{_short_label(c, show)} {paint(_given_mark(c))}" for c in cells)]
+            lines.append("")
+            lines += _wrapped(f"{title}: ", [(_short_label(c, show), _given_mark(c))
+                                             for c in cells], paint)
     lines.append("")
     lines.append("marks: ✓ correct, ECF carried (right from your own earlier numbers), "
                  "≈ rounded the wrong way, ✗ wrong, – left blank")
     return "\n".join(lines) + "\n"
+
+
+def _wrapped(start: str, items: list[tuple[str, str]], paint: Callable[[str], str]
+             ) -> list[str]:
+    """``name mark, name mark, …`` over lines of at most the page's width."""
+    lines: list[str] = []
+    line, width = start, len(start)
+    for i, (name, mark) in enumerate(items):
+        text = f"{name} {mark}" + ("," if i < len(items) - 1 else "")
+        if width > len(start) and width + 1 + len(text) > TABLE_WIDTH:
+            lines.append(line)
+            line, width = " " * len(start), len(start)
+        elif width > len(start):
+            line, width = line + " ", width + 1
+        line += f"{name} {paint(mark)}" + ("," if i < len(items) - 1 else "")
+        width += len(text)
+    return [*lines, line]
 
 
 def _label(cell: CellVerdict, show: Callable[[Expr], str]) -> str:
