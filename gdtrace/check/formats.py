@@ -480,16 +480,13 @@ def class_summary(result: ClassReport, markdown: bool = False, limit: int = 10) 
     show = _printer()
     reports = result.reports
     count = len(reports)
-    mean = sum(r.score for r in reports) / count if count else 0.0
     top = max((r.max_score for r in reports), default=0.0)
-    with_wrong = sum(1 for r in reports if r.wrong)
     head = ["number", "wrong", "carried", "rounding", "missing", "answered"]
     rows = [[_tally_label(t, show), str(t.wrong), str(t.carried), str(t.rounding),
              str(t.missing), str(t.answered)] for t in result.struggles(limit)]
-    share = sum(r.score / r.max_score for r in reports if r.max_score) / count if count else 0.0
     intro = (f"class: {count} answers file{'s' if count != 1 else ''}, mean score "
-             f"{mean:.2f} points ({share:.0%} of the points each file answered; at most "
-             f"{_score(top)}), {with_wrong} with a wrong number")
+             f"{result.mean_score:.2f} points ({result.mean_share:.0%} of the points each file "
+             f"answered; at most {_score(top)}), {result.with_wrong} with a wrong number")
     if markdown:
         out = ["### Class summary", "", intro[0].upper() + intro[1:] + "."]
         if rows:
@@ -520,6 +517,8 @@ def class_data(result: ClassReport, limit: int = 10) -> dict[str, object]:
         "problem": {"title": result.problem.title, "model": result.problem.model,
                     "source": result.problem.source},
         "reports": [report_data(r) for r in result.reports],
+        "summary": {"files": len(result.reports), "mean_score": result.mean_score,
+                    "mean_share": result.mean_share, "with_wrong": result.with_wrong},
         "struggles": [{"epoch": t.address.epoch, "step": t.address.step,
                        "sample": t.address.sample, "section": t.address.section,
                        "key": t.address.key, "index": [i + 1 for i in t.address.index] or None,
