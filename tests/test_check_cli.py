@@ -264,6 +264,8 @@ def test_class_json_has_every_report() -> None:
     data = json.loads(invoke("check", "logreg", SEED, SEED, "-f", "json").stdout)
     assert len(data["reports"]) == 2 and all(SPEC_TOP <= set(r) for r in data["reports"])
     assert data["struggles"][0]["wrong"] == 2
+    assert data["summary"] == {"files": 2, "mean_score": 89.0,
+                               "mean_share": pytest.approx(89 / 92), "with_wrong": 2}
 
 
 # ------------------------------------------------------------------------------------- sheet
