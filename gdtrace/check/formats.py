@@ -89,19 +89,19 @@ def explanation(cell: CellVerdict, show: Callable[[Expr], str]) -> str:
     digits = _digits(cell)
     symbol = show(cell.symbol) + _entry(cell.address)
     parts = [f"you wrote {cell.given}"]
-    yours = [f"{show(o.symbol)} = {_operand(o.value, o.written, digits)}"
-             for o in cell.operands]
-    if yours:
-        parts.append(f"from your {', '.join(yours)}, {symbol} = "
-                     f"{_num(cell.expected_from_yours, digits)}")
+    written = [f"{show(o.symbol)} = {o.value:.10g}" for o in cell.operands if o.written]
+    worked = [f"{show(o.symbol)} = {_num(o.value, digits)}" for o in cell.operands
+              if not o.written]
+    if written or worked:
+        used = f"from your {', '.join(written)}" if written else "from"
+        if worked:  # operands the student left blank: worked on from their earlier numbers
+            used += (" and " if written else " ") + ", ".join(worked) + \
+                " (worked on from your earlier numbers)"
+        parts.append(f"{used}, {symbol} = {_num(cell.expected_from_yours, digits)}")
     elif cell.expected_from_yours is not None and cell.expected_from_yours != cell.expected:
         parts.append(f"from your numbers {symbol} = {_num(cell.expected_from_yours, digits)}")
     parts.append(f"key {_num(cell.expected, digits)}")
     return "; ".join(parts)
-
-
-def _operand(value: float, written: bool, digits: int) -> str:
-    return f"{value:.10g}" if written else _num(value, digits)
 
 
 def _verdict_words(cell: CellVerdict, root: bool) -> str:
