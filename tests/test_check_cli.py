@@ -256,6 +256,9 @@ def test_class_summary_and_gradebook(tmp_path: Path) -> None:
         [str(good), "1.0", "1.0", "0", ""],
         [str(bad), "0.0", "1.0", "1", "step 1 params.b"],
     ]
+    markdown = invoke("check", "logreg", SEED, str(good), "--format", "markdown").stdout
+    assert markdown.count("### Check of ") == 2 and "### Class summary" in markdown
+    assert "| step 1 b | 1 | 0 | 0 | 0 | 2 |" in markdown
     only_good = invoke("check", "logreg", str(good), str(good))
     assert only_good.exit_code == 0
 
