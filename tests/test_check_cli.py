@@ -366,3 +366,44 @@ def test_a_network_report_finds_a_matrix_slip_and_its_tables_fit_the_page(
     tables = lines[lines.index("epoch 1:"):]
     assert max(len(line) for line in tables) <= 160
     assert sum(line == "epoch 1:" for line in tables) >= 3  # the wide epoch was split
+
+
+@pytest.mark.parametrize("problem", ["logreg", "sigmoid_mlp", "softmax", "backprop"])
+def test_yaml_sheet_filled_with_gdtraces_numbers_checks_clean(tmp_path: Path,
+                                                                 problem: str) -> None:
+    """The YAML sheet's shape (per-sample lists, nested matrices, epochs, final) is what
+    check reads: filled in place with gdtrace's numbers it has nothing wrong or missing."""
+    import yaml
+
+    from gdtrace.check.cells import Address
+
+    sheet = yaml.safe_load(invoke("sheet", problem).stdout)
+    run = gdtrace.solve(problem).runs[0]
+    values = {cell.address: cell.quantity.value for cell in cells_of(run)}
+
+    def text(value: object) -> object:
+        if isinstance(value, np.ndarray) or isinstance(value, list):
+            return [text(v) for v in value]
+        return f"{float(value):.6f}"
+
+    for entry in sheet.get("epochs", []):
+        entry["loss"] = text(values[Address(entry["epoch"], None, None, "loss", "loss")])
+    for step in sheet["steps"]:
+        for section in ("values", "grad", "params"):
+            for key, blank in step.get(section, {}).items():
+                found = [a for a in values if a.step == step["step"]
+                         and a.section == section and a.key == key]
+                if found[0].sample is None:
+                    step[section][key] = text(values[found[0]])
+                else:
+                    assert isinstance(blank, list) and len(blank) == len(found)
+                    step[section][key] = [text(values[a]) for a in
+                                          sorted(found, key=lambda a: a.sample or 0)]
+    for key in sheet.get("final", {}):
+        sheet["final"][key] = text(values[Address(None, None, None, "final", key)])
+    path = tmp_path / "filled.json"
+    path.write_text(json.dumps(sheet), encoding="utf-8")
+    result = invoke("check", problem, str(path), "-f", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["wrong"] == summary["missing"] == 0 and summary["correct"] > 10
