@@ -561,6 +561,13 @@ BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size",
                                                      help="Override `batch_size`.")]
 OptimizerOpt = Annotated[Optional[str], typer.Option(
     "--optimizer", help="Override `optimizer`.", show_default=False)]
+SheetOutputOpt = Annotated[Optional[str], typer.Option(
+    "--output", "-o", help="Write to FILE (atomically); the format comes from its extension: "
+                           ".yaml .csv .md.", show_default=False, metavar="FILE")]
+ReportOutputOpt = Annotated[Optional[str], typer.Option(
+    "--output", "-o", help="Write to FILE (atomically); the format comes from its extension: "
+                           ".txt .md .json .csv (gradescope: give --format).",
+    show_default=False, metavar="FILE")]
 
 
 @app.command()
@@ -569,7 +576,7 @@ def sheet(
     fmt: Annotated[Optional[str], typer.Option(
         "--format", "-f", help="yaml (default), csv or markdown; default from the --output "
                                "extension (.yaml .csv .md).", show_default=False)] = None,
-    output: OutputOpt = None,
+    output: SheetOutputOpt = None,
     keys: KeysOpt = None,
     steps: StepRangeOpt = None,
     run_label: RunOpt = None,
@@ -606,7 +613,7 @@ def check(
                                "gradebook) or gradescope (results.json). Default: from the "
                                "--output extension; else terminal on a terminal, text "
                                "otherwise.", show_default=False)] = None,
-    output: OutputOpt = None,
+    output: ReportOutputOpt = None,
     run_label: RunOpt = None,
     no_ecf: Annotated[bool, typer.Option(
         "--no-ecf", help="No credit for numbers right only from the student's own earlier "
