@@ -1,7 +1,8 @@
 """gdtrace: worked, step-by-step solutions of gradient-descent problems.
 
 Library use (docs/library.md): ``gdtrace.solve("logreg")`` returns a trace,
-``gdtrace.render(trace, "latex")`` a string, ``gdtrace.save(trace, "answer.md")`` a file.
+``gdtrace.render(trace, "latex")`` a string, ``gdtrace.save(trace, "answer.md")`` a file,
+``gdtrace.check("logreg", "answers.yaml")`` the report of a student's numbers.
 These are loaded on first use so ``import gdtrace`` (and the CLI's ``--help``) stays light.
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = ("solve", "comparison", "render", "save", "load")  # not "compare": a submodule
-__all__ = ["__version__", *_API]
+__all__ = ["__version__", "check", *_API]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,6 +21,10 @@ def __getattr__(name: str) -> Any:
         import gdtrace.render
 
         return gdtrace.render
+    if name == "check":  # the subpackage, callable as check(problem, answers, **options)
+        import gdtrace.check
+
+        return gdtrace.check
     if name in _API:
         from gdtrace import api
 

@@ -1,7 +1,8 @@
 """The command line: parse options, load, solve, render, map errors to exit codes.
 
-Exit codes: 0 success, 2 bad input or usage. Heavy modules (numpy, the solvers, the renderers)
-are imported inside the commands so ``gdtrace --help`` and ``--version`` stay quick.
+Exit codes: 0 success, 2 bad input or usage (``check``: 1 when a number is wrong). Heavy
+modules (numpy, the solvers, the renderers) are imported inside the commands so
+``gdtrace --help`` and ``--version`` stay quick.
 
 No ``from __future__ import annotations`` here: typer reads every command's parameters on
 each run, and string annotations cost it an ``eval`` each (about 7 ms of every start-up).
@@ -621,6 +622,126 @@ def plot(
         typer.echo(f"gdtrace: wrote {output}", err=True)
 
     guarded(run)
+
+
+RunOpt = Annotated[Optional[str], typer.Option(
+    "--run", help="The run the answers are about, by its label (default: the answers' own "
+                  "`run:`, else the first run).", show_default=False)]
+KeysOpt = Annotated[Optional[str], typer.Option(
+    "--keys", help="Only these sections or keys, e.g. grad,params or z,sigma (sections: "
+                   "values, grad, params, loss, final).", show_default=False)]
+StepRangeOpt = Annotated[Optional[str], typer.Option(
+    "--steps", help="Only these steps, e.g. 1-4,7.", show_default=False)]
+LrOpt = Annotated[Optional[float], typer.Option("--lr", help="Override `learning_rate`.")]
+L2Opt = Annotated[Optional[float], typer.Option("--l2", help="Override `lambda`.")]
+UpdateOpt = Annotated[Optional[str], typer.Option(
+    "--update", help="Override `update`: sgd, batch or minibatch.")]
+BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size",
+                                                     help="Override `batch_size`.")]
+OptimizerOpt = Annotated[Optional[str], typer.Option(
+    "--optimizer", help="Override `optimizer`.", show_default=False)]
+SheetOutputOpt = Annotated[Optional[str], typer.Option(
+    "--output", "-o", help="Write to FILE (atomically); the format comes from its extension: "
+                           ".yaml .csv .md.", show_default=False, metavar="FILE")]
+ReportOutputOpt = Annotated[Optional[str], typer.Option(
+    "--output", "-o", help="Write to FILE (atomically); the format comes from its extension: "
+                           ".txt .md .json .csv (gradescope: give --format).",
+    show_default=False, metavar="FILE")]
+
+
+@app.command()
+def sheet(
+    problem: ProblemArg = None,
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", "-f", help="yaml (default), csv or markdown; default from the --output "
+                               "extension (.yaml .csv .md).", show_default=False)] = None,
+    output: SheetOutputOpt = None,
+    keys: KeysOpt = None,
+    steps: StepRangeOpt = None,
+    run_label: RunOpt = None,
+    epochs: EpochsOpt = None,
+    lr: LrOpt = None,
+    l2: L2Opt = None,
+    update: UpdateOpt = None,
+    batch_size: BatchSizeOpt = None,
+    carry: CarryOpt = None,
+    optimizer: OptimizerOpt = None,
+) -> None:
+    """Write the blank answer sheet of a problem: every number of every step, empty."""
+
+    def run() -> None:
+        from gdtrace.check.commands import make_sheet
+
+        text = make_sheet(problem, fmt, output=output, keys=keys, steps=steps, run=run_label,
+                          epochs=epochs, learning_rate=lr, lam=l2, update=update,
+                          batch_size=batch_size, carry_decimals=carry, optimizer=optimizer)
+        _write_atomic_or_print(text, output)
+
+    guarded(run)
+
+
+@app.command()
+def check(
+    problem: Annotated[str, typer.Argument(
+        help="A problem file, or the name of a bundled problem.", show_default=False)],
+    answers: Annotated[list[str], typer.Argument(
+        help="Answers files (.yaml, .json or .csv; see `gdtrace sheet`). Several: each "
+             "report, then a class summary.", show_default=False)],
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", "-f", help="text, terminal, markdown, json, csv (several files: the "
+                               "gradebook) or gradescope (results.json). Default: from the "
+                               "--output extension; else terminal on a terminal, text "
+                               "otherwise.", show_default=False)] = None,
+    output: ReportOutputOpt = None,
+    run_label: RunOpt = None,
+    no_ecf: Annotated[bool, typer.Option(
+        "--no-ecf", help="No credit for numbers right only from the student's own earlier "
+                         "numbers (error carried forward).")] = False,
+    rounding_credit: Annotated[Optional[float], typer.Option(
+        "--rounding-credit", help="Credit (0-1) of a number rounded the wrong way. Default 1.",
+        show_default=False)] = None,
+    points: Annotated[Optional[str], typer.Option(
+        "--points", help="Points of one number per section, e.g. values=1,grad=2,params=1,"
+                         "loss=1,final=1 (default 1 each).", show_default=False)] = None,
+    epochs: EpochsOpt = None,
+    lr: LrOpt = None,
+    l2: L2Opt = None,
+    update: UpdateOpt = None,
+    batch_size: BatchSizeOpt = None,
+    carry: CarryOpt = None,
+    optimizer: OptimizerOpt = None,
+) -> None:
+    """Grade answers files number by number, with error carried forward.
+
+    Exit code 0 when no number is wrong, 1 when some number is wrong, 2 for bad input.
+    """
+
+    def run() -> int:
+        from gdtrace.check.commands import check_options, report_format, run_check
+
+        chosen = report_format(output, fmt, sys.stdout.isatty() and not os.environ.get(
+            "NO_COLOR"))
+        options = check_options(not no_ecf, rounding_credit, points)
+        outcome = run_check(problem, answers, chosen, options=options, run=run_label,
+                            output=output, epochs=epochs, learning_rate=lr, lam=l2,
+                            update=update, batch_size=batch_size, carry_decimals=carry,
+                            optimizer=optimizer)
+        _write_atomic_or_print(outcome.text, output)
+        return outcome.exit_code
+
+    code = guarded(run)
+    if code:
+        raise typer.Exit(code)
+
+
+def _write_atomic_or_print(text: str, output: Optional[str]) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from gdtrace.api import write_atomic
+
+    write_atomic(output, text)
+    typer.echo(f"gdtrace: wrote {output}", err=True)
 
 
 @app.command("list")

@@ -5,7 +5,10 @@ exactly what ``gdtrace ARGS`` prints (``--format text`` added for solve and comp
 from the repository root; a failing command fails the check, except exit 1 of ``derive``,
 a wrong claim), cut by FILTER
 (``from: REGEX`` — from the first matching line to the end; ``paragraph: REGEX`` — from it to
-the next blank line; ``last: N`` — the last N lines). ``tests/test_docs.py`` checks every block;
+the next blank line; ``last: N``/``first: N`` — the last/first N lines; ``exit: N`` — the
+command exits with N, e.g. ``check`` with 1 when a number is wrong; several filters are
+joined by ``; ``).
+``tests/test_docs.py`` checks every block;
 run ``python tests/doc_examples.py`` to rewrite them after an intended change of the output.
 """
 
@@ -44,16 +47,23 @@ def output(args: str, how: str | None) -> str:
     words = shlex.split(args)
     if words[0] in FORMATTED and "--format" not in words:
         words += ["--format", "text"]
+    filters = how.split("; ") if how else []
+    expected = 0
+    for item in [f for f in filters if f.startswith("exit: ")]:
+        expected = int(item.removeprefix("exit: "))
+        filters.remove(item)
     with at_root():
         result = CliRunner().invoke(app, words, env={"COLUMNS": None})  # piped, width unset
-    allowed = (0, 1) if words[0] == "derive" else (0,)  # derive: 1 = the claim is wrong
+    allowed = {expected, 1} if words[0] == "derive" else {expected}  # derive: 1 = claim wrong
     if result.exit_code not in allowed:
         raise AssertionError(f"gdtrace {args} failed ({result.exit_code}): {result.output}")
     lines = [line.rstrip() for line in result.stdout.rstrip("\n").split("\n")]
-    if how:
+    for how in filters:
         kind, _, pattern = how.partition(": ")
         if kind == "last":
             lines = lines[-int(pattern):]
+        elif kind == "first":
+            lines = lines[:int(pattern)]
         else:
             start = next(i for i, line in enumerate(lines) if re.search(pattern, line))
             lines = lines[start:]

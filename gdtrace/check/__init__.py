@@ -11,6 +11,9 @@ answer-format.md.
 from __future__ import annotations
 
 import os
+import re
+import sys
+import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Union
@@ -21,6 +24,8 @@ from gdtrace.check.engine import Grader
 from gdtrace.check.report import CellVerdict, CheckOptions, ClassReport, Report
 from gdtrace.trace import Trace
 
+# a key "run" anywhere (YAML or JSON); only a document that may name its run is composed
+_MAY_NAME_RUN = re.compile(r"""["']?\brun["']?\s*:""")
 AnswersLike = Union[str, "os.PathLike[str]", Mapping[str, Any], Answers]
 
 __all__ = ["Address", "Answers", "AnswersError", "Cell", "CellVerdict", "CheckOptions",
@@ -63,10 +68,13 @@ def _run_label(answers: AnswersLike) -> str | None:
     if path.suffix.lower() == ".csv" or not path.is_file():
         return None
     try:
+        text = path.read_text(encoding="utf-8-sig")
+        if not _MAY_NAME_RUN.search(text):  # composing every file twice doubled a class's time
+            return None
         import yaml
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        root = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=loader)
+        root = yaml.compose(text, Loader=loader)
     except Exception:  # the full read reports what is wrong, with the line
         return None
     if isinstance(root, yaml.MappingNode):
@@ -104,3 +112,15 @@ def _solve(problem: Any, overrides: dict[str, Any]) -> Trace:
     from gdtrace.api import solve
 
     return solve(problem, **overrides)
+
+
+class _CallableModule(types.ModuleType):
+    """``gdtrace.check(problem, answers)`` is the library call, but importing this package
+    makes ``gdtrace.check`` this module (as with ``gdtrace.render``): so the module itself
+    can be called, as :func:`check`."""
+
+    def __call__(self, problem: Any, answers: AnswersLike, **keywords: Any) -> Report:
+        return check(problem, answers, **keywords)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -134,6 +134,21 @@ class ClassReport:
                     setattr(tally, cell.verdict, getattr(tally, cell.verdict) + 1)
         return list(by_address.values())
 
+    @property
+    def mean_score(self) -> float:
+        return sum(r.score for r in self.reports) / len(self.reports) if self.reports else 0.0
+
+    @property
+    def mean_share(self) -> float:
+        """The mean of each file's score over its own maximum (files answer different parts)."""
+        shares = [r.score / r.max_score for r in self.reports if r.max_score]
+        return sum(shares) / len(self.reports) if self.reports else 0.0
+
+    @property
+    def with_wrong(self) -> int:
+        """How many files have a wrong number."""
+        return sum(1 for r in self.reports if r.wrong)
+
     def struggles(self, limit: int = 10) -> list[CellTally]:
         """The numbers most students got wrong (then carried), most first."""
         ranked = [t for t in self.tallies() if t.wrong or t.carried]
