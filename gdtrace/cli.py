@@ -627,6 +627,13 @@ def plot(
 RunOpt = Annotated[Optional[str], typer.Option(
     "--run", help="The run the answers are about, by its label (default: the answers' own "
                   "`run:`, else the first run).", show_default=False)]
+CompareL2Opt = Annotated[Optional[str], typer.Option(
+    "--compare-l2", help="The runs of `gdtrace compare --l2 VALUES` (the problem as written "
+                         "and with each λ): the answers are about one of them (--run or their "
+                         "`run:`, e.g. 'λ = 0.5').", show_default=False)]
+CompareLrOpt = Annotated[Optional[str], typer.Option(
+    "--compare-lr", help="The runs of `gdtrace compare --lr VALUES`, as --compare-l2.",
+    show_default=False)]
 KeysOpt = Annotated[Optional[str], typer.Option(
     "--keys", help="Only these sections or keys, e.g. grad,params or z,sigma (sections: "
                    "values, grad, params, loss, final).", show_default=False)]
@@ -659,6 +666,8 @@ def sheet(
     keys: KeysOpt = None,
     steps: StepRangeOpt = None,
     run_label: RunOpt = None,
+    compare_l2: CompareL2Opt = None,
+    compare_lr: CompareLrOpt = None,
     epochs: EpochsOpt = None,
     lr: LrOpt = None,
     l2: L2Opt = None,
@@ -673,6 +682,7 @@ def sheet(
         from gdtrace.check.commands import make_sheet
 
         text = make_sheet(problem, fmt, output=output, keys=keys, steps=steps, run=run_label,
+                          compare={"l2": compare_l2, "lr": compare_lr},
                           epochs=epochs, learning_rate=lr, lam=l2, update=update,
                           batch_size=batch_size, carry_decimals=carry, optimizer=optimizer)
         _write_atomic_or_print(text, output)
@@ -703,6 +713,8 @@ def check(
     points: Annotated[Optional[str], typer.Option(
         "--points", help="Points of one number per section, e.g. values=1,grad=2,params=1,"
                          "loss=1,final=1 (default 1 each).", show_default=False)] = None,
+    compare_l2: CompareL2Opt = None,
+    compare_lr: CompareLrOpt = None,
     epochs: EpochsOpt = None,
     lr: LrOpt = None,
     l2: L2Opt = None,
@@ -723,7 +735,8 @@ def check(
             "NO_COLOR"))
         options = check_options(not no_ecf, rounding_credit, points)
         outcome = run_check(problem, answers, chosen, options=options, run=run_label,
-                            output=output, epochs=epochs, learning_rate=lr, lam=l2,
+                            output=output, compare={"l2": compare_l2, "lr": compare_lr},
+                            epochs=epochs, learning_rate=lr, lam=l2,
                             update=update, batch_size=batch_size, carry_decimals=carry,
                             optimizer=optimizer)
         _write_atomic_or_print(outcome.text, output)

@@ -407,3 +407,20 @@ def test_yaml_sheet_filled_with_gdtraces_numbers_checks_clean(tmp_path: Path,
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)["summary"]
     assert summary["wrong"] == summary["missing"] == 0 and summary["correct"] > 10
+
+
+def test_check_grades_a_run_of_a_comparison(tmp_path) -> None:
+    """--compare-l2 gives the runs of `gdtrace compare --l2`; the answers name theirs."""
+    from typer.testing import CliRunner
+
+    from gdtrace.cli import app
+
+    answers = tmp_path / "l2.yaml"
+    answers.write_text('run: "λ = 0.5"\nsteps:\n  - step: 1\n    grad: {w1: -1.28}\n'
+                       "    params: {w1: 0.208}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", "logreg", str(answers), "--compare-l2", "0.5",
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert '"correct": 2' in result.output
+    plain = CliRunner().invoke(app, ["check", "logreg", str(answers)])
+    assert plain.exit_code == 2 and "--compare-l2" in plain.output

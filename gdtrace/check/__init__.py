@@ -39,7 +39,9 @@ def grader_for(trace: Trace, run: str | None = None) -> Grader:
         chosen = pick_run(trace, run)
     except KeyError:
         labels = ", ".join(repr(r.label) for r in trace.runs)
-        raise AnswersError(f"the problem has no run {run!r} (its runs: {labels})",
+        hint = "; the runs of a comparison: --compare-l2/--compare-lr (library: pass " \
+            "gdtrace.comparison(...))" if len(trace.runs) == 1 else ""
+        raise AnswersError(f"the problem has no run {run!r} (its runs: {labels}){hint}",
                            trace.problem.source, key="run") from None
     return Grader(chosen, trace.problem)
 

@@ -183,8 +183,9 @@ class _Reader:
     def text(self, node: yaml.Node, key: str) -> str | None:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail("expected a number", node, key)
-        if node.tag.endswith(":null") or (node.style is None and node.value in ("", "~", "null",
-                                                                                  "Null", "NULL")):
+        plain = node.style in (None, "")  # not quoted: YAML's null spellings mean no value
+        if node.tag.endswith(":null") or (plain and node.value in ("", "~", "null", "Null",
+                                                                   "NULL")):
             return None
         return node.value
 
@@ -370,6 +371,47 @@ def _span(numbers: object) -> str:
 # ------------------------------------------------------------------------------ entry points
 
 
+def _compose(text: str) -> yaml.Node | None:
+    """The document's node tree, built from the parser's events: like ``yaml.compose`` with no
+    tag resolution (every value is read from its own text by :func:`read_number`), without a
+    call back into Python per value (a class of 300 documents spends its time here)."""
+    loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+    stack: list[tuple[yaml.Node, list]] = []
+    root: yaml.Node | None = None
+    key_tag, seq_tag, map_tag = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:seq",
+                                 "tag:yaml.org,2002:map")
+
+    def attach(node: yaml.Node) -> None:
+        nonlocal root
+        if stack:
+            stack[-1][1].append(node)
+        else:
+            root = node
+
+    for event in yaml.parse(text, Loader=loader):
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            attach(yaml.ScalarNode(key_tag, event.value, event.start_mark, event.end_mark,
+                                   event.style))
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            mapping = kind is yaml.MappingStartEvent
+            node = (yaml.MappingNode if mapping else yaml.SequenceNode)(
+                map_tag if mapping else seq_tag, [], event.start_mark, None)
+            attach(node)
+            stack.append((node, []))
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            node, items = stack.pop()
+            node.value = list(zip(items[::2], items[1::2])) if isinstance(
+                node, yaml.MappingNode) else items
+        elif kind is yaml.AliasEvent:
+            raise yaml.MarkedYAMLError(problem="YAML aliases (*name) are not allowed in "
+                                       "answers", problem_mark=event.start_mark)
+        elif kind is yaml.DocumentStartEvent and root is not None:
+            raise yaml.MarkedYAMLError(problem="more than one YAML document",
+                                       problem_mark=event.start_mark)
+    return root
+
+
 def parse_answers(text: str, source: str, cells: list[Cell], run: Run) -> Answers:
     """Read an answers document (YAML or JSON text) against the cells of ``run``."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
@@ -377,9 +419,8 @@ def parse_answers(text: str, source: str, cells: list[Cell], run: Run) -> Answer
                            "few hundred numbers", source)
     if not text.strip():
         raise AnswersError("the answers document is empty", source)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        root = yaml.compose(text, Loader=loader)
+        root = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise AnswersError(f"not valid YAML or JSON: {exc.problem}", source,

@@ -35,6 +35,8 @@ class Address:
         return Address(self.epoch, self.step, self.sample, self.section, self.key)
 
     def at(self, index: tuple[int, ...]) -> Address:
+        if index == self.index:
+            return self
         return Address(self.epoch, self.step, self.sample, self.section, self.key, index)
 
     def label(self) -> str:

@@ -27,14 +27,30 @@ class Outcome:
     exit_code: int
 
 
-def solved(problem: str | None, overrides: dict[str, Any]) -> tuple[Trace, Path]:
-    """The problem solved with the options given (None values keep the file's), and its file."""
-    from gdtrace.api import solve
+def solved(problem: str | None, overrides: dict[str, Any],
+           compare: dict[str, str | None] | None = None) -> tuple[Trace, Path]:
+    """The problem solved with the options given (None values keep the file's), and its file;
+    with ``compare`` (``{"l2": "0.5,1"}``), the runs of ``gdtrace compare`` instead."""
+    from gdtrace.api import comparison, solve
     from gdtrace.problem import resolve_problem
 
     path = resolve_problem(problem)
     chosen = {k: v for k, v in overrides.items() if v is not None}
+    varied = {name: _values(name, text) for name, text in (compare or {}).items() if text}
+    if varied:
+        return comparison(problem, **varied, **chosen), path
     return solve(problem, **chosen), path
+
+
+def _values(name: str, text: str) -> list[float]:
+    """``--compare-l2 0.5,1`` → [0.5, 1.0]."""
+    values = []
+    for part in text.split(","):
+        try:
+            values.append(float(part))
+        except ValueError:
+            raise UsageError(f"--compare-{name}: '{part.strip()}' is not a number") from None
+    return values
 
 
 def refuse_inputs(output: str | None, inputs: Sequence[str | os.PathLike[str]]) -> None:
@@ -60,13 +76,13 @@ def refuse_inputs(output: str | None, inputs: Sequence[str | os.PathLike[str]]) 
 
 def make_sheet(problem: str | None, fmt: str | None = None, *, output: str | None = None,
                keys: str | None = None, steps: str | None = None, run: str | None = None,
-               **overrides: Any) -> str:
+               compare: dict[str, str | None] | None = None, **overrides: Any) -> str:
     """The blank answer sheet of a problem as text (YAML, CSV or Markdown)."""
     from gdtrace.check.cells import pick_run
     from gdtrace.check.sheet import format_for, parse_selection, sheet
 
     chosen = format_for(output, fmt)
-    trace, path = solved(problem, overrides)
+    trace, path = solved(problem, overrides, compare)
     refuse_inputs(output, [path])
     try:
         picked = pick_run(trace, run)
@@ -149,7 +165,8 @@ def report_format(output: str | None, requested: str | None, terminal: bool = Fa
 
 def run_check(problem: str | None, answers: Sequence[str], fmt: str = "text", *,
               options: CheckOptions | None = None, run: str | None = None,
-              output: str | None = None, **overrides: Any) -> Outcome:
+              output: str | None = None, compare: dict[str, str | None] | None = None,
+              **overrides: Any) -> Outcome:
     """Check one answers file (its report) or several (each report, then the class
     summary; ``csv``: the gradebook). Exit code 1 when any number is wrong."""
     from gdtrace.check import ClassReport, check_class, grader_for, read_answers
@@ -160,7 +177,7 @@ def run_check(problem: str | None, answers: Sequence[str], fmt: str = "text", *,
     if fmt == "gradescope" and len(answers) > 1:
         raise UsageError("--format gradescope writes the results.json of one submission: give "
                          "one answers file")
-    trace, path = solved(problem, overrides)
+    trace, path = solved(problem, overrides, compare)
     refuse_inputs(output, [path, *answers])
     if run is None:  # each file's own run: label, else the first run
         result = check_class(trace, answers, options=options)

@@ -54,6 +54,12 @@ class Node:
     element: tuple[int, ...] | None = None  # an entry of its one source (a Part link)
     compiled: Compiled | None = None  # the formula, compiled once (None: cannot evaluate)
     symbols: dict[str, E.Expr] = field(default_factory=dict)  # how the formula writes each
+    shape: tuple[int, ...] = ()  # of the value: () for a number
+
+    def __post_init__(self) -> None:
+        self.shape = tuple(np.shape(self.quantity.value))
+        # (operand key, index of its node) in a list: the hot loop reads it once per document
+        self.source_list = [(key, n.index) for key, n in self.sources.items()]
     cuts: list[tuple[E.Expr, str, Node]] = field(default_factory=list)
 
     @property
@@ -71,7 +77,8 @@ class _State:
     """What a node stands for downstream, for one answers document."""
 
     readings: list[Span]  # the student's value of it: one range, or two for a wrong number
-    yours: float | np.ndarray  # the formula at the student's numbers as written
+    # what the student wrote of it (None: nothing; an array with nan where an entry is blank)
+    written: float | np.ndarray | None = None
 
 
 class Grader:
@@ -203,14 +210,15 @@ class Grader:
         written = _group(answers.entries)
         states: list[_State] = []
         verdicts: list[CellVerdict] = []
+        self._memo: dict[int, float | np.ndarray] = {}  # "expected from yours", computed lazily
         for node in self.nodes:
-            derived, yours, unrounded = self._derive(node, states)
+            derived, unrounded = self._derive(node, states)
             mine = [(cell, written[cell.address]) for cell in node.cells
                     if cell.address in written]
             if not mine:
-                states.append(_State(derived, yours))
+                states.append(_State(derived))
                 continue
-            judged = [self._judge(node, cell, entries, derived, yours, states, options, written,
+            judged = [self._judge(node, cell, entries, derived, states, options, written,
                                   unrounded) for cell, entries in mine]
             for cell_verdicts, _ in judged:
                 verdicts.extend(cell_verdicts)
@@ -224,45 +232,94 @@ class Grader:
             self._positions = {cell.address: i for i, cell in enumerate(self.cells)}
         return (self._positions.get(address.whole(), 0), address.index)
 
-    def _derive(self, node: Node, states: list[_State]
-                ) -> tuple[list[Span], float | np.ndarray, list[Span]]:
-        """The ranges the formula gives over the student's operands, its value at the
-        student's numbers as written, and the ranges before carry rounding (a student who
-        truncates where the problem rounds made a rounding slip)."""
-        quantity = node.quantity
+    def _derive(self, node: Node, states: list[_State]) -> tuple[list[Span], list[Span]]:
+        """The ranges the formula gives over the student's operands, and the ranges before
+        carry rounding (a student who truncates where the problem rounds made a rounding
+        slip)."""
         if node.element is not None:
             state = states[node.sources["of"].index]
             entries = [s.element(node.element) for s in state.readings]
-            return entries, float(np.asarray(state.yours)[node.element]), entries
+            return entries, entries
         if node.formula is None:
             if node.sources and node.rounded is not None:
                 (source,) = node.sources.values()
                 state = states[source.index]
-                return ([_round(s, node.rounded) for s in state.readings],
-                        _round_value(state.yours, node.rounded), state.readings)
-            value = node.key_value
-            return [point(value)], value, [point(value)]
+                return [_round(s, node.rounded) for s in state.readings], state.readings
+            value = point(node.key_value)
+            return [value], [value]
         try:
             if node.compiled is None:
                 raise CannotEvaluate("formula")
             readings = self._evaluate_all(node.formula, node, states)
-            env = dict(node.given)
-            for key, source in node.sources.items():
-                env[key] = point(states[source.index].yours)
-            yours = node.compiled(env).lo
         except (CannotEvaluate, ValueError, FloatingPointError):
-            value = node.key_value
-            return [point(value)], value, [point(value)]
-        unrounded = readings
-        if node.rounded is not None:
-            readings = [_round(s, node.rounded) for s in readings]
-            yours = _round_value(yours, node.rounded)
-        del quantity
-        return readings, yours, unrounded
+            value = point(node.key_value)
+            return [value], [value]
+        if node.rounded is None:
+            return readings, readings
+        return [_round(s, node.rounded) for s in readings], readings
+
+    def _yours(self, node: Node, states: list[_State]) -> float | np.ndarray:
+        """The value of a line at the student's numbers as written: what they wrote where
+        they wrote it, else its formula at the values of its operands (computed only for
+        the numbers a report explains, and kept for the document)."""
+        memo = self._memo
+        stack = [node]
+        while stack:
+            current = stack[-1]
+            if current.index in memo:
+                stack.pop()
+                continue
+            pending = [s for s in current.sources.values() if s.index not in memo]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            memo[current.index] = self._point(current, states)
+        return memo[node.index]
+
+    def _point(self, node: Node, states: list[_State]) -> float | np.ndarray:
+        memo = self._memo
+        if node.element is not None:
+            value: float | np.ndarray = float(
+                np.asarray(memo[node.sources["of"].index])[node.element])
+        elif node.formula is None:
+            if node.sources and node.rounded is not None:
+                (source,) = node.sources.values()
+                value = _round_value(memo[source.index], node.rounded)
+            else:
+                value = node.key_value
+        else:
+            try:
+                if node.compiled is None:
+                    raise CannotEvaluate("formula")
+                env = dict(node.given)
+                for key, index in node.source_list:
+                    env[key] = point(memo[index])
+                value = node.compiled(env).lo
+                if node.rounded is not None:
+                    value = _round_value(value, node.rounded)
+            except (CannotEvaluate, ValueError, FloatingPointError):
+                value = node.key_value
+        written = states[node.index].written if node.index < len(states) else None
+        if written is None:
+            return value
+        if isinstance(written, np.ndarray):
+            return np.where(np.isnan(written), value, written)
+        return written
 
     def _evaluate_all(self, formula: E.Expr, node: Node, states: list[_State],
                       extra: dict[str, Node] | None = None) -> list[Span]:
         """The formula's range for each combination of its operands' readings."""
+        if extra is None and formula is node.formula and node.compiled is not None:
+            env = dict(node.given)
+            several = None
+            for key, index in node.source_list:
+                readings = states[index].readings
+                env[key] = readings[0]
+                if len(readings) > 1:
+                    several = True
+            if several is None:  # one reading each: the common case, one evaluation
+                return [node.compiled(env)]
         sources = dict(node.sources)
         if extra:
             sources.update(extra)
@@ -290,12 +347,12 @@ class Grader:
         return out
 
     def _judge(self, node: Node, cell: Cell, entries: dict[tuple[int, ...], Written],
-               derived: list[Span], yours: float | np.ndarray, states: list[_State],
-               options: CheckOptions, written: dict[Address, dict[tuple[int, ...], Written]],
+               derived: list[Span], states: list[_State], options: CheckOptions,
+               written: dict[Address, dict[tuple[int, ...], Written]],
                unrounded: list[Span]) -> tuple[list[CellVerdict], _State]:
         """The verdicts of a cell's written numbers and what the cell stands for downstream."""
         key = node.key_value
-        shape = np.shape(key)
+        shape = node.shape
         exact = self.carry is not None
         cuts: list[Span] | None = None
         verdicts: list[CellVerdict] = []
@@ -304,12 +361,13 @@ class Grader:
         any_wrong = False
         for index, w in sorted(entries.items()):
             key_e = float(np.asarray(key)[index]) if shape else float(key)
-            yours_e = float(np.asarray(yours)[index]) if shape else float(yours)
-            spans = [s.element(index) for s in derived]
+            spans = [s.element(index) for s in derived] if shape else derived
             base = CellVerdict(cell.address.at(index), cell.quantity.symbol, w.text, key_e,
-                               yours_e, "missing", None, [], options.points_of(
+                               None, "missing", None, [], options.points_of(
                                    cell.address.section), 0.0, w.line)
-            if spans and node.formula is not None:
+            if len(spans) == 1 and node.formula is not None:
+                base.expected_range = (float(spans[0].lo), float(spans[0].hi))
+            elif spans and node.formula is not None:
                 base.expected_range = (min(float(s.lo) for s in spans),
                                        max(float(s.hi) for s in spans))
             if w.value is None:
@@ -325,12 +383,17 @@ class Grader:
             consistent = matching is not None
             if matching is not None:  # the value from the operands that explain v
                 base.expected_from_yours = float(matching.mid)
+            else:  # the formula at the student's numbers as written
+                yours = self._operand_values(node, states)
+                base.expected_from_yours = float(np.asarray(yours)[index]) if shape \
+                    else float(yours)
             if abs(v - key_e) <= h + 1e-12 * abs(key_e):
                 verdict = "correct"
             elif consistent:
                 verdict = "carried"
             elif _rounded_wrong(v, w, [point(key_e), *spans,
-                                       *(s.element(index) for s in unrounded)]):
+                                       *((s.element(index) for s in unrounded) if shape
+                                         else unrounded)]):
                 verdict = "rounding"
             else:
                 verdict = "wrong"
@@ -348,12 +411,32 @@ class Grader:
                 reading = point(v).hull(point(float(matching.mid)))
             else:  # a slip is carried as written
                 reading = Span.around(v, h)
+            if not shape:  # a number: its reading replaces the formula's ranges
+                as_written = [reading]
+                if verdict != "wrong":
+                    should_have = [reading]
+                continue
             as_written = [_set(s, index, reading, shape) for s in as_written]
             if verdict != "wrong":
                 should_have = [_set(s, index, reading, shape) for s in should_have]
         readings = as_written + (should_have if any_wrong else [])
-        written_yours = _with_written(yours, entries, shape)
-        return verdicts, _State(readings, written_yours)
+        return verdicts, _State(readings, _written_values(entries, shape))
+
+    def _operand_values(self, node: Node, states: list[_State]) -> float | np.ndarray:
+        """The formula at the student's numbers as written (its own written value aside)."""
+        memo = self._memo
+        for source in node.sources.values():
+            self._yours(source, states)
+        if node.formula is None or node.compiled is None:
+            return node.key_value
+        try:
+            env = dict(node.given)
+            for key, index in node.source_list:
+                env[key] = point(memo[index])
+            value = node.compiled(env).lo
+        except (CannotEvaluate, ValueError, FloatingPointError):
+            return node.key_value
+        return _round_value(value, node.rounded) if node.rounded is not None else value
 
     def _cut_readings(self, node: Node, states: list[_State]) -> list[Span]:
         out: list[Span] = []
@@ -372,7 +455,7 @@ class Grader:
         """The student's numbers the formula used, for "from your z₃ = …" (scalars only)."""
         out = []
         for key, source in node.sources.items():
-            value = states[source.index].yours
+            value = self._yours(source, states)
             if isinstance(value, np.ndarray):
                 continue
             symbol = node.symbols.get(key)
@@ -651,12 +734,13 @@ def _set(span: Span, index: tuple[int, ...], reading: Span, shape: tuple[int, ..
     return Span(lo, hi, span.column)
 
 
-def _with_written(yours: float | np.ndarray, entries: dict[tuple[int, ...], Written],
-                  shape: tuple[int, ...]) -> float | np.ndarray:
+def _written_values(entries: dict[tuple[int, ...], Written], shape: tuple[int, ...]
+                    ) -> float | np.ndarray | None:
+    """A cell's written numbers: a number, an array (nan where blank), or None."""
     if not shape:
         w = entries.get(())
-        return w.value if w is not None and w.value is not None else yours
-    out = np.array(yours, dtype=float)
+        return w.value if w is not None else None
+    out = np.full(shape, np.nan)
     for index, w in entries.items():
         if w.value is not None:
             out[index] = w.value
