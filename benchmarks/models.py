@@ -89,7 +89,8 @@ def forward(x):
         if k < len(Ws) - 1:
             acts.append(np.tanh(u))
         else:
-            e = np.exp(u - np.max(u, axis=-1, keepdims=True)); acts.append(e / e.sum(-1, keepdims=True))
+            e = np.exp(u - np.max(u, axis=-1, keepdims=True))
+            acts.append(e / e.sum(-1, keepdims=True))
     return acts
 losses = []
 for _ in range(epochs):
