@@ -46,7 +46,7 @@ class UnicodePrinter:
         return base + "⁻ᵀ"
 
     def power(self, base: str, exponent: Any) -> str:
-        if exponent.is_Integer and exponent > 0:
+        if exponent.is_Integer:
             return base + str(exponent).translate(_SUPERSCRIPT)
         return f"{base}^({self(exponent)})"
 
