@@ -34,7 +34,10 @@ from gdtrace.solvers.network import LOSS, a_sym, activation_of, param_sym, sourc
 from gdtrace.trace import Block, Formula, Quantity, Role, Run
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from gdtrace.problem.model import Problem
+    from gdtrace.solvers.mlp import MLPSetup
     from gdtrace.solvers.network import Setup
 
 N = Sym("N", "N")
@@ -267,3 +270,91 @@ def mlp_gradients(layers: tuple[Layer, ...], loss: OutputLoss, target: str = "y"
         formulas.append(Formula(Deriv(LOSS, Sym(f"b{index}", "b", str(index)), "g"),
                                 Sum("i", N, deltas[index]), f"1×{layer.weights.shape[1]}"))
     return formulas
+
+
+def mlp_run(problem: Problem, setup: MLPSetup, label: str, settings: dict[str, Any],
+            names: list[str]) -> Run:
+    """``--symbolic`` on an mlp: no training. With numbers given, each ∂L/∂Wₗ and ∂L/∂bₗ
+    formula is also written for the first step's first sample (its share, the Σᵢ term) with
+    the initial parameters put in, evaluated with row vectors."""
+    import numpy as np
+
+    from gdtrace.functions import softmax
+
+    run = Run(label, settings, [], {}, None, names)
+    if problem.extra.get("formula_only") or len(setup.X) == 0:
+        return run
+    group = next(iter(setup.base.groups(None)))
+    sample = group[0]
+    operands: dict[str, Any] = {"x": setup.X[sample].reshape(1, -1),
+                                "t": setup.Y[sample].reshape(1, -1), "N": float(len(group)),
+                                "K": float(setup.Y.shape[1])}
+    a = operands["x"]
+    for index, layer in enumerate(setup.layers, start=1):
+        u = a @ layer.weights + layer.bias
+        a = softmax(u) if layer.activation == "softmax" else \
+            activation_of(layer.activation, layer.slope).forward(u)
+        operands |= {f"u{index}": u, f"a{index}": a, f"W{index}": layer.weights}
+    operands["yhat"] = a
+    share = Sym(f"L_{sample + 1}", "L", str(sample + 1))
+    shown = {k: _row(v) for k, v in operands.items()}  # row vectors written as the worked lines
+    quantities = []
+    for formula in mlp_gradients(setup.layers, setup.loss, setup.target.base):
+        if not (isinstance(formula.lhs, Deriv) and isinstance(formula.rhs, Sum)):
+            continue
+        wrt = formula.lhs.wrt
+        value = np.atleast_2d(evaluate_rows(formula.rhs.body, operands))
+        quantities.append(Quantity(f"dL/d{wrt.key}", Role.VALUE, Deriv(share, wrt, "share"),
+                                   _row(value), formula.rhs.body, shown))
+    title = (f"The formulas at the given numbers (sample {sample + 1}'s term of Σᵢ, the "
+             "initial parameters)")
+    run.blocks.append(Block(title, quantities))
+    return run
+
+
+def _row(value: Any) -> Any:
+    """A 1×k array as the vector [a, b, …] (as the worked lines write it); others unchanged."""
+    shape = getattr(value, "shape", ())
+    return value.reshape(-1) if len(shape) == 2 and shape[0] == 1 else value
+
+
+def evaluate_rows(node: Expr, operands: dict[str, Any]) -> np.ndarray | float:
+    """An mlp formula with row vectors and matrices: a product of two vectors of one shape is
+    elementwise, any other product of arrays a matrix product (docs/networks.md)."""
+    import numpy as np
+
+    def ev(n: Expr) -> Any:
+        if isinstance(n, Num):
+            return float(n.value)
+        if isinstance(n, Sym):
+            return operands[n.key]
+        if isinstance(n, Add):
+            return sum(ev(t) for t in n.terms)
+        if isinstance(n, Neg):
+            return -ev(n.arg)
+        if isinstance(n, Div):
+            return ev(n.num) / ev(n.den)
+        if isinstance(n, Pow):
+            return np.asarray(ev(n.base)).T if isinstance(n.exp, Text) else ev(n.base) ** ev(n.exp)
+        if isinstance(n, Func) and n.name == "diag":
+            return np.diagflat(ev(n.args[0]))
+        if isinstance(n, Compare):
+            return evaluate_compare(n.op, np.asarray(ev(n.lhs)), ev(n.rhs))
+        if isinstance(n, Mul):
+            out = ev(n.factors[0])
+            for factor in n.factors[1:]:
+                right = ev(factor)
+                both = isinstance(out, np.ndarray) and isinstance(right, np.ndarray)
+                out = out @ right if both and out.shape != right.shape or (
+                    both and out.shape[0] != 1) else out * right
+            return out
+        raise ValueError(f"cannot evaluate {type(n).__name__}")
+
+    return ev(node)
+
+
+def evaluate_compare(op: str, lhs: Any, rhs: Any) -> Any:
+    import numpy as np
+
+    result = {">": lhs > rhs, "≤": lhs <= rhs, "<": lhs < rhs, "≥": lhs >= rhs}[op]
+    return np.asarray(result, dtype=float)

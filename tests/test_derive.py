@@ -59,6 +59,8 @@ IDENTITIES = [
     ("a^T log(x)", "x", None, None),
     ("tanh(W x) ⊙ a", "x", None, None),
     ("norm(sigma(W x) - y)^2", "W", None, "W=2x3,x=3,y=2"),
+    ("s^2 x^T x", "s", "2 s x^T x", "s=1"),  # a scalar variable
+    ("exp(s) a", "s", "exp(s) a", "s=1"),  # a vector f of a scalar: an n×1 Jacobian
 ]
 
 

@@ -270,3 +270,23 @@ def test_graph_of_a_formula_only_network_shows_unknown_values(tmp_path):
     path.write_text(formula_only_text("backprop"))
     result = RUNNER.invoke(app, ["graph", str(path)])
     assert result.exit_code == 0 and "W35 = ?" in result.stdout and "nan" not in result.stdout
+
+
+@pytest.mark.parametrize("name", [n for n in NETWORKS if
+                                  yaml.safe_load(bundled_problems()[n].read_text())["model"]
+                                  == "mlp"])
+def test_mlp_symbolic_with_numbers_writes_sample_ones_term(name):
+    problem = load_problem(bundled_problems()[name])
+    numeric = solve(problem).runs[0].epochs[0].steps[0]
+    if len(numeric.samples) == 1:
+        want = {q.key: q.value for q in numeric.of_role(Role.GRAD)}
+    else:  # the worked solution's per-sample shares of sample 1
+        want = {q.key.removeprefix("dL/d"): q.value for q in numeric.rows[0]
+                if q.key.startswith("dL/d") and q.key[4:] in problem.weight_names}
+    text = bundled_problems()[name].read_text(encoding="utf-8") + "symbolic: true\n"
+    block = solve(load_problem_text(text, "s.yaml")).runs[0].blocks[0]
+    got = {q.key.removeprefix("dL/d"): q.value for q in block.quantities}
+    assert want and set(want) <= set(got)
+    for param, value in want.items():
+        np.testing.assert_allclose(np.asarray(got[param]).reshape(np.shape(value)), value,
+                                   rtol=1e-10, atol=1e-12, err_msg=param)

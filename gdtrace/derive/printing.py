@@ -46,7 +46,7 @@ class UnicodePrinter:
         return base + "⁻ᵀ"
 
     def power(self, base: str, exponent: Any) -> str:
-        if exponent.is_Integer and exponent > 0:
+        if exponent.is_Integer:
             return base + str(exponent).translate(_SUPERSCRIPT)
         return f"{base}^({self(exponent)})"
 
@@ -200,6 +200,10 @@ class UnicodePrinter:
                 pending = list(inner) + pending
             else:
                 flat.append(m)
+        if coeff != 1 or len(flat) > 1:  # a 1×1 identity (a scalar variable) adds nothing
+            flat = [m for m in flat if not (isinstance(m, sp.Identity) and m.shape == (1, 1))]
+        if not flat:
+            return self.p(coeff)
         parts = [self.wrap(m, POW) for m in flat]
         sign = ""
         if coeff.is_Number and coeff < 0:

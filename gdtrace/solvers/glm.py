@@ -579,12 +579,16 @@ def loss_value(setup: GLMSetup, w: np.ndarray, b: float) -> float:
     return carry(value)
 
 
-def _stability(setup: GLMSetup) -> Stability:
-    """λmax of the loss's Hessian c/n·X̃ᵀX̃ (+ λ/n on the weights) gives the limit η < 2/λmax."""
+def _stability(setup: GLMSetup) -> Stability | None:
+    """λmax of the loss's Hessian c/n·X̃ᵀX̃ (+ λ/n on the weights) gives the limit η < 2/λmax
+    (None when X̃ᵀX̃ overflows: data near the float limit has no such analysis)."""
     design = np.hstack([setup.X, np.ones((setup.n, 1))])
     scale = setup.factor / (setup.n if setup.mean_type else 1)
-    hessian = scale * design.T @ design
+    with np.errstate(all="ignore"):  # data near the float limit: X̃ᵀX̃ overflows
+        hessian = scale * design.T @ design
     hessian[np.arange(setup.X.shape[1]), np.arange(setup.X.shape[1])] += setup.lam / setup.n
+    if not np.all(np.isfinite(hessian)):
+        return None
     lambda_max = float(np.linalg.eigvalsh(hessian)[-1])
     c = Num(setup.factor)
     xtx = Sym("XtX", "X̃ᵀX̃")

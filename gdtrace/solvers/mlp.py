@@ -505,8 +505,10 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     bs = [carry.array(layer.bias) for layer in setup.layers]
     names = [f"{k}{i + 1}" for i in range(len(Ws)) for k in ("W", "b")]
     settings = _settings(problem, setup)
-    if problem.extra.get("symbolic"):
-        return Run(label, settings, [], {}, None, names), []
+    if problem.extra.get("symbolic"):  # formulas (and their values, if numbers are given)
+        from gdtrace.symbolic import mlp_run
+
+        return mlp_run(problem, setup, label, settings, names), []
     base = setup.base
     rng = np.random.default_rng(base.shuffle_seed) if base.shuffle_seed is not None else None
     between = Carry(base.schedule.round_between)
