@@ -52,7 +52,7 @@ class Pair(ListOf):
         return items
 
     def json_schema(self) -> dict[str, Any]:
-        return {**super().json_schema(), "maxItems": 2}
+        return {**super().json_schema(), "minItems": 2, "maxItems": 2}
 
 
 def _one_kind(checked: dict[str, Any], path: str, ctx: Context) -> None:
@@ -66,11 +66,11 @@ def _one_kind(checked: dict[str, Any], path: str, ctx: Context) -> None:
 
 RULE = Object(
     {
-        "uniform": Field(Pair(Number(), min_items=2),
+        "uniform": Field(Pair(Number()),
                          doc="Draw a number from [low, high] with `decimals` decimals."),
         "decimals": Field(Integer(minimum=0, maximum=MAX_DECIMALS),
                           doc="Decimals of a uniform draw (default 2)."),
-        "integers": Field(Pair(Integer(), min_items=2),
+        "integers": Field(Pair(Integer()),
                           doc="Draw a whole number from [low, high], both included."),
         "choice": Field(ListOf(Type(), min_items=1),
                         doc="Pick one of these values (numbers, lists, …) for the whole place."),
