@@ -386,3 +386,12 @@ def test_bad_options_are_one_line(tmp_path, args, message):
     result = invoke(*[str(tmp_path / a) if a == "x" else a for a in args])
     assert result.exit_code == 2, result.output
     assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_variant_shown_in_teaching_md_is_what_gdtrace_writes(tmp_path):
+    text = (Path(__file__).resolve().parent.parent / "docs" / "teaching.md").read_text()
+    match = re.search(r"<!-- variant: (.+?) -->\n```yaml\n(.*?)```", text, re.S)
+    assert match is not None
+    result = invoke(*match[1].split(), "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "variant-001.yaml").read_text() == match[2]

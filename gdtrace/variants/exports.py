@@ -45,7 +45,8 @@ class Answer:
 
 
 def tolerance(value: float) -> float:
-    return max(ABS_TOLERANCE, REL_TOLERANCE * abs(value))
+    """0.5 % of the key, at least 0.001, to two significant digits (no float noise)."""
+    return float(f"{max(ABS_TOLERANCE, REL_TOLERANCE * abs(value)):.2g}")
 
 
 def answers(variant: Variant) -> Iterator[Answer]:
