@@ -116,6 +116,11 @@ def test_checks_can_fail():
     assert require.nice(linreg) is not None  # it diverges to huge values
     assert require.parse("final_loss<1")[0].check(logreg) is not None
     assert require.parse("final.w1<0")[0].check(logreg) is None
+    mlp = bundled_problems()["sigmoid_mlp"].read_text()
+    assert require.no_saturation(solve("sigmoid_mlp")) is None
+    saturated = mlp.replace("[[0.5, -0.5],", "[[50, -50],")
+    assert saturated != mlp  # the sigmoid layer written out as 1/(1 + exp(−u)) is found too
+    assert require.no_saturation(solve(load_problem_text(saturated, "m.yaml"))) is not None
 
 
 def test_an_impossible_requirement_is_a_clear_error(tmp_path):
@@ -296,6 +301,28 @@ def test_pick_variant_agrees_with_student(exported, tmp_path):
              str(root / "source" / "variants.json"), str(root / "submission_metadata.json")],
             capture_output=True, text=True, check=True).stdout.strip()
         assert picked == f"variant-{student_index(11, email, 5):03d}.yaml"
+
+
+def test_run_autograder_reports_a_failed_check_as_score_0(exported, tmp_path):
+    """The script's plumbing: paths, the variant pick, and a results.json whatever happens."""
+    root = _layout(tmp_path, exported / "gradescope.zip", "ada@uni.edu", "final: {w1: [1, 2]}\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls"
+    (bin_dir / "gdtrace").write_text(f'#!/bin/sh\necho "$@" > {log}\necho "bad answers" >&2\n'
+                                     "exit 2\n")
+    os.chmod(bin_dir / "gdtrace", 0o755)
+    (bin_dir / "python3").symlink_to(sys.executable)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root),
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True)
+    variant = f"variant-{student_index(11, 'ada@uni.edu', 5):03d}.yaml"
+    assert log.read_text().split() == [
+        "check", str(root / "source" / "variants" / variant),
+        str(root / "submission" / "answers.yaml"), "--format", "gradescope", "-o",
+        str(root / "results" / "results.json")]
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results == {"score": 0, "output": "bad answers"}
 
 
 def _check_cli_available() -> bool:

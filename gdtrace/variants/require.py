@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gdtrace.errors import UsageError
-from gdtrace.expr import Func
+from gdtrace.expr import Add, Div, Func, Num
 from gdtrace.trace import Quantity, Run, Trace
 
 SATURATION = 1e-3  # σ within this of 0 or 1 cannot be worked by hand to 4 decimals
@@ -74,8 +74,14 @@ def diverges(trace: Trace) -> str | None:
 
 
 def _sigmoid(quantity: Quantity) -> bool:
+    """σ(z) by key, as σ(…), or written out as 1/(1 + exp(−u)) (network layers)."""
     formula = quantity.formula
-    return quantity.key == "sigma" or (isinstance(formula, Func) and formula.name == "σ")
+    if quantity.key == "sigma" or (isinstance(formula, Func) and formula.name == "σ"):
+        return True
+    return (isinstance(formula, Div) and isinstance(formula.num, Num) and formula.num.value == 1
+            and isinstance(formula.den, Add) and len(formula.den.terms) == 2
+            and isinstance(formula.den.terms[0], Num) and formula.den.terms[0].value == 1
+            and isinstance(formula.den.terms[1], Func) and formula.den.terms[1].name == "exp")
 
 
 def no_saturation(trace: Trace) -> str | None:
