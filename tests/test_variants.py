@@ -141,6 +141,17 @@ def test_distinct_redraws_when_there_are_few_versions(tmp_path):
     assert result.exit_code == 2 and "distinct: equal to an earlier variant" in result.stderr
 
 
+def test_a_csv_dataset_is_written_into_each_variant(tmp_path):
+    (tmp_path / "points.csv").write_text("x1,y\n1,0\n2.5,1\n")
+    problem = tmp_path / "p.yaml"
+    problem.write_text(BASE.replace("  columns: [x1, y]\n  rows: [[1, 0], [2, 1]]\n",
+                                    "  csv: points.csv\n")
+                       + "vary:\n  weights: {uniform: [-1, 1], decimals: 1}\n")
+    assert invoke(str(problem), "-n", "1", "-o", str(tmp_path / "out")).exit_code == 0
+    doc = parse_yaml((tmp_path / "out" / "variant-001.yaml").read_text(), Context("v"))
+    assert doc["dataset"] == {"columns": ["x1", "y"], "rows": [[1, 0], [2.5, 1]]}
+
+
 def test_report_prints_the_spread_of_every_answer():
     result = invoke("linreg", "-n", "5", "--seed", "3", "--report")
     assert result.exit_code == 0, result.output
@@ -348,6 +359,8 @@ def test_gradescope_bundle_grades_a_submission_end_to_end(exported, tmp_path):
         results = json.loads((root / "results" / "results.json").read_text())
         scores.append(float(results["score"]))
     assert scores[0] > scores[1] > 0
+    if "max_score" in results:
+        assert scores[0] == float(results["max_score"])
 
 
 # ------------------------------------------------------------------------------- bad input

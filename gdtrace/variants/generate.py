@@ -69,7 +69,19 @@ def read_source(path: Path, shown: str) -> Source:
         raise ProblemError("has no vary: block, so every variant would be the same; add one"
                            " (docs/teaching.md)", source=shown, field="vary")
     vary = VARY_FIELD.type.check(raw["vary"], "vary", ctx)
+    data = raw.get("dataset")
+    if isinstance(data, dict) and data.get("csv") is not None:
+        # written into each variant, so a variant file works wherever it is copied
+        from gdtrace.problem.load import _read_csv
+
+        columns, rows = _read_csv(data["csv"], "dataset.csv", ctx)
+        raw["dataset"] = {"columns": columns, "rows": [[_number(x) for x in row] for row in rows],
+                          **{k: v for k, v in data.items() if k != "csv"}}
     return Source(shown, raw, vary, path.parent, ctx)
+
+
+def _number(value: float) -> int | float:
+    return int(value) if value.is_integer() else value
 
 
 def dump(doc: dict[str, Any], header: str) -> str:
