@@ -336,6 +336,42 @@ def test_run_autograder_reports_a_failed_check_as_score_0(exported, tmp_path):
     assert results == {"score": 0, "output": "bad answers"}
 
 
+STAND_IN = """\
+import json, sys
+import gdtrace.check
+args = sys.argv[1:]
+assert args[0] == "check" and args[3:6] == ["--format", "gradescope", "-o"], args
+report = gdtrace.check.check(args[1], args[2])
+cells = [c for c in report.cells if c.verdict != "missing"]
+result = {"score": sum(c.score for c in cells), "max_score": sum(c.points for c in cells)}
+open(args[6], "w").write(json.dumps(result))
+"""
+
+
+def test_bundle_grades_with_the_check_engine_behind_a_stand_in_cli(exported, tmp_path):
+    """Until `gdtrace check` is merged: the bundle, end to end, with the engine (the library)
+    behind a stand-in for the command; the right variant's key scores full, a slip less."""
+    email = "bo@uni.edu"
+    index = student_index(11, email, 5)
+    key = json.loads((exported / f"variant-{index:03d}.key.json").read_text())["runs"][0]
+    right = {"final": {k: repr(v) for k, v in key["final"].items()}}
+    wrong = {"final": {**right["final"], "w1": "123.0"}}
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gdtrace").write_text(f"#!{sys.executable}\n{STAND_IN}")
+    os.chmod(bin_dir / "gdtrace", 0o755)
+    (bin_dir / "python3").symlink_to(sys.executable)
+    scores = []
+    for label, answers in (("right", right), ("wrong", wrong)):
+        root = _layout(tmp_path / label, exported / "gradescope.zip", email, json.dumps(answers))
+        env = {**os.environ, "AUTOGRADER_ROOT": str(root),
+               "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+        subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True)
+        results = json.loads((root / "results" / "results.json").read_text())
+        scores.append((results["score"], results["max_score"]))
+    assert scores[0] == (4, 4) and scores[1] == (3, 4)
+
+
 def _check_cli_available() -> bool:
     gdtrace = shutil.which("gdtrace")
     if gdtrace is None:
