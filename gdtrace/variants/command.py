@@ -7,7 +7,15 @@ from pathlib import Path
 
 from gdtrace.errors import UsageError
 from gdtrace.variants import exports
-from gdtrace.variants.generate import MAX_TRIES, Batch, generate, name, read_source, student_index
+from gdtrace.variants.generate import (
+    MAX_TRIES,
+    Batch,
+    Variant,
+    generate,
+    name,
+    read_source,
+    student_index,
+)
 from gdtrace.variants.require import parse
 
 
@@ -66,7 +74,7 @@ def run(problem: str | None, count: int, seed: int, output: str | None, student:
     return messages
 
 
-def _write(folder: Path, batch: Batch, chosen: list, keys: list[str], wanted: list[str],
+def _write(folder: Path, batch: Batch, chosen: list[Variant], keys: list[str], wanted: list[str],
            problem_path: Path) -> int:
     from gdtrace.api import check_target, write_atomic
 

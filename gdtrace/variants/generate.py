@@ -11,12 +11,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gdtrace.errors import ProblemError, UsageError
 from gdtrace.problem.model import Problem
 from gdtrace.trace import Trace
 from gdtrace.variants.require import Requirement
+
+if TYPE_CHECKING:
+    from gdtrace.problem.schema import Context
 
 MAX_TRIES = 200
 MAX_VARIANTS = 10_000
@@ -30,7 +33,7 @@ class Source:
     raw: dict[str, Any]
     vary: dict[str, dict[str, Any]]
     base_dir: Path
-    ctx: Any
+    ctx: Context  # the source's, so errors in drawing name its lines
 
 
 @dataclass
