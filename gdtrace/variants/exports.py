@@ -279,7 +279,7 @@ import sys
 
 
 def student_index(seed, student, count):
-    digest = hashlib.sha256(f"{seed}:{student.strip()}".encode()).digest()
+    digest = hashlib.sha256(f"{seed}:{student.strip().lower()}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % count + 1
 
 
