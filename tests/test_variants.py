@@ -82,6 +82,13 @@ def test_variant_files_are_plain_problems_and_keep_the_fixed_parts(tmp_path):
         assert "Epoch 2" in (tmp_path / f"variant-00{k}.key.md").read_text()
 
 
+@pytest.mark.parametrize("module", ["gdtrace.variants.rules", "gdtrace.problem.vary",
+                                    "gdtrace.variants.command", "gdtrace.problem.schema"])
+def test_any_module_can_be_imported_first(module):
+    """register_model imports the vary type: no import order may make that circular."""
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+
+
 def test_solve_ignores_vary():
     text = bundled_problems()["logreg"].read_text()
     without = text.split("\nvary:")[0] + "\n"

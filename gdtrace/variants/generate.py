@@ -63,7 +63,7 @@ def read_source(path: Path, shown: str) -> Source:
     """Load (and so fully check) a problem file that has a ``vary:`` block."""
     from gdtrace.problem.load import load_problem, parse_yaml
     from gdtrace.problem.schema import Context
-    from gdtrace.variants.rules import VARY_FIELD
+    from gdtrace.problem.vary import VARY_FIELD
 
     load_problem(path, display_name=shown)  # every key checked, vary's places included
     ctx = Context(shown, path.parent)

@@ -1,4 +1,5 @@
-"""The ``vary:`` block: its declarative type, where each rule points, and drawing values.
+"""The ``vary:`` block: where each rule points, and drawing values (its type, checked when a
+problem loads, is ``gdtrace.problem.vary``).
 
 A rule names a place in the problem file by a path (``weights``, ``bias``, ``learning_rate``,
 ``dataset.rows``, ``layers[0].weights``, ``weights.w1``) and says how to draw what is there:
@@ -14,81 +15,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gdtrace.problem.schema import (
-    Context,
-    Field,
-    Integer,
-    ListOf,
-    MapOf,
-    Number,
-    Object,
-    String,
-    Type,
-    describe,
-    join,
-    suggest,
-)
+from gdtrace.problem.schema import Context, describe, join, suggest
 
 if TYPE_CHECKING:
     import numpy as np
-
-KINDS = ("uniform", "integers", "choice")
-MAX_DECIMALS = 6
-
-
-@dataclass(frozen=True)
-class Pair(ListOf):
-    """``[lo, hi]``: exactly two items, lo ≤ hi."""
-
-    def check(self, value: Any, path: str, ctx: Context) -> list[Any]:
-        items = super().check(value, path, ctx)
-        if len(items) != 2:
-            raise ctx.error(f"expected [low, high] (two items), got {len(items)} items", path)
-        if items[0] > items[1]:
-            raise ctx.error(f"low {items[0]:g} is above high {items[1]:g}", path)
-        return items
-
-    def json_schema(self) -> dict[str, Any]:
-        return {**super().json_schema(), "minItems": 2, "maxItems": 2}
-
-
-def _one_kind(checked: dict[str, Any], path: str, ctx: Context) -> None:
-    given = [k for k in KINDS if checked[k] is not None]
-    if len(given) != 1:
-        what = "none" if not given else " and ".join(given)
-        raise ctx.error(f"give exactly one of uniform, integers or choice (got {what})", path)
-    if checked["decimals"] is not None and given[0] != "uniform":
-        raise ctx.error("decimals only applies to uniform", join(path, "decimals"))
-
-
-RULE = Object(
-    {
-        "uniform": Field(Pair(Number()),
-                         doc="Draw a number from [low, high] with `decimals` decimals."),
-        "decimals": Field(Integer(minimum=0, maximum=MAX_DECIMALS),
-                          doc="Decimals of a uniform draw (default 2)."),
-        "integers": Field(Pair(Integer()),
-                          doc="Draw a whole number from [low, high], both included."),
-        "choice": Field(ListOf(Type(), min_items=1),
-                        doc="Pick one of these values (numbers, lists, …) for the whole place."),
-        "columns": Field(ListOf(String(min_length=1), min_items=1),
-                         doc="For dataset.rows: only these columns (default: all)."),
-    },
-    doc="How to draw the value(s) at this place.",
-    validate=_one_kind,
-    json_extra={"oneOf": [{"required": [k]} for k in KINDS]},
-)
-
-VARY_FIELD = Field(
-    MapOf(RULE, min_items=1),
-    doc="Ranges for `gdtrace variants` (ignored by solve): a path such as weights, bias,"
-    " learning_rate, dataset.rows or layers[0].weights → {uniform: [lo, hi], decimals: 2} |"
-    " {integers: [lo, hi]} | {choice: [...]}; dataset.rows takes `columns: [...]`. See"
-    " docs/teaching.md.",
-)
 
 # ------------------------------------------------------------------------------------- paths
 
