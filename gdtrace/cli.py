@@ -926,6 +926,52 @@ def _derive_task(path: str, options: dict[str, str | None]) -> dict[str, str | N
     return task
 
 
+# ----------------------------------------------------------------- variants (gdtrace.variants)
+
+
+@app.command("variants")
+def variants_command(
+    problem: ProblemArg = None,
+    count: Annotated[int, typer.Option("-n", "--count", help="How many variants.")] = 40,
+    seed: Annotated[int, typer.Option("--seed", help="The course seed: the same seed gives "
+                                                     "the same files on every machine.")] = 0,
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", metavar="DIR", show_default=False,
+        help="Folder for variant-001.yaml …, their keys, blank answer sheets and exports.")
+    ] = None,
+    student: Annotated[Optional[str], typer.Option(
+        "--student", metavar="ID", show_default=False,
+        help="Write only this student's variant (a hash of seed and ID picks one of the -n).")
+    ] = None,
+    key: Annotated[Optional[str], typer.Option(
+        "--key", show_default=False,
+        help="Formats of each worked key: md, latex, json, text, html (default md; '' none).")
+    ] = None,
+    require: Annotated[Optional[str], typer.Option(
+        "--require", show_default=False,
+        help="Conditions each variant must meet, else it is redrawn: converges, diverges, "
+             "no_saturation, nice, distinct, final_loss<X, final.NAME>X.")] = None,
+    report: Annotated[bool, typer.Option(
+        "--report", help="Print min / median / max of every answer over the variants.")] = False,
+    export: Annotated[Optional[str], typer.Option(
+        "--export", show_default=False,
+        help="Course exports: moodle (moodle.xml), csv (answers.csv), gradescope "
+             "(gradescope.zip).")] = None,
+    tries: Annotated[int, typer.Option("--tries", help="Draws per variant before giving up.")
+                     ] = 200,
+) -> None:
+    """Draw versions of a problem from its vary: block, each checked and with its worked key."""
+
+    def run() -> None:
+        from gdtrace.variants.command import run as run_variants
+
+        for message in run_variants(problem, count, seed, output, student, key, require,
+                                    report, export, tries):
+            typer.echo(message, err=True)
+
+    guarded(run)
+
+
 def _write_or_print(text: str, output: str | None) -> None:
     if output is None:
         sys.stdout.write(text)

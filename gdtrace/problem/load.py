@@ -396,6 +396,10 @@ def load_problem_text(text: str, source: str, base_dir: Path | str | None = None
     spec = model_spec(raw["model"], ctx)
     checked = spec.object.check(raw, "", ctx)
     check_common(checked, ctx)
+    if checked.get("vary") is not None:  # the places it names must exist; solve ignores it
+        from gdtrace.variants.rules import check_targets
+
+        check_targets(raw, checked["vary"], ctx)
     if isinstance(checked.get("dataset"), dict):
         checked["dataset"] = build_dataset(checked["dataset"], ctx)
     return spec.build(checked, ctx)

@@ -585,6 +585,9 @@ def register_model(
     merged: dict[str, Field | None] = {**COMMON_FIELDS, **fields}
     merged["model"] = Field(Enum([name]), required=True, doc="Which model the problem uses.")
     keys = {k: f for k, f in merged.items() if f is not None}
+    from gdtrace.problem.vary import VARY_FIELD  # here: it is built from this module's types
+
+    keys["vary"] = VARY_FIELD  # every model can be varied (gdtrace variants; solve ignores it)
     if "learning_rate" not in keys:  # an optimizer only applies to a model with steps
         keys.pop("optimizer", None)
     extra = dict(COMMON_RULES) if "update" in keys and "batch_size" in keys else {}
