@@ -56,6 +56,11 @@ class Span:
 
     def contains(self, value: Number, slack: float = 0.0) -> bool | np.ndarray:
         """Whether value lies in the range widened by ``slack`` (and a relative 1e-12)."""
+        lo, hi = self.lo, self.hi
+        if type(lo) is float and type(hi) is float:
+            low, high = abs(lo), abs(hi)
+            tolerance = slack + 1e-12 * (low if low > high else high)
+            return lo - tolerance <= value <= hi + tolerance  # type: ignore[operator]
         if self.array:
             tolerance = slack + 1e-12 * np.maximum(np.abs(self.lo), np.abs(self.hi))
         else:
@@ -64,6 +69,8 @@ class Span:
         return (self.lo - tolerance <= value) & (value <= self.hi + tolerance)
 
     def hull(self, other: Span) -> Span:
+        if type(self.lo) is float and type(other.lo) is float:
+            return Span(min(self.lo, other.lo), max(self.hi, other.hi))
         return Span(_min(self.lo, other.lo), _max(self.hi, other.hi), self.column)
 
     def element(self, index: tuple[int, ...]) -> Span:

@@ -33,7 +33,7 @@ CSV_COLUMNS = ("epoch", "step", "sample", "section", "key", "entry", "answer")
 # keys of a --format json document that an answers document may carry and check ignores
 IGNORED_KEYS = {"gdtrace", "label", "settings", "final_loss", "predictions", "threshold",
                 "accuracy", "stability", "blocks", "stopped_early", "warnings", "comparison"}
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER_CHARS = frozenset("0123456789.eE+-")
 
 
 class AnswersError(GdtraceError):
@@ -71,16 +71,19 @@ def read_number(text: str) -> tuple[float, int] | None:
     """The value and written decimals of ``text`` (``0.743`` → 3, ``1.5e-3`` → 4), or None
     when it is not a plain decimal number."""
     cleaned = text.strip().replace("−", "-").replace("_", "")
-    match = _NUMBER.match(cleaned)
-    if match is None:
+    if not cleaned or not _NUMBER_CHARS.issuperset(cleaned):
         return None
-    mantissa, exponent = match.group(1), match.group(2)
-    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
-    if exponent:
-        decimals -= int(exponent[1:])
-    value = float(cleaned)
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return None
     if not math.isfinite(value):
         return None
+    mantissa, _, exponent = cleaned.lower().partition("e")
+    point = mantissa.find(".")
+    decimals = len(mantissa) - point - 1 if point >= 0 else 0
+    if exponent:
+        decimals -= int(exponent)
     return value, decimals
 
 
@@ -377,39 +380,42 @@ def _compose(text: str) -> yaml.Node | None:
     call back into Python per value (a class of 300 documents spends its time here)."""
     loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
     stack: list[tuple[yaml.Node, list]] = []
-    root: yaml.Node | None = None
     key_tag, seq_tag, map_tag = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:seq",
                                  "tag:yaml.org,2002:map")
 
-    def attach(node: yaml.Node) -> None:
-        nonlocal root
-        if stack:
-            stack[-1][1].append(node)
-        else:
-            root = node
-
-    for event in yaml.parse(text, Loader=loader):
-        kind = type(event)
-        if kind is yaml.ScalarEvent:
-            attach(yaml.ScalarNode(key_tag, event.value, event.start_mark, event.end_mark,
-                                   event.style))
-        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-            mapping = kind is yaml.MappingStartEvent
-            node = (yaml.MappingNode if mapping else yaml.SequenceNode)(
-                map_tag if mapping else seq_tag, [], event.start_mark, None)
-            attach(node)
-            stack.append((node, []))
-        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-            node, items = stack.pop()
-            node.value = list(zip(items[::2], items[1::2])) if isinstance(
-                node, yaml.MappingNode) else items
-        elif kind is yaml.AliasEvent:
-            raise yaml.MarkedYAMLError(problem="YAML aliases (*name) are not allowed in "
-                                       "answers", problem_mark=event.start_mark)
-        elif kind is yaml.DocumentStartEvent and root is not None:
-            raise yaml.MarkedYAMLError(problem="more than one YAML document",
-                                       problem_mark=event.start_mark)
-    return root
+    items: list = []  # the open collection's items (the root's "collection" at the top)
+    scalar, start_kinds = yaml.ScalarEvent, (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    parser = loader(text)
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None:
+                break
+            kind = type(event)
+            if kind is scalar:
+                items.append(yaml.ScalarNode(key_tag, event.value, event.start_mark,
+                                             event.end_mark, event.style))
+            elif kind in start_kinds:
+                mapping = kind is yaml.MappingStartEvent
+                node = (yaml.MappingNode if mapping else yaml.SequenceNode)(
+                    map_tag if mapping else seq_tag, [], event.start_mark, None)
+                items.append(node)
+                stack.append((node, items))
+                items = []
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                node, outer = stack.pop()
+                node.value = list(zip(items[::2], items[1::2])) if isinstance(
+                    node, yaml.MappingNode) else items
+                items = outer
+            elif kind is yaml.AliasEvent:
+                raise yaml.MarkedYAMLError(problem="YAML aliases (*name) are not allowed in "
+                                           "answers", problem_mark=event.start_mark)
+            elif kind is yaml.DocumentStartEvent and items:
+                raise yaml.MarkedYAMLError(problem="more than one YAML document",
+                                           problem_mark=event.start_mark)
+    finally:
+        parser.dispose()
+    return items[0] if items else None
 
 
 def parse_answers(text: str, source: str, cells: list[Cell], run: Run) -> Answers:

@@ -32,6 +32,8 @@ class Address:
 
     def whole(self) -> Address:
         """The address of the whole value (without the entry index)."""
+        if not self.index:
+            return self
         return Address(self.epoch, self.step, self.sample, self.section, self.key)
 
     def at(self, index: tuple[int, ...]) -> Address:
@@ -56,10 +58,11 @@ class Cell:
 
     address: Address
     quantity: Quantity
+    shape: tuple[int, ...] = ()  # of the value: () for a number
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(np.shape(self.quantity.value))
+    @staticmethod
+    def of(address: Address, quantity: Quantity) -> Cell:
+        return Cell(address, quantity, tuple(np.shape(quantity.value)))
 
 
 def listed(run: Run, step_rows: int) -> bool:
@@ -72,26 +75,26 @@ def cells_of(run: Run) -> Iterator[Cell]:
     last_params: dict[str, Quantity] = {}
     for epoch in run.epochs:
         if epoch.loss_line is not None:
-            yield Cell(Address(epoch.index, None, None, "loss", "loss"), epoch.loss_line)
+            yield Cell.of(Address(epoch.index, None, None, "loss", "loss"), epoch.loss_line)
         for step in epoch.steps:
             many = listed(run, len(step.rows))
             for number, row in enumerate(step.rows, start=1):
                 for quantity in row:
                     if quantity.role is Role.VALUE:
-                        yield Cell(Address(epoch.index, step.index, number if many else None,
+                        yield Cell.of(Address(epoch.index, step.index, number if many else None,
                                            "values", quantity.key), quantity)
             for quantity in step.quantities:
                 section = {Role.VALUE: "values", Role.GRAD: "grad",
                            Role.PARAM: "params"}.get(quantity.role)
                 if section is None:
                     continue
-                yield Cell(Address(epoch.index, step.index, None, section, quantity.key),
+                yield Cell.of(Address(epoch.index, step.index, None, section, quantity.key),
                            quantity)
                 if quantity.role is Role.PARAM:
                     last_params[quantity.key] = quantity
     for name in run.final:
         if name in last_params:
-            yield Cell(Address(None, None, None, "final", name), last_params[name])
+            yield Cell.of(Address(None, None, None, "final", name), last_params[name])
 
 
 def pick_run(trace: Trace, label: str | None) -> Run:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,6 +60,7 @@ class Node:
         self.shape = tuple(np.shape(self.quantity.value))
         # (operand key, index of its node) in a list: the hot loop reads it once per document
         self.source_list = [(key, n.index) for key, n in self.sources.items()]
+        self.source_indexes = [n.index for n in self.sources.values()]
     cuts: list[tuple[E.Expr, str, Node]] = field(default_factory=list)
 
     @property
@@ -97,6 +98,10 @@ class Grader:
             node = self._node(cell.quantity)
             node.cells.append(cell)
         self._find_cuts()
+        # a number's ranges by the ranges of its operands: the same readings give the same
+        # ranges, and a class's documents share most of theirs (everything scalar is hashable)
+        self._derived: dict[tuple, tuple[list[Span], list[Span]]] = {}
+        self._weighed: dict[tuple, tuple[str, float | None, Span]] = {}  # … and verdicts
 
     # -- the graph -------------------------------------------------------------------------
     def _node(self, quantity: Quantity) -> Node:
@@ -212,14 +217,14 @@ class Grader:
         verdicts: list[CellVerdict] = []
         self._memo: dict[int, float | np.ndarray] = {}  # "expected from yours", computed lazily
         for node in self.nodes:
-            derived, unrounded = self._derive(node, states)
-            mine = [(cell, written[cell.address]) for cell in node.cells
-                    if cell.address in written]
+            derived, unrounded, signature = self._derive(node, states)
+            mine = [(cell, entries) for cell in node.cells
+                    if (entries := written.get(cell.address)) is not None]
             if not mine:
                 states.append(_State(derived))
                 continue
             judged = [self._judge(node, cell, entries, derived, states, options, written,
-                                  unrounded) for cell, entries in mine]
+                                  unrounded, signature) for cell, entries in mine]
             for cell_verdicts, _ in judged:
                 verdicts.extend(cell_verdicts)
             states.append(judged[0][1])
@@ -232,21 +237,37 @@ class Grader:
             self._positions = {cell.address: i for i, cell in enumerate(self.cells)}
         return (self._positions.get(address.whole(), 0), address.index)
 
-    def _derive(self, node: Node, states: list[_State]) -> tuple[list[Span], list[Span]]:
-        """The ranges the formula gives over the student's operands, and the ranges before
+    def _derive(self, node: Node, states: list[_State]
+                ) -> tuple[list[Span], list[Span], tuple | None]:
+        """The ranges the formula gives over the student's operands, the ranges before
         carry rounding (a student who truncates where the problem rounds made a rounding
-        slip)."""
+        slip), and for a number, the signature of its operands' readings (equal signatures
+        give equal ranges)."""
         if node.element is not None:
             state = states[node.sources["of"].index]
             entries = [s.element(node.element) for s in state.readings]
-            return entries, entries
+            return entries, entries, None
         if node.formula is None:
             if node.sources and node.rounded is not None:
                 (source,) = node.sources.values()
                 state = states[source.index]
-                return [_round(s, node.rounded) for s in state.readings], state.readings
+                return [_round(s, node.rounded) for s in state.readings], state.readings, None
             value = point(node.key_value)
-            return [value], [value]
+            return [value], [value], None
+        if not node.shape:  # a class writes the same numbers often: one evaluation each
+            signature = (node.index, *((r.lo, r.hi) for i in node.source_indexes
+                                       for r in states[i].readings))
+            found = self._derived.get(signature)
+            if found is None:
+                if len(self._derived) > 500_000:
+                    self._derived.clear()
+                    self._weighed.clear()
+                found = self._derived[signature] = self._derive_formula(node, states)
+            return found[0], found[1], signature
+        return (*self._derive_formula(node, states), None)
+
+    def _derive_formula(self, node: Node, states: list[_State]
+                        ) -> tuple[list[Span], list[Span]]:
         try:
             if node.compiled is None:
                 raise CannotEvaluate("formula")
@@ -349,18 +370,18 @@ class Grader:
     def _judge(self, node: Node, cell: Cell, entries: dict[tuple[int, ...], Written],
                derived: list[Span], states: list[_State], options: CheckOptions,
                written: dict[Address, dict[tuple[int, ...], Written]],
-               unrounded: list[Span]) -> tuple[list[CellVerdict], _State]:
+               unrounded: list[Span], signature: tuple | None = None
+               ) -> tuple[list[CellVerdict], _State]:
         """The verdicts of a cell's written numbers and what the cell stands for downstream."""
         key = node.key_value
         shape = node.shape
         exact = self.carry is not None
-        cuts: list[Span] | None = None
         verdicts: list[CellVerdict] = []
         as_written = list(derived)  # entries replaced one by one below
         should_have = list(derived)
         any_wrong = False
-        for index, w in sorted(entries.items()):
-            key_e = float(np.asarray(key)[index]) if shape else float(key)
+        for index, w in (sorted(entries.items()) if len(entries) > 1 else entries.items()):
+            key_e = float(np.asarray(key)[index]) if shape else key
             spans = [s.element(index) for s in derived] if shape else derived
             base = CellVerdict(cell.address.at(index), cell.quantity.symbol, w.text, key_e,
                                None, "missing", None, [], options.points_of(
@@ -373,30 +394,17 @@ class Grader:
             if w.value is None:
                 verdicts.append(base)
                 continue
-            v, h = w.value, w.half_unit
-            matching = next((s for s in spans if s.contains(v, h)), None)
-            if matching is None and node.cuts:
-                if cuts is None:
-                    cuts = self._cut_readings(node, states)
-                matching = next((s.element(index) for s in cuts
-                                 if s.element(index).contains(v, h)), None)
-            consistent = matching is not None
-            if matching is not None:  # the value from the operands that explain v
-                base.expected_from_yours = float(matching.mid)
-            else:  # the formula at the student's numbers as written
-                yours = self._operand_values(node, states)
-                base.expected_from_yours = float(np.asarray(yours)[index]) if shape \
-                    else float(yours)
-            if abs(v - key_e) <= h + 1e-12 * abs(key_e):
-                verdict = "correct"
-            elif consistent:
-                verdict = "carried"
-            elif _rounded_wrong(v, w, [point(key_e), *spans,
-                                       *((s.element(index) for s in unrounded) if shape
-                                         else unrounded)]):
-                verdict = "rounding"
-            else:
-                verdict = "wrong"
+            cached = signature is not None and not node.cuts
+            weighed = self._weighed.get((signature, w.text)) if cached else None
+            if weighed is None:
+                weighed = self._weigh(node, w, key_e, spans, unrounded, index, states, exact)
+                if cached:
+                    self._weighed[(signature, w.text)] = weighed
+            verdict, middle, reading = weighed
+            if middle is not None:  # the value from the operands that explain v
+                base.from_yours = middle
+            else:  # the formula at the student's numbers as written, when first asked for
+                base.later = self._later_yours(node, states, index)
             base.verdict = verdict
             base.score = base.points * options.credit(verdict)
             if verdict == "wrong":
@@ -405,12 +413,6 @@ class Grader:
             if verdict != "correct":  # "from your …" is only written for these
                 base.operands = self._operands(node, states, written)
             verdicts.append(base)
-            if exact:  # paper arithmetic with carry_decimals carries what is written
-                reading = point(v)
-            elif matching is not None:  # v, or the unrounded value behind it
-                reading = point(v).hull(point(float(matching.mid)))
-            else:  # a slip is carried as written
-                reading = Span.around(v, h)
             if not shape:  # a number: its reading replaces the formula's ranges
                 as_written = [reading]
                 if verdict != "wrong":
@@ -421,6 +423,22 @@ class Grader:
                 should_have = [_set(s, index, reading, shape) for s in should_have]
         readings = as_written + (should_have if any_wrong else [])
         return verdicts, _State(readings, _written_values(entries, shape))
+
+    def _later_yours(self, node: Node, states: list[_State], index: tuple[int, ...]
+                     ) -> Callable[[], float]:
+        """A function giving the formula's value at the student's numbers (the states and
+        the memo stay as this document left them)."""
+        memo = self._memo
+
+        def value() -> float:
+            saved, self._memo = self._memo, memo
+            try:
+                yours = self._operand_values(node, states)
+            finally:
+                self._memo = saved
+            return float(np.asarray(yours)[index]) if index else float(yours)
+
+        return value
 
     def _operand_values(self, node: Node, states: list[_State]) -> float | np.ndarray:
         """The formula at the student's numbers as written (its own written value aside)."""
@@ -437,6 +455,40 @@ class Grader:
         except (CannotEvaluate, ValueError, FloatingPointError):
             return node.key_value
         return _round_value(value, node.rounded) if node.rounded is not None else value
+
+    def _weigh(self, node: Node, w: Written, key: float, spans: list[Span],
+               unrounded: list[Span], index: tuple[int, ...], states: list[_State],
+               exact: bool) -> tuple[str, float | None, Span]:
+        """(verdict, the middle of the range that explains the number or None, what the
+        number stands for downstream), from the number and the ranges alone (and, where
+        the formula has cuts, the states)."""
+        v, h = float(w.value or 0.0), w.half_unit
+        correct = abs(v - key) <= h + 1e-12 * abs(key)
+        if len(spans) == 1:
+            matching = spans[0] if spans[0].contains(v, h) else None
+        else:
+            matching = next((s for s in spans if s.contains(v, h)), None)
+        if matching is None and node.cuts and not correct:
+            matching = next((s.element(index) for s in self._cut_readings(node, states)
+                             if s.element(index).contains(v, h)), None)
+        if correct:
+            verdict = "correct"
+        elif matching is not None:
+            verdict = "carried"
+        elif _rounded_wrong(v, w, [point(key), *spans,
+                                   *((s.element(index) for s in unrounded) if index
+                                     else unrounded)]):
+            verdict = "rounding"
+        else:
+            verdict = "wrong"
+        middle = None if matching is None else float(matching.mid)
+        if exact:  # paper arithmetic with carry_decimals carries what is written
+            reading = point(v)
+        elif middle is not None:  # v, or the unrounded value behind it
+            reading = point(v).hull(point(middle))
+        else:  # a slip is carried as written
+            reading = Span.around(v, h)
+        return verdict, middle, reading
 
     def _cut_readings(self, node: Node, states: list[_State]) -> list[Span]:
         out: list[Span] = []

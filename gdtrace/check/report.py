@@ -7,6 +7,7 @@ CSV, Gradescope) read it. The JSON form is fixed by the shared spec answer-forma
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gdtrace.check.cells import Address
@@ -57,7 +58,7 @@ class CellVerdict:
     symbol: Expr  # how the worked solution writes the cell (z₃, ∂L/∂w₁)
     given: str | None  # the text as written; None when written with no value
     expected: float | None  # the key
-    expected_from_yours: float | None  # the formula at the student's own numbers
+    from_yours: float | None  # the formula at the student's own numbers (expected_from_yours)
     verdict: str
     diagnosis: str | None = None
     operands: list[Operand] = field(default_factory=list)
@@ -67,6 +68,16 @@ class CellVerdict:
     # the range the formula gives over the student's own numbers (all their readings): the
     # tolerance behind "carried"; None where the line cannot be re-evaluated
     expected_range: tuple[float, float] | None = None
+    # computes from_yours when it is first read: a correct number's is rarely asked for, and
+    # a class of documents need not pay for it (the grader supplies it)
+    later: Callable[[], float] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def expected_from_yours(self) -> float | None:
+        """The formula evaluated with the student's own numbers (error carried forward)."""
+        if self.later is not None:
+            self.from_yours, self.later = self.later(), None
+        return self.from_yours
 
 
 @dataclass
