@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 
+from gdtrace.output import visible
 from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.layout import (
     DocumentWriter,
@@ -85,10 +86,11 @@ class ConsoleWriter(DocumentWriter):
         return self.sink
 
     def line(self, text: str = "", style: str | None = None) -> None:
-        self.sink.line(text, style)
+        self.sink.line(visible(text), style)
 
     def heading(self, text: str, level: int = 1) -> None:
         self.line()
+        text = visible(text)
         style = "bold underline" if level == 1 else "bold"
         self.line(text, style if self.options.color else None)
         if not self.options.color:
@@ -124,8 +126,10 @@ class ConsoleWriter(DocumentWriter):
             used += widths[index]
         groups.append(current)
         for group in groups:
-            self.sink.table([headings[i] for i in group], [[row[i] for i in group] for row in rows],
-                            title=title, header_style="bold" if self.options.color else "")
+            self.sink.table([visible(headings[i]) for i in group],
+                            [[visible(row[i]) for i in group] for row in rows],
+                            title=None if title is None else visible(title),
+                            header_style="bold" if self.options.color else "")
             title = None
 
     # the layout's primitives ---------------------------------------------------------------
