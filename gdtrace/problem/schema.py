@@ -71,7 +71,7 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, int):
-        return f"an integer ({value})"
+        return f"an integer ({_short_int(value)})"
     if isinstance(value, float):
         return f"a number ({value:g})"
     if isinstance(value, str):
@@ -82,6 +82,22 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return f"a {type(value).__name__}"
+
+
+def _short_int(value: int) -> str:
+    """An integer for a message: whole, or its digit count when it is long (never 8 KB)."""
+    digits = len(str(abs(value))) if abs(value) < 10 ** 4000 else None
+    if digits is not None and digits <= 20:
+        return str(value)
+    return f"{'-' if value < 0 else ''}{digits or 'over 4000'} digits long"
+
+
+def _shown(value: float) -> str:
+    return _short_int(value) if isinstance(value, int) else f"{value:g}"
+
+
+INTEGER_LIMIT = 2**63 - 1
+"""The largest whole number a problem file may hold (a 64-bit integer)."""
 
 
 def suggest(word: str, choices: Sequence[str]) -> str:
@@ -119,11 +135,12 @@ def _bounds(
     maximum: float | None,
 ) -> None:
     if minimum is not None and value < minimum:
-        raise ctx.error(f"must be at least {minimum:g}, got {value:g}", path)
+        raise ctx.error(f"must be at least {minimum:g}, got {_shown(value)}", path)
     if exclusive_minimum is not None and value <= exclusive_minimum:
-        raise ctx.error(f"must be greater than {exclusive_minimum:g}, got {value:g}", path)
+        raise ctx.error(f"must be greater than {exclusive_minimum:g}, got {_shown(value)}",
+                        path)
     if maximum is not None and value > maximum:
-        raise ctx.error(f"must be at most {maximum:g}, got {value:g}", path)
+        raise ctx.error(f"must be at most {maximum:g}, got {_shown(value)}", path)
 
 
 def _bounds_schema(
@@ -153,7 +170,11 @@ class Number(Type):
 
     def check(self, value: Any, path: str, ctx: Context) -> float:
         super().check(value, path, ctx)
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ctx.error(f"is too large for a number (at most about 1.8e308), got an integer"
+                            f" {_short_int(value)}", path) from None
         if not math.isfinite(number):
             raise ctx.error(f"must be a finite number, got {number}", path)
         _bounds(number, path, ctx, self.minimum, self.exclusive_minimum, self.maximum)
@@ -180,6 +201,9 @@ class Integer(Type):
         if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
             raise ctx.error(f"expected a whole number, got {describe(value)}", path)
         number = int(value)
+        if abs(number) > INTEGER_LIMIT:
+            raise ctx.error(f"is too large (at most 2^63 − 1), got an integer "
+                            f"{_short_int(number)}", path)
         _bounds(number, path, ctx, self.minimum, None, self.maximum)
         return number
 
