@@ -6,6 +6,8 @@ Policy (docs/cli.md, "Output files"):
   then a rename, so a reader (or a concurrent run) sees the old file or the whole new one;
 - a symbolic link is written through: the file it points to is replaced atomically and the
   link stays; a dangling link is refused (gdtrace never creates a file a link points to);
+  a link under /dev or /proc (``/dev/stdout``) is opened and written, never replaced, so
+  ``-o /dev/stdout >> log`` appends;
 - anything else that exists (``/dev/null``, ``/dev/full``, a FIFO) is written through and never
   replaced, so gdtrace cannot turn a device node into a regular file; its write errors (a full
   disk) are reported;
@@ -43,11 +45,19 @@ def resolve_target(path: PathLike) -> tuple[Path, bool]:
     except OSError as error:
         raise _cannot(path, error) from None
     if info is not None and stat.S_ISLNK(info.st_mode):
-        if not given.exists():
-            raise UsageError(f"--output {os.fspath(path)} is a symbolic link to a missing file; "
-                             "remove the link or name another file")
-        given = Path(os.path.realpath(given))
-        info = os.stat(given)
+        try:
+            info = os.stat(given)  # what the link points to
+        except FileNotFoundError:
+            raise UsageError(f"--output {os.fspath(path)} is a symbolic link to a missing "
+                             "file; remove the link or name another file") from None
+        except OSError as error:
+            raise _cannot(path, error) from None
+        if _system_path(given):  # /dev/stdout >> log: append, never replace the log
+            return given, False
+        real = Path(os.path.realpath(given))
+        if stat.S_ISREG(info.st_mode) and real.is_file():
+            given = real  # replace the file the link points to; the link stays
+        # else (/dev/stdout → a pipe, a link to a device): written through the link
     if info is None:
         folder = given.parent if str(given.parent) else Path(".")
         if not folder.is_dir():
@@ -56,6 +66,25 @@ def resolve_target(path: PathLike) -> tuple[Path, bool]:
     if stat.S_ISDIR(info.st_mode):
         raise UsageError(f"--output {os.fspath(path)} is a directory; give a file name")
     return given, stat.S_ISREG(info.st_mode)
+
+
+def _system_path(path: Path) -> bool:
+    """/dev/stdout, /dev/fd/N, /proc/self/fd/N: links to whatever the shell opened."""
+    return os.path.abspath(path).startswith(("/dev/", "/proc/"))
+
+
+def _inherited_descriptor(path: PathLike) -> int | None:
+    """The descriptor ``/dev/stdout``, ``/dev/fd/N`` or ``/proc/self/fd/N`` names: written
+    through a duplicate, so ``-o /dev/stdout >> log`` appends as the shell set it up (opening
+    the path anew would start at offset 0)."""
+    import re
+
+    name = os.path.abspath(path)
+    named = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+    if name in named:
+        return named[name]
+    match = re.fullmatch(r"/(?:dev/fd|proc/self/fd)/(\d+)", name)
+    return int(match.group(1)) if match else None
 
 
 def check_target(path: PathLike, protected: Iterable[PathLike] = ()) -> Path:
@@ -81,7 +110,9 @@ def open_output(path: PathLike, binary: bool = False) -> Iterator[IO]:
     mode, encoding = ("wb", None) if binary else ("w", "utf-8")
     if not atomic:
         try:
-            stream = open(os.open(target, os.O_WRONLY), mode, encoding=encoding)
+            number = _inherited_descriptor(path)
+            fd = os.dup(number) if number is not None else os.open(target, os.O_WRONLY)
+            stream = open(fd, mode, encoding=encoding)
         except OSError as error:
             raise _cannot(path, error) from None
         try:

@@ -132,3 +132,23 @@ def test_a_long_run_to_a_file_replaces_it_whole(tmp_path: Path) -> None:
     text = target.read_text()
     assert text.startswith('{"type":"run"') and "x" * 10 not in text
     assert stat.S_IMODE(target.stat().st_mode) & 0o044
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="no /dev/stdout")
+@pytest.mark.parametrize("args", [["-f", "text"], ["-f", "json", "--stream"]])
+def test_dev_stdout_is_written_through_and_appends(tmp_path: Path, args: list[str]) -> None:
+    """`-o /dev/stdout >> log` appends to the log (never replaces it, nor /dev/stdout).
+    Not run against 0.1.0: its rename would replace the machine's /dev/stdout."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "log.txt"
+    log.write_text("previous line\n")
+    with open(log, "a") as handle:
+        result = subprocess.run([sys.executable, "-m", "gdtrace", "solve", "logreg", "-o",
+                                 "/dev/stdout", *args], stdout=handle, stderr=subprocess.PIPE,
+                                timeout=60)
+    assert result.returncode == 0, result.stderr
+    text = log.read_text()
+    assert text.startswith("previous line\n") and len(text.splitlines()) > 5
+    assert os.path.islink("/dev/stdout") or not os.path.isfile("/dev/stdout")
