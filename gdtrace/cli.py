@@ -63,8 +63,21 @@ def main_options(
     """Worked, step-by-step solutions of gradient-descent problems."""
 
 
+MAX_ERROR_LINE = 1000
+"""Longest error line written; the messages cut the values they echo, this is the backstop."""
+
+
+def one_line(message: str) -> str:
+    """An error message as one short line: no newline or control code, at most
+    MAX_ERROR_LINE characters."""
+    from gdtrace.output import visible
+
+    line = visible(message).replace("\n", "\\n")
+    return line if len(line) <= MAX_ERROR_LINE else line[:MAX_ERROR_LINE - 1] + "…"
+
+
 def fail(message: str) -> typer.Exit:
-    typer.echo(f"gdtrace: error: {message}", err=True)
+    typer.echo(f"gdtrace: error: {one_line(message)}", err=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -678,7 +691,7 @@ def validate_files(
             problem = load(name)
         except GdtraceError as error:
             invalid += 1
-            typer.echo(f"{error}")
+            typer.echo(one_line(str(error)))
             continue
         typer.echo(f"{name}: ok ({problem.model})")  # type: ignore[attr-defined]
     if invalid:

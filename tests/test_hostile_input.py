@@ -204,3 +204,14 @@ def test_compare_caps_the_number_of_runs() -> None:
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2 and "more than 100" in result.stderr, result.output
     assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize("text", [
+    "model: " + "a" * 500_000 + "\n",
+    BASE.replace("epochs: 1", "epochs: 1\nupdate: " + "b" * 500_000),
+])
+def test_giant_values_are_cut_in_error_lines(tmp_path: Path, text: str) -> None:
+    line = short_error(tmp_path, text, "unknown")
+    assert "…" in line
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "p.yaml")])
+    assert result.exit_code == 2 and len(result.stdout.splitlines()[0]) <= SHORT

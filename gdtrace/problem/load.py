@@ -28,6 +28,7 @@ from gdtrace.problem.schema import (
     Field,
     join,
     model_spec,
+    quoted,
     register_model,
     suggest,
 )
@@ -101,7 +102,7 @@ class _Builder:
             _no_surrogates(key, self.ctx, child, key_line)
             if key in out:
                 raise ProblemError(
-                    f"duplicate key {key!r} (first on line {self.ctx.lines.get(child)})",
+                    f"duplicate key {quoted(key)} (first on line {self.ctx.lines.get(child)})",
                     source=self.ctx.source, field=child, line=key_line,
                 )
             self.ctx.lines[child] = key_line

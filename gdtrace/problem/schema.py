@@ -84,6 +84,13 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+def quoted(text: str, limit: int = 40) -> str:
+    """A word from the user's file in a message: quoted, escaped and at most ``limit``
+    characters, so a 1 MB value never becomes a 1 MB error line."""
+    shown = repr(text[:limit + 1])
+    return shown if len(shown) <= limit + 2 else shown[:limit + 1] + "…'"
+
+
 def _short_int(value: int) -> str:
     """An integer for a message: whole, or its digit count when it is long (never 8 KB)."""
     digits = len(str(abs(value))) if abs(value) < 10 ** 4000 else None
@@ -262,7 +269,7 @@ class Enum(Type):
         super().check(value, path, ctx)
         if value not in self.values:
             raise ctx.error(
-                f"unknown value {value!r}{suggest(value, self.values)}"
+                f"unknown value {quoted(value)}{suggest(value, self.values)}"
                 f" (allowed: {', '.join(self.values)})",
                 path,
             )
@@ -394,7 +401,7 @@ class Object(Type):
                 hint = suggest(str(key), list(self.fields))
                 if not hint:
                     hint = f" (valid keys: {', '.join(self.fields)})"
-                raise ctx.error(f"unknown key {str(key)!r}{hint}", join(path, str(key)))
+                raise ctx.error(f"unknown key {quoted(str(key))}{hint}", join(path, str(key)))
         out: dict[str, Any] = {}
         for key, spec in self.fields.items():
             given = value.get(key)
@@ -622,7 +629,7 @@ def model_spec(name: Any, ctx: Context, path: str = "model") -> ModelSpec:
     String().check(name, path, ctx)
     if name not in MODELS:
         raise ctx.error(
-            f"unknown model {name!r}{suggest(name, sorted(MODELS))}"
+            f"unknown model {quoted(str(name))}{suggest(str(name), sorted(MODELS))}"
             f" (models: {', '.join(sorted(MODELS))})",
             path,
         )
