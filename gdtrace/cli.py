@@ -109,6 +109,9 @@ def load(problem: str | None) -> object:
 
     if problem is not None and Path(problem).is_dir():
         raise UsageError(f"{problem} is a directory; give a problem file or a bundled name")
+    if problem is not None and Path(problem).exists() and not Path(problem).is_file():
+        raise UsageError(f"{problem} is not a regular file (a device, FIFO or socket); give a "
+                         "problem file or a bundled name")
     path = resolve_problem(problem)
     given = problem if problem is not None and Path(problem).exists() else None
     return load_problem(path, display_name=given or f"problems/{path.name}")

@@ -283,6 +283,9 @@ def test_directory_is_not_a_problem(tmp_path):
         result = invoke(command, str(tmp_path))
         assert result.exit_code == 2 and "Traceback" not in result.output
         assert "is a directory" in result.output and "no such file" not in result.output
+    if os.path.exists("/dev/zero"):
+        result = invoke("solve", "/dev/zero")
+        assert result.exit_code == 2 and "not a regular file" in result.output
 
 
 def test_option_type_errors_are_usage_errors():

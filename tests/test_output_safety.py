@@ -152,3 +152,19 @@ def test_dev_stdout_is_written_through_and_appends(tmp_path: Path, args: list[st
     text = log.read_text()
     assert text.startswith("previous line\n") and len(text.splitlines()) > 5
     assert os.path.islink("/dev/stdout") or not os.path.isfile("/dev/stdout")
+
+
+def test_concurrent_summary_runs_to_one_file_leave_one_whole_result(tmp_path: Path) -> None:
+    """Several --summary -o runs at once: the file is one run's output, never interleaved."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "out.txt"
+    command = [sys.executable, "-m", "gdtrace", "solve", "logreg", "--summary", "-f", "text",
+               "-o", str(target)]
+    runs = [subprocess.Popen(command, stderr=subprocess.DEVNULL) for _ in range(4)]
+    assert all(run.wait(120) == 0 for run in runs)
+    alone = subprocess.run([sys.executable, "-m", "gdtrace", "solve", "logreg", "--summary",
+                            "-f", "text"], capture_output=True, text=True, timeout=60).stdout
+    assert target.read_text() == alone
+    assert leftovers(tmp_path) == []
