@@ -203,6 +203,7 @@ def write_stream(info: ProblemInfo, events: Iterable[Event], out: TextIO,
     however it happens, is an end of file) and its output, and on Linux the kernel kills it
     when the parent dies (``PR_SET_PDEATHSIG``)."""
     import os
+    import warnings
 
     try:
         fd = out.fileno()
@@ -216,7 +217,9 @@ def write_stream(info: ProblemInfo, events: Iterable[Event], out: TextIO,
     out.flush()
     read_end, write_end = os.pipe()
     parent = os.getpid()
-    child = os.fork()
+    with warnings.catch_warnings():  # 3.12+ warns when the progress bar's thread runs; the
+        warnings.simplefilter("ignore", DeprecationWarning)  # child touches none of its locks
+        child = os.fork()
     if child == 0:  # pragma: no cover (runs in the child; the tests check its output)
         code = 70
         try:
