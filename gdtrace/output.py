@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Union
@@ -121,6 +120,8 @@ def open_output(path: PathLike, binary: bool = False) -> Iterator[IO]:
         except OSError as error:
             raise _cannot(path, error) from None
         return
+    import tempfile  # here, not at the top: it costs every start-up ~15 ms (random)
+
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                              dir=target.parent)
