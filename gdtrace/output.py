@@ -110,7 +110,11 @@ def open_output(path: PathLike, binary: bool = False) -> Iterator[IO]:
     if not atomic:
         try:
             number = _inherited_descriptor(path)
-            fd = os.dup(number) if number is not None else os.open(target, os.O_WRONLY)
+            if number is not None:
+                fd = os.dup(number)  # the shell's own descriptor: its offset, its O_APPEND
+            else:  # a device or FIFO as it is; a regular file reached this way starts empty
+                regular = stat.S_ISREG(os.stat(target).st_mode)
+                fd = os.open(target, os.O_WRONLY | (os.O_TRUNC if regular else 0))
             stream = open(fd, mode, encoding=encoding)
         except OSError as error:
             raise _cannot(path, error) from None
@@ -120,7 +124,7 @@ def open_output(path: PathLike, binary: bool = False) -> Iterator[IO]:
         except OSError as error:
             raise _cannot(path, error) from None
         return
-    import tempfile  # here, not at the top: it costs every start-up ~15 ms (random)
+    import tempfile  # here, not at the top: it imports random, which every start-up would pay
 
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
