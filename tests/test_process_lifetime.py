@@ -62,7 +62,7 @@ def test_the_stream_writer_dies_with_gdtrace(sig: signal.Signals) -> None:
         process.send_signal(sig)
         assert eof_within(process.stdout, 10), "something still holds gdtrace's stdout"
         process.wait(10)
-        assert process.returncode == -sig if sig == signal.SIGKILL else 128 + sig
+        assert process.returncode == (-sig if sig == signal.SIGKILL else 128 + sig)
         time.sleep(0.2)
         assert not any(alive(pid) for pid in writers)
     finally:
