@@ -434,10 +434,32 @@ class DerivativeTooLarge(GdtraceError):
 def derivative(node: E.Expr, variable: str) -> E.Expr:
     """∂node/∂variable, simplified; :class:`DerivativeTooLarge` past the work bound."""
     try:
-        return simplify(_derive(node, variable, [MAX_DERIVATIVE_WORK]))
+        raw = _derive(node, variable, [MAX_DERIVATIVE_WORK])
+        size, depth = _extent(raw, {})
+        if size * depth > MAX_SIMPLIFY_WORK:
+            raise DerivativeTooLarge(
+                f"its derivatives are too large to simplify ({size} terms nested {depth} deep;"
+                f" at most {MAX_SIMPLIFY_WORK} terms × depth); use a shorter formula")
+        return simplify(raw)
     except RecursionError:
         raise DerivativeTooLarge("its derivatives nest too deeply to write out; use a "
                                  "shorter formula") from None
+
+
+MAX_SIMPLIFY_WORK = 200_000
+"""Most (nodes × depth) of a raw derivative handed to :func:`simplify`, which walks shared
+subtrees once per use and re-keys each level: about a second of work at the bound (a chain of
+20 divisions is well inside it, one of 49 is not)."""
+
+
+def _extent(node: E.Expr, memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(nodes, depth) of a tree as simplify sees it: a shared subtree counts once per use."""
+    known = memo.get(id(node))
+    if known is None:
+        parts = [_extent(child, memo) for child in node.children()]
+        known = (1 + sum(p[0] for p in parts), 1 + max((p[1] for p in parts), default=0))
+        memo[id(node)] = known
+    return known
 
 
 def _spend(budget: list[int], nodes: int) -> None:
