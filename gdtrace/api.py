@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import inspect
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Union
 
 from gdtrace.errors import UsageError
+from gdtrace.output import check_target, write_atomic  # noqa: F401 (the library's names)
 from gdtrace.trace import Trace
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -145,51 +145,6 @@ def format_for_path(path: PathLike, requested: str | None = None) -> str:
         raise UsageError(f"cannot tell the format from '{os.fspath(path)}' ({shown}); use "
                          f"{', '.join(sorted(set(EXTENSIONS)))} or give --format")
     return EXTENSIONS[suffix]
-
-
-def check_target(path: PathLike, protected: Iterable[PathLike] = ()) -> Path:
-    """Refuse to write over an input (the problem file) or into a directory."""
-    target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"--output {os.fspath(path)} is a directory; give a file name")
-    for other in protected:
-        try:
-            same = target.exists() and Path(other).exists() and os.path.samefile(target, other)
-        except OSError:
-            same = False
-        if same:
-            raise UsageError(f"refusing to overwrite the problem file {os.fspath(other)} with "
-                             "the output; choose another --output name")
-    return target
-
-
-def write_atomic(path: PathLike, data: str | bytes) -> Path:
-    """Write via a temporary file in the same folder and a rename, so a reader never sees a
-    half-written file and a failed write leaves the old file as it was."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {os.fspath(path)}: folder {os.fspath(folder)} "
-                         "does not exist")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                             dir=folder)
-    except OSError as error:
-        raise UsageError(f"cannot write {os.fspath(path)}: {error.strerror}") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; a normal file is wanted
-        os.replace(temporary, target)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise UsageError(f"cannot write {os.fspath(path)}: {error.strerror or error}") from None
-    return target
 
 
 def save(trace: Trace, path: PathLike, fmt: str | None = None, **options: Any) -> Path:

@@ -8,6 +8,7 @@ No ``from __future__ import annotations`` here: typer reads every command's para
 each run, and string annotations cost it an ``eval`` each (about 7 ms of every start-up).
 """
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -71,8 +72,21 @@ def main_options(
     """Worked, step-by-step solutions of gradient-descent problems."""
 
 
+MAX_ERROR_LINE = 1000
+"""Longest error line written; the messages cut the values they echo, this is the backstop."""
+
+
+def one_line(message: str) -> str:
+    """An error message as one short line: no newline or control code, at most
+    MAX_ERROR_LINE characters."""
+    from gdtrace.output import visible
+
+    line = visible(message).replace("\n", "\\n")
+    return line if len(line) <= MAX_ERROR_LINE else line[:MAX_ERROR_LINE - 1] + "…"
+
+
 def fail(message: str) -> typer.Exit:
-    typer.echo(f"gdtrace: error: {message}", err=True)
+    typer.echo(f"gdtrace: error: {one_line(message)}", err=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -82,6 +96,17 @@ def guarded(action: Callable[[], T]) -> T:
         return action()
     except GdtraceError as error:
         raise fail(str(error)) from None
+    except BrokenPipeError:
+        raise _reader_gone() from None
+
+
+def _reader_gone() -> typer.Exit:
+    """The reader of standard output went away (``| head``): stop quietly with exit code 0,
+    as other Unix tools do, and never complain about the output that could not be flushed."""
+    from gdtrace.output import silence_stdout
+
+    silence_stdout()
+    return typer.Exit(0)
 
 
 def load(problem: str | None, formula_only: bool = False) -> object:
@@ -91,6 +116,11 @@ def load(problem: str | None, formula_only: bool = False) -> object:
 
     from gdtrace.problem import load_problem, resolve_problem
 
+    if problem is not None and Path(problem).is_dir():
+        raise UsageError(f"{problem} is a directory; give a problem file or a bundled name")
+    if problem is not None and Path(problem).exists() and not Path(problem).is_file():
+        raise UsageError(f"{problem} is not a regular file (a device, FIFO or socket); give a "
+                         "problem file or a bundled name")
     path = resolve_problem(problem)
     given = problem if problem is not None and Path(problem).exists() else None
     return load_problem(path, display_name=given or f"problems/{path.name}",
@@ -147,7 +177,7 @@ def emit(trace: object, fmt: str, decimals: int | None, steps: bool, full: bool 
                             standalone=standalone)
     text = render(trace, fmt, options)  # type: ignore[arg-type]
     if output is not None:
-        from gdtrace.api import write_atomic
+        from gdtrace.output import write_atomic
 
         write_atomic(output, text)
         typer.echo(f"gdtrace: wrote {output} ({fmt})", err=True)
@@ -256,12 +286,14 @@ def solve(
         loaded = apply_overrides(loaded, epochs=epochs, learning_rate=lr, lam=l2, update=update,
                                  carry_decimals=carry, batch_size=batch_size,
                                  optimizer=optimizer)
+        _check_output(output, problem, loaded)
         if symbolic:
             loaded = _symbolic(loaded)
         if (summary or stream) and loaded.extra.get("symbolic"):  # type: ignore[attr-defined]
             raise UsageError("--summary and --stream follow a training run; --symbolic (or "
                              "symbolic: true) prints formulas")
         if summary or stream:
+            _check_long_options(summary, stream, steps, full, standalone, fmt, chosen)
             return _run_long(loaded, chosen, decimals, stream, max_steps, output)
         trace = _solved(loaded, max_steps)
         emit(trace, chosen, decimals, steps, full, output=output, standalone=standalone,
@@ -305,31 +337,43 @@ def _run_long(loaded: object, fmt: str, decimals: int | None, stream: bool,
     total = planned_steps(loaded)  # type: ignore[arg-type]
     if max_steps is not None:
         total = min(total, max_steps)
-    with _progress_bar(total) as progress:
+    from gdtrace.output import open_output, visible
+
+    with _progress_bar(total) as progress, \
+            contextlib.nullcontext(sys.stdout) if output is None else open_output(output) \
+            as handle:
         events = run_events(loaded, steps=stream, max_steps=max_steps,  # type: ignore[arg-type]
                             progress=progress, finished=finished)
-        try:
-            handle = sys.stdout if output is None else open(output, "w", encoding="utf-8")
-        except OSError as error:
-            raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
-        try:
-            if fmt == "json":
-                write_stream(info, events, handle, parallel=stream and total >= PARALLEL_STEPS)
-            else:
-                from gdtrace.render.console import summary_lines
-                from gdtrace.solvers import _entry
+        if fmt == "json":
+            write_stream(info, events, handle, parallel=stream and total >= PARALLEL_STEPS)
+        else:
+            from gdtrace.render.console import summary_lines
+            from gdtrace.solvers import _entry
 
-                header = _entry(info.model)[1](loaded)
-                handle.writelines(summary_lines(info, header, events,
-                                                RenderOptions(decimals=decimals)))
-        finally:
-            if output is not None:
-                handle.close()
+            header = _entry(info.model)[1](loaded)
+            handle.writelines(visible(line) for line in summary_lines(
+                info, header, events, RenderOptions(decimals=decimals)))
     warnings: list[object] = [w for end in finished for w in end.diagnostics]
     if fmt == "json" or output is not None:
         for warning in warnings:
             typer.echo(f"gdtrace: warning: {warning.message}", err=True)  # type: ignore
     return warnings
+
+
+def _check_long_options(summary: bool, stream: bool, steps: bool, full: bool,
+                        standalone: bool, requested: str | None, chosen: str) -> None:
+    """``--summary``/``--stream`` write lines as the run goes: refuse the options they cannot
+    honour rather than silently dropping them."""
+    name = "--stream" if stream else "--summary"
+    for given, option in ((steps, "--steps"), (full, "--full"), (standalone, "--standalone"),
+                          (summary and stream, "--summary")):
+        if given:
+            raise UsageError(f"{name} writes one line per {'step' if stream else 'epoch'} and "
+                             f"cannot be combined with {option}")
+    if summary and chosen not in ("text", "terminal", "json"):
+        where = "--format" if requested else "the --output extension"
+        raise UsageError(f"--summary writes text or JSON lines, not {chosen} ({where}); use "
+                         "--format text or --format json")
 
 
 PARALLEL_STEPS = 50_000
@@ -456,6 +500,7 @@ def compare(
         if loaded.extra.get("symbolic"):  # type: ignore[attr-defined]
             raise UsageError("a symbolic (formula-only) problem has no runs to compare; use "
                              "gdtrace solve")
+        _check_output(output, problem, loaded)
         if methods is not None or loaded.model in ("ridge", "ols"):  # type: ignore[attr-defined]
             if carry is not None or update is not None or optimizer is not None:
                 raise UsageError("--methods and closed-form problems compare with --l2, --lr "
@@ -480,6 +525,9 @@ def compare(
         if batch_size is not None:
             configs = _with_batch_size(configs, batch_size)
         if optimizers:
+            from gdtrace.compare import check_run_count
+
+            check_run_count(len(configs) * (len(optimizers) + 1))
             configs = _with_optimizers(configs, loaded.optimizer, optimizers)
         checked = [(label, apply_overrides(variant)) for label, variant in _validated(configs)]
         from gdtrace.streaming import check_work
@@ -610,10 +658,12 @@ def plot(
         settings = {k: v for k, v in (("epochs", epochs), ("carry", carry)) if v is not None}
         varied = {"l2": parse_list(l2, "--l2", float), "lr": parse_list(lr, "--lr", float),
                   "update": parse_list(update, "--update", str)}
+        loaded = api.load(problem)
+        _check_output(output, problem, loaded)
         if any(varied.values()):
-            trace = api.comparison(problem, **varied, **settings)  # type: ignore[arg-type]
+            trace = api.comparison(loaded, **varied, **settings)  # type: ignore[arg-type]
         else:
-            trace = api.solve(problem, **settings)
+            trace = api.solve(loaded, **settings)
         if trace.problem.model in ("network", "mlp") and not any(  # type: ignore[attr-defined]
                 run.epochs for run in trace.runs):  # type: ignore[attr-defined]
             raise UsageError("nothing to plot: the problem has no training steps (symbolic: "
@@ -774,14 +824,21 @@ def list_problems() -> None:
     guarded(run)
 
 
-def _check_output(output: str | None, problem: str | None) -> None:
-    """--output must not be the problem file (or a folder)."""
+def _check_output(output: str | None, problem: str | None, loaded: object = None) -> None:
+    """--output must not be an input of the problem (its file, once loaded its dataset CSV)
+    or a folder."""
     if output is None:
         return
-    from gdtrace.api import check_target
+    from gdtrace.output import check_target
     from gdtrace.problem import resolve_problem
 
-    check_target(output, [resolve_problem(problem)])
+    if problem is not None and os.path.isdir(problem):
+        return  # load() names the mistake
+    inputs: list[object] = [resolve_problem(problem)]
+    dataset = getattr(loaded, "dataset", None)
+    if getattr(dataset, "file", None) is not None:
+        inputs.append(dataset.file)  # type: ignore[union-attr]
+    check_target(output, inputs)  # type: ignore[arg-type]
 
 
 def _check_format(fmt: str) -> None:
@@ -824,9 +881,13 @@ def new_problem(
         from gdtrace.templates import template
 
         text = template(model)
-        if output is not None and os.path.exists(output):
-            raise UsageError(f"{output} already exists; choose another name or remove it")
-        _write_or_print(text, output)
+        if output is None:
+            sys.stdout.write(text)
+            return
+        from gdtrace.output import create_new
+
+        create_new(output, text)
+        typer.echo(f"gdtrace: wrote {output}", err=True)
 
     guarded(run)
 
@@ -845,7 +906,7 @@ def validate_files(
             problem = load(name)
         except GdtraceError as error:
             invalid += 1
-            typer.echo(f"{error}")
+            typer.echo(one_line(str(error)))
             continue
         typer.echo(f"{name}: ok ({problem.model})")  # type: ignore[attr-defined]
     if invalid:
@@ -976,13 +1037,37 @@ def _write_or_print(text: str, output: str | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as error:
-        raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+    from gdtrace.output import check_target, write_atomic
+
+    check_target(output)
+    write_atomic(output, text)
     typer.echo(f"gdtrace: wrote {output}", err=True)
 
 
 def main() -> None:
-    app()
+    """The ``gdtrace`` command. SIGTERM unwinds like Ctrl-C (temporary files removed, the
+    --stream writer stopped); an output that cannot encode gdtrace's symbols gets ASCII
+    spellings; a reader that went away ends the run quietly."""
+    import signal
+
+    from gdtrace.output import ascii_fallback
+
+    signal.signal(signal.SIGTERM, _terminated)
+    ascii_fallback()
+    try:
+        app()
+        code: object = 0
+    except SystemExit as done:
+        code = done.code
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        from gdtrace.output import silence_stdout
+
+        silence_stdout()
+    sys.exit(code)  # type: ignore[arg-type]
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM: unwind (every ``finally`` runs), then exit 143 as the signal would."""
+    raise SystemExit(128 + signum)

@@ -13,6 +13,17 @@ from gdtrace.trace import Comparison, Contrast, ParamChange, Run, Trace
 
 BIAS_NAME = re.compile(r"^b\d*$")  # b (regressions), b1, b2 … (network layers and nodes)
 SETTING_LABELS = {"lam": "λ", "learning_rate": "η", "update": "update"}
+MAX_RUNS = 100
+"""Most runs one comparison makes (each a worked solution, side by side in one table)."""
+
+
+def check_run_count(count: int) -> None:
+    """Refuse a comparison of more runs than :data:`MAX_RUNS`, before running any."""
+    from gdtrace.errors import UsageError
+
+    if count > MAX_RUNS:
+        raise UsageError(f"this comparison would make {count} runs, more than {MAX_RUNS}; "
+                         "give fewer values (every combination of the lists is a run)")
 
 
 def configurations(problem: Problem, variations: dict[str, list[object]]) -> list[
@@ -21,6 +32,7 @@ def configurations(problem: Problem, variations: dict[str, list[object]]) -> lis
     from it (``--lr 0.1,0.01`` on a file with η = 0.1 adds only the η = 0.01 run)."""
     runs: list[tuple[str, Problem]] = [("as written", problem)]
     varied = {name: values for name, values in variations.items() if values}
+    check_run_count(math.prod(len(values) for values in varied.values()))
     names = list(varied)
     for combination in itertools.product(*(varied[name] for name in names)):
         changes = dict(zip(names, combination))
@@ -45,21 +57,27 @@ def comparison_of(runs: list[Run]) -> Comparison:
     """Differences of every later run from the first, parameter by parameter."""
     baseline = runs[0]
     contrasts = []
-    for run in runs[1:]:
-        changes = []
-        for name in baseline.param_names:
-            before, after = baseline.final.get(name), run.final.get(name)
-            if before is None or after is None or np.shape(before) != np.shape(after):
-                continue  # a parameter one of the runs does not have
-            changes.append(ParamChange(name, before, after, np.subtract(after, before),
-                                       _size(after) - _size(before),
-                                       bias=BIAS_NAME.match(name) is not None))
-        loss_difference = None
-        if baseline.final_loss is not None and run.final_loss is not None:
-            difference = run.final_loss - baseline.final_loss
-            loss_difference = difference if math.isfinite(difference) else None
-        contrasts.append(Contrast(run.label, baseline.label, changes, loss_difference))
+    with np.errstate(all="ignore"):  # a diverged run's inf or nan is shown, not warned about
+        for run in runs[1:]:
+            contrasts.append(_contrast(baseline, run))
     return Comparison(baseline.label, contrasts)
+
+
+def _contrast(baseline: Run, run: Run) -> Contrast:
+    """One run against the baseline: each parameter's change, the loss difference."""
+    changes = []
+    for name in baseline.param_names:
+        before, after = baseline.final.get(name), run.final.get(name)
+        if before is None or after is None or np.shape(before) != np.shape(after):
+            continue  # a parameter one of the runs does not have
+        changes.append(ParamChange(name, before, after, np.subtract(after, before),
+                                   _size(after) - _size(before),
+                                   bias=BIAS_NAME.match(name) is not None))
+    loss_difference = None
+    if baseline.final_loss is not None and run.final_loss is not None:
+        difference = run.final_loss - baseline.final_loss
+        loss_difference = difference if math.isfinite(difference) else None
+    return Contrast(run.label, baseline.label, changes, loss_difference)
 
 
 def compare(configs: list[tuple[str, Problem]]) -> Trace:
@@ -78,6 +96,7 @@ def compare_methods(problem: Problem, methods: list[str], l2: list[float],
     from gdtrace.trace import ProblemInfo
 
     variants = method_variants(problem, methods, l2, learning_rate, epochs)
+    check_run_count(len(variants))
     runs, warnings = method_runs(variants)
     info = ProblemInfo(problem.title, problem.model, problem.source)
     trace = Trace(info, methods_header(problem), runs, warnings)

@@ -31,6 +31,9 @@ from gdtrace.errors import GdtraceError
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 100
+MAX_TREE_DEPTH = 50
+"""Deepest expression tree accepted: its second derivative is about four times as deep, and
+every later stage (simplifying, printing) walks it recursively."""
 
 
 class FormulaError(GdtraceError):
@@ -43,9 +46,23 @@ class FormulaError(GdtraceError):
         super().__init__(self.describe())
 
     def describe(self) -> str:
-        """One line: what is wrong, where, and the formula with the spot marked by ‸."""
-        marked = self.text[: self.column - 1] + "‸" + self.text[self.column - 1:]
+        """One short line: what is wrong, where, and the formula around the spot marked by ‸
+        (at most ``EXCERPT`` characters each side, newlines and control characters escaped)."""
+        spot = self.column - 1
+        start, end = max(0, spot - EXCERPT), min(len(self.text), spot + EXCERPT)
+        marked = (("…" if start else "") + _escaped(self.text[start:spot]) + "‸"
+                  + _escaped(self.text[spot:end]) + ("…" if end < len(self.text) else ""))
         return f"{self.reason} at column {self.column}: {marked.strip()}"
+
+
+EXCERPT = 30
+"""Characters of the formula shown on each side of an error's column."""
+
+
+def _escaped(text: str) -> str:
+    from gdtrace.output import visible
+
+    return visible(text).replace("\n", "\\n")
 
 
 # ------------------------------------------------------------------------------------ functions
@@ -319,7 +336,21 @@ def parse(text: str, variables: list[str]) -> E.Expr:
         raise FormulaError(f"the formula is longer than {MAX_LENGTH} characters", text,
                            MAX_LENGTH + 1)
     symbols = {name: E.sym(name) for name in variables}
-    return _Parser(text, symbols).parse()
+    tree = _Parser(text, symbols).parse()
+    if tree_depth(tree) > MAX_TREE_DEPTH:  # a chain of divisions nests without brackets
+        raise FormulaError(f"the formula nests more than {MAX_TREE_DEPTH} operations deep (a "
+                           "long chain of / ?); write it with fewer steps, e.g. x^k", text, 1)
+    return tree
+
+
+def tree_depth(node: E.Expr) -> int:
+    """The depth of a tree, found without recursion (so any depth is safe to measure)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in current.children())
+    return deepest
 
 
 # ----------------------------------------------------------------------------------- evaluation
@@ -390,47 +421,94 @@ def depends_on(node: E.Expr, variable: str) -> bool:
     return any(depends_on(child, variable) for child in node.children())
 
 
+MAX_DERIVATIVE_WORK = 20_000
+"""Most tree nodes one symbolic derivative may build before simplifying. A product of n
+factors has a derivative of n products of n factors, and the Hessian n³: without a bound a
+1 KB formula can take minutes and gigabytes."""
+
+
+class DerivativeTooLarge(GdtraceError):
+    """The derivative of a formula would exceed :data:`MAX_DERIVATIVE_WORK` nodes."""
+
+
 def derivative(node: E.Expr, variable: str) -> E.Expr:
-    """∂node/∂variable, simplified."""
-    return simplify(_derive(node, variable))
+    """∂node/∂variable, simplified; :class:`DerivativeTooLarge` past the work bound."""
+    try:
+        raw = _derive(node, variable, [MAX_DERIVATIVE_WORK])
+        size, depth = _extent(raw, {})
+        if size * depth > MAX_SIMPLIFY_WORK:
+            raise DerivativeTooLarge(
+                f"its derivatives are too large to simplify ({size} terms nested {depth} deep;"
+                f" at most {MAX_SIMPLIFY_WORK} terms × depth); use a shorter formula")
+        return simplify(raw)
+    except RecursionError:
+        raise DerivativeTooLarge("its derivatives nest too deeply to write out; use a "
+                                 "shorter formula") from None
 
 
-def _derive(node: E.Expr, v: str) -> E.Expr:
+MAX_SIMPLIFY_WORK = 200_000
+"""Most (nodes × depth) of a raw derivative handed to :func:`simplify`, which walks shared
+subtrees once per use and re-keys each level: about a second of work at the bound (a chain of
+20 divisions is well inside it, one of 49 is not)."""
+
+
+def _extent(node: E.Expr, memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(nodes, depth) of a tree as simplify sees it: a shared subtree counts once per use."""
+    known = memo.get(id(node))
+    if known is None:
+        parts = [_extent(child, memo) for child in node.children()]
+        known = (1 + sum(p[0] for p in parts), 1 + max((p[1] for p in parts), default=0))
+        memo[id(node)] = known
+    return known
+
+
+def _spend(budget: list[int], nodes: int) -> None:
+    budget[0] -= nodes
+    if budget[0] < 0:
+        raise DerivativeTooLarge(
+            f"its derivatives are too large to write out (more than {MAX_DERIVATIVE_WORK} "
+            "terms; a product of many factors grows as n² and its second derivative as n³); "
+            "use a shorter formula")
+
+
+def _derive(node: E.Expr, v: str, budget: list[int]) -> E.Expr:
+    _spend(budget, 1)
     if not depends_on(node, v):
         return E.Num(0)
     if isinstance(node, E.Sym):
         return E.Num(1)
     if isinstance(node, E.Add):
-        return E.Add(tuple(_derive(t, v) for t in node.terms))
+        return E.Add(tuple(_derive(t, v, budget) for t in node.terms))
     if isinstance(node, E.Neg):
-        return E.Neg(_derive(node.arg, v))
+        return E.Neg(_derive(node.arg, v, budget))
     if isinstance(node, E.Mul):
         terms = []
         for i, factor in enumerate(node.factors):
             if depends_on(factor, v):
-                others = node.factors[:i] + (_derive(factor, v),) + node.factors[i + 1:]
+                _spend(budget, len(node.factors))
+                others = node.factors[:i] + (_derive(factor, v, budget),) + node.factors[i + 1:]
                 terms.append(E.Mul(others))
         return E.Add(tuple(terms))
     if isinstance(node, E.Div):
         u, w = node.num, node.den
         if not depends_on(w, v):
-            return E.Div(_derive(u, v), w)
-        top = E.Add((E.Mul((_derive(u, v), w)), E.Neg(E.Mul((u, _derive(w, v))))))
+            return E.Div(_derive(u, v, budget), w)
+        top = E.Add((E.Mul((_derive(u, v, budget), w)), E.Neg(E.Mul((u, _derive(w, v, budget))))))
         return E.Div(top, E.Pow(w, E.Num(2)))
     if isinstance(node, E.Pow):
         base, exponent = node.base, node.exp
         if not depends_on(exponent, v):
             lowered = E.Pow(base, E.Add((exponent, E.Num(-1))))
-            return E.Mul((exponent, lowered, _derive(base, v)))
+            return E.Mul((exponent, lowered, _derive(base, v, budget)))
         log_base = E.Func("ln", (base,))
         if not depends_on(base, v):
-            return E.Mul((node, log_base, _derive(exponent, v)))
-        inner = E.Add((E.Mul((_derive(exponent, v), log_base)),
-                       E.Div(E.Mul((exponent, _derive(base, v))), base)))
+            return E.Mul((node, log_base, _derive(exponent, v, budget)))
+        inner = E.Add((E.Mul((_derive(exponent, v, budget), log_base)),
+                       E.Div(E.Mul((exponent, _derive(base, v, budget))), base)))
         return E.Mul((node, inner))
     if isinstance(node, E.Func):
         outer = _BY_SHOWN[node.name].derivative(node.args[0])
-        return E.Mul((outer, _derive(node.args[0], v)))
+        return E.Mul((outer, _derive(node.args[0], v, budget)))
     raise TypeError(f"cannot differentiate {type(node).__name__}")
 
 

@@ -156,7 +156,7 @@ def figure(trace: Trace) -> Any:
 
 def save_plot(trace: Trace, path: str | os.PathLike[str]) -> Path:
     """Draw the figure and write it atomically; the format comes from the extension."""
-    from gdtrace.api import write_atomic
+    from gdtrace.output import write_atomic
 
     fig = figure(trace)
     suffix = Path(path).suffix.lower().lstrip(".")

@@ -278,7 +278,14 @@ def test_bad_options(args, expected):
 
 
 def test_directory_is_not_a_problem(tmp_path):
-    assert_one_line_error(invoke("solve", str(tmp_path)), "no such file or bundled problem")
+    """Issue 10: `gdtrace solve /tmp` said "no such file"; it names the directory."""
+    for command in ("solve", "compare", "validate"):
+        result = invoke(command, str(tmp_path))
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert "is a directory" in result.output and "no such file" not in result.output
+    if os.path.exists("/dev/zero"):
+        result = invoke("solve", "/dev/zero")
+        assert result.exit_code == 2 and "not a regular file" in result.output
 
 
 def test_option_type_errors_are_usage_errors():

@@ -90,7 +90,7 @@ register_model(
 
 
 def _build_function(checked: dict[str, Any], ctx: Context) -> Problem:
-    from gdtrace.formula import ACCEPTED_FUNCTIONS, FormulaError, parse
+    from gdtrace.formula import ACCEPTED_FUNCTIONS, DerivativeTooLarge, FormulaError, parse
 
     start: dict[str, float] = checked["start"]
     for name in start:
@@ -109,13 +109,25 @@ def _build_function(checked: dict[str, Any], ctx: Context) -> Problem:
                         "steps")
     try:
         tree = parse(checked["f"], list(start))
-    except FormulaError as error:
+        _derivable(tree, list(start))
+    except (FormulaError, DerivativeTooLarge) as error:
         raise ctx.error(str(error), "f") from None
     args = common_args(checked, ctx)
     args["epochs"] = count
     return Problem(**args, extra={"f": tree, "f_text": checked["f"],
                                   "variables": list(start),
                                   "start": [float(v) for v in start.values()]})
+
+
+def _derivable(tree: Any, variables: list[str]) -> None:
+    """Build the gradient and Hessian once, within the work bound, so a formula whose
+    derivatives would take minutes is refused when the file is read."""
+    from gdtrace.formula import derivative
+
+    for v in variables:
+        gradient = derivative(tree, v)
+        for w in variables:
+            derivative(gradient, w)
 
 
 register_model(

@@ -28,6 +28,7 @@ from gdtrace.problem.schema import (
     Field,
     join,
     model_spec,
+    quoted,
     register_model,
     suggest,
 )
@@ -35,6 +36,7 @@ from gdtrace.problem.schema import (
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 10_000
 MAX_DEPTH = 64
+MAX_COLUMNS = 10_000
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -97,9 +99,10 @@ class _Builder:
                                    source=self.ctx.source, field=path, line=key_line)
             key = key_node.value
             child = join(path, key)
+            _no_surrogates(key, self.ctx, child, key_line)
             if key in out:
                 raise ProblemError(
-                    f"duplicate key {key!r} (first on line {self.ctx.lines.get(child)})",
+                    f"duplicate key {quoted(key)} (first on line {self.ctx.lines.get(child)})",
                     source=self.ctx.source, field=child, line=key_line,
                 )
             self.ctx.lines[child] = key_line
@@ -109,6 +112,7 @@ class _Builder:
     def _scalar(self, node: yaml.ScalarNode, path: str) -> Any:
         if node.tag == _STR_TAG and node.style is None and _EXP_NUMBER.fullmatch(node.value):
             return float(node.value)
+        _no_surrogates(node.value, self.ctx, path, node.start_mark.line + 1)
         try:
             return self.loader.construct_object(node)
         except Exception as exc:  # noqa: BLE001 - PyYAML's safe constructors raise many kinds
@@ -118,6 +122,18 @@ class _Builder:
             message = f"cannot read this value: {problem}" if problem else \
                 f"cannot read {node.value[:40]!r} as a {tag} value"
             raise self.ctx.error(message, path) from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(text: str, ctx: Context, path: str, line: int) -> None:
+    """A ``"\\ud800"`` escape in YAML makes half a UTF-16 pair, which no output can encode."""
+    found = _SURROGATE.search(text)
+    if found is not None:
+        raise ProblemError(f"contains a lone surrogate \\u{ord(found.group()):04x}, which is not"
+                           " a character (write the character itself)",
+                           source=ctx.source, field=path, line=line)
 
 
 def _yaml_error(exc: yaml.YAMLError, text: str, ctx: Context) -> ProblemError:
@@ -159,6 +175,9 @@ def parse_yaml(text: str, ctx: Context) -> Any:
         return _Builder(loader, ctx).build(root)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, ctx) from None
+    except RecursionError:  # PyYAML parses nesting recursively, before our depth check
+        raise ProblemError(f"nested too deeply (more than {MAX_DEPTH} levels of lists or"
+                           " mappings)", source=ctx.source) from None
     finally:
         loader.dispose()
 
@@ -166,22 +185,37 @@ def parse_yaml(text: str, ctx: Context) -> Any:
 # ------------------------------------------------------------------------------------ dataset
 
 
+def excerpt(text: str, limit: int = 24) -> str:
+    """A value from a user's file as shown in a message: escaped (no control characters reach
+    the terminal) and cut to ``limit`` characters, so an error line never echoes a file."""
+    shown = repr(text[:limit + 1])[1:-1]
+    return f"'{shown[:limit]}…'" if len(shown) > limit else f"'{shown}'"
+
+
 def _numbers_from_csv(text: str, name: str, path: str, ctx: Context) -> tuple[list[str], list]:
     import csv  # only problems with a csv file pay for it
 
-    lines = enumerate(csv.reader(io.StringIO(text)), 1)
-    rows = [(i, r) for i, r in lines if any(c.strip() for c in r)]  # blank lines skipped
+    rows = []
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for i, r in enumerate(reader, 1):
+            if any(c.strip() for c in r):  # blank lines skipped
+                rows.append((i, r))
+    except csv.Error as exc:
+        raise ctx.error(f"{name} line {reader.line_num}: not a CSV row ({exc})", path) from None
     if not rows:
         raise ctx.error(f"{name} is empty; it needs a header row of column names", path)
     header = [c.strip() for c in rows[0][1]]
     if any(not c for c in header):
         raise ctx.error(f"{name} line {rows[0][0]}: the header row has an empty column name", path)
+    if len(header) > MAX_COLUMNS:
+        raise ctx.error(f"{name} has {len(header)} columns, more than {MAX_COLUMNS}", path)
     data = []
     for lineno, row in rows[1:]:
         if len(row) != len(header):
             raise ctx.error(
                 f"{name} line {lineno} has {len(row)} values but the header has {len(header)}"
-                f" columns ({', '.join(header)})",
+                f" columns ({_names(header)})",
                 path,
             )
         values = []
@@ -192,8 +226,8 @@ def _numbers_from_csv(text: str, name: str, path: str, ctx: Context) -> tuple[li
                 value = float("nan")
             if not np.isfinite(value):
                 raise ctx.error(
-                    f"{name} line {lineno}, column {col}: expected a finite number, got"
-                    f" {cell.strip()!r}",
+                    f"{name} line {lineno}, column {excerpt(col)[1:-1]}: expected a finite number,"
+                    f" got {excerpt(cell.strip())}",
                     path,
                 )
             values.append(value)
@@ -203,12 +237,43 @@ def _numbers_from_csv(text: str, name: str, path: str, ctx: Context) -> tuple[li
     return header, data
 
 
-def _read_csv(rel: str, path: str, ctx: Context) -> tuple[list[str], list]:
+def _names(columns: list[str], limit: int = 8) -> str:
+    """Column names for a message: a few, each short and escaped."""
+    shown = ", ".join(excerpt(c)[1:-1] for c in columns[:limit])
+    return shown + (f", … ({len(columns)} in all)" if len(columns) > limit else "")
+
+
+def _read_csv(rel: str, path: str, ctx: Context) -> tuple[list[str], list, Path]:
+    """Read a dataset CSV: only a regular file, its size checked before reading, and never
+    more than the limit read, so a huge or endless file costs nothing."""
+    import os
+    import stat
+
     file = Path(rel) if Path(rel).is_absolute() else ctx.base_dir / rel
     file = file.resolve()
-    if not file.is_file():
-        raise ctx.error(f"csv file not found: {file}", path)
-    raw = file.read_bytes()
+    try:
+        info = os.stat(file)
+    except OSError:
+        raise ctx.error(f"csv file not found: {file}", path) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ctx.error(f"csv file {file} is a directory, not a file", path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ctx.error(f"csv file {file} is not a regular file (a device, FIFO or socket)", path)
+    if info.st_size > MAX_BYTES:
+        raise ctx.error(f"csv file {file} is larger than {MAX_BYTES // 1024} KiB", path)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with open(file, "rb") as handle:
+            while size <= MAX_BYTES:
+                chunk = handle.read(min(1 << 16, MAX_BYTES + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise ctx.error(f"cannot read csv file {file}: {exc.strerror or exc}", path) from None
+    raw = b"".join(chunks)
     if len(raw) > MAX_BYTES:
         raise ctx.error(f"csv file {file} is larger than {MAX_BYTES // 1024} KiB", path)
     try:
@@ -216,18 +281,20 @@ def _read_csv(rel: str, path: str, ctx: Context) -> tuple[list[str], list]:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ctx.error(f"csv file {file} is not UTF-8 text (line {line})", path) from None
-    return _numbers_from_csv(text, file.name, path, ctx)
+    header, data = _numbers_from_csv(text, file.name, path, ctx)
+    return header, data, file
 
 
 def build_dataset(checked: dict[str, Any], ctx: Context, path: str = "dataset") -> Dataset:
     """The checked ``dataset`` mapping → :class:`Dataset` (reads the csv if there is one)."""
     columns, rows, csv_name = checked["columns"], checked["rows"], checked["csv"]
+    csv_file = None
     if csv_name is not None:
         for key in ("columns", "rows"):
             if checked[key] is not None:
                 raise ctx.error(f"give either csv or {key}, not both (the csv header names the"
                                 " columns)", join(path, key))
-        columns, rows = _read_csv(csv_name, join(path, "csv"), ctx)
+        columns, rows, csv_file = _read_csv(csv_name, join(path, "csv"), ctx)
     elif rows is None:
         raise ctx.error("missing required key 'rows' (or give 'csv' instead)", join(path, "rows"))
     elif columns is None:
@@ -238,31 +305,37 @@ def build_dataset(checked: dict[str, Any], ctx: Context, path: str = "dataset") 
             if len(row) != len(columns):
                 raise ctx.error(
                     f"row has {len(row)} value{'s' if len(row) != 1 else ''} but there are"
-                    f" {len(columns)} columns ({', '.join(columns)})",
+                    f" {len(columns)} columns ({_names(columns)})",
                     join(join(path, "rows"), i),
                 )
     seen: set[str] = set()
     for i, name in enumerate(columns):
         if name in seen:
-            raise ctx.error(f"column name {name!r} appears twice", join(join(path, "columns"), i))
+            raise ctx.error(f"column name {excerpt(name)} appears twice",
+                            join(join(path, "columns"), i))
         seen.add(name)
     targets = checked["targets"] or [columns[-1]]
+    chosen: set[str] = set()
     for i, name in enumerate(targets):
-        if name not in columns:
+        if name not in seen:
             raise ctx.error(
-                f"unknown column {name!r}{suggest(name, columns)} (columns: {', '.join(columns)})",
+                f"unknown column {excerpt(name)}{suggest(name, columns)}"
+                f" (columns: {_names(columns)})",
                 join(join(path, "targets"), i),
             )
-        if name in targets[:i]:
-            raise ctx.error(f"target {name!r} is listed twice", join(join(path, "targets"), i))
-    features = [c for c in columns if c not in targets]
+        if name in chosen:
+            raise ctx.error(f"target {excerpt(name)} is listed twice",
+                            join(join(path, "targets"), i))
+        chosen.add(name)
+    features = [c for c in columns if c not in chosen]
     if not features:
         raise ctx.error("every column is a target; at least one feature column is needed",
                         join(path, "targets"))
     table = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(columns))
-    X = table[:, [columns.index(c) for c in features]]
-    Y = table[:, [columns.index(c) for c in targets]]
-    return Dataset(list(columns), features, list(targets), X, Y)
+    index = {c: i for i, c in enumerate(columns)}  # one dict, not a list.index per column
+    X = table[:, [index[c] for c in features]]
+    Y = table[:, [index[c] for c in targets]]
+    return Dataset(list(columns), features, list(targets), X, Y, csv_file)
 
 
 # ------------------------------------------------------------------------ shared build helpers
@@ -319,7 +392,7 @@ def linear_params(
         raise ctx.error(
             f"{len(values)} weight{'s' if len(values) != 1 else ''} given but there"
             f" {'is' if d == 1 else 'are'} {d} feature{'s' if d != 1 else ''}"
-            f" ({', '.join(dataset.features)}); give one weight per feature",
+            f" ({_names(dataset.features)}); give one weight per feature",
             "weights",
         )
     if "b" in names:
@@ -331,7 +404,7 @@ def _single_target(dataset: Dataset, model: str, ctx: Context) -> None:
     if len(dataset.targets) != 1:
         raise ctx.error(
             f"{model} uses one target column, got {len(dataset.targets)}"
-            f" ({', '.join(dataset.targets)})",
+            f" ({_names(dataset.targets)})",
             "dataset.targets",
         )
 

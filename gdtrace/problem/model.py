@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ class Dataset:
     targets: list[str]  # column names of the targets
     X: np.ndarray  # (n, d) float64
     Y: np.ndarray  # (n, k) float64
+    file: Path | None = None  # the CSV it was read from: an input --output must not replace
 
     @property
     def n(self) -> int:

@@ -72,7 +72,7 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, int):
-        return f"an integer ({value})"
+        return f"an integer ({_short_int(value)})"
     if isinstance(value, float):
         return f"a number ({value:g})"
     if isinstance(value, str):
@@ -83,6 +83,29 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return f"a {type(value).__name__}"
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """A word from the user's file in a message: quoted, escaped and at most ``limit``
+    characters, so a 1 MB value never becomes a 1 MB error line."""
+    shown = repr(text[:limit + 1])
+    return shown if len(shown) <= limit + 2 else shown[:limit + 1] + "…'"
+
+
+def _short_int(value: int) -> str:
+    """An integer for a message: whole, or its digit count when it is long (never 8 KB)."""
+    digits = len(str(abs(value))) if abs(value) < 10 ** 4000 else None
+    if digits is not None and digits <= 20:
+        return str(value)
+    return f"{'-' if value < 0 else ''}{digits or 'over 4000'} digits long"
+
+
+def _shown(value: float) -> str:
+    return _short_int(value) if isinstance(value, int) else f"{value:g}"
+
+
+INTEGER_LIMIT = 2**63 - 1
+"""The largest whole number a problem file may hold (a 64-bit integer)."""
 
 
 def suggest(word: str, choices: Sequence[str]) -> str:
@@ -120,11 +143,12 @@ def _bounds(
     maximum: float | None,
 ) -> None:
     if minimum is not None and value < minimum:
-        raise ctx.error(f"must be at least {minimum:g}, got {value:g}", path)
+        raise ctx.error(f"must be at least {minimum:g}, got {_shown(value)}", path)
     if exclusive_minimum is not None and value <= exclusive_minimum:
-        raise ctx.error(f"must be greater than {exclusive_minimum:g}, got {value:g}", path)
+        raise ctx.error(f"must be greater than {exclusive_minimum:g}, got {_shown(value)}",
+                        path)
     if maximum is not None and value > maximum:
-        raise ctx.error(f"must be at most {maximum:g}, got {value:g}", path)
+        raise ctx.error(f"must be at most {maximum:g}, got {_shown(value)}", path)
 
 
 def _bounds_schema(
@@ -154,7 +178,11 @@ class Number(Type):
 
     def check(self, value: Any, path: str, ctx: Context) -> float:
         super().check(value, path, ctx)
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ctx.error(f"is too large for a number (at most about 1.8e308), got an integer"
+                            f" {_short_int(value)}", path) from None
         if not math.isfinite(number):
             raise ctx.error(f"must be a finite number, got {number}", path)
         _bounds(number, path, ctx, self.minimum, self.exclusive_minimum, self.maximum)
@@ -181,6 +209,9 @@ class Integer(Type):
         if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
             raise ctx.error(f"expected a whole number, got {describe(value)}", path)
         number = int(value)
+        if abs(number) > INTEGER_LIMIT:
+            raise ctx.error(f"is too large (at most 2^63 − 1), got an integer "
+                            f"{_short_int(number)}", path)
         _bounds(number, path, ctx, self.minimum, None, self.maximum)
         return number
 
@@ -239,7 +270,7 @@ class Enum(Type):
         super().check(value, path, ctx)
         if value not in self.values:
             raise ctx.error(
-                f"unknown value {value!r}{suggest(value, self.values)}"
+                f"unknown value {quoted(value)}{suggest(value, self.values)}"
                 f" (allowed: {', '.join(self.values)})",
                 path,
             )
@@ -371,7 +402,7 @@ class Object(Type):
                 hint = suggest(str(key), list(self.fields))
                 if not hint:
                     hint = f" (valid keys: {', '.join(self.fields)})"
-                raise ctx.error(f"unknown key {str(key)!r}{hint}", join(path, str(key)))
+                raise ctx.error(f"unknown key {quoted(str(key))}{hint}", join(path, str(key)))
         out: dict[str, Any] = {}
         for key, spec in self.fields.items():
             given = value.get(key)
@@ -602,7 +633,7 @@ def model_spec(name: Any, ctx: Context, path: str = "model") -> ModelSpec:
     String().check(name, path, ctx)
     if name not in MODELS:
         raise ctx.error(
-            f"unknown model {name!r}{suggest(name, sorted(MODELS))}"
+            f"unknown model {quoted(str(name))}{suggest(str(name), sorted(MODELS))}"
             f" (models: {', '.join(sorted(MODELS))})",
             path,
         )

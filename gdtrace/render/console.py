@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 
+from gdtrace.output import visible
 from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.fit import fill, tokens, wrap
 from gdtrace.render.layout import (
@@ -97,6 +98,7 @@ class ConsoleWriter(DocumentWriter):
 
     def line(self, text: str = "", style: str | None = None, hang: int = 2) -> None:
         """One line; when fitted and too wide, wrapped with a hanging indent."""
+        text = visible(text)
         if self.fitted and cell_len(text) > self.sink.width:
             for part in wrap(text, self.sink.width, hang):
                 self.sink.line(part, style)
@@ -105,6 +107,7 @@ class ConsoleWriter(DocumentWriter):
 
     def heading(self, text: str, level: int = 1) -> None:
         self.line()
+        text = visible(text)
         style = "bold underline" if level == 1 else "bold"
         self.line(text, style if self.options.color else None)
         if not self.options.color:
@@ -148,8 +151,10 @@ class ConsoleWriter(DocumentWriter):
             used += widths[index]
         parts.append(current)
         for group in parts:
-            self.sink.table([headings[i] for i in group], [[row[i] for i in group] for row in rows],
-                            title=title, header_style="bold" if self.options.color else "")
+            self.sink.table([visible(headings[i]) for i in group],
+                            [[visible(row[i]) for i in group] for row in rows],
+                            title=None if title is None else visible(title),
+                            header_style="bold" if self.options.color else "")
             title = None
 
     def fitted_table(self, headings: Sequence[str], rows: Sequence[Sequence[str]], keep: int,

@@ -214,24 +214,39 @@ def stream_lines(info: ProblemInfo, events: Iterable[Event]) -> Iterator[str]:
 def write_stream(info: ProblemInfo, events: Iterable[Event], out: TextIO,
                  parallel: bool = False) -> None:
     """Write :func:`stream_lines` to ``out``. With ``parallel`` (a long run, ``out`` a real
-    file, ``fork`` available) a second process turns the step tables into text while this
-    one computes the next steps: writing the numbers costs more than computing them."""
-    import multiprocessing
+    file, ``fork`` available) a child process turns the step tables into text while this one
+    computes the next steps: writing the numbers costs more than computing them (about 25% of
+    the wall time of a long run, docs/performance.md).
+
+    The child never outlives gdtrace: it holds only the pipe's read end (so the parent's exit,
+    however it happens, is an end of file) and its output, and on Linux the kernel kills it
+    when the parent dies (``PR_SET_PDEATHSIG``)."""
     import os
+    import warnings
 
     try:
         fd = out.fileno()
     except (AttributeError, OSError, ValueError):
         fd = -1
-    if not parallel or fd < 0 or "fork" not in multiprocessing.get_all_start_methods():
+    if not parallel or fd < 0 or not hasattr(os, "fork"):
         out.writelines(stream_lines(info, events))
         return
+    from multiprocessing.connection import Connection
+
     out.flush()
-    receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
-    writer = multiprocessing.get_context("fork").Process(
-        target=_write_from_pipe, args=(receiver, os.dup(fd)), daemon=True)
-    writer.start()
-    receiver.close()
+    read_end, write_end = os.pipe()
+    parent = os.getpid()
+    with warnings.catch_warnings():  # 3.12+ warns when the progress bar's thread runs; the
+        warnings.simplefilter("ignore", DeprecationWarning)  # child touches none of its locks
+        child = os.fork()
+    if child == 0:  # pragma: no cover (runs in the child; the tests check its output)
+        code = 70
+        try:
+            code = _child_writer(read_end, write_end, fd, parent)
+        finally:
+            os._exit(code)  # never return into the parent's code, never flush its buffers
+    os.close(read_end)
+    sender = Connection(write_end, readable=False)
     template = ""
     try:
         for event in events:
@@ -241,25 +256,71 @@ def write_stream(info: ProblemInfo, events: Iterable[Event], out: TextIO,
                 sender.send((template, event.table))
             else:
                 sender.send("".join(stream_lines(info, [event])))
+        sender.send(None)
     except (BrokenPipeError, EOFError):
-        pass  # the reader went away (`| head`): stop quietly, as a shell tool does
+        pass  # the reader went away (`| head`): the child stopped; so does this run
     finally:
-        try:
-            sender.send(None)
-        except (BrokenPipeError, EOFError, OSError):
-            pass
         sender.close()
-        writer.join()
+        _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 1:
+        raise BrokenPipeError("the output was closed")
+    if code > _ERRNO_BASE:
+        raise OSError(code - _ERRNO_BASE, os.strerror(code - _ERRNO_BASE))
 
 
-def _write_from_pipe(receiver: Any, fd: int) -> None:
-    """The writer process: text as it comes, step tables formatted here."""
-    with open(fd, "w", encoding="utf-8", buffering=1 << 16) as out:
-        try:
+_ERRNO_BASE = 64
+"""The child's exit code for a write error is this plus its errno (e.g. a full disk)."""
+
+
+def _child_writer(read_end: int, write_end: int, fd: int, parent: int) -> int:
+    """The writer process: die with the parent, keep only the pipe's read end and the output,
+    then write text as it comes (step tables formatted here). Exit code 1: output closed."""
+    import os
+    import signal
+
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        return 0
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops, then so do we
+    os.close(write_end)
+    keep = sorted({read_end, fd, 2})
+    low = 0
+    for number in keep:  # close every other inherited descriptor (stdin, stdout, files)
+        os.closerange(low, number)
+        low = number + 1
+    os.closerange(low, 1 << 16)
+    from multiprocessing.connection import Connection
+
+    receiver = Connection(read_end, writable=False)
+    try:
+        with open(fd, "w", encoding="utf-8", buffering=1 << 16) as out:
             while True:
-                item = receiver.recv()
+                try:
+                    item = receiver.recv()
+                except EOFError:
+                    break
                 if item is None:
                     break
                 out.write(item if isinstance(item, str) else _step_lines(*item))
-        except (BrokenPipeError, EOFError, KeyboardInterrupt):
-            pass
+    except BrokenPipeError:
+        return 1
+    except OSError as error:
+        return _ERRNO_BASE + min(error.errno or 5, 190)
+    return 0
+
+
+def _die_with_parent() -> None:
+    """Linux: ask the kernel to send SIGKILL when the parent dies (no-op elsewhere)."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass

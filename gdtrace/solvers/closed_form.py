@@ -88,10 +88,13 @@ def fit(problem: Problem) -> Fit:
     d = np.ones(p)
     if intercept:
         d[-1] = 0.0
-    gram = design.T @ design
+    with np.errstate(over="ignore", invalid="ignore"):
+        gram = design.T @ design
+        rhs = design.T @ y
+    if not (np.isfinite(gram).all() and np.isfinite(rhs).all()):
+        _overflowed(problem, design, y)
     penalty = lam * np.diag(d)
     system = gram + penalty
-    rhs = design.T @ y
     rank = int(np.linalg.matrix_rank(system))
     singular = rank < p
     sv_system = np.linalg.svd(system, compute_uv=False)
@@ -119,6 +122,16 @@ def fit(problem: Problem) -> Fit:
     mse = float(np.mean(residuals ** 2))
     return Fit(names, design, y, gram, penalty, system, rhs, beta, inverse, singular_values,
                condition, rank, fitted, residuals, mse, math.sqrt(mse), method, singular)
+
+
+def _overflowed(problem: Problem, design: np.ndarray, y: np.ndarray) -> None:
+    """XᵀX or Xᵀy left float64: say so (exit 2) rather than call the system singular."""
+    from gdtrace.errors import ProblemError
+
+    largest = float(max(np.max(np.abs(design)), np.max(np.abs(y))))
+    raise ProblemError(f"XᵀX overflows float64 (the data reach {largest:.3g}, and their "
+                       "squares summed pass 1.8e308); rescale the data, e.g. divide each "
+                       "column by its largest value", source=problem.source, field="dataset")
 
 
 # ---------------------------------------------------------------------------------- header
