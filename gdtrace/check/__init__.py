@@ -98,15 +98,18 @@ def check(problem: Any, answers: AnswersLike, *, run: str | None = None,
 def check_class(problem: Any, answers: Iterable[AnswersLike], *,
                 options: CheckOptions | None = None, **overrides: Any) -> ClassReport:
     """Grade many answers documents of one problem: each report and the class tally."""
+    from gdtrace.solvers import no_cycle_collection
+
     trace = problem if isinstance(problem, Trace) else _solve(problem, overrides)
     graders: dict[str | None, Grader] = {}
     reports = []
-    for item in answers:
-        label = _run_label(item)
-        if label not in graders:
-            graders[label] = grader_for(trace, label)
-        grader = graders[label]
-        reports.append(grader.grade(read_answers(item, grader), options))
+    with no_cycle_collection():  # reports only grow: the collector would re-scan them
+        for item in answers:
+            label = _run_label(item)
+            if label not in graders:
+                graders[label] = grader_for(trace, label)
+            grader = graders[label]
+            reports.append(grader.grade(read_answers(item, grader), options))
     return ClassReport(trace.problem, reports)
 
 

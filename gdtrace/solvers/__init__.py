@@ -45,10 +45,10 @@ def _entry(model: str) -> tuple[Callable[[Problem, str], tuple[Run, list[Diagnos
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause Python's cycle collector while a trace is built: the trace is a tree of lines
-    linked only backwards (no cycles), so each collection would re-scan the growing trace for
-    nothing (about a third of a network's solve time; docs/performance.md)."""
+def no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector while a trace (or a class's reports) is built: lines
+    link only backwards (no cycles), so each collection would re-scan the growing structure
+    for nothing (about a third of a network's solve time; docs/performance.md)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -69,7 +69,7 @@ def solve_runs(configurations: list[tuple[str, Problem]]) -> Trace:
     solve_run, header = _entry(first.model)
     runs: list[Run] = []
     warnings: list[Diagnostic] = []
-    with _no_cycle_collection():
+    with no_cycle_collection():
         for label, problem in configurations:
             run, diagnostics = solve_run(problem, label)
             runs.append(run)
