@@ -197,6 +197,8 @@ def page(text: str) -> bool:
 
     if not sys.stdout.isatty() or text.count("\n") < shutil.get_terminal_size().lines:
         return False
+    if os.environ.get("TERM") == "dumb":  # a terminal that cannot run a pager's screen
+        return False
     command = os.environ.get("PAGER", "less")
     if not command.strip() or command.strip() == "cat":
         return False
