@@ -451,6 +451,20 @@ def _finite(w: np.ndarray, b: float) -> bool:
     return math.isfinite(b) and bool(np.isfinite(w).all())
 
 
+def run_end(final: dict[str, Any], final_loss: float | None, diagnostics: list[Diagnostic],
+            stopped: bool, steps: int, limit: int, planned: int, label: str,
+            finished: list[RunEnd] | None, accuracy: float | None = None) -> RunEnd:
+    """A model's last event: with the ``--max-steps`` warning when the run was cut short by
+    it, and passed to ``finished`` for a caller that only forwards the events."""
+    from gdtrace.solvers.glm import max_steps_diagnostic
+
+    capped = steps >= limit and limit < planned and not stopped
+    if capped:
+        diagnostics.append(max_steps_diagnostic(limit, planned, label))
+    return _ended(RunEnd(final, final_loss, diagnostics, stopped or capped, steps, accuracy),
+                  finished)
+
+
 def _ended(end: RunEnd, finished: list[RunEnd] | None) -> RunEnd:
     if finished is not None:
         finished.append(end)

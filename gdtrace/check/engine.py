@@ -562,16 +562,19 @@ class Grader:
         formula = node.formula
         if formula is None:
             return False
-        for variant in variants(formula):
-            try:
-                spans = self._evaluate_all(variant, node, states)
-            except (CannotEvaluate, ValueError):
-                continue
-            if node.rounded is not None:
-                spans = [_round(s, node.rounded) for s in spans]
-            if any(s.element(index).contains(v, h) for s in spans):
-                return True
-        return False
+        return any(self._explains(variant, node, states, index, v, h)
+                   for variant in variants(formula))
+
+    def _explains(self, formula: E.Expr, node: Node, states: list[_State],
+                  index: tuple[int, ...], v: float, h: float) -> bool:
+        """Whether ``formula`` (a variant of the node's) over these states gives v."""
+        try:
+            spans = self._evaluate_all(formula, node, states)
+        except (CannotEvaluate, ValueError):
+            return False
+        if node.rounded is not None:
+            spans = [_round(s, node.rounded) for s in spans]
+        return any(s.element(index).contains(v, h) for s in spans)
 
     def _stale(self, node: Node, states: list[_State], index: tuple[int, ...], v: float,
                h: float) -> bool:
@@ -600,14 +603,8 @@ class Grader:
                 [source.given[own]] if own in source.given else []
             for reading in previous:
                 env_states = list(states)
-                env_states[source.index] = _State([reading], reading.lo)
-                try:
-                    spans = self._evaluate_all(formula, node, env_states)
-                except (CannotEvaluate, ValueError):
-                    continue
-                if node.rounded is not None:
-                    spans = [_round(s, node.rounded) for s in spans]
-                if any(s.element(index).contains(v, h) for s in spans):
+                env_states[source.index] = _State([reading])
+                if self._explains(formula, node, env_states, index, v, h):
                     return True
         return False
 

@@ -252,7 +252,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
            finished: list[Any] | None = None) -> Iterator[Any]:
     """The iterates as ``--summary``/``--stream`` events, numbers only (one epoch of
     ``steps`` iterations, as the worked solution)."""
-    from gdtrace.streaming import EpochEnd, EpochStart, RunEnd, RunStart, StepDone
+    from gdtrace.streaming import EpochEnd, EpochStart, RunStart, StepDone, run_end
 
     calc = calculus(problem)
     carry = Carry(problem.carry_decimals)
@@ -295,15 +295,9 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
         final_value = evaluate(calc.f, calc.values(point))
     if not stopped:
         diagnostics.extend(_rising(values, label))
-    if limit < problem.epochs and not stopped:
-        diagnostics.append(Diagnostic("max_steps", f"stopped after {limit} of "
-                                      f"{problem.epochs} steps (--max-steps)", label))
-    end = RunEnd(dict(zip(names, map(float, point))),
-                 carry(final_value) if math.isfinite(final_value) else final_value,
-                 diagnostics, stopped or limit < problem.epochs, number)
-    if finished is not None:
-        finished.append(end)
-    yield end
+    yield run_end(dict(zip(names, map(float, point))),
+                  carry(final_value) if math.isfinite(final_value) else final_value,
+                  diagnostics, stopped, number, limit, problem.epochs, label, finished)
 
 
 def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:

@@ -593,7 +593,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     lines, nothing kept between steps): :func:`pass_numbers` per sample, the optimizer's
     :meth:`~gdtrace.optimizers.Optimizer.values` per step."""
     from gdtrace.solvers.checks import non_finite_message
-    from gdtrace.streaming import EpochEnd, EpochStart, RunEnd, RunStart, StepDone, planned_steps
+    from gdtrace.streaming import EpochEnd, EpochStart, RunStart, StepDone, planned_steps, run_end
 
     setup = setup_from(problem)
     carry, base = setup.carry, setup.base
@@ -663,14 +663,8 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
             if stopped:
                 break
         final_loss = data_loss()
-    capped = number >= limit and limit < planned and not stopped
-    if capped:
-        diagnostics.append(Diagnostic("max_steps", f"stopped after {limit} of {planned} steps "
-                                      "(--max-steps)", label))
-    end = RunEnd(dict(params), final_loss, diagnostics, stopped or capped, number)
-    if finished is not None:
-        finished.append(end)
-    yield end
+    yield run_end(dict(params), final_loss, diagnostics, stopped, number, limit, planned, label,
+                  finished)
 
 
 def _settings(problem: Problem, setup: MLPSetup) -> dict[str, object]:

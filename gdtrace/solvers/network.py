@@ -647,9 +647,9 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     from gdtrace.streaming import (
         EpochEnd,
         EpochStart,
-        RunEnd,
         RunStart,
         planned_steps,
+        run_end,
         step_record,
     )
 
@@ -726,14 +726,8 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
             if stopped:
                 break
         final_loss = float(data_loss())
-    capped = number >= limit and limit < planned and not stopped
-    if capped:
-        diagnostics.append(Diagnostic("max_steps", f"stopped after {limit} of {planned} steps "
-                                      "(--max-steps)", label))
-    end = RunEnd(dict(params), final_loss, diagnostics, stopped or capped, number)
-    if finished is not None:
-        finished.append(end)
-    yield end
+    yield run_end(dict(params), final_loss, diagnostics, stopped, number, limit, planned, label,
+                  finished)
 
 
 def _settings(problem: Problem, setup: Setup) -> dict[str, object]:
