@@ -9,7 +9,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -279,18 +278,23 @@ def test_gradescope_bundle_layout_and_scripts(exported):
         names = bundle.namelist()
         assert names[:5] == ["setup.sh", "run_autograder", "pick_variant.py",
                              "requirements.txt", "variants.json"]
-        assert [n for n in names[5:]] == [f"variants/variant-00{k}.yaml" for k in range(1, 6)]
+        assert names[5:10] == [f"variants/variant-00{k}.yaml" for k in range(1, 6)]
+        assert all(n.startswith("python/gdtrace/") for n in names[10:])
         for script in ("setup.sh", "run_autograder"):
             info = bundle.getinfo(script)
             assert (info.external_attr >> 16) & 0o111, script
             assert bundle.read(script).startswith(b"#!/usr/bin/env bash\n")
         run = bundle.read("run_autograder").decode()
-        assert 'gdtrace check "$source_dir/variants/$variant" "$root/submission/answers.yaml"' \
-            in run and '--format gradescope -o "$results"' in run
+        assert '"${gdtrace[@]}" check "$source_dir/variants/$variant" ' \
+            '"$root/submission/answers.yaml"' in run and '--format gradescope -o "$results"' in run
+        assert 'export PYTHONPATH="$source_dir/python' in run
         assert 'results="$root/results/results.json"' in run
         assert "pip3 install -r /autograder/source/requirements.txt" in \
             bundle.read("setup.sh").decode()
-        assert bundle.read("requirements.txt").decode().startswith("gdtrace==")
+        needed = bundle.read("requirements.txt").decode()
+        assert "numpy" in needed and "gdtrace" not in needed  # gdtrace itself is bundled:
+        assert "python/gdtrace/__init__.py" in bundle.namelist()
+        assert "python/gdtrace/check/engine.py" in bundle.namelist()
         manifest = json.loads(bundle.read("variants.json"))
         assert manifest["seed"] == 11 and manifest["count"] == 5
         for k in range(1, 6):
@@ -332,7 +336,7 @@ def test_run_autograder_reports_a_failed_check_as_score_0(exported, tmp_path):
                                      "exit 2\n")
     os.chmod(bin_dir / "gdtrace", 0o755)
     (bin_dir / "python3").symlink_to(sys.executable)
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root),
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "GDTRACE": str(bin_dir / "gdtrace"),
            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True)
     variant = f"variant-{student_index(11, 'ada@uni.edu', 5):03d}.yaml"
@@ -357,7 +361,7 @@ open(args[6], "w").write(json.dumps(result))
 
 
 def test_bundle_grades_with_the_check_engine_behind_a_stand_in_cli(exported, tmp_path):
-    """Until `gdtrace check` is merged: the bundle, end to end, with the engine (the library)
+    """GDTRACE names another command: the bundle, end to end, with the engine (the library)
     behind a stand-in for the command; the right variant's key scores full, a slip less."""
     email = "bo@uni.edu"
     index = student_index(11, email, 5)
@@ -372,7 +376,7 @@ def test_bundle_grades_with_the_check_engine_behind_a_stand_in_cli(exported, tmp
     scores = []
     for label, answers in (("right", right), ("wrong", wrong)):
         root = _layout(tmp_path / label, exported / "gradescope.zip", email, json.dumps(answers))
-        env = {**os.environ, "AUTOGRADER_ROOT": str(root),
+        env = {**os.environ, "AUTOGRADER_ROOT": str(root), "GDTRACE": str(bin_dir / "gdtrace"),
                "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
         subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True)
         results = json.loads((root / "results" / "results.json").read_text())
@@ -380,16 +384,9 @@ def test_bundle_grades_with_the_check_engine_behind_a_stand_in_cli(exported, tmp
     assert scores[0] == (4, 4) and scores[1] == (3, 4)
 
 
-def _check_cli_available() -> bool:
-    gdtrace = shutil.which("gdtrace")
-    if gdtrace is None:
-        return False
-    return subprocess.run([gdtrace, "check", "--help"], capture_output=True).returncode == 0
-
-
-@pytest.mark.skipif(not _check_cli_available(),
-                    reason="`gdtrace check` (the CLI) is not in this tree yet")
 def test_gradescope_bundle_grades_a_submission_end_to_end(exported, tmp_path):
+    """The bundle's own copy of gdtrace (python/, with the test's Python and its packages)
+    grades a right and a wrong submission."""
     email = "ada@uni.edu"
     index = student_index(11, email, 5)
     key = json.loads((exported / f"variant-{index:03d}.key.json").read_text())["runs"][0]
@@ -398,7 +395,14 @@ def test_gradescope_bundle_grades_a_submission_end_to_end(exported, tmp_path):
     scores = []
     for label, answers in (("right", right), ("wrong", wrong)):
         root = _layout(tmp_path / label, exported / "gradescope.zip", email, json.dumps(answers))
-        env = {**os.environ, "AUTOGRADER_ROOT": str(root)}
+        bin_dir = tmp_path / label / "bin"
+        bin_dir.mkdir()
+        # python3 is this test's Python, with its packages (a symlink would leave its venv)
+        (bin_dir / "python3").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        os.chmod(bin_dir / "python3", 0o755)
+        env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHONPATH": "",
+               "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+        env.pop("GDTRACE", None)
         subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True)
         results = json.loads((root / "results" / "results.json").read_text())
         scores.append(float(results["score"]))

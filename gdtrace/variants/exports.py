@@ -237,8 +237,8 @@ STUDENT_FIELD = "email"
 
 SETUP_SH = """\
 #!/usr/bin/env bash
-# Gradescope runs this once, when it builds the autograder image: install Python and gdtrace.
-# requirements.txt names the gdtrace to install (edit it to pin a wheel or a git URL).
+# Gradescope runs this once, when it builds the autograder image: install Python and what
+# gdtrace needs (requirements.txt); gdtrace itself is in python/, the version that made the keys.
 set -euo pipefail
 apt-get update
 apt-get install -y python3 python3-pip
@@ -253,6 +253,11 @@ RUN_AUTOGRADER = """\
 set -uo pipefail
 root="${AUTOGRADER_ROOT:-/autograder}"
 source_dir="$root/source"
+# the bundled gdtrace (python/), unless GDTRACE names another command; run from $root so no
+# other gdtrace folder in the working directory comes first
+cd "$root" || exit 1
+export PYTHONPATH="$source_dir/python${PYTHONPATH:+:$PYTHONPATH}"
+read -r -a gdtrace <<< "${GDTRACE:-python3 -m gdtrace}"
 mkdir -p "$root/results"
 results="$root/results/results.json"
 variant=$(python3 "$source_dir/pick_variant.py" "$source_dir/variants.json" \\
@@ -261,7 +266,7 @@ variant=$(python3 "$source_dir/pick_variant.py" "$source_dir/variants.json" \\
         > "$results"
     exit 0
 }
-gdtrace check "$source_dir/variants/$variant" "$root/submission/answers.yaml" \\
+"${gdtrace[@]}" check "$source_dir/variants/$variant" "$root/submission/answers.yaml" \\
     --format gradescope -o "$results" 2> "$root/results/check.err"
 status=$?
 if [ "$status" -ge 2 ] || [ ! -s "$results" ]; then
@@ -302,6 +307,31 @@ if __name__ == "__main__":
 '''
 
 
+def _requirements() -> str:
+    """What the bundled gdtrace needs from PyPI: its own dependencies, one per line."""
+    from importlib import metadata
+
+    try:
+        needed = metadata.requires("gdtrace") or []
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        needed = []
+    return "".join(f"{r}\n" for r in needed if "extra ==" not in r)
+
+
+def _package_files() -> list[tuple[str, str, int]]:
+    """gdtrace's own files under python/ (the version that wrote the keys grades with them),
+    in a fixed order so the same seed gives the same bundle."""
+    from pathlib import Path
+
+    import gdtrace
+
+    root = Path(gdtrace.__file__).parent
+    found = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                   and p.suffix in (".py", ".yaml", ".json", ".csv"))
+    return [(f"python/gdtrace/{p.relative_to(root).as_posix()}",
+             p.read_text(encoding="utf-8"), 0o644) for p in found]
+
+
 def gradescope_zip(batch: Batch) -> bytes:
     """The autograder bundle: setup.sh, run_autograder, the variants and how to pick one."""
     import io
@@ -315,9 +345,10 @@ def gradescope_zip(batch: Batch) -> bytes:
         ("setup.sh", SETUP_SH, 0o755),
         ("run_autograder", RUN_AUTOGRADER, 0o755),
         ("pick_variant.py", PICK_VARIANT, 0o644),
-        ("requirements.txt", f"gdtrace=={__version__}\n", 0o644),
+        ("requirements.txt", _requirements(), 0o644),
         ("variants.json", json.dumps(manifest, indent=2) + "\n", 0o644),
         *((f"variants/{name(v.index)}.yaml", v.text, 0o644) for v in batch.variants),
+        *_package_files(),
     ]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as bundle:

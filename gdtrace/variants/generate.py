@@ -77,7 +77,7 @@ def read_source(path: Path, shown: str) -> Source:
         # written into each variant, so a variant file works wherever it is copied
         from gdtrace.problem.load import _read_csv
 
-        columns, rows = _read_csv(data["csv"], "dataset.csv", ctx)
+        columns, rows, _ = _read_csv(data["csv"], "dataset.csv", ctx)
         raw["dataset"] = {"columns": columns, "rows": [[_number(x) for x in row] for row in rows],
                           **{k: v for k, v in data.items() if k != "csv"}}
     return Source(shown, raw, vary, path.parent, ctx)
