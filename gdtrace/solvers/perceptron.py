@@ -13,6 +13,7 @@ import numpy as np
 from gdtrace import expr as E
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
+from gdtrace.solvers.checks import keep_step
 from gdtrace.solvers.function import Update, gradient_step
 from gdtrace.solvers.glm import (
     bias_sym,
@@ -92,32 +93,37 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     converged_at: int | None = None
     number = 0
     sources: dict[str, Quantity] = {}  # operand key → the line that wrote the parameter last
-    for epoch_index in range(1, problem.epochs + 1):
-        epoch = Epoch(epoch_index, float(_mistakes(X, y, w, b, signed)), [])
-        epochs.append(epoch)
-        updated = False
-        for sample in range(dataset.n):
-            number += 1
-            step, w, b, changed = _step(problem, number, sample, X, y, w, b, signed, carry,
-                                        update, sources)
-            epoch.steps.append(step)
-            sources = {f"param:{q.key}": q for q in step.of_role(Role.PARAM)}
-            updated = updated or changed
-        if not updated:
-            converged_at = epoch_index
-            break
+    diagnostics: list[Diagnostic] = []
+    stopped = False
+    with np.errstate(all="ignore"):  # an overflow is reported as the run's stop, not leaked
+        for epoch_index in range(1, problem.epochs + 1):
+            epoch = Epoch(epoch_index, float(_mistakes(X, y, w, b, signed)), [])
+            epochs.append(epoch)
+            updated = False
+            for sample in range(dataset.n):
+                number += 1
+                step, w, b, changed = _step(problem, number, sample, X, y, w, b, signed, carry,
+                                            update, sources)
+                sources = {f"param:{q.key}": q for q in step.of_role(Role.PARAM)}
+                updated = updated or changed
+                if not keep_step(epoch, step, label, diagnostics):
+                    stopped = True
+                    break
+            if stopped or not updated:
+                converged_at = None if stopped else epoch_index
+                break
+        final_mistakes = _mistakes(X, y, w, b, signed)
+        outcome = _outcome(X, y, w, b, signed)
     final = {n: float(v) for n, v in zip(names, w)} | {"b": float(b)}
-    final_mistakes = _mistakes(X, y, w, b, signed)
     blocks = [_summary_block(converged_at, len(epochs), final_mistakes)]
-    diagnostics = []
-    if converged_at is None:
+    if converged_at is None and not stopped:
         diagnostics.append(Diagnostic(
             "not_converged", f"still {final_mistakes} mistake(s) after {problem.epochs} "
             "epoch(s): give more epochs (if the classes are not linearly separable the "
             "perceptron never stops making mistakes)", label))
     run = Run(label=label, settings=_settings(problem), epochs=epochs, final=final,
               final_loss=float(final_mistakes), param_names=[*names, "b"],
-              outcome=_outcome(X, y, w, b, signed), blocks=blocks)
+              outcome=outcome, blocks=blocks, stopped_early=stopped)
     return run, diagnostics
 
 
