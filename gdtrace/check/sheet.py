@@ -207,7 +207,10 @@ def sheet_yaml(trace: Trace, run: Run, cells: Sequence[Cell], problem_ref: str |
     """The answers document of the spec with every value empty and the givens as comments."""
     from gdtrace.render.layout import exact, settings_text
 
-    lines = [f"# Answer sheet: {trace.problem.title} ({trace.problem.source})",
+    source = trace.problem.source
+    named = f"{trace.problem.title} ({source})" if source not in trace.problem.title \
+        else trace.problem.title
+    lines = [f"# Answer sheet: {named}",
              f"# {settings_text(run.settings, exact)}",
              "# Write each number as you worked it out (its decimals count); leave a value empty",
              "# (or ~ in a list) where you have none. Remove what the homework does not ask.",

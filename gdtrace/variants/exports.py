@@ -85,54 +85,11 @@ def key_files(variant: Variant, formats: list[str]) -> dict[str, str]:
 
 
 def blank_sheet(variant: Variant) -> str:
-    """A blank answers document (shared spec answer-format.md): every cell's key, no value."""
-    run = variant.trace.runs[0]
-    lines = [f"# Answers for {name(variant.index)}.yaml: write each number after its key (keep"
-             " the decimals you used).",
-             "# Check them with `gdtrace check PROBLEM THIS-FILE`.",
-             f"problem: {name(variant.index)}.yaml"]
-    cells = list(cells_of(run))
-    losses = [c for c in cells if c.address.section == "loss"]
-    if losses:
-        lines.append("epochs:")
-        lines += [f"  - epoch: {c.address.epoch}\n    loss:" for c in losses]
-    steps: dict[int, dict[str, dict[str, list[Cell]]]] = {}
-    for cell in cells:
-        address = cell.address
-        if address.step is not None:
-            keys = steps.setdefault(address.step, {}).setdefault(address.section, {})
-            keys.setdefault(address.key, []).append(cell)
-    if steps:
-        lines.append("steps:")
-    for step, sections in steps.items():
-        lines.append(f"  - step: {step}")
-        for section, keys in sections.items():
-            lines.append(f"    {section}:")
-            for key, group in keys.items():
-                listed = group[0].address.sample is not None
-                blank = _blank([c.shape for c in group], listed)
-                lines.append(f"      {_yaml_key(key)}:{blank}")
-    finals = [c for c in cells if c.address.section == "final"]
-    if finals:
-        lines.append("final:")
-        lines += [f"  {_yaml_key(c.address.key)}:{_blank([c.shape], False)}" for c in finals]
-    return "\n".join(lines) + "\n"
+    """The variant's blank answers document, as ``gdtrace sheet`` writes it."""
+    from gdtrace.check.sheet import sheet
 
-
-def _blank(shapes: list[tuple[int, ...]], listed: bool) -> str:
-    def nulls(shape: tuple[int, ...]) -> object:
-        return None if not shape else [nulls(shape[1:]) for _ in range(shape[0])]
-
-    if not listed and not shapes[0]:
-        return ""
-    value = [nulls(s) for s in shapes] if listed else nulls(shapes[0])
-    return " " + json.dumps(value)
-
-
-def _yaml_key(key: str) -> str:
-    """A key as YAML reads it back: quoted when it has characters YAML gives meaning to."""
-    plain = key.replace("_", "").replace("-", "").isalnum() and not key[0].isdigit()
-    return key if plain else json.dumps(key, ensure_ascii=False)
+    return sheet(variant.trace, "yaml", problem_ref=f"{name(variant.index)}.yaml",
+                 answers_name=f"{name(variant.index)}.answers.yaml")
 
 
 # ----------------------------------------------------------------------------------- report
