@@ -366,7 +366,7 @@ class Optimizer:
 
     # -- steps ----------------------------------------------------------------------------
     def step(self, slots: list[Slot], values: list[Value], grads: list[Value],
-             ) -> tuple[list[Quantity], list[Quantity]]:
+             linked: bool = True) -> tuple[list[Quantity], list[Quantity]]:
         """One update of every parameter: (state lines, parameter lines).
 
         State lines come grouped by kind (every m, then every v, …) as a student writes a
@@ -383,7 +383,7 @@ class Optimizer:
             result = _RULES[self.name](self, symbols, value, grad,
                                        self.state.get(slot.name, {}), self.t)
             results.append(result)
-        per_slot = [self._linked(slot, result) for slot, result in zip(slots, results)]
+        per_slot = [self._linked(slot, result, linked) for slot, result in zip(slots, results)]
         for slot, result in zip(slots, results):
             self.state[slot.name] = result.state
         state_lines = [lines[k] for k in range(len(results[0].state_lines) if results else 0)
@@ -391,18 +391,19 @@ class Optimizer:
         param_lines = [lines[-1] for lines in per_slot]
         return state_lines, param_lines
 
-    def _linked(self, slot: Slot, result: _Result) -> list[Quantity]:
+    def _linked(self, slot: Slot, result: _Result, linked: bool = True) -> list[Quantity]:
         """One parameter's lines as quantities, each operand linked to the line it comes from:
         the parameter and gradient to the slot's sources, a state value to this step's line
         when an earlier line of the step wrote it (m̂ uses the new m), else to the previous
-        step's line (v ← μ·v + g uses the old v; none before the first step: it starts at 0)."""
+        step's line (v ← μ·v + g uses the old v; none before the first step: it starts at 0).
+        ``linked=False`` links nothing (a run of numbers only must not chain its steps)."""
         previous = self.state_lines.setdefault(slot.name, {})
         written: dict[str, Quantity] = {}
         out: list[Quantity] = []
         lines = [*result.state_lines, result.param_line]
         for position, line in enumerate(lines):
             links: dict[str, Quantity] = {}
-            for key in line.operands:
+            for key in line.operands if linked else ():
                 source = written.get(key) or previous.get(key)
                 if key == slot.symbol.key:
                     source = slot.param_source
@@ -428,7 +429,7 @@ class Optimizer:
             return [self._plain_value(v, g) for v, g in zip(values, grads)], {}
         slots = [Slot(n, Sym(f"param:{n}", n), f"grad:{n}", Sym(f"grad:{n}", "g"))
                  for n in names]
-        state, params = self.step(slots, values, grads)
+        state, params = self.step(slots, values, grads, linked=False)
         return [q.value for q in params], {q.key: q.value for q in state}
 
     def _plain_value(self, current: Value, grad: Value) -> Value:

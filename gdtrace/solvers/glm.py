@@ -430,7 +430,10 @@ def _signal(row: list[Quantity]) -> Quantity:
 
 def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: float,
           sources: dict[str, Quantity] | None = None) -> Step:
+    """One update; ``sources`` are the lines the parameters come from (None: a step built to
+    be dropped, by --summary/--stream, which must not chain the optimizer's lines)."""
     carry = setup.carry
+    linked = sources is not None
     sources = sources or {}
     rows = [_forward_row(setup, s, w, b, sources) for s in group]
     signals = [_signal(row) for row in rows]
@@ -485,7 +488,7 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
                   grad_lines[name])
              for name, w_sym in zip(names, [*weights, bias_sym()])]
     state_lines, param_lines = setup.optimizer.step(
-        slots, [*map(float, w), b], [grads[name] for name in names])
+        slots, [*map(float, w), b], [grads[name] for name in names], linked)
     quantities.extend(state_lines + param_lines)
     return Step(number, [s + 1 for s in group], rows, quantities)
 

@@ -118,7 +118,8 @@ UpdateItem = tuple[str, Sym, "float | np.ndarray", "float | np.ndarray | None"]
 
 def update_lines(optimizer: Optimizer | None, eta: float, carry: Carry,
                  items: list[UpdateItem], sources: dict[str, Quantity] | None = None,
-                 grad_lines: dict[str, Quantity] | None = None) -> list[Quantity]:
+                 grad_lines: dict[str, Quantity] | None = None,
+                 linked: bool = True) -> list[Quantity]:
     """The step's update lines, parameters in the given order (name, symbol, value, gradient;
     gradient None = frozen). Plain gradient descent goes through :class:`SGDUpdate`; another
     optimizer (docs/optimizers.md) writes its state lines first, then the updates.
@@ -132,7 +133,7 @@ def update_lines(optimizer: Optimizer | None, eta: float, carry: Carry,
     slots = [Slot(n, s, f"grad:{n}", Deriv(LOSS, s, f"grad:{n}"), sources.get(n),
                   grad_lines.get(n)) for n, s, _, _ in live]
     state, updated = optimizer.step(slots, [c for _, _, c, _ in live],
-                                    [g for _, _, _, g in live])
+                                    [g for _, _, _, g in live], linked)
     by_name = {q.key: q for q in updated}
     return state + [by_name[n] if g is not None else frozen_line(n, s, c, sources.get(n))
                     for n, s, c, g in items]
@@ -515,7 +516,8 @@ def loss_and_gradients(graph: Graph, loss: OutputLoss, params: dict[str, float],
 def _step(setup: Setup, number: int, group: list[int], params: dict[str, float],
           trainable: dict[str, bool], sources: dict[str, Quantity] | None = None) -> Step:
     """One update over the group's samples; ``sources`` are the lines the parameters come
-    from, by name (none: the starting values)."""
+    from, by name (None: a step built to be dropped, whose optimizer lines chain nothing)."""
+    linked = sources is not None
     sources = sources or {}
     keyed: dict[str, Link] = {f"param:{k}": q for k, q in sources.items()}
     graph, carry = setup.graph, setup.carry
@@ -560,7 +562,7 @@ def _step(setup: Setup, number: int, group: list[int], params: dict[str, float],
     quantities += update_lines(setup.optimizer, setup.eta, carry, [
         (p.name, param_sym(p.name), params[p.name],
          grads[p.name] if trainable[p.name] else None) for p in graph.params],
-        sources, {q.key: q for q in quantities})
+        sources, {q.key: q for q in quantities}, linked)
     return Step(number, [s + 1 for s in group], rows, quantities)
 
 
