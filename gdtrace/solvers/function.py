@@ -281,11 +281,8 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
             progress(number, limit)
         written = [("f", f_value), *zip(names, grads), *zip(names, moved)]
         bad = next(((k, v) for k, v in written if not math.isfinite(v)), None)
-        if bad is not None:  # the worked solution's words (solve_run)
-            diagnostics.append(Diagnostic(
-                "non_finite", f"{bad[0]} became {bad[1]} at step {number}: the iterates "
-                "left the range of float64 (or f is undefined there); the run stops here",
-                label, 1, number))
+        if bad is not None:
+            diagnostics.append(_left_float_range(bad[0], bad[1], label, number))
             stopped = True
             break
         with np.errstate(all="ignore"):
@@ -320,10 +317,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
         sources = {q.key: q for q in step.of_role(Role.PARAM)}
         bad = first_non_finite(step)
         if bad is not None:
-            diagnostics.append(Diagnostic(
-                "non_finite", f"{bad.key} became {bad.value} at step {number}: the iterates "
-                "left the range of float64 (or f is undefined there); the run stops here",
-                label, 1, number))
+            diagnostics.append(_left_float_range(bad.key, bad.value, label, number))
             stopped = True
             break
         with np.errstate(all="ignore"):
@@ -340,6 +334,13 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
               param_names=list(calc.variables), stability=stability, blocks=blocks,
               stopped_early=stopped)
     return run, found + diagnostics
+
+
+def _left_float_range(key: str, value: object, label: str, step: int) -> Diagnostic:
+    """The run stops: a value of the step is not finite (the worked and numeric paths)."""
+    return Diagnostic("non_finite", f"{key} became {value} at step {step}: the iterates left "
+                      "the range of float64 (or f is undefined there); the run stops here",
+                      label, 1, step)
 
 
 def _rising(values: list[float], label: str) -> list[Diagnostic]:
