@@ -750,8 +750,8 @@ def check(
         help="Answers files (.yaml, .json or .csv; see `gdtrace sheet`). Several: each "
              "report, then a class summary.", show_default=False)],
     fmt: Annotated[Optional[str], typer.Option(
-        "--format", "-f", help="text, terminal, markdown, json, csv (several files: the "
-                               "gradebook) or gradescope (results.json). Default: from the "
+        "--format", "-f", help="text, terminal, markdown, html, json, csv (several files: "
+                               "the gradebook) or gradescope (results.json). Default: from the "
                                "--output extension; else terminal on a terminal, text "
                                "otherwise.", show_default=False)] = None,
     output: ReportOutputOpt = None,

@@ -424,3 +424,26 @@ def test_check_grades_a_run_of_a_comparison(tmp_path) -> None:
     assert '"correct": 2' in result.output
     plain = CliRunner().invoke(app, ["check", "logreg", str(answers)])
     assert plain.exit_code == 2 and "--compare-l2" in plain.output
+
+
+def test_html_report_marks_each_number_by_its_verdict(tmp_path) -> None:
+    """--format html: one page, well-formed, the wrong numbers in cells of class wrong with
+    the key in their tooltip; a class of files is refused (one page per answers file)."""
+    import xml.etree.ElementTree as ElementTree
+
+    from typer.testing import CliRunner
+
+    from gdtrace.cli import app
+
+    seed = Path(__file__).parent / "answers" / "seed000.yaml"
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["check", "logreg", str(seed), "-o", str(out)])
+    assert result.exit_code == 1, result.output  # the seed has wrong numbers
+    text = out.read_text(encoding="utf-8")
+    root = ElementTree.fromstring(text.split("\n", 1)[1])  # after <!DOCTYPE html>
+    wrong = [td for td in root.iter("td") if td.get("class") == "wrong"]
+    assert any(td.text == "-0.0258 ✗" and "key 0.0257" in td.get("title", "")
+               for td in wrong), [(td.text, td.get("title")) for td in wrong]
+    assert any(td.get("class") == "right" for td in root.iter("td"))
+    two = CliRunner().invoke(app, ["check", "logreg", str(seed), str(seed), "-f", "html"])
+    assert two.exit_code == 2 and "one answers file" in two.output

@@ -15,7 +15,7 @@ from gdtrace.errors import UsageError
 from gdtrace.trace import Trace
 
 REPORT_EXTENSIONS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
-                     ".json": "json", ".csv": "csv"}
+                     ".html": "html", ".htm": "html", ".json": "json", ".csv": "csv"}
 POINT_SECTIONS = ("values", "grad", "params", "loss", "final")
 
 

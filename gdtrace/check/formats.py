@@ -19,7 +19,7 @@ from gdtrace.check.report import CellTally, CellVerdict, ClassReport, Report
 from gdtrace.errors import UsageError
 from gdtrace.expr import Expr
 
-REPORT_FORMATS = ("text", "terminal", "markdown", "json", "csv", "gradescope")
+REPORT_FORMATS = ("text", "terminal", "markdown", "html", "json", "csv", "gradescope")
 MARKS = {"correct": "✓", "carried": "ECF", "rounding": "≈", "wrong": "✗", "missing": "–"}
 DIAGNOSES = {
     "sign": "the sign is flipped",
@@ -326,6 +326,64 @@ def render_markdown(report: Report, headings: Headings | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+class _Marked(str):
+    """A table cell's text that remembers its number's verdict (for the HTML classes)."""
+
+    cell: CellVerdict
+
+
+def _marked(cell: CellVerdict) -> str:
+    text = _Marked(_given_mark(cell))
+    text.cell = cell
+    return text
+
+
+HTML_CLASSES = {"correct": "right", "carried": "right", "rounding": "wrong", "wrong": "wrong",
+                "missing": "wrong"}
+
+
+def render_html(report: Report, headings: Headings | None = None) -> str:
+    """A web page of the report (gdtrace.render.page): the score, what to fix, and the
+    tables with every answered number coloured by its verdict (the key in its tooltip)."""
+    from gdtrace import __version__
+    from gdtrace.render.page import Cell as HtmlCell
+    from gdtrace.render.page import HtmlPage
+
+    show = _printer()
+    page = HtmlPage(f"Check of {report.answers}", generator=f"gdtrace {__version__}")
+    page.heading(f"Check of {report.answers}", 1)
+    page.paragraph(summary_line(report))
+    if report.wrong:
+        page.heading("To fix", 2)
+        page.items(f"{_label(c, show)}: {explanation(c, show)} "
+                   f"({_verdict_words(c, c is report.root)})" for c in report.wrong)
+    slips = [c for c in report.cells if c.verdict == "rounding"]
+    if slips:
+        page.heading("Rounded the wrong way (round to nearest)", 2)
+        page.items(f"{_label(c, show)}: you wrote {c.given}, key "
+                   f"{_num(c.expected, _digits(c))}" for c in slips)
+
+    def html_cell(text: str) -> str | HtmlCell:
+        cell = getattr(text, "cell", None)
+        if cell is None:
+            return text
+        key = "" if cell.expected is None else f"key {_num(cell.expected, _digits(cell) + 2)}"
+        return HtmlCell(str(text), HTML_CLASSES[cell.verdict], f"{cell.verdict}; {key}")
+
+    for epoch, head, body in _epoch_tables(report, headings or {}, _marked):
+        page.table(head, [[html_cell(c) for c in row] for row in body],
+                   caption=f"Epoch {epoch}")
+    for section, title in (("loss", "Loss at the start of each epoch"),
+                           ("final", "Final parameters")):
+        cells = [c for c in report.cells if c.address.section == section]
+        if cells:
+            page.table([_short_label(c, show) for c in cells],
+                       [[html_cell(_marked(c)) for c in cells]], caption=title)
+    page.paragraph("✓ correct · ECF right from your own earlier numbers (error carried "
+                   "forward) · ≈ rounded the wrong way · ✗ wrong · – left blank")
+    return page.render()
+
+
 # ------------------------------------------------------------------------------ json / csv
 
 
@@ -439,6 +497,8 @@ def render_report(report: Report, fmt: str, headings: Headings | None = None) ->
         return render_text(report, headings, color=fmt == "terminal")
     if fmt == "markdown":
         return render_markdown(report, headings)
+    if fmt == "html":
+        return render_html(report, headings)
     if fmt == "json":
         return render_json(report)
     if fmt == "csv":
@@ -535,9 +595,11 @@ def render_class(result: ClassReport, fmt: str, headings: Headings | None = None
         return gradebook(result.reports)
     if fmt == "json":
         return json.dumps(class_data(result), indent=2, ensure_ascii=False) + "\n"
-    if fmt == "gradescope":
-        raise UsageError("--format gradescope writes the results.json of one submission: give "
-                         "one answers file")
+    if fmt in ("gradescope", "html"):
+        what = "the results.json of one submission" if fmt == "gradescope" else \
+            "one answers file's page"
+        raise UsageError(f"--format {fmt} writes {what}: give one answers file (for a class: "
+                         "markdown, json or csv)")
     if fmt not in REPORT_FORMATS:
         raise UsageError(f"unknown check format '{fmt}' (choose from "
                          f"{', '.join(REPORT_FORMATS)})")
