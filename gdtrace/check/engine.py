@@ -102,6 +102,7 @@ class Grader:
         # ranges, and a class's documents share most of theirs (everything scalar is hashable)
         self._derived: dict[tuple, tuple[list[Span], list[Span]]] = {}
         self._weighed: dict[tuple, tuple[str, float | None, Span]] = {}  # … and verdicts
+        self._positions = {cell.address: i for i, cell in enumerate(self.cells)}
 
     # -- the graph -------------------------------------------------------------------------
     def _node(self, quantity: Quantity) -> Node:
@@ -215,7 +216,7 @@ class Grader:
         written = _group(answers.entries)
         states: list[_State] = []
         verdicts: list[CellVerdict] = []
-        self._memo: dict[int, float | np.ndarray] = {}  # "expected from yours", computed lazily
+        memo: dict[int, float | np.ndarray] = {}  # "expected from yours", computed lazily
         for node in self.nodes:
             derived, unrounded, signature = self._derive(node, states)
             mine = [(cell, entries) for cell in node.cells
@@ -224,7 +225,7 @@ class Grader:
                 states.append(_State(derived))
                 continue
             judged = [self._judge(node, cell, entries, derived, states, options, written,
-                                  unrounded, signature) for cell, entries in mine]
+                                  unrounded, signature, memo) for cell, entries in mine]
             for cell_verdicts, _ in judged:
                 verdicts.extend(cell_verdicts)
             states.append(judged[0][1])
@@ -233,8 +234,6 @@ class Grader:
                       list(answers.ignored))
 
     def _order(self, address: Address) -> tuple:
-        if not hasattr(self, "_positions"):
-            self._positions = {cell.address: i for i, cell in enumerate(self.cells)}
         return (self._positions.get(address.whole(), 0), address.index)
 
     def _derive(self, node: Node, states: list[_State]
@@ -279,11 +278,11 @@ class Grader:
             return readings, readings
         return [_round(s, node.rounded) for s in readings], readings
 
-    def _yours(self, node: Node, states: list[_State]) -> float | np.ndarray:
+    def _yours(self, node: Node, states: list[_State], memo: dict[int, float | np.ndarray]
+               ) -> float | np.ndarray:
         """The value of a line at the student's numbers as written: what they wrote where
         they wrote it, else its formula at the values of its operands (computed only for
-        the numbers a report explains, and kept for the document)."""
-        memo = self._memo
+        the numbers a report explains, and kept in the document's ``memo``)."""
         stack = [node]
         while stack:
             current = stack[-1]
@@ -295,11 +294,11 @@ class Grader:
                 stack.extend(pending)
                 continue
             stack.pop()
-            memo[current.index] = self._point(current, states)
+            memo[current.index] = self._point(current, states, memo)
         return memo[node.index]
 
-    def _point(self, node: Node, states: list[_State]) -> float | np.ndarray:
-        memo = self._memo
+    def _point(self, node: Node, states: list[_State], memo: dict[int, float | np.ndarray]
+               ) -> float | np.ndarray:
         if node.element is not None:
             value: float | np.ndarray = float(
                 np.asarray(memo[node.sources["of"].index])[node.element])
@@ -370,8 +369,8 @@ class Grader:
     def _judge(self, node: Node, cell: Cell, entries: dict[tuple[int, ...], Written],
                derived: list[Span], states: list[_State], options: CheckOptions,
                written: dict[Address, dict[tuple[int, ...], Written]],
-               unrounded: list[Span], signature: tuple | None = None
-               ) -> tuple[list[CellVerdict], _State]:
+               unrounded: list[Span], signature: tuple | None,
+               memo: dict[int, float | np.ndarray]) -> tuple[list[CellVerdict], _State]:
         """The verdicts of a cell's written numbers and what the cell stands for downstream."""
         key = node.key_value
         shape = node.shape
@@ -404,14 +403,14 @@ class Grader:
             if middle is not None:  # the value from the operands that explain v
                 base.from_yours = middle
             else:  # the formula at the student's numbers as written, when first asked for
-                base.later = self._later_yours(node, states, index)
+                base.later = self._later_yours(node, states, index, memo)
             base.verdict = verdict
             base.score = base.points * options.credit(verdict)
             if verdict == "wrong":
                 any_wrong = True
                 base.diagnosis = self._diagnose(node, w, key_e, spans, index, states)
             if verdict != "correct":  # "from your …" is only written for these
-                base.operands = self._operands(node, states, written)
+                base.operands = self._operands(node, states, written, memo)
             verdicts.append(base)
             if not shape:  # a number: its reading replaces the formula's ranges
                 as_written = [reading]
@@ -424,27 +423,22 @@ class Grader:
         readings = as_written + (should_have if any_wrong else [])
         return verdicts, _State(readings, _written_values(entries, shape))
 
-    def _later_yours(self, node: Node, states: list[_State], index: tuple[int, ...]
-                     ) -> Callable[[], float]:
+    def _later_yours(self, node: Node, states: list[_State], index: tuple[int, ...],
+                     memo: dict[int, float | np.ndarray]) -> Callable[[], float]:
         """A function giving the formula's value at the student's numbers (the states and
         the memo stay as this document left them)."""
-        memo = self._memo
 
         def value() -> float:
-            saved, self._memo = self._memo, memo
-            try:
-                yours = self._operand_values(node, states)
-            finally:
-                self._memo = saved
+            yours = self._operand_values(node, states, memo)
             return float(np.asarray(yours)[index]) if index else float(yours)
 
         return value
 
-    def _operand_values(self, node: Node, states: list[_State]) -> float | np.ndarray:
+    def _operand_values(self, node: Node, states: list[_State],
+                        memo: dict[int, float | np.ndarray]) -> float | np.ndarray:
         """The formula at the student's numbers as written (its own written value aside)."""
-        memo = self._memo
         for source in node.sources.values():
-            self._yours(source, states)
+            self._yours(source, states, memo)
         if node.formula is None or node.compiled is None:
             return node.key_value
         try:
@@ -503,11 +497,12 @@ class Grader:
         return out
 
     def _operands(self, node: Node, states: list[_State],
-                  written: dict[Address, dict[tuple[int, ...], Written]]) -> list[Operand]:
+                  written: dict[Address, dict[tuple[int, ...], Written]],
+                  memo: dict[int, float | np.ndarray]) -> list[Operand]:
         """The student's numbers the formula used, for "from your z₃ = …" (scalars only)."""
         out = []
         for key, source in node.sources.items():
-            value = self._yours(source, states)
+            value = self._yours(source, states, memo)
             if isinstance(value, np.ndarray):
                 continue
             symbol = node.symbols.get(key)
