@@ -46,20 +46,6 @@ F = E.Sym("f", "f")
 RISING_STEPS_FOR_DIVERGENCE = 3
 STATIONARY_TOLERANCE = 1e-4
 
-Update = Callable[[str, float, float], float]
-"""How one coordinate moves given its gradient: (name, value, gradient) → new value."""
-
-
-def gradient_step(eta: float, carry: Carry) -> Update:
-    """Plain gradient descent, x ← x − η·g: the single place a parameter is updated (an
-    optimizer plugs in by returning another function of the same shape)."""
-
-    def update(name: str, value: float, grad: float) -> float:
-        return carry(value - eta * grad)
-
-    return update
-
-
 @dataclass
 class Calculus:
     """f, its gradient and Hessian as simplified trees, built once per problem."""
@@ -189,8 +175,7 @@ def _settings(problem: Problem) -> dict[str, object]:
 # ----------------------------------------------------------------------------------- steps
 
 
-def _step(calc: Calculus, number: int, point: np.ndarray, eta: float, carry: Carry,
-          update: Update, optimizer: Optimizer | None = None,
+def _step(calc: Calculus, number: int, point: np.ndarray, carry: Carry, optimizer: Optimizer,
           sources: dict[str, Quantity] | None = None) -> tuple[Step, np.ndarray]:
     """One iterate; ``sources`` are the lines that wrote the current point (none: the start)."""
     names = calc.variables
@@ -212,30 +197,15 @@ def _step(calc: Calculus, number: int, point: np.ndarray, eta: float, carry: Car
                                    dict(operands), heading=grad_symbol(calc, name, None),
                                    links=dict(sources)))
     grad_lines = {q.key: q for q in quantities}
-    if optimizer is not None and not optimizer.plain:
-        slots = [Slot(n, at(n, k, key=f"cur:{n}"), f"grad:{n}", grad_symbol(calc, n, k),
-                      sources.get(n), grad_lines[n])
-                 for n in names]
-        state, params = optimizer.step(slots, [float(v) for v in point], grads)
-        for name, line in zip(names, params):  # written x₁ = …, like the plain step
-            line.symbol, line.relation, line.heading = at(name, k + 1), "=", plain(name)
-        quantities += state + params
-        moved_all = np.array([float(line.value) for line in params])
-        return Step(number, [], [row], quantities, title=f"Step {number}"), moved_all
-    new = []
-    for name, value, g in zip(names, point, grads):
-        moved = update(name, float(value), g)
-        new.append(moved)
-        current = at(name, k, key=f"cur:{name}")
-        links = {f"grad:{name}": grad_lines[name]}
-        if name in sources:
-            links[current.key] = sources[name]
-        quantities.append(Quantity(
-            name, Role.PARAM, at(name, k + 1), moved,
-            current - ETA * E.Ref(grad_symbol(calc, name, k), f"grad:{name}"),
-            {current.key: float(value), ETA.key: eta, f"grad:{name}": g},
-            heading=plain(name), links=links))
-    return Step(number, [], [row], quantities, title=f"Step {number}"), np.array(new)
+    slots = [Slot(n, at(n, k, key=f"cur:{n}"), f"grad:{n}",
+                  E.Ref(grad_symbol(calc, n, k), f"grad:{n}"), sources.get(n), grad_lines[n])
+             for n in names]
+    state, params = optimizer.step(slots, [float(v) for v in point], grads)
+    for name, line in zip(names, params):  # written x₁ = x₀ − η·f′(x₀): the next iterate
+        line.symbol, line.relation, line.heading = at(name, k + 1), "=", plain(name)
+    quantities += state + params
+    moved = np.array([float(line.value) for line in params])
+    return Step(number, [], [row], quantities, title=f"Step {number}"), moved
 
 
 def _numbers(calc: Calculus, point: np.ndarray, carry: Carry) -> tuple[float, list[float]]:
@@ -257,7 +227,6 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     calc = calculus(problem)
     carry = Carry(problem.carry_decimals)
     optimizer = make_optimizer(problem.optimizer, problem.learning_rate, carry)
-    update = gradient_step(problem.learning_rate, carry)
     names = list(calc.variables)
     point = np.array([carry(v) for v in problem.extra["start"]], dtype=float)
     limit = problem.epochs if max_steps is None else min(problem.epochs, max_steps)
@@ -268,11 +237,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     values, diagnostics, stopped, number = [start_value], [], False, 0
     for number in range(1, limit + 1):
         f_value, grads = _numbers(calc, point, carry)
-        if optimizer.plain:
-            moved = [update(n, float(v), g) for n, v, g in zip(names, point, grads)]
-            state: dict[str, Any] = {}
-        else:
-            moved, state = optimizer.values(names, [float(v) for v in point], grads)
+        moved, state = optimizer.values(names, [float(v) for v in point], grads)
         point = np.array(moved, dtype=float)
         if steps:
             yield StepDone(1, number, [], {"f": f_value} | state, dict(zip(names, grads)),
@@ -300,9 +265,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
 def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     calc = calculus(problem)
     carry = Carry(problem.carry_decimals)
-    eta = problem.learning_rate
-    update = gradient_step(eta, carry)
-    optimizer = make_optimizer(problem.optimizer, eta, carry)
+    optimizer = make_optimizer(problem.optimizer, problem.learning_rate, carry)
     point = np.array([carry(v) for v in problem.extra["start"]], dtype=float)
     diagnostics: list[Diagnostic] = []
     with np.errstate(all="ignore"):
@@ -312,7 +275,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     stopped = False
     sources: dict[str, Quantity] = {}
     for number in range(1, problem.epochs + 1):
-        step, point = _step(calc, number, point, eta, carry, update, optimizer, sources)
+        step, point = _step(calc, number, point, carry, optimizer, sources)
         epoch.steps.append(step)
         sources = {q.key: q for q in step.of_role(Role.PARAM)}
         bad = first_non_finite(step)

@@ -83,28 +83,6 @@ def source_sym(graph: Graph, source: str) -> Sym:
 # ------------------------------------------------------------------------------ the update
 
 
-@dataclass
-class SGDUpdate:
-    """w ← w − η·∂L/∂w: the one place a parameter changes (an optimizer can replace it)."""
-
-    eta: float
-    carry: Carry
-
-    def __call__(self, name: str, symbol: Expr, current: float | np.ndarray,
-                 grad: float | np.ndarray, source: Quantity | None = None,
-                 grad_line: Quantity | None = None) -> Quantity:
-        g = Deriv(LOSS, symbol, key=f"grad:{name}")
-        key = symbol.key if isinstance(symbol, Sym) else f"param:{name}"
-        if isinstance(current, np.ndarray):
-            new: float | np.ndarray = self.carry.array(current - self.eta * np.asarray(grad))
-        else:
-            new = self.carry(current - self.eta * float(grad))
-        links = {k: q for k, q in ((key, source), (g.key, grad_line)) if q is not None}
-        return Quantity(name, Role.PARAM, symbol, new, symbol - ETA * g,
-                        {key: current, "eta": self.eta, g.key: grad}, relation="←",
-                        links=links)
-
-
 def frozen_line(name: str, symbol: Sym, current: float | np.ndarray,
                 source: Quantity | None = None) -> Quantity:
     """A frozen parameter is written as kept: W ← W = value."""
@@ -121,14 +99,11 @@ def update_lines(optimizer: Optimizer | None, eta: float, carry: Carry,
                  grad_lines: dict[str, Quantity] | None = None,
                  linked: bool = True) -> list[Quantity]:
     """The step's update lines, parameters in the given order (name, symbol, value, gradient;
-    gradient None = frozen). Plain gradient descent goes through :class:`SGDUpdate`; another
-    optimizer (docs/optimizers.md) writes its state lines first, then the updates.
+    gradient None = frozen), through the optimizer (plain gradient descent when None; another
+    optimizer, docs/optimizers.md, writes its state lines first, then the updates).
     ``sources`` and ``grad_lines`` (by parameter name) are the lines the values come from."""
     sources, grad_lines = sources or {}, grad_lines or {}
-    if optimizer is None or optimizer.plain:
-        update = SGDUpdate(eta, carry)
-        return [update(n, s, c, g, sources.get(n), grad_lines.get(n)) if g is not None
-                else frozen_line(n, s, c, sources.get(n)) for n, s, c, g in items]
+    optimizer = optimizer or make_optimizer(None, eta, carry)
     live = [(n, s, c, g) for n, s, c, g in items if g is not None]
     slots = [Slot(n, s, f"grad:{n}", Deriv(LOSS, s, f"grad:{n}"), sources.get(n),
                   grad_lines.get(n)) for n, s, _, _ in live]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from gdtrace import expr as E
+from gdtrace.optimizers import Optimizer, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
 from gdtrace.solvers.checks import keep_step
-from gdtrace.solvers.function import Update, gradient_step
 from gdtrace.solvers.glm import (
     bias_sym,
     feature_sym,
@@ -84,7 +84,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     signed = bool(problem.extra.get("signed"))
     carry = Carry(problem.carry_decimals)
     eta = problem.learning_rate
-    update = gradient_step(eta, carry)
+    update = make_optimizer(None, eta, carry)  # plain gradient descent, the one update rule
     X, y = dataset.X.astype(float), dataset.Y[:, 0].astype(float)
     names = list(problem.weight_names)
     w = np.array([carry(v) for v in problem.weights], dtype=float)
@@ -133,7 +133,7 @@ def _mistakes(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, signed: boo
 
 
 def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarray,
-          w: np.ndarray, b: float, signed: bool, carry: Carry, update: Update,
+          w: np.ndarray, b: float, signed: bool, carry: Carry, update: Optimizer,
           sources: dict[str, Quantity] | None = None) -> tuple[Step, np.ndarray, float, bool]:
     sources = sources or {}
     dataset = problem.dataset
@@ -169,12 +169,12 @@ def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarr
                           heading=E.Sym("error", "error"), links={"yhat": yhat_line})
     row.append(error_line)
     quantities = []
-    new_w = []
     error_ref = E.Ref(error_sym, "error")
+    # the perceptron rule is gradient descent with gradient −(y − ŷ)·x_j (and −(y − ŷ) for b)
+    *new_w, new_b = update.values([*names, "b"], [*map(float, w), b],
+                                  [*(-error * float(v) for v in x), -error])[0]
     for j, (name, w_sym) in enumerate(zip(names, weights)):
-        # the perceptron rule is gradient descent with gradient −(y − ŷ)·x_j
-        moved = update(name, float(w[j]), -error * float(x[j]))
-        new_w.append(moved)
+        moved = new_w[j]
         x_ref = E.Ref(feature_sym(features[j]), "x")
         links = {"error": error_line} | (
             {w_sym.key: sources[w_sym.key]} if w_sym.key in sources else {})
@@ -183,7 +183,6 @@ def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarr
                                    {w_sym.key: float(w[j]), "eta": problem.learning_rate,
                                     "error": error, "x": float(x[j])}, relation="←",
                                    links=links))
-    new_b = update("b", b, -error)
     links = {"error": error_line} | (
         {"param:b": sources["param:b"]} if "param:b" in sources else {})
     quantities.append(Quantity("b", Role.PARAM, bias_sym(), new_b, bias_sym() + ETA * error_ref,
