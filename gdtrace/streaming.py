@@ -100,9 +100,7 @@ def planned_steps(problem: Problem) -> int:
     """Update steps the problem asks for: epochs × updates per epoch (1 per epoch without data)."""
     dataset = problem.dataset
     n = dataset.n if dataset is not None else 1
-    per_update = {"sgd": 1, "batch": n}.get(problem.update, problem.batch_size or 1)
-    per_update = max(1, min(per_update, n))
-    return max(1, problem.epochs) * -(-n // per_update)
+    return max(1, problem.epochs) * -(-n // problem.samples_per_update())
 
 
 def run_events(problem: Problem, label: str = "as written", *, steps: bool = True,

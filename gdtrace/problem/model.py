@@ -52,6 +52,13 @@ class Problem:
     extra: dict[str, Any] = field(default_factory=dict)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)  # sgd unless asked
 
+    def samples_per_update(self) -> int:
+        """Samples in one update: 1 for SGD, all for batch, ``batch_size`` (at most all) for
+        minibatch; 1 without a data set. The one place this rule is written."""
+        n = self.dataset.n if self.dataset is not None else 1
+        asked = {"sgd": 1, "batch": n}.get(self.update, self.batch_size or 1)
+        return max(1, min(asked, n))
+
     def with_overrides(self, **changes: Any) -> Problem:
         """A copy with CLI options applied (None means: keep the file's value)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

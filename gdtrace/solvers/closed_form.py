@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gdtrace import expr as E
+from gdtrace.optimizers import ETA
 from gdtrace.problem.model import Problem
 from gdtrace.trace import Block, Diagnostic, Formula, Header, Quantity, Role, Run, Table
 
@@ -447,7 +448,7 @@ def methods_header(problem: Problem) -> Header:
                 "pseudo-inverse from the SVD"),
         Formula(E.Sym("beta_ridge", "β", "ridge"), E.Pow(Xt * X + LAMBDA * D, E.Num(-1)) * Xt * y,
                 "D = I with 0 for b: the intercept is not penalized" if intercept else "D = I"),
-        Formula(E.Sym("w_j", "w", "j"), E.Sym("w_j", "w", "j") - E.Sym("eta", "η")
+        Formula(E.Sym("w_j", "w", "j"), E.Sym("w_j", "w", "j") - ETA
                 * E.Deriv(E.Sym("L", "L"), E.Sym("w_j", "w", "j"), "g"),
                 "gd: batch steps on L = ½·MSE (+ (λ/n)·w in the gradient)", "←"),
         Formula(E.Sym("RMSE", "RMSE"), E.func("sqrt", (1 / N) * E.Sum("i", N, (

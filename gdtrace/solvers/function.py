@@ -23,7 +23,7 @@ import numpy as np
 
 from gdtrace import expr as E
 from gdtrace.formula import depends_on, derivative, evaluate, substitute
-from gdtrace.optimizers import Optimizer, Slot, make_optimizer, state_index
+from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer, state_index
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
 from gdtrace.solvers.checks import first_non_finite
@@ -41,7 +41,6 @@ from gdtrace.trace import (
     Table,
 )
 
-ETA = E.Sym("setting:eta", "η")
 F = E.Sym("f", "f")
 RISING_STEPS_FOR_DIVERGENCE = 3
 STATIONARY_TOLERANCE = 1e-4

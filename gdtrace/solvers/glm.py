@@ -16,7 +16,7 @@ import numpy as np
 from gdtrace.errors import ProblemError
 from gdtrace.expr import Deriv, Expr, Num, Ref, Sum, Sym, func, sym
 from gdtrace.functions import SQUARED_LOSSES, log_loss_from_logits, stable_sigmoid
-from gdtrace.optimizers import Optimizer, Slot, make_optimizer
+from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
 from gdtrace.solvers.checks import keep_step
@@ -40,7 +40,6 @@ RISING_EPOCHS_FOR_DIVERGENCE = 3
 RISE_TOLERANCE = 1e-6
 
 LOSS_NAME = Sym("L", "L")
-ETA = Sym("eta", "η")
 LAMBDA = Sym("lambda", "λ")
 N_SAMPLES = Sym("n", "n")
 BATCH = Sym("m", "m")
@@ -84,7 +83,6 @@ def setup_from(problem: Problem) -> GLMSetup:
         count = 0 if dataset is None else len(dataset.targets)
         raise ProblemError(f"{problem.model} regression needs exactly one target column, "
                            f"got {count}", source=problem.source, field="dataset.targets")
-    batch = {"sgd": 1, "batch": dataset.n}.get(problem.update, problem.batch_size or 1)
     return GLMSetup(
         logistic=problem.model == "logistic", loss=problem.loss,
         weight_names=list(problem.weight_names), features=list(dataset.features),
@@ -93,7 +91,7 @@ def setup_from(problem: Problem) -> GLMSetup:
         target=dataset.targets[0], X=np.ascontiguousarray(dataset.X, dtype=float),
         y=dataset.Y[:, 0].astype(float),
         eta=problem.learning_rate, lam=problem.lam, update=problem.update,
-        batch_size=min(batch, dataset.n), carry=Carry(problem.carry_decimals),
+        batch_size=problem.samples_per_update(), carry=Carry(problem.carry_decimals),
         optimizer=make_optimizer(problem.optimizer, problem.learning_rate,
                                  Carry(problem.carry_decimals)))
 

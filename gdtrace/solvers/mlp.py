@@ -110,11 +110,10 @@ class MLPSetup:
 def setup_from(problem: Problem) -> MLPSetup:
     dataset = problem.dataset
     assert dataset is not None
-    batch = {"sgd": 1, "batch": dataset.n}.get(problem.update, problem.batch_size or 1)
     loss = OUTPUT_LOSSES[problem.loss]
     base = Setup(to_graph(problem.extra["layers"], dataset.features, dataset.targets), loss,
                  dataset.X, dataset.Y, problem.learning_rate, Carry(problem.carry_decimals),
-                 problem.extra["schedule"], problem.update, min(batch, dataset.n),
+                 problem.extra["schedule"], problem.update, problem.samples_per_update(),
                  problem.shuffle_seed, make_optimizer(problem.optimizer, problem.learning_rate,
                                                       Carry(problem.carry_decimals)))
     return MLPSetup(problem.extra["layers"], loss, dataset.X.astype(float),

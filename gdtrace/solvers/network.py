@@ -19,7 +19,7 @@ import numpy as np
 
 from gdtrace.expr import Add, Deriv, Expr, Func, Num, Ref, Sum, Sym, Text, func, sym
 from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES, Activation, OutputLoss, leaky_relu
-from gdtrace.optimizers import Optimizer, Slot, make_optimizer
+from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, Node, Schedule
 from gdtrace.rounding import Carry
@@ -27,7 +27,6 @@ from gdtrace.solvers.checks import keep_step, non_finite_message
 from gdtrace.trace import Diagnostic, Epoch, Formula, Header, Link, Quantity, Role, Run, Step
 
 LOSS = Sym("L", "L")
-ETA = Sym("eta", "η")
 
 
 def activation_of(name: str, slope: float) -> Activation:
@@ -465,10 +464,9 @@ class Setup:
 def setup_from(problem: Problem) -> Setup:
     dataset = problem.dataset
     assert dataset is not None
-    batch = {"sgd": 1, "batch": dataset.n}.get(problem.update, problem.batch_size or 1)
     return Setup(problem.extra["graph"], OUTPUT_LOSSES[problem.loss], dataset.X.astype(float),
                  dataset.Y.astype(float), problem.learning_rate, Carry(problem.carry_decimals),
-                 problem.extra["schedule"], problem.update, min(batch, dataset.n),
+                 problem.extra["schedule"], problem.update, problem.samples_per_update(),
                  problem.shuffle_seed, make_optimizer(problem.optimizer, problem.learning_rate,
                                                       Carry(problem.carry_decimals)))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdtrace import expr as E
-from gdtrace.optimizers import Optimizer, make_optimizer
+from gdtrace.optimizers import ETA, Optimizer, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
 from gdtrace.solvers.checks import keep_step
@@ -36,8 +36,6 @@ from gdtrace.trace import (
     Run,
     Step,
 )
-
-ETA = E.Sym("eta", "η")
 
 
 def _predict(z: float, signed: bool) -> float:
