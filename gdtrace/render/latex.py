@@ -26,7 +26,7 @@ from gdtrace.render.layout import (
     worked_parts,
 )
 from gdtrace.render.printer import (
-    PREC_ADD,
+    BREAK,
     PREC_ATOM,
     PREC_MUL,
     PREC_POW,
@@ -39,7 +39,6 @@ from gdtrace.trace import Table as TraceTable
 # A worked line wider than this (printed characters, roughly) is broken after its symbolic
 # part and inside long expanded sums, so it stays on the page.
 LINE_LIMIT = 80
-BREAK = "\x00"  # a place where a long substituted line may be broken (never printed)
 
 # ------------------------------------------------------------------------------- characters
 
@@ -343,21 +342,6 @@ class LatexPrinter(ExprPrinter):
     def _print_Text(self, node: E.Text) -> tuple[str, int]:
         return text_math(node.text), PREC_ATOM
 
-    def _print_Add(self, node: E.Add) -> tuple[str, int]:
-        breakable = getattr(self, "_breakable", False)
-        self._breakable = False
-        out = self._print(node.terms[0], PREC_ADD)
-        gap = BREAK if breakable else ""
-        for term in node.terms[1:]:
-            if isinstance(term, E.Neg):
-                text = self._print(term.arg, PREC_MUL)
-                out += gap + ((self.plus + text[1:]) if self._is_negative_text(text)
-                              else self.minus + text)
-                continue
-            text = self._print(term, PREC_ADD)
-            out += gap + (self.minus + text[1:] if self._is_negative_text(text)
-                          else self.plus + text)
-        return out, PREC_ADD
 
     def _print_Div(self, node: E.Div) -> tuple[str, int]:
         return rf"\frac{{{self._print(node.num, 0)}}}{{{self._print(node.den, 0)}}}", PREC_MUL

@@ -14,9 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from gdtrace import expr as E
-from gdtrace.render.printer import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_POW, ExprPrinter
+from gdtrace.render.printer import (
+    BREAK,
+    PREC_ADD,
+    PREC_ATOM,
+    PREC_MUL,
+    PREC_POW,
+    ExprPrinter,
+)
 
-BREAK = "\x00"  # where a long substituted line may be cut (between the terms of a sum)
 NEGATIVE = '<mo form="prefix">−</mo>'  # the sign of a negative number or term
 RELATIONS = {"=": "=", "←": "←", "≈": "≈", ":=": "≔", "≥": "≥", "≤": "≤", "≠": "≠"}
 
@@ -151,21 +157,6 @@ class MathMLPrinter(ExprPrinter):
         return f"<mtext>{escape(node.text)}</mtext>", PREC_ATOM
 
     # operators --------------------------------------------------------------------------------
-    def _print_Add(self, node: E.Add) -> tuple[str, int]:
-        breakable = getattr(self, "_breakable", False)
-        self._breakable = False
-        out = self._print(node.terms[0], PREC_ADD)
-        gap = BREAK if breakable else ""
-        for term in node.terms[1:]:
-            if isinstance(term, E.Neg):
-                text = self._print(term.arg, PREC_MUL)
-                out += gap + (self.plus + self._unsigned(text) if self._is_negative_text(text)
-                              else self.minus + text)
-                continue
-            text = self._print(term, PREC_ADD)
-            out += gap + (self.minus + self._unsigned(text) if self._is_negative_text(text)
-                          else self.plus + text)
-        return out, PREC_ADD
 
     def _print_Neg(self, node: E.Neg) -> tuple[str, int]:
         text = self._print(node.arg, PREC_MUL)

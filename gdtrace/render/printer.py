@@ -15,6 +15,7 @@ import numpy as np
 from gdtrace import expr as E
 
 PREC_ADD, PREC_MUL, PREC_POW, PREC_ATOM = 1, 2, 3, 4
+BREAK = "\x00"  # where a long substituted line may be cut, between terms (never printed)
 
 SUBSCRIPTS = str.maketrans("0123456789ijklmnpx+-()", "₀₁₂₃₄₅₆₇₈₉ᵢⱼₖₗₘₙₚₓ₊₋₍₎")
 SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -157,19 +158,26 @@ class ExprPrinter:
         return node.text, PREC_ATOM
 
     def _print_Add(self, node: E.Add) -> tuple[str, int]:
+        """Terms joined by + and −; a printer that set ``_breakable`` (a long worked line)
+        gets :data:`BREAK` between the terms, where the line may be cut."""
+        breakable = getattr(self, "_breakable", False)
+        self._breakable = False
         out = self._print(node.terms[0], PREC_ADD)
+        gap = BREAK if breakable else ""
         for term in node.terms[1:]:
             if isinstance(term, E.Neg):
                 text = self._print(term.arg, PREC_MUL)
-                out += (self.plus + text[1:]) if self._is_negative_text(text) \
-                    else self.minus + text
+                out += gap + (self.plus + self._unsigned(text) if self._is_negative_text(text)
+                              else self.minus + text)
                 continue
             text = self._print(term, PREC_ADD)
-            if self._is_negative_text(text):
-                out += self.minus + text[1:]
-            else:
-                out += self.plus + text
+            out += gap + (self.minus + self._unsigned(text) if self._is_negative_text(text)
+                          else self.plus + text)
         return out, PREC_ADD
+
+    def _unsigned(self, text: str) -> str:
+        """``text`` without its leading minus (only called when it has one)."""
+        return text[1:]
 
     def _is_negative_text(self, text: str) -> bool:
         return text.startswith("-")
