@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -57,16 +57,17 @@ class Span:
     def contains(self, value: Number, slack: float = 0.0) -> bool | np.ndarray:
         """Whether value lies in the range widened by ``slack`` (and a relative 1e-12)."""
         lo, hi = self.lo, self.hi
+        tolerance: Number
         if type(lo) is float and type(hi) is float:
             low, high = abs(lo), abs(hi)
             tolerance = slack + 1e-12 * (low if low > high else high)
-            return lo - tolerance <= value <= hi + tolerance  # type: ignore[operator]
-        if self.array:
-            tolerance = slack + 1e-12 * np.maximum(np.abs(self.lo), np.abs(self.hi))
+            return bool(lo - tolerance <= value <= hi + tolerance)
+        if isinstance(lo, np.ndarray) or isinstance(hi, np.ndarray):
+            tolerance = slack + 1e-12 * np.maximum(np.abs(lo), np.abs(hi))
         else:
-            low, high = abs(self.lo), abs(self.hi)
+            low, high = abs(lo), abs(hi)
             tolerance = slack + 1e-12 * (low if low > high else high)
-        return (self.lo - tolerance <= value) & (value <= self.hi + tolerance)
+        return (lo - tolerance <= value) & (value <= hi + tolerance)
 
     def hull(self, other: Span) -> Span:
         if type(self.lo) is float and type(other.lo) is float:
@@ -98,7 +99,7 @@ def _min(*values: Number) -> Number:
         for v in values[1:]:
             out = np.fmin(out, v)
         return out
-    return min(values)  # type: ignore[type-var]
+    return min(float(v) for v in values)
 
 
 def _max(*values: Number) -> Number:
@@ -107,7 +108,7 @@ def _max(*values: Number) -> Number:
         for v in values[1:]:
             out = np.fmax(out, v)
         return out
-    return max(values)  # type: ignore[type-var]
+    return max(float(v) for v in values)
 
 
 def _nan_safe_product(a: Number, b: Number) -> Number:
@@ -169,8 +170,8 @@ def times(x: Span, y: Span) -> Span:
             if a == a and b == b and c == c and d == d:
                 return Span(min(a, b, c, d), max(a, b, c, d))
     if x.lo is x.hi and y.lo is y.hi:  # two points: one product
-        value = _nan_safe_product(x.lo, y.lo)
-        return Span(value, value, x.column or y.column)
+        product = _nan_safe_product(x.lo, y.lo)
+        return Span(product, product, x.column or y.column)
     products = [_nan_safe_product(a, b) for a in (x.lo, x.hi) for b in (y.lo, y.hi)]
     return Span(_min(*products), _max(*products), x.column or y.column)
 
@@ -246,7 +247,7 @@ def transpose(x: Span) -> Span:
         return x
     if np.ndim(x.lo) == 1:
         return Span(x.lo, x.hi, not x.column)
-    return Span(x.lo.T, x.hi.T)
+    return Span(np.transpose(x.lo), np.transpose(x.hi))
 
 
 # -------------------------------------------------------------------------------- functions
@@ -292,7 +293,8 @@ INCREASING: dict[str, Callable[[Number], Number]] = {
 
 
 def _abs(x: Span) -> Span:
-    lo, hi = abs(x.lo), abs(x.hi)
+    lo: Number = np.abs(x.lo) if x.array else abs(float(x.lo))
+    hi: Number = np.abs(x.hi) if x.array else abs(float(x.hi))
     low = _min(lo, hi)
     straddles = (x.lo <= 0) & (x.hi >= 0)
     low = np.where(straddles, 0.0, low) if x.array else (0.0 if straddles else low)
@@ -308,7 +310,7 @@ def _periodic(x: Span, fn: Callable[[float], float], peak: float) -> Span:
     """sin/cos over a range: the ends, and ±1 where a peak or trough lies inside."""
     if x.array:
         raise CannotEvaluate("sin/cos of a vector")
-    lo, hi = x.lo, x.hi
+    lo, hi = float(x.lo), float(x.hi)
     if hi - lo >= 2 * math.pi:
         return Span(-1.0, 1.0)
     low, high = min(fn(lo), fn(hi)), max(fn(lo), fn(hi))
@@ -327,7 +329,7 @@ def _softmax(x: Span) -> Span:
     if not x.array:
         return Span(1.0, 1.0)
     if x.lo is x.hi:
-        value = softmax(x.lo)
+        value = softmax(np.asarray(x.lo))
         return Span(value, value)
     shift = np.max(x.hi)
     e_lo, e_hi = np.exp(x.lo - shift), np.exp(x.hi - shift)
@@ -370,59 +372,17 @@ def compare(lhs: Span, op: str, rhs: Span) -> Span:
     if lhs.array or rhs.array:
         stacked = np.array([np.asarray(c, dtype=float) for c in corners])
         return Span(stacked.min(axis=0), stacked.max(axis=0))
-    return Span(float(min(corners)), float(max(corners)))
+    return Span(float(min(bool(c) for c in corners)), float(max(bool(c) for c in corners)))
 
 
-# ----------------------------------------------------------------------------- the walker
+# ------------------------------------------------------------------------ the compiled tree
+
+Compiled = Callable[[Mapping[str, Span]], Span]
 
 
 def evaluate(node: E.Expr, operands: Mapping[str, Span]) -> Span:
     """The range of ``node`` when every keyed leaf ranges over ``operands[key]``."""
-    kind = type(node)
-    if kind is E.Num:
-        value = float(node.value)  # type: ignore[attr-defined]
-        return Span(value, value)
-    if kind is E.Sym or kind is E.Ref or kind is E.Deriv:
-        key = node.key  # type: ignore[attr-defined]
-        found = operands.get(key)
-        if found is None:
-            raise CannotEvaluate(f"no value for {key}")
-        return found
-    if kind is E.Add:
-        terms = node.terms  # type: ignore[attr-defined]
-        total = evaluate(terms[0], operands)
-        for term in terms[1:]:
-            total = add(total, evaluate(term, operands))
-        return total
-    if kind is E.Mul:
-        factors = node.factors  # type: ignore[attr-defined]
-        product = evaluate(factors[0], operands)
-        for factor in factors[1:]:
-            product = mul(product, evaluate(factor, operands))
-        return product
-    if kind is E.Neg:
-        return neg(evaluate(node.arg, operands))  # type: ignore[attr-defined]
-    if kind is E.Div:
-        return div(evaluate(node.num, operands),  # type: ignore[attr-defined]
-                   evaluate(node.den, operands))  # type: ignore[attr-defined]
-    if kind is E.Pow:
-        exponent = node.exp  # type: ignore[attr-defined]
-        if isinstance(exponent, E.Text) and exponent.text == "T":
-            return transpose(evaluate(node.base, operands))  # type: ignore[attr-defined]
-        return power(evaluate(node.base, operands),  # type: ignore[attr-defined]
-                     evaluate(exponent, operands))
-    if kind is E.Func:
-        return function(node.name,  # type: ignore[attr-defined]
-                        [evaluate(a, operands) for a in node.args])  # type: ignore[attr-defined]
-    if kind is E.Sum:
-        terms = node.terms  # type: ignore[attr-defined]
-        if not terms:
-            raise CannotEvaluate("a sum written without its terms")
-        return evaluate(E.Add(terms) if len(terms) > 1 else terms[0], operands)
-    if kind is E.Compare:
-        return compare(evaluate(node.lhs, operands), node.op,  # type: ignore[attr-defined]
-                       evaluate(node.rhs, operands))  # type: ignore[attr-defined]
-    raise CannotEvaluate(f"a {kind.__name__} node")
+    return compile_formula(node)(operands)
 
 
 def value_of(node: E.Expr, operands: Mapping[str, Number]) -> Number:
@@ -431,15 +391,10 @@ def value_of(node: E.Expr, operands: Mapping[str, Number]) -> Number:
     return result.lo
 
 
-# ------------------------------------------------------------------------------ compiled form
-
-Compiled = Callable[[Mapping[str, Span]], Span]
-
-
 def compile_formula(node: E.Expr) -> Compiled:
-    """The tree as nested closures: the same arithmetic as :func:`evaluate` without walking
-    and dispatching on node types at every call (``check`` evaluates each formula once per
-    answers document). A missing operand raises :class:`CannotEvaluate`."""
+    """The tree as nested closures, built once: ``check`` evaluates each formula once per
+    answers document, so walking and dispatching on node types happens once per formula, not
+    once per evaluation. A missing operand raises :class:`CannotEvaluate`."""
     run = _compile(node)
 
     def evaluate_compiled(operands: Mapping[str, Span]) -> Span:
@@ -451,69 +406,108 @@ def compile_formula(node: E.Expr) -> Compiled:
     return evaluate_compiled
 
 
-def _compile(node: E.Expr) -> Compiled:  # noqa: C901 - one branch per node type, as evaluate
-    kind = type(node)
-    if kind is E.Num:
-        constant = Span(float(node.value))  # type: ignore[attr-defined]
-        return lambda env: constant
-    if kind is E.Sym or kind is E.Ref or kind is E.Deriv:
-        key = node.key  # type: ignore[attr-defined]
-        return lambda env: env[key]
-    if kind is E.Add:
-        parts = [_compile(t) for t in node.terms]  # type: ignore[attr-defined]
-        first, rest = parts[0], parts[1:]
+def _compile(node: E.Expr) -> Compiled:
+    """One compiler per node type, found along the class hierarchy (as sympy's printers find
+    ``_print_<Class>``), so a subclass of a node evaluates as its base does."""
+    for kind in type(node).__mro__:
+        compiler = _COMPILERS.get(kind)
+        if compiler is not None:
+            return compiler(node)
+    raise CannotEvaluate(f"a {type(node).__name__} node")
 
-        def total(env: Mapping[str, Span]) -> Span:
-            value = first(env)
-            for part in rest:
-                value = add(value, part(env))
-            return value
 
-        return total
-    if kind is E.Mul:
-        factors = [_compile(f) for f in node.factors]  # type: ignore[attr-defined]
-        head, tail = factors[0], factors[1:]
+def _compile_num(node: E.Num) -> Compiled:
+    constant = Span(float(node.value))
+    return lambda env: constant
 
-        def product(env: Mapping[str, Span]) -> Span:
-            value = head(env)
-            for factor in tail:
-                value = mul(value, factor(env))
-            return value
 
-        return product
-    if kind is E.Neg:
-        inner = _compile(node.arg)  # type: ignore[attr-defined]
-        return lambda env: neg(inner(env))
-    if kind is E.Div:
-        num, den = _compile(node.num), _compile(node.den)  # type: ignore[attr-defined]
-        return lambda env: div(num(env), den(env))
-    if kind is E.Pow:
-        base = _compile(node.base)  # type: ignore[attr-defined]
-        exponent = node.exp  # type: ignore[attr-defined]
-        if isinstance(exponent, E.Text) and exponent.text == "T":
-            return lambda env: transpose(base(env))
-        power_of = _compile(exponent)
-        return lambda env: power(base(env), power_of(env))
-    if kind is E.Func:
-        name = node.name  # type: ignore[attr-defined]
-        args = [_compile(a) for a in node.args]  # type: ignore[attr-defined]
-        if name in INCREASING and len(args) == 1:
-            fn, (arg,) = INCREASING[name], args
+def _compile_leaf(node: E.Sym | E.Ref | E.Deriv) -> Compiled:
+    key = node.key
+    return lambda env: env[key]
 
-            def increasing(env: Mapping[str, Span]) -> Span:
-                x = arg(env)
-                low = fn(x.lo)
-                return Span(low, low if x.hi is x.lo else fn(x.hi))
 
-            return increasing
-        return lambda env: function(name, [a(env) for a in args])
-    if kind is E.Sum:
-        terms = node.terms  # type: ignore[attr-defined]
-        if not terms:
-            raise CannotEvaluate("a sum written without its terms")
-        return _compile(E.Add(terms) if len(terms) > 1 else terms[0])
-    if kind is E.Compare:
-        lhs, rhs = _compile(node.lhs), _compile(node.rhs)  # type: ignore[attr-defined]
-        op = node.op  # type: ignore[attr-defined]
-        return lambda env: compare(lhs(env), op, rhs(env))
-    raise CannotEvaluate(f"a {kind.__name__} node")
+def _compile_add(node: E.Add) -> Compiled:
+    parts = [_compile(t) for t in node.terms]
+    first, rest = parts[0], parts[1:]
+
+    def total(env: Mapping[str, Span]) -> Span:
+        value = first(env)
+        for part in rest:
+            value = add(value, part(env))
+        return value
+
+    return total
+
+
+def _compile_mul(node: E.Mul) -> Compiled:
+    factors = [_compile(f) for f in node.factors]
+    head, tail = factors[0], factors[1:]
+
+    def product(env: Mapping[str, Span]) -> Span:
+        value = head(env)
+        for factor in tail:
+            value = mul(value, factor(env))
+        return value
+
+    return product
+
+
+def _compile_neg(node: E.Neg) -> Compiled:
+    inner = _compile(node.arg)
+    return lambda env: neg(inner(env))
+
+
+def _compile_div(node: E.Div) -> Compiled:
+    num, den = _compile(node.num), _compile(node.den)
+    return lambda env: div(num(env), den(env))
+
+
+def _compile_pow(node: E.Pow) -> Compiled:
+    base = _compile(node.base)
+    if isinstance(node.exp, E.Text) and node.exp.text == "T":  # Xᵀ
+        return lambda env: transpose(base(env))
+    power_of = _compile(node.exp)
+    return lambda env: power(base(env), power_of(env))
+
+
+def _compile_func(node: E.Func) -> Compiled:
+    name = node.name
+    args = [_compile(a) for a in node.args]
+    if name in INCREASING and len(args) == 1:
+        fn, (arg,) = INCREASING[name], args
+
+        def increasing(env: Mapping[str, Span]) -> Span:
+            x = arg(env)
+            low = fn(x.lo)
+            return Span(low, low if x.hi is x.lo else fn(x.hi))
+
+        return increasing
+    return lambda env: function(name, [a(env) for a in args])
+
+
+def _compile_sum(node: E.Sum) -> Compiled:
+    if not node.terms:
+        raise CannotEvaluate("a sum written without its terms")
+    terms = node.terms
+    return _compile(E.Add(terms) if len(terms) > 1 else terms[0])
+
+
+def _compile_compare(node: E.Compare) -> Compiled:
+    lhs, rhs, op = _compile(node.lhs), _compile(node.rhs), node.op
+    return lambda env: compare(lhs(env), op, rhs(env))
+
+
+_COMPILERS: dict[type, Callable[[Any], Compiled]] = {
+    E.Num: _compile_num,
+    E.Sym: _compile_leaf,
+    E.Ref: _compile_leaf,
+    E.Deriv: _compile_leaf,
+    E.Add: _compile_add,
+    E.Mul: _compile_mul,
+    E.Neg: _compile_neg,
+    E.Div: _compile_div,
+    E.Pow: _compile_pow,
+    E.Func: _compile_func,
+    E.Sum: _compile_sum,
+    E.Compare: _compile_compare,
+}

@@ -30,7 +30,7 @@ from gdtrace import expr as E
 from gdtrace.check.answers import Answers, Written
 from gdtrace.check.cells import Address, Cell, cells_of
 from gdtrace.check.report import CellVerdict, CheckOptions, Operand, Report
-from gdtrace.evaluate import CannotEvaluate, Compiled, Span, compile_formula, evaluate, point
+from gdtrace.evaluate import CannotEvaluate, Compiled, Span, compile_formula, point
 from gdtrace.rounding import Carry, round_half_away
 from gdtrace.trace import Part, ProblemInfo, Quantity, Role, Run
 
@@ -268,7 +268,7 @@ class Grader:
     def _derive_formula(self, node: Node, states: list[_State]
                         ) -> tuple[list[Span], list[Span]]:
         try:
-            if node.compiled is None:
+            if node.compiled is None or node.formula is None:
                 raise CannotEvaluate("formula")
             readings = self._evaluate_all(node.formula, node, states)
         except (CannotEvaluate, ValueError, FloatingPointError):
@@ -332,13 +332,13 @@ class Grader:
         """The formula's range for each combination of its operands' readings."""
         if extra is None and formula is node.formula and node.compiled is not None:
             env = dict(node.given)
-            several = None
+            branching = False
             for key, index in node.source_list:
                 readings = states[index].readings
                 env[key] = readings[0]
                 if len(readings) > 1:
-                    several = True
-            if several is None:  # one reading each: the common case, one evaluation
+                    branching = True
+            if not branching:  # one reading each: the common case, one evaluation
                 return [node.compiled(env)]
         sources = dict(node.sources)
         if extra:
@@ -356,7 +356,7 @@ class Grader:
         base = dict(node.given)
         base.update({key: options[0] for key, options in choices.items()})
         run = node.compiled if formula is node.formula and node.compiled is not None \
-            else (lambda env: evaluate(formula, env))
+            else compile_formula(formula)
         if not several:
             return [run(base)]
         out = []
@@ -380,7 +380,7 @@ class Grader:
         should_have = list(derived)
         any_wrong = False
         for index, w in (sorted(entries.items()) if len(entries) > 1 else entries.items()):
-            key_e = float(np.asarray(key)[index]) if shape else key
+            key_e = float(np.asarray(key)[index]) if shape else float(key)
             spans = [s.element(index) for s in derived] if shape else derived
             base = CellVerdict(cell.address.at(index), cell.quantity.symbol, w.text, key_e,
                                None, "missing", None, [], options.points_of(
@@ -589,10 +589,9 @@ class Grader:
         for source in node.sources.values():
             if source.quantity.role is not Role.PARAM:
                 continue
-            own = source.quantity.symbol.key if isinstance(source.quantity.symbol, E.Sym) \
-                else None
-            if own is None:
+            if not isinstance(source.quantity.symbol, E.Sym):
                 continue
+            own = source.quantity.symbol.key
             earlier = source.sources.get(own)
             previous = states[earlier.index].readings if earlier is not None else \
                 [source.given[own]] if own in source.given else []
@@ -758,9 +757,9 @@ def _rounded_wrong(v: float, w: Written, spans: list[Span]) -> bool:
 
 def _round(span: Span, decimals: int) -> Span:
     carry = Carry(decimals)
-    if span.array:
+    if isinstance(span.lo, np.ndarray) and isinstance(span.hi, np.ndarray):
         return Span(carry.array(span.lo), carry.array(span.hi), span.column)
-    return Span(carry(span.lo), carry(span.hi))
+    return Span(carry(float(span.lo)), carry(float(span.hi)))
 
 
 def _round_value(value: float | np.ndarray, decimals: int) -> float | np.ndarray:
