@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -142,6 +143,10 @@ class Token:
 
 
 _OPERATORS = {"+": "+", "-": "-", "−": "-", "*": "*", "/": "/", "^": "^", "(": "(", ")": ")"}
+_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HINTS = {",": " (functions take one argument)", "[": " (use round brackets)",
+          "]": " (use round brackets)", "{": " (use round brackets)", "}": " (use round brackets)"}
 
 
 def tokenize(text: str) -> list[Token]:
@@ -152,51 +157,29 @@ def tokenize(text: str) -> list[Token]:
         ch = text[i]
         if ch in " \t":
             i += 1
-            continue
-        if ch.isdigit() or (ch == "." and i + 1 < len(text) and text[i + 1].isdigit()):
-            start = i
-            while i < len(text) and text[i].isdigit():
-                i += 1
-            if i < len(text) and text[i] == ".":
-                i += 1
-                while i < len(text) and text[i].isdigit():
-                    i += 1
-            if i < len(text) and text[i] in "eE":
-                j = i + 1
-                if j < len(text) and text[j] in "+-":
-                    j += 1
-                if j < len(text) and text[j].isdigit():
-                    i = j
-                    while i < len(text) and text[i].isdigit():
-                        i += 1
-            literal = text[start:i]
-            value = float(literal)
-            if not math.isfinite(value):
-                raise FormulaError(f"number {literal} is too large", text, start + 1)
-            tokens.append(Token("num", literal, start + 1, value))
-            continue
-        if ch.isascii() and (ch.isalpha() or ch == "_"):
-            start = i
-            while i < len(text) and text[i].isascii() and (text[i].isalnum() or text[i] == "_"):
-                i += 1
-            tokens.append(Token("name", text[start:i], start + 1))
-            continue
-        if text.startswith("**", i):
+        elif found := _NUMBER.match(text, i):
+            tokens.append(_number_token(found.group(), text, i))
+            i = found.end()
+        elif found := _NAME.match(text, i):
+            tokens.append(Token("name", found.group(), i + 1))
+            i = found.end()
+        elif text.startswith("**", i):
             tokens.append(Token("op", "^", i + 1))
             i += 2
-            continue
-        if ch in _OPERATORS:
+        elif ch in _OPERATORS:
             tokens.append(Token("op", _OPERATORS[ch], i + 1))
             i += 1
-            continue
-        hint = ""
-        if ch == ",":
-            hint = " (functions take one argument)"
-        elif ch in "[]{}":
-            hint = " (use round brackets)"
-        raise FormulaError(f"unexpected character {ch!r}{hint}", text, i + 1)
+        else:
+            raise FormulaError(f"unexpected character {ch!r}{_HINTS.get(ch, '')}", text, i + 1)
     tokens.append(Token("end", "", len(text) + 1))
     return tokens
+
+
+def _number_token(literal: str, text: str, start: int) -> Token:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise FormulaError(f"number {literal} is too large", text, start + 1)
+    return Token("num", literal, start + 1, value)
 
 
 # --------------------------------------------------------------------------------------- parser
@@ -571,7 +554,7 @@ def _split(node: E.Expr) -> tuple[float, list[E.Expr]]:
         return -coefficient, factors
     if isinstance(node, E.Mul):
         coefficient = 1.0
-        factors: list[E.Expr] = []
+        factors = []
         for factor in node.factors:
             c, f = _split(factor)
             coefficient *= c
@@ -655,11 +638,10 @@ def _collect(node: E.Expr, sign: int, acc: _Product) -> None:
     elif isinstance(node, E.Div):
         _collect(node.num, sign, acc)
         _collect(node.den, -sign, acc)
-    elif isinstance(node, E.Pow) and _num(node.exp) is not None:
-        acc.powers.append((node.base, float(node.exp.value) * sign))  # type: ignore[union-attr]
+    elif isinstance(node, E.Pow) and (exponent := _num(node.exp)) is not None:
+        acc.powers.append((node.base, exponent * sign))
     elif sign > 0:
-        acc.powers.append((node, 1.0) if not isinstance(node, E.Pow)
-                          else (node.base, node.exp))  # type: ignore[arg-type]
+        acc.powers.append((node, 1.0) if not isinstance(node, E.Pow) else (node.base, node.exp))
     else:
         acc.powers.append((node, -1.0))
 
@@ -698,8 +680,9 @@ def _simplify_product(factors: list[E.Expr]) -> E.Expr:
     denominator: list[E.Expr] = []
     for k in order:
         base, exponents = merged[k]
-        if all(isinstance(e, float) for e in exponents):
-            total = sum(exponents)  # type: ignore[arg-type]
+        numbers = [e for e in exponents if isinstance(e, float)]
+        if len(numbers) == len(exponents):
+            total = sum(numbers)
             if total == 0:
                 continue
             target = numerator if total > 0 else denominator
