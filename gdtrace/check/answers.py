@@ -164,7 +164,7 @@ class _Reader:
         self._once(node, key)
         if not isinstance(node, yaml.MappingNode):
             raise self.fail("expected a mapping of keys to values", node, key)
-        out = []
+        out: list[tuple[str, yaml.Node, yaml.Node]] = []
         for k, v in node.value:
             if not isinstance(k, yaml.ScalarNode):
                 raise self.fail("a key must be plain text", k, key)
@@ -198,7 +198,7 @@ class _Reader:
             raise self.fail(f"expected a whole number, got {_short(text)}", node, key)
         return int(text)
 
-    def document(self, root: yaml.Node) -> Answers:
+    def document(self, root: yaml.Node | None) -> Answers:
         if root is None:
             raise AnswersError("the answers document is empty", self.source)
         entries = self.mapping(root, "")
@@ -397,10 +397,10 @@ def _compose(text: str) -> yaml.Node | None:
                                              event.end_mark, event.style))
             elif kind in start_kinds:
                 mapping = kind is yaml.MappingStartEvent
-                node = (yaml.MappingNode if mapping else yaml.SequenceNode)(
+                opened: yaml.Node = (yaml.MappingNode if mapping else yaml.SequenceNode)(
                     map_tag if mapping else seq_tag, [], event.start_mark, None)
-                items.append(node)
-                stack.append((node, items))
+                items.append(opened)
+                stack.append((opened, items))
                 items = []
             elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
                 node, outer = stack.pop()

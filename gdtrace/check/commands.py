@@ -38,7 +38,7 @@ def solved(problem: str | None, overrides: dict[str, Any],
     chosen = {k: v for k, v in overrides.items() if v is not None}
     varied = {name: _values(name, text) for name, text in (compare or {}).items() if text}
     if varied:
-        return comparison(problem, **varied, **chosen), path
+        return comparison(problem, l2=varied.get("l2"), lr=varied.get("lr"), **chosen), path
     return solve(problem, **chosen), path
 
 

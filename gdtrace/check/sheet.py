@@ -16,6 +16,8 @@ import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from gdtrace.check.answers import CSV_COLUMNS
 from gdtrace.check.cells import SECTIONS, Cell, cells_of, listed
 from gdtrace.errors import UsageError
@@ -71,7 +73,7 @@ def parse_selection(run: Run, keys: str | None = None, steps: str | None = None)
             raise UsageError(f"--keys: the problem has no key '{word}'"
                              f"{suggest(word, [*SECTIONS, *known])} (sections: "
                              f"{', '.join(SECTIONS)}; keys: {', '.join(known)})")
-    chosen = None
+    chosen: set[int] | None = None
     if steps is not None:
         have = sorted({c.address.step for c in cells if c.address.step is not None})
         chosen = set()
@@ -171,8 +173,8 @@ def _given(value: object) -> str:
     """A number the problem gives, exactly as given (5, 0.08), or a list of them."""
     from gdtrace.render.layout import exact
 
-    if hasattr(value, "tolist"):
-        value = value.tolist()  # type: ignore[union-attr]
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = value.tolist()
     if isinstance(value, list):
         return "[" + ", ".join(_given(v) for v in value) + "]"
     return exact(float(value)) if isinstance(value, (int, float)) else str(value)
@@ -234,36 +236,39 @@ def sheet_yaml(trace: Trace, run: Run, cells: Sequence[Cell], problem_ref: str |
         lines.append("steps:")
     steps = {s.index: s for e in run.epochs for s in e.steps}
     for number, step_cells in by_step.items():
-        step = steps[number]
-        epoch = step_cells[0].address.epoch
-        for given in _givens(step):
-            lines.append(f"  # step {number} (epoch {epoch}), {given}")
-        lines.append(f"  - step: {number}")
-        for section in STEP_SECTIONS:
-            mine = [c for c in step_cells if c.address.section == section]
-            if not mine:
-                continue
-            many = mine[0].address.sample is not None
-            entries = []
-            for key in dict.fromkeys(c.address.key for c in mine):
-                cell = next(c for c in mine if c.address.key == key)
-                if many:
-                    count = len(step.rows)
-                    value = "[" + ", ".join([_blank_value(cell.shape) or "~"] * count) + "]"
-                else:
-                    value = _blank_value(cell.shape)
-                entries.append(f"{_key(key)}: {value}")
-            flow = f"    {section}: {{" + ", ".join(entries) + "}"
-            if len(flow) <= 100:
-                lines.append(flow)
-            else:  # one key a line where the flow form would run off the page
-                lines.append(f"    {section}:")
-                lines += [f"      {entry}".rstrip() for entry in entries]
+        lines += _step_sheet(steps[number], number, step_cells)
     finals = [c for c in cells if c.address.section == "final"]
     if finals:
         entries = [f"{_key(c.address.key)}: {_blank_value(c.shape)}" for c in finals]
         lines.append("final: {" + ", ".join(entries) + "}   # the parameters after the last step")
     return "\n".join(lines) + "\n"
+
+
+def _step_sheet(step: Step, number: int, step_cells: list[Cell]) -> list[str]:
+    """One step of the sheet: the givens as comments, then each section's blank keys."""
+    epoch = step_cells[0].address.epoch
+    lines = [f"  # step {number} (epoch {epoch}), {given}" for given in _givens(step)]
+    lines.append(f"  - step: {number}")
+    for section in STEP_SECTIONS:
+        mine = [c for c in step_cells if c.address.section == section]
+        if not mine:
+            continue
+        many = mine[0].address.sample is not None
+        entries = []
+        for key in dict.fromkeys(c.address.key for c in mine):
+            cell = next(c for c in mine if c.address.key == key)
+            if many:
+                value = "[" + ", ".join([_blank_value(cell.shape) or "~"] * len(step.rows)) + "]"
+            else:
+                value = _blank_value(cell.shape)
+            entries.append(f"{_key(key)}: {value}")
+        flow = f"    {section}: {{" + ", ".join(entries) + "}"
+        if len(flow) <= 100:
+            lines.append(flow)
+        else:  # one key a line where the flow form would run off the page
+            lines.append(f"    {section}:")
+            lines += [f"      {entry}".rstrip() for entry in entries]
+    return lines
 
 
 def _key(key: str) -> str:
