@@ -17,6 +17,7 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
+from gdtrace.derive.dispatch import handler
 from gdtrace.derive.parse import (
     DeriveError,
     Expression,
@@ -113,58 +114,82 @@ class _Differ:
             return self.zero(e)
         if e == self.x:
             return self.dx
-        if isinstance(e, (sp.MatAdd, sp.Add)):
-            self.use("linear")
-            parts = [self(a) for a in e.args if a.has(self.x)]
-            return sp.MatAdd(*parts) if shape_of(e) is not None else sp.Add(*parts)
-        if isinstance(e, sp.MatMul):
-            return self.matmul(e)
-        if isinstance(e, sp.Transpose):
-            self.use("transpose")
-            return sp.Transpose(self(e.arg))
-        if isinstance(e, sp.Inverse):
-            self.use("inverse")
-            return -sp.MatMul(e, self(e.arg), e)
-        if isinstance(e, sp.MatPow):
-            return self.matpow(e)
-        if isinstance(e, sp.HadamardProduct):
-            self.use("hadamard")
-            terms = []
-            for k, arg in enumerate(e.args):
-                if arg.has(self.x):
-                    rest = list(e.args[:k]) + [self(arg)] + list(e.args[k + 1:])
-                    terms.append(sp.HadamardProduct(*rest))
-            return sp.MatAdd(*terms)
-        if isinstance(e, ElementwiseApplyFunction):
-            return self.elementwise(e)
-        if isinstance(e, sp.Trace):
-            self.use("trace")
-            return sp.Trace(self(e.arg))
-        if isinstance(e, sp.Determinant):
-            self.use("det")
-            return e * sp.Trace(sp.MatMul(e.arg.I, self(e.arg)))
-        if isinstance(e, sp.Mul):
-            self.use("product")
-            terms = []
-            for k, arg in enumerate(e.args):
-                if arg.has(self.x):
-                    terms.append(sp.Mul(*e.args[:k], self(arg), *e.args[k + 1:]))
-            return sp.Add(*terms)
-        if isinstance(e, sp.log) and isinstance(e.args[0], sp.Determinant):
-            self.use("logdet")
-            inner = e.args[0].arg
-            return sp.Trace(sp.MatMul(inner.I, self(inner)))
-        if isinstance(e, sp.Pow) and e.exp.is_number:
-            self.use("power")
-            return e.exp * e.base ** (e.exp - 1) * self(e.base)
-        if isinstance(e, sp.Function) and len(e.args) == 1:
-            rule = {sp.log: "log", sp.exp: "exp", sp.tanh: "tanh", sigma: "sigma"}.get(e.func)
-            if rule is None:
-                raise DeriveError(f"cannot differentiate {e.func.__name__}")
-            self.use("scalar-fn")
-            self.use(rule)
-            return e.fdiff() * self(e.args[0])
-        raise DeriveError(f"cannot differentiate {e} (not one of the supported operations)")
+        rule = handler(self, "_d_", e)
+        if rule is None:
+            raise DeriveError(f"cannot differentiate {e} (not one of the supported operations)")
+        return rule(e)
+
+    def _d_MatAdd(self, e: Any) -> Any:
+        self.use("linear")
+        parts = [self(a) for a in e.args if a.has(self.x)]
+        return sp.MatAdd(*parts) if shape_of(e) is not None else sp.Add(*parts)
+
+    _d_Add = _d_MatAdd
+
+    def _d_MatMul(self, e: Any) -> Any:
+        return self.matmul(e)
+
+    def _d_Transpose(self, e: Any) -> Any:
+        self.use("transpose")
+        return sp.Transpose(self(e.arg))
+
+    def _d_Inverse(self, e: Any) -> Any:
+        self.use("inverse")
+        return -sp.MatMul(e, self(e.arg), e)
+
+    def _d_MatPow(self, e: Any) -> Any:
+        return self.matpow(e)
+
+    def _d_HadamardProduct(self, e: Any) -> Any:
+        self.use("hadamard")
+        terms = []
+        for k, arg in enumerate(e.args):
+            if arg.has(self.x):
+                rest = list(e.args[:k]) + [self(arg)] + list(e.args[k + 1:])
+                terms.append(sp.HadamardProduct(*rest))
+        return sp.MatAdd(*terms)
+
+    def _d_ElementwiseApplyFunction(self, e: Any) -> Any:
+        return self.elementwise(e)
+
+    def _d_Trace(self, e: Any) -> Any:
+        self.use("trace")
+        return sp.Trace(self(e.arg))
+
+    def _d_Determinant(self, e: Any) -> Any:
+        self.use("det")
+        return e * sp.Trace(sp.MatMul(e.arg.I, self(e.arg)))
+
+    def _d_Mul(self, e: Any) -> Any:
+        self.use("product")
+        terms = []
+        for k, arg in enumerate(e.args):
+            if arg.has(self.x):
+                terms.append(sp.Mul(*e.args[:k], self(arg), *e.args[k + 1:]))
+        return sp.Add(*terms)
+
+    def _d_log(self, e: Any) -> Any:
+        if not isinstance(e.args[0], sp.Determinant):
+            return self._d_Function(e)
+        self.use("logdet")
+        inner = e.args[0].arg
+        return sp.Trace(sp.MatMul(inner.I, self(inner)))
+
+    def _d_Pow(self, e: Any) -> Any:
+        if not e.exp.is_number:
+            raise DeriveError(f"cannot differentiate {e} (not one of the supported operations)")
+        self.use("power")
+        return e.exp * e.base ** (e.exp - 1) * self(e.base)
+
+    def _d_Function(self, e: Any) -> Any:
+        rule = {sp.log: "log", sp.exp: "exp", sp.tanh: "tanh", sigma: "sigma"}.get(e.func)
+        if len(e.args) != 1:
+            raise DeriveError(f"cannot differentiate {e} (not one of the supported operations)")
+        if rule is None:
+            raise DeriveError(f"cannot differentiate {e.func.__name__}")
+        self.use("scalar-fn")
+        self.use(rule)
+        return e.fdiff() * self(e.args[0])
 
     def matmul(self, e: Any) -> Any:
         coeff, mats = e.as_coeff_matrices()
@@ -192,6 +217,7 @@ class _Differ:
         self.use("elementwise")
         inner = e.function.expr
         var = e.function.variables[0]
+        derivative: Any
         if inner == sp.sqrt(var):
             derivative = dsqrt
         else:
@@ -408,6 +434,7 @@ def derive(f: Expression, wrt: str) -> Derivation:
         derivative = reader.gradient(df)
         gradient = derivative
     else:
+        assert shape is not None  # a vector f has a shape
         derivative = reader.jacobian(df, shape[0])
         gradient = None
     result = Derivation(f, wrt, x, kind, df, steps, differ.rules + reader.rules, derivative,

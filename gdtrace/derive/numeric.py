@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.matrices.expressions.diagonal import DiagMatrix
-from sympy.matrices.expressions.hadamard import HadamardPower
 
 from gdtrace.derive import parse as p
+from gdtrace.derive.dispatch import handler
 from gdtrace.derive.parse import DeriveError
 
 SIZES = (2, 3, 5)
@@ -32,7 +30,7 @@ def _sigma(u: Any) -> Any:
     return 1.0 / (1.0 + np.exp(-u))
 
 
-NUMPY_FUNCTIONS = {
+NUMPY_FUNCTIONS: dict[Any, Any] = {
     sp.exp: np.exp, sp.log: np.log, sp.tanh: np.tanh, p.sigma: _sigma,
     p.dsigma: lambda u: _sigma(u) * (1 - _sigma(u)),
     p.ddsigma: lambda u: _sigma(u) * (1 - _sigma(u)) * (1 - 2 * _sigma(u)),
@@ -52,63 +50,85 @@ class _Evaluator:
     def dim(self, d: Any) -> int:
         return int(d) if d.is_Integer else self.sizes[d]
 
-    def __call__(self, e: Any) -> Any:  # noqa: C901 (one case per node type)
-        if isinstance(e, sp.MatrixSymbol):
-            return self.values[e.name]
-        if isinstance(e, sp.Identity):
-            return np.eye(self.dim(e.shape[0]))
-        if isinstance(e, sp.ZeroMatrix):
-            return np.zeros((self.dim(e.shape[0]), self.dim(e.shape[1])))
-        if isinstance(e, sp.MatMul):
-            out: Any = 1.0
-            for arg in e.args:
-                value = self(arg)
-                if isinstance(value, np.ndarray) and isinstance(out, np.ndarray):
-                    out = out @ value
-                else:
-                    out = out * value
-            return out
-        if isinstance(e, sp.MatAdd):
-            return sum(self(a) for a in e.args)
-        if isinstance(e, sp.Transpose):
-            return self(e.arg).T
-        if isinstance(e, sp.Inverse):
-            return np.linalg.inv(self(e.arg))
-        if isinstance(e, sp.MatPow):
-            return np.linalg.matrix_power(self(e.args[0]), int(e.args[1]))
-        if isinstance(e, sp.Trace):
-            return float(np.trace(self(e.arg)))
-        if isinstance(e, sp.Determinant):
-            return float(np.linalg.det(self(e.arg)))
-        if isinstance(e, sp.HadamardProduct):
-            out = self(e.args[0])
-            for arg in e.args[1:]:
-                out = out * self(arg)
-            return out
-        if isinstance(e, HadamardPower):
-            return self(e.base) ** float(e.exp)
-        if isinstance(e, ElementwiseApplyFunction):
-            inner = e.function.expr
-            var = e.function.variables[0]
-            if inner == sp.sqrt(var):
-                return np.sqrt(self(e.expr))
-            return NUMPY_FUNCTIONS[inner.func](self(e.expr))
-        if isinstance(e, DiagMatrix):
-            return np.diagflat(self(e.args[0]))
-        if e.is_Number:
-            return float(e)
-        if isinstance(e, sp.Add):
-            return sum(self(a) for a in e.args)
-        if isinstance(e, sp.Mul):
-            out = 1.0
-            for arg in e.args:
-                out = out * self(arg)
-            return out
-        if isinstance(e, sp.Pow):
-            return self(e.base) ** float(e.exp)
-        if isinstance(e, sp.Function) and e.func in NUMPY_FUNCTIONS:
-            return NUMPY_FUNCTIONS[e.func](self(e.args[0]))
-        raise DeriveError(f"internal: cannot evaluate {e}")
+    def __call__(self, e: Any) -> Any:
+        evaluate_node = handler(self, "_eval_", e)
+        if evaluate_node is None:
+            raise DeriveError(f"internal: cannot evaluate {e}")
+        return evaluate_node(e)
+
+    def _eval_MatrixSymbol(self, e: Any) -> Any:
+        return self.values[e.name]
+
+    def _eval_Identity(self, e: Any) -> Any:
+        return np.eye(self.dim(e.shape[0]))
+
+    def _eval_ZeroMatrix(self, e: Any) -> Any:
+        return np.zeros((self.dim(e.shape[0]), self.dim(e.shape[1])))
+
+    def _eval_MatMul(self, e: Any) -> Any:
+        out: Any = 1.0
+        for arg in e.args:
+            value = self(arg)
+            if isinstance(value, np.ndarray) and isinstance(out, np.ndarray):
+                out = out @ value
+            else:
+                out = out * value
+        return out
+
+    def _eval_MatAdd(self, e: Any) -> Any:
+        return sum(self(a) for a in e.args)
+
+    _eval_Add = _eval_MatAdd
+
+    def _eval_Transpose(self, e: Any) -> Any:
+        return self(e.arg).T
+
+    def _eval_Inverse(self, e: Any) -> Any:
+        return np.linalg.inv(self(e.arg))
+
+    def _eval_MatPow(self, e: Any) -> Any:
+        return np.linalg.matrix_power(self(e.args[0]), int(e.args[1]))
+
+    def _eval_Trace(self, e: Any) -> Any:
+        return float(np.trace(self(e.arg)))
+
+    def _eval_Determinant(self, e: Any) -> Any:
+        return float(np.linalg.det(self(e.arg)))
+
+    def _eval_HadamardProduct(self, e: Any) -> Any:
+        out = self(e.args[0])
+        for arg in e.args[1:]:
+            out = out * self(arg)
+        return out
+
+    def _eval_HadamardPower(self, e: Any) -> Any:
+        return self(e.base) ** float(e.exp)
+
+    def _eval_ElementwiseApplyFunction(self, e: Any) -> Any:
+        inner = e.function.expr
+        if inner == sp.sqrt(e.function.variables[0]):
+            return np.sqrt(self(e.expr))
+        return NUMPY_FUNCTIONS[inner.func](self(e.expr))
+
+    def _eval_DiagMatrix(self, e: Any) -> Any:
+        return np.diagflat(self(e.args[0]))
+
+    def _eval_Number(self, e: Any) -> Any:
+        return float(e)
+
+    def _eval_Mul(self, e: Any) -> Any:
+        out = 1.0
+        for arg in e.args:
+            out = out * self(arg)
+        return out
+
+    def _eval_Pow(self, e: Any) -> Any:
+        return self(e.base) ** float(e.exp)
+
+    def _eval_Function(self, e: Any) -> Any:
+        if e.func not in NUMPY_FUNCTIONS:
+            raise DeriveError(f"internal: cannot evaluate {e}")
+        return NUMPY_FUNCTIONS[e.func](self(e.args[0]))
 
 
 def evaluate(e: Any, values: dict[str, np.ndarray], sizes: dict[Any, int]) -> np.ndarray:

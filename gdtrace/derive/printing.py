@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.matrices.expressions.diagonal import DiagMatrix
-from sympy.matrices.expressions.hadamard import HadamardPower
 
 from gdtrace.derive import parse as p
+from gdtrace.derive.dispatch import handler
 
 ADD, MUL, POW, ATOM = 1, 2, 3, 4
 
@@ -84,60 +82,87 @@ class UnicodePrinter:
         text, prec = self.p(e)
         return text if prec >= level else self.paren(text)
 
-    def p(self, e: Any) -> tuple[str, int]:  # noqa: C901 (one case per node type)
-        if isinstance(e, sp.MatrixSymbol):
-            return self.symbol(e.name), ATOM
-        if isinstance(e, sp.Identity):
-            return "I", ATOM
-        if isinstance(e, sp.ZeroMatrix):
-            return "0", ATOM
-        if isinstance(e, sp.Transpose):
-            if isinstance(e.arg, sp.Inverse):
-                return self.inverse_transpose(self.wrap(e.arg.arg, ATOM)), POW
-            return self.transpose(self.wrap(e.arg, ATOM)), POW
-        if isinstance(e, sp.Inverse):
-            if isinstance(e.arg, sp.Transpose):
-                return self.inverse_transpose(self.wrap(e.arg.arg, ATOM)), POW
-            return self.inverse(self.wrap(e.arg, ATOM)), POW
-        if isinstance(e, sp.MatPow):
-            return self.power(self.wrap(e.args[0], ATOM), e.args[1]), POW
-        if isinstance(e, (sp.MatAdd, sp.Add)) and not isinstance(e, sp.MatMul):
-            return self.add(e), ADD
-        if isinstance(e, sp.MatMul):
-            return self.matmul(e)
-        if isinstance(e, sp.Trace):
-            if p.shape_of(e.arg) == (1, 1):
-                return self.p(e.arg)
-            return self.call(self.operator("tr"), self(e.arg)), ATOM
-        if isinstance(e, sp.Determinant):
-            return self.call(self.operator("det"), self(e.arg)), ATOM
-        if isinstance(e, sp.HadamardProduct):
-            return self.hadamard.join(self.wrap(a, POW) for a in e.args), MUL
-        if isinstance(e, HadamardPower):
-            return self.hadamard_power(self.wrap(e.base, ATOM), e.exp), POW
-        if isinstance(e, ElementwiseApplyFunction):
-            flipped = sp.Transpose(e.expr).doit()
-            if flipped.count(sp.Transpose) < e.expr.count(sp.Transpose):  # σ′(xᵀWᵀ) → σ′(Wx)ᵀ
-                inner, _ = self.applied(e.function.expr, e.function.variables[0], flipped)
-                return self.transpose(inner), POW
-            return self.applied(e.function.expr, e.function.variables[0], e.expr)
-        if isinstance(e, DiagMatrix):
-            return self.call(self.operator("diag"), self(e.args[0])), ATOM
-        if e.is_Number:
-            if e < 0:
-                return self.minus + self.number(-e), ADD
-            return self.number(e), ATOM if e.is_Integer else MUL
-        if isinstance(e, sp.Mul):
-            return self.mul(e)
-        if isinstance(e, sp.Pow):
-            if e.exp == sp.Rational(1, 2):
-                return self.sqrt(self(e.base)), ATOM
-            if e.exp.is_number and e.exp < 0:
-                return self.mul(sp.Mul(e, evaluate=False))
-            return self.power(self.wrap(e.base, ATOM), e.exp), POW
-        if isinstance(e, sp.Abs):
-            return f"|{self(e.args[0])}|", ATOM
-        if isinstance(e, sp.Function) and len(e.args) == 1:
+    def p(self, e: Any) -> tuple[str, int]:
+        """The text of ``e`` and its precedence, from the handler for its class."""
+        print_node = handler(self, "_print_", e)
+        if print_node is None:
+            return str(e), ATOM
+        return print_node(e)
+
+    def _print_MatrixSymbol(self, e: Any) -> tuple[str, int]:
+        return self.symbol(e.name), ATOM
+
+    def _print_Identity(self, e: Any) -> tuple[str, int]:
+        return "I", ATOM
+
+    def _print_ZeroMatrix(self, e: Any) -> tuple[str, int]:
+        return "0", ATOM
+
+    def _print_Transpose(self, e: Any) -> tuple[str, int]:
+        if isinstance(e.arg, sp.Inverse):
+            return self.inverse_transpose(self.wrap(e.arg.arg, ATOM)), POW
+        return self.transpose(self.wrap(e.arg, ATOM)), POW
+
+    def _print_Inverse(self, e: Any) -> tuple[str, int]:
+        if isinstance(e.arg, sp.Transpose):
+            return self.inverse_transpose(self.wrap(e.arg.arg, ATOM)), POW
+        return self.inverse(self.wrap(e.arg, ATOM)), POW
+
+    def _print_MatPow(self, e: Any) -> tuple[str, int]:
+        return self.power(self.wrap(e.args[0], ATOM), e.args[1]), POW
+
+    def _print_MatAdd(self, e: Any) -> tuple[str, int]:
+        return self.add(e), ADD
+
+    _print_Add = _print_MatAdd
+
+    def _print_MatMul(self, e: Any) -> tuple[str, int]:
+        return self.matmul(e)
+
+    def _print_Trace(self, e: Any) -> tuple[str, int]:
+        if p.shape_of(e.arg) == (1, 1):
+            return self.p(e.arg)
+        return self.call(self.operator("tr"), self(e.arg)), ATOM
+
+    def _print_Determinant(self, e: Any) -> tuple[str, int]:
+        return self.call(self.operator("det"), self(e.arg)), ATOM
+
+    def _print_HadamardProduct(self, e: Any) -> tuple[str, int]:
+        return self.hadamard.join(self.wrap(a, POW) for a in e.args), MUL
+
+    def _print_HadamardPower(self, e: Any) -> tuple[str, int]:
+        return self.hadamard_power(self.wrap(e.base, ATOM), e.exp), POW
+
+    def _print_ElementwiseApplyFunction(self, e: Any) -> tuple[str, int]:
+        flipped = sp.Transpose(e.expr).doit()
+        if flipped.count(sp.Transpose) < e.expr.count(sp.Transpose):  # σ′(xᵀWᵀ) → σ′(Wx)ᵀ
+            inner, _ = self.applied(e.function.expr, e.function.variables[0], flipped)
+            return self.transpose(inner), POW
+        return self.applied(e.function.expr, e.function.variables[0], e.expr)
+
+    def _print_DiagMatrix(self, e: Any) -> tuple[str, int]:
+        return self.call(self.operator("diag"), self(e.args[0])), ATOM
+
+    def _print_Number(self, e: Any) -> tuple[str, int]:
+        if e < 0:
+            return self.minus + self.number(-e), ADD
+        return self.number(e), ATOM if e.is_Integer else MUL
+
+    def _print_Mul(self, e: Any) -> tuple[str, int]:
+        return self.mul(e)
+
+    def _print_Pow(self, e: Any) -> tuple[str, int]:
+        if e.exp == sp.Rational(1, 2):
+            return self.sqrt(self(e.base)), ATOM
+        if e.exp.is_number and e.exp < 0:
+            return self.mul(sp.Mul(e, evaluate=False))
+        return self.power(self.wrap(e.base, ATOM), e.exp), POW
+
+    def _print_Abs(self, e: Any) -> tuple[str, int]:
+        return f"|{self(e.args[0])}|", ATOM
+
+    def _print_Function(self, e: Any) -> tuple[str, int]:
+        if len(e.args) == 1:
             return self.applied(e, e.args[0], e.args[0])
         return str(e), ATOM
 
