@@ -132,15 +132,15 @@ ACTIVATIONS["softmax"] = Activation(
 
 @dataclass(frozen=True)
 class Loss:
-    """A loss over predictions ŷ and targets y: per-sample term, its ŷ-derivative, reduction.
+    """A GLM loss over predictions ŷ and targets y: per-sample term and reduction.
 
     ``mean`` losses divide the summed terms by the number of samples, ``sum`` losses do not.
+    The derivative is ``factor``: ∂term/∂ŷ = −factor·(y − ŷ), which the GLM solver writes.
     """
 
     name: str
     description: str
     term: Callable[[Array, Array], Array]  # (ŷ, y) → per-sample loss
-    term_derivative: Callable[[Array, Array], Array]  # (ŷ, y) → ∂term/∂ŷ
     reduction: str  # "mean" | "sum"
     factor: float  # 2 for (y − ŷ)², 1 for ½(y − ŷ)²: the constant in the gradient
 
@@ -159,19 +159,13 @@ def _binary_cross_entropy(p: Array, y: Array) -> Array:
 
 
 SQUARED_LOSSES: dict[str, Loss] = {
-    "mse": Loss("mse", "mean squared error (1/n)Σ(y − ŷ)²", _squared,
-                lambda yhat, y: -2.0 * (y - yhat), "mean", 2.0),
+    "mse": Loss("mse", "mean squared error (1/n)Σ(y − ŷ)²", _squared, "mean", 2.0),
     "half_mse": Loss("half_mse", "half mean squared error (1/2n)Σ(y − ŷ)²", _half_squared,
-                     lambda yhat, y: -(y - yhat), "mean", 1.0),
-    "sse": Loss("sse", "sum of squared errors Σ(y − ŷ)²", _squared,
-                lambda yhat, y: -2.0 * (y - yhat), "sum", 2.0),
+                     "mean", 1.0),
+    "sse": Loss("sse", "sum of squared errors Σ(y − ŷ)²", _squared, "sum", 2.0),
     "half_sse": Loss("half_sse", "half sum of squared errors ½Σ(y − ŷ)²", _half_squared,
-                     lambda yhat, y: -(y - yhat), "sum", 1.0),
+                     "sum", 1.0),
 }
-
-LOG_LOSS = Loss("log", "log loss (binary cross-entropy) −(1/n)Σ[y ln ŷ + (1 − y) ln(1 − ŷ)]",
-                _binary_cross_entropy,
-                lambda p, y: (p - y) / (p * (1 - p)), "mean", 1.0)
 
 
 def log_loss_from_logits(z: Array, y: Array) -> Array:

@@ -66,11 +66,12 @@ def test_no_module_imports_a_private_name_of_another() -> None:
     offences = []
     for name, path in known.items():
         for target, imported, line in imports_of(name, path, known):
+            where = f"{path.relative_to(PACKAGE.parent)}:{line}"
             if imported.startswith("_") and not imported.startswith("__"):
-                offences.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}.{imported}")
+                offences.append(f"{where} imports {target}.{imported}")
             elif target.rpartition(".")[2].startswith("_") and not target.endswith("__"):
                 if owner(target, known).rpartition(".")[0] != name.rpartition(".")[0]:
-                    offences.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}")
+                    offences.append(f"{where} imports {target}")
         offences.extend(private_attributes(name, path, known))
     assert not offences, "\n".join(offences)
 

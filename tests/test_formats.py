@@ -22,7 +22,8 @@ from gdtrace import expr as E
 from gdtrace.problem import bundled_problems, load_problem
 from gdtrace.render import FORMATS, RenderOptions, render
 from gdtrace.render.csv_format import COLUMNS
-from gdtrace.render.latex import LatexPrinter, align_lines, math_text, tex
+from gdtrace.render.latex_printer import LatexPrinter, align_lines
+from gdtrace.render.latex_text import math_text, tex
 from gdtrace.render.printer import NumberFormat
 from gdtrace.solvers import solve
 from gdtrace.trace import Quantity, Role

@@ -139,7 +139,7 @@ def _formulas_only(trace: Trace) -> bool:
 
 def formula_documents(trace: Trace) -> list[dict[str, str]]:
     """The header's formulas as Unicode text and LaTeX: ``{"lhs", "rhs", "latex", "label"}``."""
-    from gdtrace.render.latex import LatexPrinter
+    from gdtrace.render.latex_printer import LatexPrinter
     from gdtrace.render.printer import ExprPrinter
 
     text, latex = ExprPrinter(), LatexPrinter()

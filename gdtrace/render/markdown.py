@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from gdtrace import __version__
 from gdtrace import expr as E
 from gdtrace.render import RenderOptions, display_decimals
-from gdtrace.render.latex import LatexPrinter, align_lines, formula_rows
+from gdtrace.render.latex_printer import LatexPrinter, align_lines, formula_rows
 from gdtrace.render.layout import (
     DocumentWriter,
     epoch_losses,

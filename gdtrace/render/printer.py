@@ -8,7 +8,8 @@ override the ``_print_<Node>`` methods and a few tokens, as sympy's printers do.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -98,8 +99,11 @@ class ExprPrinter:
         return clone
 
     def _print(self, node: E.Expr, parent_prec: int) -> str:
-        method = getattr(self, f"_print_{type(node).__name__}")
-        text, prec = method(node)
+        kind = (type(self), type(node))
+        method = _METHODS.get(kind)
+        if method is None:
+            method = _METHODS[kind] = _print_method(*kind)
+        text, prec = method(self, node)
         return self.paren(text) if prec < parent_prec else text
 
     def paren(self, text: str) -> str:
@@ -246,3 +250,17 @@ def _is_letter(node: E.Expr) -> bool:
     if isinstance(node, E.Ref):
         return _is_letter(node.shown)
     return isinstance(node, E.Sym) and len(node.base) <= 2
+
+
+_METHODS: dict[tuple[type, type], Callable[[Any, Any], tuple[str, int]]] = {}
+
+
+def _print_method(printer: type, node: type) -> Callable[[Any, Any], tuple[str, int]]:
+    """The ``_print_<Class>`` method for the node's class or the nearest base class that has
+    one (as sympy's printers look along the MRO), so a new node subclass prints as its base
+    until a printer says otherwise; found once per printer and node class."""
+    for kind in node.__mro__:
+        method = getattr(printer, f"_print_{kind.__name__}", None)
+        if method is not None:
+            return method
+    raise TypeError(f"{printer.__name__} cannot print a {node.__name__}")

@@ -110,6 +110,7 @@ def nice(trace: Trace) -> str | None:
 def _bound(name: str, op: str, limit: float) -> Check:
     def check(trace: Trace) -> str | None:
         run = trace.runs[0]
+        value: float | np.ndarray | None
         if name == "final_loss":
             value = run.final_loss
         else:
@@ -120,7 +121,7 @@ def _bound(name: str, op: str, limit: float) -> Check:
             value = run.final[key]
         if value is None or np.ndim(value) != 0:
             raise UsageError(f"--require {name}: not a single number")
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
         ok = {"<": number < limit, ">": number > limit, "<=": number <= limit,
               ">=": number >= limit}[op]
         return None if ok else f"{name} = {number:.4g}"
