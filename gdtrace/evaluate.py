@@ -426,30 +426,25 @@ def _compile_leaf(node: E.Sym | E.Ref | E.Deriv) -> Compiled:
     return lambda env: env[key]
 
 
-def _compile_add(node: E.Add) -> Compiled:
-    parts = [_compile(t) for t in node.terms]
+def _folded(parts: list[Compiled], combine: Callable[[Span, Span], Span]) -> Compiled:
+    """parts[0] combined with each later part in turn (a sum, or a product in print order)."""
     first, rest = parts[0], parts[1:]
 
-    def total(env: Mapping[str, Span]) -> Span:
+    def fold(env: Mapping[str, Span]) -> Span:
         value = first(env)
         for part in rest:
-            value = add(value, part(env))
+            value = combine(value, part(env))
         return value
 
-    return total
+    return fold
+
+
+def _compile_add(node: E.Add) -> Compiled:
+    return _folded([_compile(t) for t in node.terms], add)
 
 
 def _compile_mul(node: E.Mul) -> Compiled:
-    factors = [_compile(f) for f in node.factors]
-    head, tail = factors[0], factors[1:]
-
-    def product(env: Mapping[str, Span]) -> Span:
-        value = head(env)
-        for factor in tail:
-            value = mul(value, factor(env))
-        return value
-
-    return product
+    return _folded([_compile(f) for f in node.factors], mul)
 
 
 def _compile_neg(node: E.Neg) -> Compiled:
