@@ -4,6 +4,7 @@ module's private names, and the imports between modules, lazy ones included, hav
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gdtrace"
@@ -153,3 +154,38 @@ def test_imports_have_no_cycle_lazy_or_not() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def documented_files() -> set[str]:
+    """The files named in docs/architecture.md's "Every file" table (``a.py``, ``b.py`` cells
+    share their row's folder; ``check/…`` stands for a whole package)."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("## Every file", 1)[1].split("\n## ", 1)[0]
+    named: set[str] = set()
+    for row in section.splitlines():
+        if not row.startswith("| `"):
+            continue
+        cell = row.split("|")[1]
+        folder = ""
+        for name in re.findall(r"`([^`]+)`", cell):
+            if "/" in name:
+                folder = name.rsplit("/", 1)[0] + "/"
+                named.add(name)
+            else:
+                named.add(folder + name)
+    return named
+
+
+def test_architecture_md_names_every_file() -> None:
+    named = documented_files()
+    packages = {name[: -len("/…")] for name in named if name.endswith("/…")}
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative in named or relative.split("/")[0] in packages:
+            continue
+        missing.append(relative)
+    assert not missing, f"docs/architecture.md's table lacks: {', '.join(missing)}"
+    stale = [name for name in named - {p + "/…" for p in packages}
+             if not (PACKAGE / name).exists()]
+    assert not stale, f"docs/architecture.md names files that do not exist: {stale}"
