@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from gdtrace.errors import UsageError
-from gdtrace.output import check_target, write_atomic  # noqa: F401 (the library's names)
+from gdtrace.output import check_target as check_target  # the library's names for -o rules
+from gdtrace.output import write_atomic as write_atomic
 from gdtrace.trace import Trace
 
 if TYPE_CHECKING:

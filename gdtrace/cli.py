@@ -1,4 +1,8 @@
-"""The command line: parse options, load, solve, render, map errors to exit codes.
+"""The command line: parse options, call the library, map errors to exit codes.
+
+The commands call what library users call (``gdtrace.api``: load, solve, comparison;
+``gdtrace.writer``: the format when none is given and the output path, document, summary or
+stream, chosen by ``choose_writer``); nothing here loads, solves or renders by itself.
 
 Exit codes: 0 success, 2 bad input or usage (``check``: 1 when a number is wrong). Heavy
 modules (numpy, the solvers, the renderers) are imported inside the commands so

@@ -13,7 +13,6 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO, cast
 
 from gdtrace.errors import UsageError
@@ -34,22 +33,30 @@ def _to_stderr(message: str) -> None:
     sys.stderr.flush()
 
 
-@dataclass(frozen=True)
 class OutputRequest:
     """What was asked for the output: its format (chosen, and as given), the file, the
-    rendering options, and where messages for the user go."""
+    rendering options, and where messages for the user go. (A plain class, not a dataclass:
+    building a dataclass costs a few milliseconds of every command's start-up.)"""
 
-    fmt: str
-    requested: str | None = None  # --format as given (None: from -o or the terminal)
-    output: str | None = None
-    decimals: int | None = None
-    steps: bool = False
-    full: bool = False
-    standalone: bool = False
-    width: int | None = None
-    pager: bool = True
-    max_steps: int | None = None
-    notify: Callable[[str], None] = field(default=_to_stderr, compare=False)
+    __slots__ = ("fmt", "requested", "output", "decimals", "steps", "full", "standalone",
+                 "width", "pager", "max_steps", "notify")
+
+    def __init__(self, fmt: str, requested: str | None = None, output: str | None = None,
+                 decimals: int | None = None, steps: bool = False, full: bool = False,
+                 standalone: bool = False, width: int | None = None, pager: bool = True,
+                 max_steps: int | None = None,
+                 notify: Callable[[str], None] = _to_stderr) -> None:
+        self.fmt = fmt
+        self.requested = requested  # --format as given (None: from -o or the terminal)
+        self.output = output
+        self.decimals = decimals
+        self.steps = steps
+        self.full = full
+        self.standalone = standalone
+        self.width = width
+        self.pager = pager
+        self.max_steps = max_steps
+        self.notify = notify
 
 
 Writer = Callable[["Problem", OutputRequest], "list[Diagnostic]"]
