@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from gdtrace.errors import UsageError
@@ -45,7 +45,7 @@ def render(trace: Trace, fmt: str = "text", options: RenderOptions | None = None
         raise UsageError(f"unknown format '{fmt}' (choose from {', '.join(sorted(FORMATS))})")
     options = options or RenderOptions()
     if fmt == "terminal" and not options.color:
-        options = RenderOptions(**{**options.__dict__, "color": True})
+        options = replace(options, color=True)
     module = importlib.import_module(FORMATS[fmt])
     text: str = module.render(trace, options)
     return text
@@ -80,7 +80,7 @@ class _CallableModule(types.ModuleType):
     def __call__(self, trace: Trace, fmt: str = "text", options: RenderOptions | None = None,
                  **keywords: Any) -> str:
         if options is not None:  # the module function's signature: render(trace, fmt, options)
-            keywords = {**options.__dict__, **keywords}
+            keywords = {**asdict(options), **keywords}
         return render(trace, fmt, options_from(**keywords))
 
 
