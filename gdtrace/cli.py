@@ -190,6 +190,7 @@ def solve(
         "--symbolic", help="Networks (mlp, network): print the general gradient formulas of the "
                            "architecture instead of the numbers.")] = False,
 ) -> None:
+    """Solve a problem and print the worked solution."""
 
     def run() -> "list[Diagnostic]":
         from gdtrace import api
