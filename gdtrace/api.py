@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from gdtrace.errors import UsageError
-from gdtrace.output import check_target, write_atomic  # noqa: F401 (the library's names)
+from gdtrace.output import check_target as check_target  # the library's names for -o rules
+from gdtrace.output import write_atomic as write_atomic
 from gdtrace.trace import Trace
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions
+    from rich.text import Text
+
+    from gdtrace.problem.model import Problem
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -35,17 +42,35 @@ ALIASES = {"lr": "learning_rate", "l2": "lam", "lambda": "lam", "lambda_": "lam"
            "carry": "carry_decimals"}
 
 
-def _load(problem: Any) -> Any:
-    """A path, a bundled problem's name, ``None`` (logreg) or an already loaded Problem."""
+ProblemLike = Union[PathLike, "Problem", None]
+"""What the functions below accept as a problem: a path, a bundled name, None (logreg) or a
+loaded :class:`~gdtrace.problem.model.Problem`."""
+
+
+def _load(problem: ProblemLike, formula_only: bool = False) -> Problem:
+    """A path, a bundled problem's name, ``None`` (logreg) or an already loaded Problem; a
+    bundled one is named ``problems/NAME.yaml``, as in the repository, rather than by its
+    install path. ``formula_only``: a network that leaves out its numbers (``--symbolic``)."""
     from gdtrace.problem import load_problem, resolve_problem
     from gdtrace.problem.model import Problem
 
     if isinstance(problem, Problem):
         return problem
     name = None if problem is None else os.fspath(problem)
+    if name is not None:
+        _refuse_special_file(name)
     path = resolve_problem(name)
     shown = name if name is not None and Path(name).exists() else f"problems/{path.name}"
-    return load_problem(path, display_name=shown)
+    return load_problem(path, display_name=shown, formula_only=formula_only)
+
+
+def _refuse_special_file(name: str) -> None:
+    """A folder or a device given as the problem is named as such, not looked up by name."""
+    if Path(name).is_dir():
+        raise UsageError(f"{name} is a directory; give a problem file or a bundled name")
+    if Path(name).exists() and not Path(name).is_file():
+        raise UsageError(f"{name} is not a regular file (a device, FIFO or socket); give a "
+                         "problem file or a bundled name")
 
 
 def _override_names() -> list[str]:
@@ -67,14 +92,16 @@ def _overrides(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load(problem: Any = None, **overrides: Any) -> Any:
-    """Load and check a problem, with settings overridden as on the command line."""
+def load(problem: ProblemLike = None, *, formula_only: bool = False,
+         **overrides: Any) -> Problem:
+    """Load and check a problem, with settings overridden as on the command line (None
+    keeps the file's value). ``formula_only``: see ``--symbolic``."""
     from gdtrace.problem import apply_overrides
 
-    return apply_overrides(_load(problem), **_overrides(overrides))
+    return apply_overrides(_load(problem, formula_only), **_overrides(overrides))
 
 
-def solve(problem: Any = None, **overrides: Any) -> Trace:
+def solve(problem: ProblemLike = None, **overrides: Any) -> Trace:
     """Solve a problem file or bundled problem; keyword arguments override its settings
     (``epochs``, ``learning_rate``/``lr``, ``lam``/``l2``, ``update``, ``batch_size``,
     ``carry_decimals``/``carry``, …) and are checked by the same rules as the file."""
@@ -83,29 +110,33 @@ def solve(problem: Any = None, **overrides: Any) -> Trace:
     return solve_problem(load(problem, **overrides))
 
 
-def comparison(problem: Any = None, *, l2: Iterable[float] | float | None = None,
-            lr: Iterable[float] | float | None = None,
-            update: Iterable[str] | str | None = None, **overrides: Any) -> Trace:
-    """The problem as written and with the other settings given, as ``gdtrace compare``."""
-    from gdtrace.compare import compare as compare_runs
-    from gdtrace.compare import configurations
-    from gdtrace.problem import apply_overrides
+def comparison(problem: ProblemLike = None, *, l2: Iterable[float] | float | None = None,
+               lr: Iterable[float] | float | None = None,
+               update: Iterable[str] | str | None = None,
+               optimizer: Iterable[str] | str | None = None, batch_size: int | None = None,
+               methods: Iterable[str] | str | None = None, **overrides: Any) -> Trace:
+    """The problem as written and with the other settings given, as ``gdtrace compare``:
+    one run per combination of ``l2``, ``lr`` and ``update`` values, each once per
+    ``optimizer``; ``batch_size`` for the minibatch runs. ``methods`` (``ols``, ``pinv``,
+    ``ridge``, ``gd``; may be empty: the ridge path of the ``l2`` values) fits a regression
+    problem each way instead."""
+    from gdtrace import compare
 
-    base = load(problem, **overrides)
-    variations: dict[str, list[object]] = {"lam": _listed(l2), "learning_rate": _listed(lr),
-                                           "update": _listed(update)}
-    if not any(variations.values()):
-        raise UsageError("say what to compare: l2=, lr= or update=")
-    for name, values in variations.items():  # each value checked by the file's own rules
-        for value in values:
-            apply_overrides(base, **{name: value})  # type: ignore[arg-type]
-    configs = configurations(base, variations)
-    if len(configs) < 2:
-        raise UsageError("nothing to compare: every value given equals the problem's own")
-    return compare_runs(configs)
+    if methods is not None:
+        given = {name: value for name, value in overrides.items() if value is not None}
+        epochs = given.pop("epochs", None)
+        if given or _listed(update) or _listed(optimizer):
+            raise UsageError("--methods and closed-form problems compare with --l2, --lr "
+                             "and --epochs only")
+        return compare.compare_methods(_load(problem), _listed(methods), _listed(l2),
+                                       _listed(lr), epochs)
+    plan = compare.ComparisonPlan(lam=_listed(l2), learning_rate=_listed(lr),
+                                  update=_listed(update), optimizer=_listed(optimizer),
+                                  batch_size=batch_size)
+    return compare.compare(compare.configurations_for(load(problem, **overrides), plan))
 
 
-def _listed(value: Any) -> list[object]:
+def _listed(value: Any) -> list[Any]:
     if value is None:
         return []
     if isinstance(value, (str, int, float)):
@@ -113,32 +144,20 @@ def _listed(value: Any) -> list[object]:
     return list(value)
 
 
-def options_from(**options: Any) -> Any:
-    """Keyword arguments → RenderOptions, naming a wrong one instead of a TypeError."""
-    from dataclasses import fields
-
-    from gdtrace.render import RenderOptions
-
-    known = {f.name for f in fields(RenderOptions)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise UsageError(f"unknown render option '{unknown[0]}' (choose from "
-                         f"{', '.join(sorted(known))})")
-    return RenderOptions(**options)
-
-
 def render(trace: Trace, fmt: str = "text", **options: Any) -> str:
     """The trace in a format (text, terminal, markdown, latex, json, csv, html, svg) as a
     string. Options: ``decimals``, ``steps``, ``full``, ``standalone``, ``width``, ``color``."""
+    from gdtrace.render import options_from
     from gdtrace.render import render as render_trace
 
     return render_trace(trace, fmt, options_from(**options))
 
 
 def format_for_path(path: PathLike, requested: str | None = None) -> str:
-    """The format asked for, else the one the file's extension names."""
+    """The format asked for, else the one the file's extension names; ``terminal`` is
+    written as ``text`` (a file never holds colour codes)."""
     if requested:
-        return requested
+        return "text" if requested == "terminal" else requested
     suffix = Path(path).suffix.lower()
     if suffix not in EXTENSIONS:
         shown = suffix or "no extension"
@@ -149,32 +168,40 @@ def format_for_path(path: PathLike, requested: str | None = None) -> str:
 
 def save(trace: Trace, path: PathLike, fmt: str | None = None, **options: Any) -> Path:
     """Render the trace into a file (format from the extension unless given), atomically."""
-    chosen = format_for_path(path, fmt)
-    if chosen == "terminal":
-        chosen = "text"
-    return write_atomic(path, render(trace, chosen, **options))
+    return write_atomic(path, render(trace, format_for_path(path, fmt), **options))
 
 
 # --------------------------------------------------------------------------------- display
 
 
+# A trace is plain data (gdtrace.trace imports no renderer); the library gives it its views
+# here, when it is loaded, which every public function (gdtrace.solve …) does first.
+
+
 def trace_html(trace: Trace) -> str:
     """Jupyter's view of a trace: the terminal tables, coloured, as a ``<pre>`` block."""
+    from gdtrace.render import RenderOptions
     from gdtrace.render.terminal_html import html_fragment
 
-    return html_fragment(trace, options_from(width=160))
+    return html_fragment(trace, RenderOptions(width=160))
 
 
-def trace_renderable(trace: Trace) -> Any:
+def trace_renderable(trace: Trace) -> TraceView:
     """What ``rich.print(trace)`` shows: the coloured terminal view at the console's width."""
-    return _TraceView(trace)
+    return TraceView(trace)
 
 
-class _TraceView:
+class TraceView:
+    """A trace for rich: its terminal view, drawn at the width rich offers."""
+
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
 
-    def __rich_console__(self, console: Any, options: Any) -> Any:
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
         from rich.text import Text
 
         yield Text.from_ansi(render(self.trace, "terminal", width=options.max_width))
+
+
+for _name, _view in (("_repr_html_", trace_html), ("__rich__", trace_renderable)):
+    setattr(Trace, _name, _view)  # Jupyter's and rich's display protocols

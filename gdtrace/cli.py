@@ -1,4 +1,8 @@
-"""The command line: parse options, load, solve, render, map errors to exit codes.
+"""The command line: parse options, call the library, map errors to exit codes.
+
+The commands call what library users call (``gdtrace.api``: load, solve, comparison;
+``gdtrace.writer``: the format when none is given and the output path, document, summary or
+stream, chosen by ``choose_writer``); nothing here loads, solves or renders by itself.
 
 Exit codes: 0 success, 2 bad input or usage (``check``: 1 when a number is wrong). Heavy
 modules (numpy, the solvers, the renderers) are imported inside the commands so
@@ -8,16 +12,21 @@ No ``from __future__ import annotations`` here: typer reads every command's para
 each run, and string annotations cost it an ``eval`` each (about 7 ms of every start-up).
 """
 
-import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Optional, TypeVar
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
 
 import typer
 
 from gdtrace import __version__
 from gdtrace.errors import GdtraceError, UsageError
+
+if TYPE_CHECKING:
+    from gdtrace.problem.model import Problem
+    from gdtrace.trace import Diagnostic
+    from gdtrace.writer import OutputRequest
 
 app = typer.Typer(
     name="gdtrace", no_args_is_help=True, add_completion=True,
@@ -109,112 +118,20 @@ def _reader_gone() -> typer.Exit:
     return typer.Exit(0)
 
 
-def load(problem: str | None, formula_only: bool = False) -> object:
-    """Load a file or bundled problem; a bundled one is named ``problems/NAME.yaml``, as in
-    the repository, rather than by its install path. ``formula_only``: ``--symbolic``."""
-    from pathlib import Path
-
-    from gdtrace.problem import load_problem, resolve_problem
-
-    if problem is not None and Path(problem).is_dir():
-        raise UsageError(f"{problem} is a directory; give a problem file or a bundled name")
-    if problem is not None and Path(problem).exists() and not Path(problem).is_file():
-        raise UsageError(f"{problem} is not a regular file (a device, FIFO or socket); give a "
-                         "problem file or a bundled name")
-    path = resolve_problem(problem)
-    given = problem if problem is not None and Path(problem).exists() else None
-    return load_problem(path, display_name=given or f"problems/{path.name}",
-                        formula_only=formula_only)
+def tell(message: str) -> None:
+    """A message for the user on stderr (what was written, a warning)."""
+    typer.echo(message, err=True)
 
 
-def choose_format(requested: str | None, output: str | None = None) -> str:
-    if output is not None:
-        from gdtrace.api import format_for_path
+def output_request(fmt: str, requested: str | None, output: str | None,
+                   decimals: int | None = None, steps: bool = False, full: bool = False,
+                   standalone: bool = False, width: int | None = None, pager: bool = True,
+                   max_steps: int | None = None) -> "OutputRequest":
+    """The output options of a command, for :mod:`gdtrace.writer`."""
+    from gdtrace.writer import OutputRequest
 
-        return format_for_path(output, requested)
-    if requested:
-        return requested
-    return "terminal" if wants_colour() else "text"
-
-
-def wants_colour() -> bool:
-    """Colour by default? NO_COLOR (any value) says never; FORCE_COLOR says yes even when
-    piped; TERM=dumb says no; otherwise only on a terminal."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    if os.environ.get("TERM") == "dumb":
-        return False
-    return sys.stdout.isatty()
-
-
-def output_width(requested: int | None, fmt: str, output: str | None) -> int | None:
-    """The width text and terminal output are fitted to: --width, else (on the screen) the
-    terminal's width or COLUMNS; None (as wide as the tables need) for files and pipes
-    without COLUMNS."""
-    if requested is not None:
-        return requested
-    if output is not None or fmt not in ("terminal", "text"):
-        return None
-    import shutil
-
-    columns = os.environ.get("COLUMNS", "")
-    if sys.stdout.isatty() or fmt == "terminal" or columns.isdigit() and int(columns) > 0:
-        return shutil.get_terminal_size((120, 40)).columns  # COLUMNS first, then the tty
-    return None
-
-
-def emit(trace: object, fmt: str, decimals: int | None, steps: bool, full: bool = False,
-         output: str | None = None, standalone: bool = False, width: int | None = None,
-         pager: bool = True) -> None:
-    from gdtrace.render import RenderOptions, render
-
-    if fmt == "terminal" and output is not None:
-        fmt = "text"  # no colour codes in a file
-    options = RenderOptions(decimals=decimals, steps=steps,
-                            width=output_width(width, fmt, output), full=full,
-                            standalone=standalone)
-    text = render(trace, fmt, options)  # type: ignore[arg-type]
-    if output is not None:
-        from gdtrace.output import write_atomic
-
-        write_atomic(output, text)
-        typer.echo(f"gdtrace: wrote {output} ({fmt})", err=True)
-    elif not (pager and fmt in ("terminal", "text") and page(text)):
-        sys.stdout.write(text)
-    if fmt not in ("terminal", "text") or output is not None:
-        for warning in trace.warnings:  # type: ignore[attr-defined]
-            typer.echo(f"gdtrace: warning: {warning.message}", err=True)
-
-
-def page(text: str) -> bool:
-    """Show ``text`` through the pager when stdout is a terminal and the text is taller
-    than it, as git does: $PAGER, else ``less`` with LESS=FRX (quit if one screen, keep
-    colours, leave the text on screen). False when not paged (the caller prints)."""
-    import shutil
-    import subprocess
-
-    if not sys.stdout.isatty() or text.count("\n") < shutil.get_terminal_size().lines:
-        return False
-    if os.environ.get("TERM") == "dumb":  # a terminal that cannot run a pager's screen
-        return False
-    command = os.environ.get("PAGER", "less")
-    if not command.strip() or command.strip() == "cat":
-        return False
-    if "PAGER" not in os.environ and shutil.which("less") is None:
-        return False  # no less (Windows, minimal images): print directly
-    env = dict(os.environ)
-    env.setdefault("LESS", "FRX")
-    sys.stdout.flush()
-    try:
-        shown = subprocess.run(command, shell=True, input=text, text=True, env=env,
-                               check=False)
-    except OSError:
-        return False
-    except KeyboardInterrupt:
-        return True
-    return shown.returncode != 127  # 127: the shell found no such pager, so print instead
+    return OutputRequest(fmt, requested, output, decimals, steps, full, standalone, width, pager,
+                         max_steps, notify=tell)
 
 
 def parse_list(text: str | None, option: str, convert: Callable[[str], T]) -> list[T]:
@@ -275,144 +192,32 @@ def solve(
 ) -> None:
     """Solve a problem and print the worked solution."""
 
-    def run() -> list[object]:
-        from gdtrace.problem import apply_overrides
+    def run() -> "list[Diagnostic]":
+        from gdtrace import api
+        from gdtrace.writer import choose_format, choose_writer
 
         _check_output(output, problem)
         chosen = choose_format(fmt, output)
-        _check_format(chosen)
-        loaded = load(problem, formula_only=symbolic)
-        if loaded.model == "derivative":  # type: ignore[attr-defined]
-            raise UsageError(f"{loaded.source}: a derivation task has no steps to solve; run "  # type: ignore
+        loaded = api.load(problem, formula_only=symbolic)
+        if loaded.model == "derivative":
+            raise UsageError(f"{loaded.source}: a derivation task has no steps to solve; run "
                              f"`gdtrace derive {problem}`")
-        loaded = apply_overrides(loaded, epochs=epochs, learning_rate=lr, lam=l2, update=update,
-                                 carry_decimals=carry, batch_size=batch_size,
-                                 optimizer=optimizer)
+        loaded = api.load(loaded, epochs=epochs, learning_rate=lr, lam=l2, update=update,
+                          carry_decimals=carry, batch_size=batch_size, optimizer=optimizer)
         _check_output(output, problem, loaded)
         if symbolic:
             loaded = _symbolic(loaded)
-        if (summary or stream) and loaded.extra.get("symbolic"):  # type: ignore[attr-defined]
+        if (summary or stream) and loaded.extra.get("symbolic"):
             raise UsageError("--summary and --stream follow a training run; --symbolic (or "
                              "symbolic: true) prints formulas")
-        if summary or stream:
-            _check_long_options(summary, stream, steps, full, standalone, fmt, chosen)
-            return _run_long(loaded, chosen, decimals, stream, max_steps, output)
-        trace = _solved(loaded, max_steps)
-        emit(trace, chosen, decimals, steps, full, output=output, standalone=standalone,
-             width=width, pager=pager)
-        return list(trace.warnings)  # type: ignore[attr-defined]
+        write = choose_writer({"summary": summary, "stream": stream}, chosen)
+        return write(loaded, output_request(chosen, fmt, output, decimals, steps, full,
+                                            standalone, width, pager, max_steps))
 
     _exit_if_strict(strict, guarded(run))
 
 
-PROGRESS_MIN_STEPS = 20_000
-"""Runs with at least this many steps show a progress bar when stderr is a terminal."""
-
-
-def _solved(loaded: object, max_steps: int | None) -> object:
-    """The full trace, after the guard on enormous work (``--max-steps`` caps it)."""
-    from gdtrace.solvers import solve as solve_problem
-    from gdtrace.streaming import capped, check_work
-
-    check_work(loaded, streaming=False, max_steps=max_steps)  # type: ignore[arg-type]
-    loaded, note = capped(loaded, max_steps)  # type: ignore[arg-type]
-    trace = solve_problem(loaded)
-    if note is not None:
-        trace.warnings.append(note)
-    return trace
-
-
-def _run_long(loaded: object, fmt: str, decimals: int | None, stream: bool,
-              max_steps: int | None, output: str | None) -> list[object]:
-    """``--summary``/``--stream``: write lines while the run goes and keep nothing."""
-    from gdtrace.render import RenderOptions
-    from gdtrace.render.json_format import write_stream
-    from gdtrace.streaming import RunEnd, check_work, planned_steps, run_events
-    from gdtrace.trace import ProblemInfo
-
-    if stream and fmt != "json":
-        raise UsageError("--stream writes JSON lines: add --format json (for text, use "
-                         "--summary)")
-    check_work(loaded, streaming=True, max_steps=max_steps)  # type: ignore[arg-type]
-    info = ProblemInfo(loaded.title, loaded.model, loaded.source)  # type: ignore[attr-defined]
-    finished: list[RunEnd] = []
-    total = planned_steps(loaded)  # type: ignore[arg-type]
-    if max_steps is not None:
-        total = min(total, max_steps)
-    from gdtrace.output import open_output, visible
-
-    with _progress_bar(total) as progress, \
-            contextlib.nullcontext(sys.stdout) if output is None else open_output(output) \
-            as handle:
-        events = run_events(loaded, steps=stream, max_steps=max_steps,  # type: ignore[arg-type]
-                            progress=progress, finished=finished)
-        if fmt == "json":
-            write_stream(info, events, handle, parallel=stream and total >= PARALLEL_STEPS)
-        else:
-            from gdtrace.render.console import summary_lines
-            from gdtrace.solvers import _entry
-
-            header = _entry(info.model)[1](loaded)
-            handle.writelines(visible(line) for line in summary_lines(
-                info, header, events, RenderOptions(decimals=decimals)))
-    warnings: list[object] = [w for end in finished for w in end.diagnostics]
-    if fmt == "json" or output is not None:
-        for warning in warnings:
-            typer.echo(f"gdtrace: warning: {warning.message}", err=True)  # type: ignore
-    return warnings
-
-
-def _check_long_options(summary: bool, stream: bool, steps: bool, full: bool,
-                        standalone: bool, requested: str | None, chosen: str) -> None:
-    """``--summary``/``--stream`` write lines as the run goes: refuse the options they cannot
-    honour rather than silently dropping them."""
-    name = "--stream" if stream else "--summary"
-    for given, option in ((steps, "--steps"), (full, "--full"), (standalone, "--standalone"),
-                          (summary and stream, "--summary")):
-        if given:
-            raise UsageError(f"{name} writes one line per {'step' if stream else 'epoch'} and "
-                             f"cannot be combined with {option}")
-    if summary and chosen not in ("text", "terminal", "json"):
-        where = "--format" if requested else "the --output extension"
-        raise UsageError(f"--summary writes text or JSON lines, not {chosen} ({where}); use "
-                         "--format text or --format json")
-
-
-PARALLEL_STEPS = 50_000
-"""``--stream`` runs at least this long format their lines in a second process."""
-
-
-class _progress_bar:  # noqa: N801 (used as a context manager, like open())
-    """A rich progress bar on stderr for long runs in a terminal; otherwise nothing."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.bar = None
-        self.task = None
-
-    def __enter__(self) -> Callable[[int, int], None] | None:
-        if self.total < PROGRESS_MIN_STEPS or not sys.stderr.isatty():
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(TextColumn("steps"), BarColumn(), TextColumn("{task.completed:,}"
-                            "/{task.total:,}"), TimeRemainingColumn(),
-                            console=Console(stderr=True), transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task("run", total=self.total)
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _exit_if_strict(strict: bool, warnings: list[object]) -> None:
+def _exit_if_strict(strict: bool, warnings: "list[Diagnostic]") -> None:
     """``--strict``: a run with warnings fails (exit 1) after everything was written."""
     if strict and warnings:
         count = len(warnings)
@@ -420,14 +225,15 @@ def _exit_if_strict(strict: bool, warnings: list[object]) -> None:
         raise typer.Exit(1)
 
 
-def _symbolic(loaded: object) -> object:
+def _symbolic(loaded: "Problem") -> "Problem":
     """Ask a network solver for formulas only (``--symbolic``)."""
     from dataclasses import replace
 
-    model = loaded.model  # type: ignore[attr-defined]
+    model = loaded.model
     if model not in ("mlp", "network"):
         raise UsageError(f"--symbolic applies to the network models (mlp, network), not {model}")
-    return replace(loaded, extra={**loaded.extra, "symbolic": True})  # type: ignore
+    return replace(loaded, extra={**loaded.extra, "symbolic": True})
+
 
 
 NetworkArg = Annotated[Optional[str], typer.Argument(
@@ -449,11 +255,13 @@ def graph(
     """Draw a network problem: nodes, weighted edges, values and gradients."""
 
     def run() -> None:
+        from gdtrace import api
         from gdtrace.graph import draw
+        from gdtrace.writer import output_width
 
         if fmt not in ("text", "dot"):
             raise UsageError(f"unknown graph format '{fmt}' (choose from dot, text)")
-        sys.stdout.write(draw(load(problem or "backprop"), fmt, forward,  # type: ignore[arg-type]
+        sys.stdout.write(draw(api.load(problem or "backprop"), fmt, forward,
                               4 if decimals is None else decimals,
                               output_width(width, "text", None) if fmt == "text" else None))
 
@@ -491,142 +299,28 @@ def compare(
     """Run a problem as written and with other settings, side by side."""
 
     def run() -> None:
-        from gdtrace.compare import compare as compare_runs
-        from gdtrace.compare import configurations
-        from gdtrace.problem import apply_overrides
+        from gdtrace import api
+        from gdtrace.compare import CLOSED_FORM_MODELS
+        from gdtrace.writer import choose_format, emit
 
         _check_output(output, problem)
         chosen = choose_format(fmt, output)
-        _check_format(chosen)
-        loaded = load(problem)
-        if loaded.extra.get("symbolic"):  # type: ignore[attr-defined]
+        loaded = api.load(problem)
+        if loaded.extra.get("symbolic"):
             raise UsageError("a symbolic (formula-only) problem has no runs to compare; use "
                              "gdtrace solve")
         _check_output(output, problem, loaded)
-        if methods is not None or loaded.model in ("ridge", "ols"):  # type: ignore[attr-defined]
-            if carry is not None or update is not None or optimizer is not None:
-                raise UsageError("--methods and closed-form problems compare with --l2, --lr "
-                                 "and --epochs only")
-            trace = _method_comparison(loaded, methods, l2, lr, epochs)
-            emit(trace, chosen, decimals, steps, full or steps, output=output,
-                 standalone=standalone, width=width, pager=pager)
-            return
-        loaded = apply_overrides(loaded, epochs=epochs, carry_decimals=carry)
-        variations: dict[str, list[object]] = {
-            "lam": list(parse_list(l2, "--l2", float)),
-            "learning_rate": list(parse_list(lr, "--lr", float)),
-            "update": list(parse_list(update, "--update", str)),
-        }
-        _check_applies(loaded, variations)
-        optimizers = [apply_overrides(loaded, optimizer=name).optimizer
-                      for name in parse_list(optimizer, "--optimizer", str)]
-        if not any(variations.values()) and not optimizers:
-            raise UsageError("say what to compare: --l2, --lr, --update or --optimizer "
-                             "(e.g. gdtrace compare --l2 0.5)")
-        configs = configurations(loaded, variations)
-        if batch_size is not None:
-            configs = _with_batch_size(configs, batch_size)
-        if optimizers:
-            from gdtrace.compare import check_run_count
-
-            check_run_count(len(configs) * (len(optimizers) + 1))
-            configs = _with_optimizers(configs, loaded.optimizer, optimizers)
-        checked = [(label, apply_overrides(variant)) for label, variant in _validated(configs)]
-        from gdtrace.streaming import check_work
-
-        for _, variant in checked:  # every run of the comparison is a worked solution
-            check_work(variant, streaming=False, max_steps=None,  # type: ignore[arg-type]
-                       advice="compare fewer epochs (--epochs N)")
-        if len(checked) < 2:
-            raise UsageError("nothing to compare: every value given equals the problem's own "
-                             "setting; give a different one (e.g. --l2 0.5)")
-        emit(compare_runs(checked), chosen, decimals, steps, full or steps, output=output,
-             standalone=standalone, width=width, pager=pager)
+        by_method = methods is not None or loaded.model in CLOSED_FORM_MODELS
+        trace = api.comparison(
+            loaded, l2=parse_list(l2, "--l2", float), lr=parse_list(lr, "--lr", float),
+            update=parse_list(update, "--update", str),
+            optimizer=parse_list(optimizer, "--optimizer", str), batch_size=batch_size,
+            methods=(parse_list(methods, "--methods", str) if methods else []) if by_method
+            else None, epochs=epochs, carry=carry)
+        emit(trace, output_request(chosen, fmt, output, decimals, steps, full or steps,
+                                   standalone, width, pager))
 
     guarded(run)
-
-
-def _method_comparison(loaded: object, methods: str | None, l2: str | None, lr: str | None,
-                       epochs: int | None) -> object:
-    """``--methods ols,ridge,gd`` and the ridge path ``--l2 0.1,1,10`` (one --lr at most)."""
-    from gdtrace.compare import compare_methods
-
-    rates = parse_list(lr, "--lr", float)
-    if len(rates) > 1:
-        raise UsageError("--lr: give one learning rate for the gd method")
-    lams = parse_list(l2, "--l2", float)
-    if any(lam < 0 for lam in lams):
-        raise UsageError("--l2: λ must be at least 0")
-    if epochs is not None and epochs < 1:
-        raise UsageError("--epochs: must be at least 1")
-    if rates and rates[0] <= 0:
-        raise UsageError("--lr: must be greater than 0")
-    chosen = parse_list(methods, "--methods", str) if methods else (["ridge"] if lams else [])
-    if not chosen:
-        raise UsageError("say what to compare: --methods (e.g. ols,ridge,gd) or --l2 "
-                         "(e.g. 0.1,1,10 for a ridge path)")
-    return compare_methods(loaded, chosen, lams, rates[0] if rates else None,  # type: ignore
-                           epochs)
-
-
-def _with_optimizers(configs: list[tuple[str, object]], own: object,
-                     optimizers: list[object]) -> list[tuple[str, object]]:
-    """Each configuration once per optimizer; the file's own optimizer keeps the plain label."""
-    choices = [own]
-    for optimizer in optimizers:
-        if optimizer not in choices:
-            choices.append(optimizer)
-    out = []
-    for label, variant in configs:
-        for choice in choices:
-            if choice == own:
-                out.append((label, variant))
-                continue
-            named = f"optimizer = {choice}"
-            out.append((named if label == "as written" else f"{label}, {named}",
-                        variant.with_overrides(optimizer=choice)))  # type: ignore[attr-defined]
-    return out
-
-
-def _with_batch_size(configs: list[tuple[str, object]], size: int) -> list[tuple[str, object]]:
-    """``--batch-size`` goes to every minibatch run (checked like the file's key)."""
-    from gdtrace.problem import apply_overrides
-
-    if not any(variant.update == "minibatch" for _, variant in configs):  # type: ignore
-        raise UsageError("--batch-size applies to minibatch runs only; add minibatch to "
-                         "--update (e.g. --update sgd,minibatch --batch-size 2)")
-    return [(label, apply_overrides(variant, batch_size=size)  # type: ignore[arg-type]
-             if variant.update == "minibatch" else variant)  # type: ignore[attr-defined]
-            for label, variant in configs]
-
-
-def _check_applies(loaded: object, variations: dict[str, list[object]]) -> None:
-    """``--l2`` on a model without ``lambda`` (function, perceptron) is a usage error."""
-    from gdtrace.problem import MODELS
-
-    keys = MODELS[loaded.model].object.fields  # type: ignore[attr-defined]
-    for name, option, key in (("lam", "--l2", "lambda"), ("learning_rate", "--lr",
-                                                          "learning_rate"),
-                              ("update", "--update", "update")):
-        if variations.get(name) and key not in keys:
-            raise UsageError(f"{option} does not apply to model "
-                             f"{loaded.model}")  # type: ignore[attr-defined]
-
-
-def _validated(configs: list[tuple[str, object]]) -> list[tuple[str, object]]:
-    """Re-check each variant with the same rules as the file (e.g. a negative λ)."""
-    from gdtrace.problem import MODELS, apply_overrides
-
-    checked = []
-    for label, variant in configs:
-        keys = MODELS[variant.model].object.fields  # type: ignore[attr-defined]
-        apply_overrides(variant,  # type: ignore[arg-type]
-                        lam=variant.lam if "lambda" in keys else None,  # type: ignore[attr-defined]
-                        learning_rate=variant.learning_rate  # type: ignore[attr-defined]
-                        if "learning_rate" in keys else None,
-                        update=variant.update if "update" in keys else None)  # type: ignore
-        checked.append((label, variant))
-    return checked
 
 
 @app.command()
@@ -657,17 +351,17 @@ def plot(
         if output is None:
             raise UsageError("say where to save the plot: -o loss.png (or .svg, .pdf)")
         _check_output(output, problem)
-        settings = {k: v for k, v in (("epochs", epochs), ("carry", carry)) if v is not None}
-        varied = {"l2": parse_list(l2, "--l2", float), "lr": parse_list(lr, "--lr", float),
-                  "update": parse_list(update, "--update", str)}
+        rates, lams = parse_list(lr, "--lr", float), parse_list(l2, "--l2", float)
+        updates = parse_list(update, "--update", str)
         loaded = api.load(problem)
         _check_output(output, problem, loaded)
-        if any(varied.values()):
-            trace = api.comparison(loaded, **varied, **settings)  # type: ignore[arg-type]
+        if lams or rates or updates:
+            trace = api.comparison(loaded, l2=lams, lr=rates, update=updates, epochs=epochs,
+                                   carry=carry)
         else:
-            trace = api.solve(loaded, **settings)
-        if trace.problem.model in ("network", "mlp") and not any(  # type: ignore[attr-defined]
-                run.epochs for run in trace.runs):  # type: ignore[attr-defined]
+            trace = api.solve(loaded, epochs=epochs, carry=carry)
+        if trace.problem.model in ("network", "mlp") and not any(
+                run.epochs for run in trace.runs):
             raise UsageError("nothing to plot: the problem has no training steps (symbolic: "
                              "true prints formulas; use gdtrace solve)")
         save_plot(trace, output)
@@ -782,9 +476,9 @@ def check(
 
     def run() -> int:
         from gdtrace.check.commands import check_options, report_format, run_check
+        from gdtrace.writer import wants_colour
 
-        chosen = report_format(output, fmt, sys.stdout.isatty() and not os.environ.get(
-            "NO_COLOR"))
+        chosen = report_format(output, fmt, wants_colour())
         options = check_options(not no_ecf, rounding_credit, points)
         outcome = run_check(problem, answers, chosen, options=options, run=run_label,
                             output=output, compare={"l2": compare_l2, "lr": compare_lr},
@@ -826,7 +520,8 @@ def list_problems() -> None:
     guarded(run)
 
 
-def _check_output(output: str | None, problem: str | None, loaded: object = None) -> None:
+def _check_output(output: str | None, problem: str | None,
+                  loaded: "Problem | None" = None) -> None:
     """--output must not be an input of the problem (its file, once loaded its dataset CSV)
     or a folder."""
     if output is None:
@@ -836,18 +531,12 @@ def _check_output(output: str | None, problem: str | None, loaded: object = None
 
     if problem is not None and os.path.isdir(problem):
         return  # load() names the mistake
-    inputs: list[object] = [resolve_problem(problem)]
+    inputs: list[str | os.PathLike[str]] = [resolve_problem(problem)]
     dataset = getattr(loaded, "dataset", None)
-    if getattr(dataset, "file", None) is not None:
-        inputs.append(dataset.file)  # type: ignore[union-attr]
-    check_target(output, inputs)  # type: ignore[arg-type]
-
-
-def _check_format(fmt: str) -> None:
-    from gdtrace.render import FORMATS
-
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format '{fmt}' (choose from {', '.join(sorted(FORMATS))})")
+    file = getattr(dataset, "file", None)
+    if file is not None:
+        inputs.append(file)
+    check_target(output, inputs)
 
 
 @app.command("schema")
@@ -900,17 +589,17 @@ def validate_files(
         help="Problem files (or bundled problem names) to check.", show_default=False)],
 ) -> None:
     """Check problem files without solving them: one line per file, exit 2 if any is invalid."""
-    from gdtrace.errors import GdtraceError
+    from gdtrace import api
 
     invalid = 0
     for name in files:
         try:
-            problem = load(name)
+            problem = api.load(name)
         except GdtraceError as error:
             invalid += 1
             typer.echo(one_line(str(error)))
             continue
-        typer.echo(f"{name}: ok ({problem.model})")  # type: ignore[attr-defined]
+        typer.echo(f"{name}: ok ({problem.model})")
     if invalid:
         typer.echo(f"gdtrace: {invalid} of {len(files)} file{'s' if len(files) != 1 else ''}"
                    " invalid", err=True)
@@ -963,14 +652,17 @@ def _derive(expr: str, wrt: str | None, claim: str | None, shape: str | None,
     task = {"f": expr, "wrt": wrt, "claim": claim, "shape": shape, "layout": layout}
     if expr.endswith((".yaml", ".yml")) and os.path.isfile(expr):
         task = _derive_task(expr, task)
-    if not task["wrt"]:
+    expression, variable = task["f"], task["wrt"]
+    if not variable:
         raise UsageError("say which variable: --wrt X")
+    if expression is None:
+        raise UsageError("cannot derive f: the file gives no f")
     require_sympy()
     from gdtrace.derive.render import render
     from gdtrace.derive.report import run
 
     try:
-        report = run(task["f"], task["wrt"], task["claim"], task["shape"],
+        report = run(expression, variable, task["claim"], task["shape"],
                      task["layout"] or "ml")
     except (ValueError, TypeError, ArithmeticError, RecursionError) as error:
         raise UsageError(f"cannot derive f: {error}") from None
@@ -980,11 +672,13 @@ def _derive(expr: str, wrt: str | None, claim: str | None, shape: str | None,
 
 def _derive_task(path: str, options: dict[str, str | None]) -> dict[str, str | None]:
     """A ``model: derivative`` file; options given on the command line win."""
-    loaded = load(path)
-    if loaded.model != "derivative":  # type: ignore[attr-defined]
-        raise UsageError(f"{path}: model {loaded.model} is not a derivation task; "  # type: ignore
+    from gdtrace import api
+
+    loaded = api.load(path)
+    if loaded.model != "derivative":
+        raise UsageError(f"{path}: model {loaded.model} is not a derivation task; "
                          f"solve it with `gdtrace solve {path}`")
-    task = dict(loaded.extra)  # type: ignore[attr-defined]
+    task = dict(loaded.extra)
     task.update({k: v for k, v in options.items() if v is not None and k != "f"})
     return task
 
@@ -1058,7 +752,7 @@ def main() -> None:
     ascii_fallback()
     try:
         app()
-        code: object = 0
+        code: str | int | None = 0
     except SystemExit as done:
         code = done.code
     try:
@@ -1067,9 +761,10 @@ def main() -> None:
         from gdtrace.output import silence_stdout
 
         silence_stdout()
-    sys.exit(code)  # type: ignore[arg-type]
+    sys.exit(code)
 
 
-def _terminated(signum: int, frame: object) -> None:
+def _terminated(signum: int, frame: FrameType | None) -> None:
     """SIGTERM: unwind (every ``finally`` runs), then exit 143 as the signal would."""
     raise SystemExit(128 + signum)
+

@@ -8,13 +8,19 @@ and ∂L/∂z, and each edge ∂L/∂W, from one forward and backward pass that 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from gdtrace.errors import UsageError
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph
 from gdtrace.render.printer import NumberFormat
 
+if TYPE_CHECKING:
+    from gdtrace.solvers.network import GraphPass, Setup
 
-def _setup(problem: Problem):  # type: ignore[no-untyped-def]
+
+def _setup(problem: Problem) -> Setup:
     if problem.model == "network":
         from gdtrace.solvers.network import setup_from
 
@@ -67,10 +73,10 @@ def fitted(text: str, width: int) -> str:
 class _Unknown(NumberFormat):
     """A parameter without a value (a formula-only problem) is drawn as ``?``."""
 
-    def plain(self, value: object) -> str:  # type: ignore[override]
-        if isinstance(value, float) and value != value:
+    def plain(self, value: float) -> str:
+        if value != value:
             return "?"
-        return super().plain(value)  # type: ignore[arg-type]
+        return super().plain(value)
 
 
 def _symbol(activation: str) -> str:
@@ -78,7 +84,8 @@ def _symbol(activation: str) -> str:
                                                                           activation)
 
 
-def _text(problem: Problem, graph: Graph, values, numbers: NumberFormat) -> str:  # type: ignore[no-untyped-def]
+def _text(problem: Problem, graph: Graph, values: GraphPass | None,
+          numbers: NumberFormat) -> str:
     num = numbers.plain
     params = {p.name: p for p in graph.params}
     depth = depths(graph)
@@ -132,7 +139,8 @@ def _text(problem: Problem, graph: Graph, values, numbers: NumberFormat) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _grad_text(values, name: str, trainable: bool, num) -> str:  # type: ignore[no-untyped-def]
+def _grad_text(values: GraphPass | None, name: str, trainable: bool,
+               num: Callable[[float], str]) -> str:
     if not trainable:
         return "    (frozen)"
     if values is None:
@@ -146,7 +154,8 @@ def _quote(text: str) -> str:
     return '"' + escaped + '"'
 
 
-def _dot(problem: Problem, graph: Graph, values, numbers: NumberFormat) -> str:  # type: ignore[no-untyped-def]
+def _dot(problem: Problem, graph: Graph, values: GraphPass | None,
+         numbers: NumberFormat) -> str:
     num = numbers.plain
     params = {p.name: p for p in graph.params}
     targets = dict(zip(graph.outputs, graph.targets))
@@ -157,16 +166,16 @@ def _dot(problem: Problem, graph: Graph, values, numbers: NumberFormat) -> str: 
         label = name if values is None else f"{name}\n= {num(values.inputs[name])}"
         out.append(f"  {_quote('in:' + name)} [shape=box, label={_quote(label)}];")
     for node in graph.nodes:
-        label = [f"{node.name}: {_symbol(node.activation)}"]
+        lines = [f"{node.name}: {_symbol(node.activation)}"]
         if node.bias is not None:
             frozen = " (frozen)" if not params[node.bias].trainable else ""
-            label.append(f"{node.bias} = {num(params[node.bias].value)}{frozen}")
+            lines.append(f"{node.bias} = {num(params[node.bias].value)}{frozen}")
         if values is not None:
-            label.append(f"z = {num(values.z[node.name])}, a = {num(values.a[node.name])}")
-            label.append(f"∂L/∂z = {num(values.dz[node.name])}")
+            lines.append(f"z = {num(values.z[node.name])}, a = {num(values.a[node.name])}")
+            lines.append(f"∂L/∂z = {num(values.dz[node.name])}")
         shape = "ellipse, peripheries=2" if node.name in targets else "ellipse"
         out.append(f"  {_quote('node:' + node.name)} [shape={shape}, "
-                   f"label={_quote(chr(10).join(label))}];")
+                   f"label={_quote(chr(10).join(lines))}];")
     for node in graph.nodes:
         for edge in node.edges:
             param = params[edge.weight]

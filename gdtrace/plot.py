@@ -13,10 +13,13 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gdtrace.errors import UsageError
 from gdtrace.trace import Role, Run, Trace
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 INSTALL_HINT = 'plotting needs matplotlib: pip install "gdtrace[plot]"'
 LOG_SPAN = 100.0  # a log axis once the largest loss is this many times the smallest
@@ -89,7 +92,7 @@ def sparkline(values: Sequence[float | None], width: int | None = None) -> str:
 # ------------------------------------------------------------------------------ the figure
 
 
-def _matplotlib() -> Any:
+def _matplotlib() -> type[Figure]:
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -97,10 +100,9 @@ def _matplotlib() -> Any:
     return Figure
 
 
-def figure(trace: Trace) -> Any:
+def figure(trace: Trace) -> Figure:
     """Loss per epoch (left) and parameter trajectories (right); one line per run."""
-    Figure = _matplotlib()
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    fig = _matplotlib()(figsize=(11, 4.2), layout="constrained")
     loss_axes, param_axes = fig.subplots(1, 2)
     from matplotlib.ticker import MaxNLocator
 

@@ -41,7 +41,6 @@ class Quantity:
     formula: Expr | None = None
     operands: dict[str, Value] = field(default_factory=dict)
     relation: str = "="  # "←" for an update
-    explanation: str = ""  # short words a printer may show beside the line
     heading: Expr | None = None  # table heading when ``symbol`` carries a sample number (z₁ → z)
     # Which earlier line each operand is the value of (``operands["z"]`` is ``links["z"].value``):
     # the dependency graph ``gdtrace check`` re-evaluates with a student's numbers. An operand
@@ -236,14 +235,5 @@ class Trace:
     warnings: list[Diagnostic] = field(default_factory=list)
     comparison: Comparison | None = None
     decimals_hint: int | None = None  # carry_decimals, so printers can show that many digits
-
-    def _repr_html_(self) -> str:
-        """Jupyter shows a trace as the terminal's tables (the renderer does the work)."""
-        from gdtrace.api import trace_html
-
-        return trace_html(self)
-
-    def __rich__(self) -> object:
-        from gdtrace.api import trace_renderable
-
-        return trace_renderable(self)
+    # Jupyter's ``_repr_html_`` and rich's ``__rich__`` are given by gdtrace.api (the display
+    # needs the renderers, which read this module).

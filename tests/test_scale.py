@@ -279,14 +279,14 @@ def test_every_bundled_problem_in_every_long_run_mode(name, args):
 
 def test_parallel_stream_to_a_file_is_identical(tmp_path, monkeypatch):
     """A long --stream formats its lines in a second process; the file is the same."""
-    import gdtrace.cli as cli
+    import gdtrace.writer as writer
 
     path = make_scale_data.write(tmp_path, rows=300, features=3, epochs=4)
     single = tmp_path / "single.jsonl"
     parallel = tmp_path / "parallel.jsonl"
     args = ["solve", str(path), "--format", "json", "--stream", "-o"]
     assert RUNNER.invoke(app, [*args, str(single)]).exit_code == 0
-    monkeypatch.setattr(cli, "PARALLEL_STEPS", 100)
+    monkeypatch.setattr(writer, "PARALLEL_STEPS", 100)
     assert RUNNER.invoke(app, [*args, str(parallel)]).exit_code == 0
     assert parallel.read_bytes() == single.read_bytes()
     assert len(single.read_text().splitlines()) == 1 + 4 * (1 + 300 + 1) + 1
@@ -295,16 +295,16 @@ def test_parallel_stream_to_a_file_is_identical(tmp_path, monkeypatch):
 def test_progress_bar_only_in_a_terminal(monkeypatch):
     import io
 
-    import gdtrace.cli as cli
+    from gdtrace.writer import ProgressBar
 
-    with cli._progress_bar(10**6) as progress:  # stderr is not a terminal under pytest
+    with ProgressBar(10**6) as progress:  # stderr is not a terminal under pytest
         assert progress is None
-    with cli._progress_bar(10) as progress:
+    with ProgressBar(10) as progress:
         assert progress is None
     fake = io.StringIO()
     fake.isatty = lambda: True  # type: ignore[method-assign]
     monkeypatch.setattr(sys, "stderr", fake)
-    with cli._progress_bar(10**6) as progress:
+    with ProgressBar(10**6) as progress:
         assert progress is not None
         progress(500_000, 10**6)
 

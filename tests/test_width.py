@@ -13,12 +13,13 @@ import pytest
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
-from gdtrace.cli import app, page, wants_colour
+from gdtrace.cli import app
 from gdtrace.problem import bundled_problems, load_problem
 from gdtrace.render import RenderOptions, render
 from gdtrace.render.printer import NumberFormat
 from gdtrace.solvers import solve
 from gdtrace.trace import Trace
+from gdtrace.writer import page, wants_colour
 
 BUNDLED = sorted(bundled_problems())
 WIDTHS = [60, 80, 100, 120, 200]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from gdtrace.errors import UsageError
@@ -40,19 +40,25 @@ FORMATS: dict[str, str] = {
 }
 
 
-def register_format(name: str, module: str) -> None:
-    """Make ``--format name`` use ``module.render(trace, options)``."""
-    FORMATS[name] = module
-
-
 def render(trace: Trace, fmt: str = "text", options: RenderOptions | None = None) -> str:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format '{fmt}' (choose from {', '.join(sorted(FORMATS))})")
     options = options or RenderOptions()
     if fmt == "terminal" and not options.color:
-        options = RenderOptions(**{**options.__dict__, "color": True})
+        options = replace(options, color=True)
     module = importlib.import_module(FORMATS[fmt])
-    return module.render(trace, options)
+    text: str = module.render(trace, options)
+    return text
+
+
+def options_from(**options: Any) -> RenderOptions:
+    """Keyword arguments → RenderOptions, naming a wrong one instead of a TypeError."""
+    known = {f.name for f in fields(RenderOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UsageError(f"unknown render option '{unknown[0]}' (choose from "
+                         f"{', '.join(sorted(known))})")
+    return RenderOptions(**options)
 
 
 DEFAULT_DECIMALS = 4
@@ -73,11 +79,9 @@ class _CallableModule(types.ModuleType):
 
     def __call__(self, trace: Trace, fmt: str = "text", options: RenderOptions | None = None,
                  **keywords: Any) -> str:
-        from gdtrace.api import render as render_with_options
-
         if options is not None:  # the module function's signature: render(trace, fmt, options)
-            keywords = {**options.__dict__, **keywords}
-        return render_with_options(trace, fmt, **keywords)
+            keywords = {**asdict(options), **keywords}
+        return render(trace, fmt, options_from(**keywords))
 
 
 sys.modules[__name__].__class__ = _CallableModule

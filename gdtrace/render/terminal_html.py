@@ -8,6 +8,7 @@ The console renderer writes to a recording rich console; rich turns the recordin
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 from rich.console import Console
 
@@ -38,7 +39,7 @@ FRAGMENT = ('<pre style="white-space: pre; overflow-x: auto; line-height: 1.3; f
 
 def recorded(trace: Trace, options: RenderOptions) -> Console:
     """Run the console renderer (coloured) into a recording console and return it."""
-    coloured = RenderOptions(**{**options.__dict__, "color": True})
+    coloured = replace(options, color=True)
     writer = ConsoleWriter(trace, coloured)
     writer.console = Console(
         file=io.StringIO(), record=True, width=options.width or PLAIN_WIDTH, force_terminal=True,

@@ -44,6 +44,10 @@ def _entry(model: str) -> tuple[Callable[[Problem, str], tuple[Run, list[Diagnos
     return module.solve_run, module.header
 
 
+def header_for(problem: Problem) -> Header:
+    return _entry(problem.model)[1](problem)
+
+
 @contextmanager
 def no_cycle_collection() -> Iterator[None]:
     """Pause Python's cycle collector while a trace (or a class's reports) is built: lines

@@ -235,8 +235,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
                                  {"smax": float(np.linalg.svd(result.system,
                                                               compute_uv=False)[0]),
                                   "smin": float(np.linalg.svd(result.system,
-                                                              compute_uv=False)[-1])},
-                                 explanation="condition number of A (2-norm)")]
+                                                              compute_uv=False)[-1])})]
     blocks = [Block("Normal equations", setup_quantities, tables)]
 
     # 2. the solve
@@ -247,8 +246,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
         for k, value in enumerate(result.singular_values):
             solve_quantities.append(Quantity(f"singular_value_{k + 1}", Role.VALUE,
                                              E.Sym(f"sigma{k + 1}", "σ", str(k + 1)),
-                                             float(value),
-                                             explanation=f"singular values of {what}"))
+                                             float(value)))
         solve_quantities.append(Quantity("rank", Role.VALUE, E.Sym("rank", f"rank({what})"),
                                          float(result.rank if ridge else
                                                np.linalg.matrix_rank(result.design))))
@@ -317,8 +315,7 @@ def _coefficient_lines(result: Fit, ridge: bool) -> list[Quantity]:
     for j, (name, value) in enumerate(zip(result.names, result.beta)):
         symbol = E.sym(name, key=f"coef:{name}") if name != "b" else E.Sym("coef:b", "b")
         if matrix is None or vector.size > SHOW_TERMS_UP_TO:
-            lines.append(Quantity(name, Role.PARAM, symbol, float(value),
-                                  explanation="from the linear solve"))
+            lines.append(Quantity(name, Role.PARAM, symbol, float(value)))
             continue
         terms = tuple(E.Ref(E.Sym(f"m{k}", f"({inverse_name})", f"{j + 1}{k + 1}"), f"m{k}")
                       * E.Ref(E.Sym(f"v{k}", vec_name, str(k + 1)), f"v{k}")

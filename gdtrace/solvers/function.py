@@ -375,8 +375,7 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
         quantities.append(Quantity(
             "minimiser", Role.VALUE, E.Sym("x_star", f"{name}*"), x_star,
             at(name, 0, "x0") - E.Ref(E.Func("f′", (at(name, 0),)), "g0") / fpp,
-            {"x0": float(start[0]), "g0": grad0, "fpp": curvature},
-            explanation="where f′ = 0 (f′ is linear, so one Newton step from x₀ finds it)"))
+            {"x0": float(start[0]), "g0": grad0, "fpp": curvature}))
         f_star = evaluate(calc.f, {name: x_star})
         quantities.append(Quantity("minimum", Role.VALUE, f_of([E.Sym("x_star", f"{name}*")]),
                                    f_star, calc.f, {name: x_star}))
@@ -385,17 +384,13 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
         factor = 1.0 - eta * curvature
         quantities += [
             Quantity("eta_limit", Role.VALUE, CONVERGES, limit,
-                     E.Num(2) / fpp, {"fpp": curvature}, relation="<",
-                     explanation="converges from every start iff 0 < η < 2/f′′"),
+                     E.Num(2) / fpp, {"fpp": curvature}, relation="<"),
             Quantity("eta_one_step", Role.VALUE, E.Text("one-step learning rate"), one_step,
-                     E.Num(1) / fpp, {"fpp": curvature},
-                     explanation="η = 1/f′′ reaches the minimiser in one step"),
+                     E.Num(1) / fpp, {"fpp": curvature}),
             Quantity("step_factor", Role.VALUE, E.Sym("step_factor", "q"), factor,
-                     1 - ETA * fpp, {ETA.key: eta, "fpp": curvature},
-                     explanation=f"{name}_(n+1) − {name}* = q·({name}_n − {name}*)"),
+                     1 - ETA * fpp, {ETA.key: eta, "fpp": curvature}),
             Quantity("contraction", Role.VALUE, E.Sym("contraction", "ρ"), abs(factor),
-                     E.Func("abs", (1 - ETA * fpp,)), {ETA.key: eta, "fpp": curvature},
-                     explanation="the distance to the minimiser is multiplied by ρ each step"),
+                     E.Func("abs", (1 - ETA * fpp,)), {ETA.key: eta, "fpp": curvature}),
         ]
         tables.append(_regimes_1d(one_step, limit, eta))
         hessian_formula: E.Expr = calc.hessian[0][0]
@@ -434,16 +429,13 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
         lam_lo = E.Sym("lambda_min", "λmin")
         quantities += [
             Quantity("eta_limit", Role.VALUE, CONVERGES, limit,
-                     E.Num(2) / lam, {"lambda_max": lam_max}, relation="<",
-                     explanation="converges from every start iff 0 < η < 2/λmax"),
+                     E.Num(2) / lam, {"lambda_max": lam_max}, relation="<"),
             Quantity("eta_best", Role.VALUE, E.Sym("eta_best", "η", "best"), best,
-                     E.Num(2) / (lam_lo + lam), {"lambda_min": lam_min, "lambda_max": lam_max},
-                     explanation="the η with the smallest contraction factor"),
+                     E.Num(2) / (lam_lo + lam), {"lambda_min": lam_min, "lambda_max": lam_max}),
             Quantity("contraction", Role.VALUE, E.Sym("contraction", "ρ"), contraction,
                      E.Func("max", (E.Func("abs", (1 - ETA * lam_lo,)),
                                     E.Func("abs", (1 - ETA * lam,)))),
-                     {ETA.key: eta, "lambda_min": lam_min, "lambda_max": lam_max},
-                     explanation="the error shrinks at least by ρ per step"),
+                     {ETA.key: eta, "lambda_min": lam_min, "lambda_max": lam_max}),
         ]
         tables.append(_regimes_nd(lam_min, lam_max, eta))  # stays last: popped below
         hessian_formula = E.Sym("H", "∇²f")
@@ -581,7 +573,7 @@ def _local(calc: Calculus, hessian: np.ndarray, last: np.ndarray, eta: float, la
         quantities.append(Quantity(f"last_{name}", Role.VALUE, E.Sym(f"last:{name}", name,
                                                                       "last"), float(value)))
     quantities.append(Quantity("gradient_norm", Role.VALUE, E.Sym("gradient_norm", "‖∇f‖"),
-                               norm, explanation="at the last iterate"))
+                               norm))
     if calc.one_d:
         curvature = float(hessian[0, 0])
         quantities.append(Quantity("second_derivative", Role.VALUE,
@@ -613,11 +605,9 @@ def _local(calc: Calculus, hessian: np.ndarray, last: np.ndarray, eta: float, la
     lam = E.Sym("lambda_max", "λmax") if not calc.one_d else E.Sym("lambda_max", "f′′")
     quantities += [
         Quantity("eta_limit", Role.VALUE, CONVERGES, limit,
-                 E.Num(2) / lam, {"lambda_max": lam_max}, relation="<",
-                 explanation="near this point gradient descent is stable iff η < 2/λmax"),
+                 E.Num(2) / lam, {"lambda_max": lam_max}, relation="<"),
         Quantity("contraction", Role.VALUE, E.Sym("contraction", "ρ"),
-                 float(np.max(np.abs(1.0 - eta * eigen))),
-                 explanation="local contraction factor max|1 − ηλᵢ|"),
+                 float(np.max(np.abs(1.0 - eta * eigen)))),
     ]
     if not stationary:
         diagnostics.append(Diagnostic(

@@ -540,7 +540,6 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
                     rounded = [Quantity(
                         f"{k} (rounded)", Role.VALUE, W(int(k[1:])) if k[0] == "W"
                         else b(int(k[1:])), v, relation="≈",
-                        explanation=f"rounded to {base.schedule.round_between} decimals",
                         links={"value": sources[k]}, rounded=base.schedule.round_between)
                         for k, v in params.items()]
                     step.quantities += rounded

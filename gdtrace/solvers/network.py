@@ -86,7 +86,7 @@ def frozen_line(name: str, symbol: Sym, current: float | np.ndarray,
                 source: Quantity | None = None) -> Quantity:
     """A frozen parameter is written as kept: W ← W = value."""
     return Quantity(name, Role.PARAM, symbol, current, symbol, {symbol.key: current},
-                    relation="←", explanation="frozen (trainable: false)",
+                    relation="←",
                     links={symbol.key: source} if source is not None else {})
 
 
@@ -599,8 +599,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
                     params = {k: between(v) for k, v in params.items()}
                     rounded = [Quantity(
                         f"{k} (rounded)", Role.VALUE, param_sym(k), v, relation="≈",
-                        explanation=f"rounded to {setup.schedule.round_between} decimals for "
-                                    "the next step", links={f"param:{k}": sources[k]},
+                        links={f"param:{k}": sources[k]},
                         rounded=setup.schedule.round_between) for k, v in params.items()]
                     step.quantities += rounded
                     sources = {q.key.removesuffix(" (rounded)"): q for q in rounded}
