@@ -291,13 +291,13 @@ def solve(
         _check_output(output, problem, loaded)
         if symbolic:
             loaded = _symbolic(loaded)
-        if (summary or stream) and loaded.extra.get("symbolic"):  # type: ignore[attr-defined]
+        if (summary or stream) and _asks_formulas(loaded, symbolic):
             raise UsageError("--summary and --stream follow a training run; --symbolic (or "
                              "symbolic: true) prints formulas")
         if summary or stream:
             _check_long_options(summary, stream, steps, full, standalone, fmt, chosen)
             return _run_long(loaded, chosen, decimals, stream, max_steps, output)
-        trace = _solved(loaded, max_steps)
+        trace = _solved(loaded, max_steps, symbolic)
         emit(trace, chosen, decimals, steps, full, output=output, standalone=standalone,
              width=width, pager=pager)
         return list(trace.warnings)  # type: ignore[attr-defined]
@@ -309,14 +309,17 @@ PROGRESS_MIN_STEPS = 20_000
 """Runs with at least this many steps show a progress bar when stderr is a terminal."""
 
 
-def _solved(loaded: object, max_steps: int | None) -> object:
+def _solved(loaded: object, max_steps: int | None, symbolic: bool = False) -> object:
     """The full trace, after the guard on enormous work (``--max-steps`` caps it)."""
+    from gdtrace.solvers import RunOptions
     from gdtrace.solvers import solve as solve_problem
     from gdtrace.streaming import capped, check_work
 
-    check_work(loaded, streaming=False, max_steps=max_steps)  # type: ignore[arg-type]
+    if not symbolic:  # formulas: no steps to run
+        check_work(loaded, streaming=False, max_steps=max_steps)  # type: ignore[arg-type]
     loaded, note = capped(loaded, max_steps)  # type: ignore[arg-type]
-    trace = solve_problem(loaded)
+    trace = solve_problem(loaded,  # type: ignore[arg-type]
+                          options=RunOptions(symbolic=symbolic, max_steps=max_steps))
     if note is not None:
         trace.warnings.append(note)
     return trace
@@ -350,9 +353,9 @@ def _run_long(loaded: object, fmt: str, decimals: int | None, stream: bool,
             write_stream(info, events, handle, parallel=stream and total >= PARALLEL_STEPS)
         else:
             from gdtrace.render.console import summary_lines
-            from gdtrace.solvers import _entry
+            from gdtrace.solvers import header_for
 
-            header = _entry(info.model)[1](loaded)
+            header = header_for(loaded)  # type: ignore[arg-type]
             handle.writelines(visible(line) for line in summary_lines(
                 info, header, events, RenderOptions(decimals=decimals)))
     warnings: list[object] = [w for end in finished for w in end.diagnostics]
@@ -420,14 +423,19 @@ def _exit_if_strict(strict: bool, warnings: list[object]) -> None:
         raise typer.Exit(1)
 
 
-def _symbolic(loaded: object) -> object:
-    """Ask a network solver for formulas only (``--symbolic``)."""
-    from dataclasses import replace
+def _asks_formulas(loaded: object, symbolic: bool = False) -> bool:
+    """The problem (``symbolic: true``) or the run (``--symbolic``) asks for formulas."""
+    from gdtrace.solvers import RunOptions, asks_formulas
 
+    return asks_formulas(loaded, RunOptions(symbolic=symbolic))  # type: ignore[arg-type]
+
+
+def _symbolic(loaded: object) -> object:
+    """``--symbolic`` applies to the network solvers only (it reaches them as RunOptions)."""
     model = loaded.model  # type: ignore[attr-defined]
     if model not in ("mlp", "network"):
         raise UsageError(f"--symbolic applies to the network models (mlp, network), not {model}")
-    return replace(loaded, extra={**loaded.extra, "symbolic": True})  # type: ignore
+    return loaded
 
 
 NetworkArg = Annotated[Optional[str], typer.Argument(
@@ -499,7 +507,7 @@ def compare(
         chosen = choose_format(fmt, output)
         _check_format(chosen)
         loaded = load(problem)
-        if loaded.extra.get("symbolic"):  # type: ignore[attr-defined]
+        if _asks_formulas(loaded):
             raise UsageError("a symbolic (formula-only) problem has no runs to compare; use "
                              "gdtrace solve")
         _check_output(output, problem, loaded)
@@ -984,7 +992,7 @@ def _derive_task(path: str, options: dict[str, str | None]) -> dict[str, str | N
     if loaded.model != "derivative":  # type: ignore[attr-defined]
         raise UsageError(f"{path}: model {loaded.model} is not a derivation task; "  # type: ignore
                          f"solve it with `gdtrace solve {path}`")
-    task = dict(loaded.extra)  # type: ignore[attr-defined]
+    task = dict(vars(loaded.spec))  # type: ignore[attr-defined]
     task.update({k: v for k, v in options.items() if v is not None and k != "f"})
     return task
 

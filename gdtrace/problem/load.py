@@ -400,7 +400,8 @@ def linear_params(
     return names, values, float(checked.get("bias") or 0.0)
 
 
-def _single_target(dataset: Dataset, model: str, ctx: Context) -> None:
+def single_target(dataset: Dataset, model: str, ctx: Context) -> None:
+    """Refuse a data set with several target columns for a model that predicts one."""
     if len(dataset.targets) != 1:
         raise ctx.error(
             f"{model} uses one target column, got {len(dataset.targets)}"
@@ -412,7 +413,7 @@ def _single_target(dataset: Dataset, model: str, ctx: Context) -> None:
 def _build_single_layer(checked: dict[str, Any], ctx: Context) -> Problem:
     dataset = checked["dataset"]
     model = checked["model"]
-    _single_target(dataset, model, ctx)
+    single_target(dataset, model, ctx)
     if model == "logistic":
         bad = np.flatnonzero((dataset.Y[:, 0] < 0) | (dataset.Y[:, 0] > 1))
         if bad.size:

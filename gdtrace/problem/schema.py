@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from gdtrace.errors import ProblemError
-from gdtrace.optimizers import HYPERS, LABELS, OPTIMIZER_NAMES, Hyper, OptimizerConfig, make_config
 from gdtrace.problem.model import UPDATES, Problem
+from gdtrace.problem.optimizer_config import (
+    HYPERS,
+    LABELS,
+    OPTIMIZER_NAMES,
+    Hyper,
+    OptimizerConfig,
+    make_config,
+)
 
 JSON_SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -461,8 +468,9 @@ def _hyper_type(hyper: Hyper) -> Type:
 class OptimizerChoice(Type):
     """``optimizer:`` as a name (``adam``) or a mapping (``{name: adam, beta1: 0.8}``).
 
-    Checks into an :class:`~gdtrace.optimizers.OptimizerConfig` with every hyper-parameter
-    filled in; a key the named optimizer does not have is an error naming the valid ones.
+    Checks into an :class:`~gdtrace.problem.optimizer_config.OptimizerConfig` with every
+    hyper-parameter filled in; a key the named optimizer does not have is an error naming the
+    valid ones.
     """
 
     kind = "an optimizer name or a mapping with a name"

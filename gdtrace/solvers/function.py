@@ -24,8 +24,10 @@ import numpy as np
 from gdtrace import expr as E
 from gdtrace.formula import depends_on, derivative, evaluate, substitute
 from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer, state_index
+from gdtrace.problem.extra_models import FunctionSpec
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
+from gdtrace.solvers import RunOptions, Solved
 from gdtrace.solvers.checks import first_non_finite
 from gdtrace.trace import (
     Block,
@@ -80,8 +82,9 @@ def _has_kink(node: E.Expr) -> bool:
 
 
 def calculus(problem: Problem) -> Calculus:
-    variables: list[str] = problem.extra["variables"]
-    tree: E.Expr = problem.extra["f"]
+    """f, its gradient and Hessian, derived once per solve (the header and the run share it)."""
+    spec = problem.spec_of(FunctionSpec)
+    variables, tree = list(spec.variables), spec.f
     gradient = [derivative(tree, v) for v in variables]
     hessian = [[derivative(g, v) for v in variables] for g in gradient]
     return Calculus(tree, variables, gradient, hessian)
@@ -118,8 +121,12 @@ def second_symbol(name: str) -> E.Expr:
 # ---------------------------------------------------------------------------------- header
 
 
-def header(problem: Problem) -> Header:
-    calc = calculus(problem)
+def header(problem: Problem, options: RunOptions | None = None) -> Header:
+    """The header alone (``--summary``)."""
+    return header_of(problem, calculus(problem))
+
+
+def header_of(problem: Problem, calc: Calculus) -> Header:
     names = calc.variables
     point = [plain(n) for n in names]
     formulas = [Formula(f_of(point), calc.f, "the function to minimise")]
@@ -163,7 +170,8 @@ def _grad_at(calc: Calculus, name: str, index: int | str) -> E.Expr:
 def _settings(problem: Problem) -> dict[str, object]:
     settings: dict[str, object] = {"learning_rate": problem.learning_rate,
                                    "steps": problem.epochs}
-    for name, value in zip(problem.extra["variables"], problem.extra["start"]):
+    spec = problem.spec_of(FunctionSpec)
+    for name, value in zip(spec.variables, spec.start):
         settings[f"start_{name}"] = value
     if problem.carry_decimals is not None:
         settings["carry_decimals"] = problem.carry_decimals
@@ -227,7 +235,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     carry = Carry(problem.carry_decimals)
     optimizer = make_optimizer(problem.optimizer, problem.learning_rate, carry)
     names = list(calc.variables)
-    point = np.array([carry(v) for v in problem.extra["start"]], dtype=float)
+    point = np.array([carry(v) for v in problem.spec_of(FunctionSpec).start], dtype=float)
     limit = problem.epochs if max_steps is None else min(problem.epochs, max_steps)
     yield RunStart(label, names, ["f"], limit, _settings(problem))
     with np.errstate(all="ignore"):
@@ -261,11 +269,18 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
                   diagnostics, stopped, number, limit, problem.epochs, label, finished)
 
 
-def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
+def solve(problem: Problem, label: str, options: RunOptions) -> Solved:
+    """The registry's entry: the header and the run from one derivation of f."""
     calc = calculus(problem)
+    return Solved(*solve_run(problem, label, calc), header_of(problem, calc))
+
+
+def solve_run(problem: Problem, label: str, calc: Calculus | None = None
+              ) -> tuple[Run, list[Diagnostic]]:
+    calc = calc or calculus(problem)
     carry = Carry(problem.carry_decimals)
     optimizer = make_optimizer(problem.optimizer, problem.learning_rate, carry)
-    point = np.array([carry(v) for v in problem.extra["start"]], dtype=float)
+    point = np.array([carry(v) for v in problem.spec_of(FunctionSpec).start], dtype=float)
     diagnostics: list[Diagnostic] = []
     with np.errstate(all="ignore"):
         start_value = evaluate(calc.f, calc.values(point))
@@ -325,7 +340,7 @@ def analyse(problem: Problem, calc: Calculus, last: np.ndarray, label: str,
             ) -> tuple[list[Block], Stability | None, list[Diagnostic]]:
     """The convergence analysis: exact for a quadratic, local (at the last iterate) otherwise."""
     eta = problem.learning_rate
-    start = np.array(problem.extra["start"], dtype=float)
+    start = np.array(problem.spec_of(FunctionSpec).start, dtype=float)
     if calc.quadratic:
         hessian = calc.hessian_at(start)
         return _quadratic(calc, hessian, start, eta, label)
