@@ -13,7 +13,8 @@ from typing import Any
 
 from gdtrace.problem.load import common_args
 from gdtrace.problem.model import Problem, Spec
-from gdtrace.problem.schema import Context, Enum, Field, String, register_model
+from gdtrace.problem.registry import register_model
+from gdtrace.problem.schema import Context, Enum, Field, String
 
 LAYOUTS = ("ml", "numerator", "denominator")  # as gdtrace.derive.LAYOUTS (not imported: light)
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from gdtrace.problem.load import common_args, linear_params, single_target
 from gdtrace.problem.model import Problem, Spec
+from gdtrace.problem.registry import register_model
 from gdtrace.problem.schema import (
     LINEAR_FIELDS,
     Boolean,
@@ -25,7 +26,6 @@ from gdtrace.problem.schema import (
     MapOf,
     Number,
     String,
-    register_model,
 )
 
 if TYPE_CHECKING:

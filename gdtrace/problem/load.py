@@ -19,17 +19,15 @@ import yaml
 from gdtrace.errors import ProblemError
 from gdtrace.problem.model import DEFAULT_LOSS, LOSSES, Dataset, Problem
 from gdtrace.problem.models import import_model_modules
+from gdtrace.problem.registry import MODELS, model_spec, register_model
 from gdtrace.problem.schema import (
     COMMON_FIELDS,
     LINEAR_FIELDS,
-    MODELS,
     Context,
     Enum,
     Field,
     join,
-    model_spec,
     quoted,
-    register_model,
     suggest,
 )
 
@@ -471,7 +469,7 @@ def load_problem_text(text: str, source: str, base_dir: Path | str | None = None
     checked = spec.object.check(raw, "", ctx)
     check_common(checked, ctx)
     if checked.get("vary") is not None:  # the places it names must exist; solve ignores it
-        from gdtrace.variants.rules import check_targets
+        from gdtrace.problem.vary import check_targets
 
         check_targets(raw, checked["vary"], ctx)
     if isinstance(checked.get("dataset"), dict):

@@ -15,6 +15,7 @@ import numpy as np
 from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES
 from gdtrace.problem.load import common_args
 from gdtrace.problem.model import Dataset, Problem, Spec
+from gdtrace.problem.registry import register_model
 from gdtrace.problem.schema import (
     DATASET,
     Boolean,
@@ -29,7 +30,6 @@ from gdtrace.problem.schema import (
     OneOf,
     String,
     join,
-    register_model,
 )
 
 ACTIVATION_NAMES = tuple(ACTIVATIONS)
