@@ -318,8 +318,7 @@ def _solved(loaded: object, max_steps: int | None, symbolic: bool = False) -> ob
     if not symbolic:  # formulas: no steps to run
         check_work(loaded, streaming=False, max_steps=max_steps)  # type: ignore[arg-type]
     loaded, note = capped(loaded, max_steps)  # type: ignore[arg-type]
-    trace = solve_problem(loaded,  # type: ignore[arg-type]
-                          options=RunOptions(symbolic=symbolic, max_steps=max_steps))
+    trace = solve_problem(loaded, options=RunOptions(symbolic=symbolic, max_steps=max_steps))
     if note is not None:
         trace.warnings.append(note)
     return trace

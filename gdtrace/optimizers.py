@@ -26,6 +26,7 @@ lines use the rounded value.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +46,7 @@ from gdtrace.problem.optimizer_config import (  # noqa: F401 (make_config: the n
     make_config,
 )
 from gdtrace.rounding import Carry
-from gdtrace.trace import Formula, Quantity, Role, Value
+from gdtrace.trace import Formula, Link, Quantity, Role, Value
 
 ETA = Sym("eta", "η")
 T = Sym("t", "t")
@@ -305,7 +306,7 @@ class Optimizer:
         return self.config.settings()
 
     # -- steps ----------------------------------------------------------------------------
-    def step(self, slots: list[Slot], values: list[Value], grads: list[Value],
+    def step(self, slots: list[Slot], values: Sequence[Value], grads: Sequence[Value],
              linked: bool = True) -> tuple[list[Quantity], list[Quantity]]:
         """One update of every parameter: (state lines, parameter lines).
 
@@ -342,7 +343,7 @@ class Optimizer:
         out: list[Quantity] = []
         lines = [*result.state_lines, result.param_line]
         for position, line in enumerate(lines):
-            links: dict[str, Quantity] = {}
+            links: dict[str, Link] = {}
             for key in line.operands if linked else ():
                 source = written.get(key) or previous.get(key)
                 if key == slot.symbol.key:
@@ -360,7 +361,7 @@ class Optimizer:
         previous.update({key: q for key, q in written.items() if key != slot.symbol.key})
         return out
 
-    def values(self, names: list[str], values: list[Value], grads: list[Value]
+    def values(self, names: list[str], values: Sequence[Value], grads: Sequence[Value]
                ) -> tuple[list[Value], dict[str, Value]]:
         """One update as numbers: the new parameter values and the state values by key
         (``m.W1`` …), for ``--summary``/``--stream`` of models computed as numbers only."""

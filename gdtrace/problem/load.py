@@ -79,6 +79,8 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             self._plain_tag(node, _MAP_TAG, path)
             return self._mapping(node, path, depth)
+        if not isinstance(node, yaml.ScalarNode):  # the only other kind PyYAML composes
+            raise self.ctx.error(f"unsupported YAML node {type(node).__name__}", path)
         return self._scalar(node, path)
 
     def _plain_tag(self, node: yaml.Node, tag: str, path: str) -> None:
@@ -168,7 +170,8 @@ def parse_yaml(text: str, ctx: Context) -> Any:
                 " file",
                 source=ctx.source, line=line,
             )
-        if isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null":
+        if root is None or (isinstance(root, yaml.ScalarNode)
+                            and root.tag == "tag:yaml.org,2002:null"):
             raise ProblemError("the file is empty", source=ctx.source)
         return _Builder(loader, ctx).build(root)
     except yaml.YAMLError as exc:

@@ -24,7 +24,7 @@ from gdtrace.optimizers import ETA
 from gdtrace.problem.extra_models import ClosedFormSpec
 from gdtrace.problem.model import Problem, Spec
 from gdtrace.solvers import RunOptions, Solved
-from gdtrace.trace import Block, Diagnostic, Formula, Header, Quantity, Role, Run, Table
+from gdtrace.trace import Block, Diagnostic, Formula, Header, Quantity, Role, Run, Table, Value
 
 SHOW_INVERSE_UP_TO = 6  # parameters; beyond that the inverse is not printed
 SHOW_TERMS_UP_TO = 12  # summands in a written-out coefficient line
@@ -224,7 +224,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
 
     # 1. the design matrix and the normal equations
     design_rows: list[list[object]] = [
-        [i + 1] + [float(v) for v in row] + [float(t)]
+        [i + 1, *(float(v) for v in row), float(t)]
         for i, (row, t) in enumerate(zip(result.design, result.y))]
     columns = ["sample"] + list(dataset.features) + (["1 (for b)"] if intercept else []) \
         + [target]
@@ -284,7 +284,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     n = result.y.size
     terms = tuple(E.Ref(E.Sym(f"e{i}", "e", str(i + 1)), f"e{i}") ** 2 for i in range(n))
     e_i = E.Sym("e_i", "e", "i")
-    operands: dict[str, float] = {f"e{i}": float(e) for i, e in enumerate(result.residuals)}
+    operands: dict[str, Value] = {f"e{i}": float(e) for i, e in enumerate(result.residuals)}
     operands["n"] = float(n)
     mse_line = Quantity("mse", Role.LOSS, E.Sym("MSE", "MSE"), result.mse,
                         (1 / N) * E.Sum("i", N, e_i ** 2, terms if n <= SHOW_TERMS_UP_TO else ()),
@@ -306,7 +306,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
             f"(condition number κ = {result.condition:.3g}): about "
             f"{math.log10(result.condition):.0f} of the ~16 significant digits may be lost in "
             "the solve; method: pinv or a larger λ is more reliable", label))
-    final = {n_: float(v) for n_, v in zip(names, result.beta)}
+    final: dict[str, Value] = {n_: float(v) for n_, v in zip(names, result.beta)}
     run = Run(label=label, settings=settings(problem), epochs=[], final=final,
               final_loss=result.mse, param_names=names, blocks=blocks)
     return run, diagnostics
@@ -333,7 +333,7 @@ def _coefficient_lines(result: Fit, ridge: bool) -> list[Quantity]:
                       for k in range(vector.size))
         body = E.Sym("m_jk", f"({inverse_name})", f"{j + 1}{index}") * \
             E.Sym("v_k", vec_name, index)
-        operands = {f"m{k}": float(matrix[j, k]) for k in range(vector.size)}
+        operands: dict[str, Value] = {f"m{k}": float(matrix[j, k]) for k in range(vector.size)}
         operands |= {f"v{k}": float(vector[k]) for k in range(vector.size)}
         lines.append(Quantity(name, Role.PARAM, symbol, float(value),
                               E.Sum(index, E.Num(vector.size), body, terms), operands))
@@ -399,16 +399,16 @@ def _gd_variant(problem: Problem, closed: bool, intercept: bool, learning_rate: 
         return (f"gd, η = {eta:g}, {count} epochs",
                 replace(problem, learning_rate=eta, epochs=count))
     spec = problem.spec_of(ClosedFormSpec)
-    eta = learning_rate or spec.gd_learning_rate
-    count = epochs or spec.gd_epochs
-    if eta is None or count is None:
+    gd_eta = learning_rate or spec.gd_learning_rate
+    gd_count = epochs or spec.gd_epochs
+    if gd_eta is None or gd_count is None:
         raise UsageError("--methods gd needs a learning rate and a number of epochs: add "
                          "learning_rate and epochs to the problem file or give --lr and "
                          "--epochs")
-    linear = replace(problem, model="linear", learning_rate=float(eta), epochs=int(count),
+    linear = replace(problem, model="linear", learning_rate=float(gd_eta), epochs=int(gd_count),
                      update="batch", batch_size=None, loss="half_mse", spec=Spec(),
                      shuffle_seed=None, carry_decimals=None)
-    return f"gd, η = {float(eta):g}, {int(count)} epochs", linear
+    return f"gd, η = {float(gd_eta):g}, {int(gd_count)} epochs", linear
 
 
 def method_runs(variants: list[tuple[str, Problem]]) -> tuple[list[Run], list[Diagnostic]]:

@@ -15,7 +15,7 @@ iterates themselves are watched for divergence.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ from gdtrace.trace import (
     Stability,
     Step,
     Table,
+    Value,
 )
 
 F = E.Sym("f", "f")
@@ -102,7 +103,7 @@ def plain(name: str) -> E.Sym:
     return E.Sym(name, name)
 
 
-def f_of(args: list[E.Expr]) -> E.Expr:
+def f_of(args: Sequence[E.Expr]) -> E.Expr:
     return E.Func("f", tuple(args))
 
 
@@ -303,7 +304,7 @@ def solve_run(problem: Problem, label: str, calc: Calculus | None = None
         final_value = evaluate(calc.f, calc.values(point))
     if not stopped:
         diagnostics.extend(_rising(values, label))
-    final = {name: float(v) for name, v in zip(calc.variables, point)}
+    final: dict[str, Value] = {name: float(v) for name, v in zip(calc.variables, point)}
     blocks, stability, found = analyse(problem, calc, point, label) if optimizer.plain \
         else ([], None, [])  # the analysis is about plain gradient descent
     run = Run(label=label, settings=_settings(problem), epochs=[epoch], final=final,
@@ -434,14 +435,14 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
         if lam_min <= 0:
             diagnostics.append(_no_minimum(lam_min, one_d=False, label=label, eigen=eigen))
             return [Block("Convergence analysis", quantities, tables)], None, diagnostics
-        grad0 = np.array([evaluate(g, calc.values(start)) for g in calc.gradient])
-        x_star = start - np.linalg.solve(hessian, grad0)
-        for name, value in zip(names, x_star):
+        gradient0 = np.array([evaluate(g, calc.values(start)) for g in calc.gradient])
+        minimiser = start - np.linalg.solve(hessian, gradient0)
+        for name, value in zip(names, minimiser):
             quantities.append(Quantity(f"minimiser_{name}", Role.VALUE,
                                        E.Sym(f"star:{name}", f"{name}*"), float(value)))
         quantities.append(Quantity("minimum", Role.VALUE,
                                    f_of([E.Sym(f"star:{n}", f"{n}*") for n in names]),
-                                   evaluate(calc.f, calc.values(x_star))))
+                                   evaluate(calc.f, calc.values(minimiser))))
         limit = 2.0 / lam_max
         factors = 1.0 - eta * eigen
         contraction = float(np.max(np.abs(factors)))
