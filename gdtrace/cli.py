@@ -126,12 +126,12 @@ def tell(message: str) -> None:
 def output_request(fmt: str, requested: str | None, output: str | None,
                    decimals: int | None = None, steps: bool = False, full: bool = False,
                    standalone: bool = False, width: int | None = None, pager: bool = True,
-                   max_steps: int | None = None) -> "OutputRequest":
+                   max_steps: int | None = None, symbolic: bool = False) -> "OutputRequest":
     """The output options of a command, for :mod:`gdtrace.writer`."""
     from gdtrace.writer import OutputRequest
 
     return OutputRequest(fmt, requested, output, decimals, steps, full, standalone, width, pager,
-                         max_steps, notify=tell)
+                         max_steps, symbolic, notify=tell)
 
 
 def parse_list(text: str | None, option: str, convert: Callable[[str], T]) -> list[T]:
@@ -207,12 +207,12 @@ def solve(
         _check_output(output, problem, loaded)
         if symbolic:
             loaded = _symbolic(loaded)
-        if (summary or stream) and loaded.extra.get("symbolic"):
+        if (summary or stream) and _asks_formulas(loaded, symbolic):
             raise UsageError("--summary and --stream follow a training run; --symbolic (or "
                              "symbolic: true) prints formulas")
         write = choose_writer({"summary": summary, "stream": stream}, chosen)
         return write(loaded, output_request(chosen, fmt, output, decimals, steps, full,
-                                            standalone, width, pager, max_steps))
+                                            standalone, width, pager, max_steps, symbolic))
 
     _exit_if_strict(strict, guarded(run))
 
@@ -225,15 +225,19 @@ def _exit_if_strict(strict: bool, warnings: "list[Diagnostic]") -> None:
         raise typer.Exit(1)
 
 
-def _symbolic(loaded: "Problem") -> "Problem":
-    """Ask a network solver for formulas only (``--symbolic``)."""
-    from dataclasses import replace
+def _asks_formulas(loaded: "Problem", symbolic: bool = False) -> bool:
+    """The problem (``symbolic: true``) or the run (``--symbolic``) asks for formulas."""
+    from gdtrace.solvers import RunOptions, asks_formulas
 
+    return asks_formulas(loaded, RunOptions(symbolic=symbolic))
+
+
+def _symbolic(loaded: "Problem") -> "Problem":
+    """``--symbolic`` applies to the network solvers only (it reaches them as RunOptions)."""
     model = loaded.model
     if model not in ("mlp", "network"):
         raise UsageError(f"--symbolic applies to the network models (mlp, network), not {model}")
-    return replace(loaded, extra={**loaded.extra, "symbolic": True})
-
+    return loaded
 
 
 NetworkArg = Annotated[Optional[str], typer.Argument(
@@ -306,7 +310,7 @@ def compare(
         _check_output(output, problem)
         chosen = choose_format(fmt, output)
         loaded = api.load(problem)
-        if loaded.extra.get("symbolic"):
+        if _asks_formulas(loaded):
             raise UsageError("a symbolic (formula-only) problem has no runs to compare; use "
                              "gdtrace solve")
         _check_output(output, problem, loaded)
@@ -678,7 +682,7 @@ def _derive_task(path: str, options: dict[str, str | None]) -> dict[str, str | N
     if loaded.model != "derivative":
         raise UsageError(f"{path}: model {loaded.model} is not a derivation task; "
                          f"solve it with `gdtrace solve {path}`")
-    task = dict(loaded.extra)
+    task = dict(vars(loaded.spec))
     task.update({k: v for k, v in options.items() if v is not None and k != "f"})
     return task
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from gdtrace.errors import UsageError
 from gdtrace.problem.model import Problem
-from gdtrace.problem.network_models import Graph
+from gdtrace.problem.network_models import FormulaSpec, Graph
 from gdtrace.render.printer import NumberFormat
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def draw(problem: Problem, fmt: str = "text", with_pass: bool = True, decimals: 
 
     setup = _setup(problem)
     numbers = _Unknown(decimals)
-    formula_only = problem.extra.get("formula_only", False)  # no numbers: no pass, values "?"
+    formula_only = problem.spec_of(FormulaSpec).formula_only  # no numbers: no pass, values "?"
     values = graph_pass(setup) if with_pass and not formula_only else None
     if fmt == "dot":
         return _dot(problem, setup.graph, values, numbers)

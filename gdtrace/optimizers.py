@@ -26,89 +26,30 @@ lines use the rounded value.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from gdtrace.expr import Expr, Pow, Sym, func
+from gdtrace.problem.optimizer_config import (  # noqa: F401 (make_config: the names, also here)
+    ALPHA,
+    BETA1,
+    BETA2,
+    EPSILON,
+    HYPERS,
+    LABELS,
+    MU,
+    OPTIMIZER_NAMES,
+    Hyper,
+    OptimizerConfig,
+    make_config,
+)
 from gdtrace.rounding import Carry
-from gdtrace.trace import Formula, Quantity, Role, Value
+from gdtrace.trace import Formula, Link, Quantity, Role, Value
 
 ETA = Sym("eta", "η")
 T = Sym("t", "t")
-
-
-@dataclass(frozen=True)
-class Hyper:
-    """One hyper-parameter: its problem-file key (also its operand key), symbol and default.
-
-    ``kind`` is ``"rate"`` for a decay factor in [0, 1) (1 would never forget, and β = 1 makes
-    Adam's bias correction divide by zero) or ``"positive"`` for ε > 0 (ε = 0 divides 0 by 0
-    when a gradient is 0 from the start).
-    """
-
-    key: str
-    symbol: Sym
-    default: float
-    kind: str
-    doc: str
-
-
-MU = Hyper("momentum", Sym("momentum", "μ"), 0.9, "rate", "Momentum factor μ in [0, 1).")
-EPSILON = Hyper("epsilon", Sym("epsilon", "ε"), 1e-8, "positive",
-                "ε > 0 added to the square root in the denominator.")
-ALPHA = Hyper("alpha", Sym("alpha", "α"), 0.99, "rate",
-              "Decay α in [0, 1) of the running mean of squared gradients.")
-BETA1 = Hyper("beta1", Sym("beta1", "β", "1"), 0.9, "rate",
-              "Decay β₁ in [0, 1) of the first-moment estimate m.")
-BETA2 = Hyper("beta2", Sym("beta2", "β", "2"), 0.999, "rate",
-              "Decay β₂ in [0, 1) of the second-moment estimate v.")
-
-HYPERS: dict[str, tuple[Hyper, ...]] = {
-    "sgd": (),
-    "momentum": (MU,),
-    "nesterov": (MU,),
-    "adagrad": (EPSILON,),
-    "rmsprop": (ALPHA, EPSILON),
-    "adam": (BETA1, BETA2, EPSILON),
-}
-"""Optimizer names (the values of ``optimizer:``) and their hyper-parameters, with defaults."""
-
-LABELS = {"sgd": "plain gradient descent", "momentum": "momentum",
-          "nesterov": "Nesterov momentum", "adagrad": "Adagrad", "rmsprop": "RMSprop",
-          "adam": "Adam"}
-
-OPTIMIZER_NAMES: tuple[str, ...] = tuple(HYPERS)
-
-
-@dataclass(frozen=True)
-class OptimizerConfig:
-    """A checked ``optimizer:`` choice: the name and every hyper-parameter (defaults filled)."""
-
-    name: str = "sgd"
-    params: dict[str, float] = field(default_factory=dict)
-
-    def __str__(self) -> str:  # how ``compare`` labels a run: "optimizer = adam"
-        return self.name
-
-    @property
-    def plain(self) -> bool:
-        """True for plain gradient descent, whose output must stay exactly as without it."""
-        return self.name == "sgd"
-
-    def settings(self) -> dict[str, object]:
-        """Run settings: nothing for sgd, else the name and the hyper-parameters."""
-        if self.plain:
-            return {}
-        return {"optimizer": self.name, **self.params}
-
-
-def make_config(name: str, given: dict[str, float] | None = None) -> OptimizerConfig:
-    """A config with the given hyper-parameters and the defaults for the rest (no checking:
-    the problem loader checks names and ranges before calling this)."""
-    given = given or {}
-    return OptimizerConfig(name, {h.key: float(given.get(h.key, h.default))
-                                  for h in HYPERS[name]})
 
 
 # --------------------------------------------------------------------------------- symbols
@@ -365,7 +306,7 @@ class Optimizer:
         return self.config.settings()
 
     # -- steps ----------------------------------------------------------------------------
-    def step(self, slots: list[Slot], values: list[Value], grads: list[Value],
+    def step(self, slots: list[Slot], values: Sequence[Value], grads: Sequence[Value],
              linked: bool = True) -> tuple[list[Quantity], list[Quantity]]:
         """One update of every parameter: (state lines, parameter lines).
 
@@ -402,7 +343,7 @@ class Optimizer:
         out: list[Quantity] = []
         lines = [*result.state_lines, result.param_line]
         for position, line in enumerate(lines):
-            links: dict[str, Quantity] = {}
+            links: dict[str, Link] = {}
             for key in line.operands if linked else ():
                 source = written.get(key) or previous.get(key)
                 if key == slot.symbol.key:
@@ -420,7 +361,7 @@ class Optimizer:
         previous.update({key: q for key, q in written.items() if key != slot.symbol.key})
         return out
 
-    def values(self, names: list[str], values: list[Value], grads: list[Value]
+    def values(self, names: list[str], values: Sequence[Value], grads: Sequence[Value]
                ) -> tuple[list[Value], dict[str, Value]]:
         """One update as numbers: the new parameter values and the state values by key
         (``m.W1`` …), for ``--summary``/``--stream`` of models computed as numbers only."""

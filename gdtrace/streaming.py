@@ -150,8 +150,9 @@ def check_work(problem: Problem, *, streaming: bool, max_steps: int | None,
     An explicit ``--max-steps`` is the user's own limit and is always accepted.
     """
     from gdtrace.errors import UsageError
+    from gdtrace.solvers import asks_formulas
 
-    if max_steps is not None or problem.extra.get("symbolic"):  # formulas: no steps to run
+    if max_steps is not None or asks_formulas(problem):  # formulas: no steps to run
         return
     numbers, work = recorded_numbers(problem)
     steps = planned_steps(problem)
@@ -167,7 +168,7 @@ def check_work(problem: Problem, *, streaming: bool, max_steps: int | None,
 
 def capped(problem: Problem, max_steps: int | None) -> tuple[Problem, Diagnostic | None]:
     """``--max-steps`` for a full trace. Logistic and linear regression stop after exactly N
-    steps (the solver reads ``extra["max_steps"]`` and warns); other models run the whole
+    steps (the solver reads ``RunOptions.max_steps`` and warns); other models run the whole
     epochs that fit in N steps (at least one), with a warning saying so."""
     from dataclasses import replace
 
@@ -175,7 +176,7 @@ def capped(problem: Problem, max_steps: int | None) -> tuple[Problem, Diagnostic
     if max_steps is None or max_steps >= planned:
         return problem, None
     if problem.model in GLM_MODELS:
-        return replace(problem, extra={**problem.extra, "max_steps": max_steps}), None
+        return problem, None  # the caller passes RunOptions(max_steps=…) to the solver
     per_epoch = planned // max(1, problem.epochs)
     epochs = max(1, max_steps // per_epoch)
     note = Diagnostic("max_steps", f"--max-steps {max_steps}: ran {epochs} of {problem.epochs}"
@@ -497,10 +498,10 @@ def replay_events(problem: Problem, label: str = "as written", *, steps: bool = 
                   max_steps: int | None = None, finished: list[RunEnd] | None = None
                   ) -> Iterator[Event]:
     """Models without a fast path: solve normally, then replay the trace as events."""
-    from gdtrace.solvers import solve_runs
+    from gdtrace.solvers import RunOptions, solve_runs
 
     problem, note = capped(problem, max_steps)
-    trace = solve_runs([(label, problem)])
+    trace = solve_runs([(label, problem)], RunOptions(max_steps=max_steps))
     if note is not None:
         trace.warnings.append(note)
     run = trace.runs[0]

@@ -29,7 +29,7 @@ from gdtrace.expr import (
     Text,
 )
 from gdtrace.functions import OutputLoss
-from gdtrace.problem.network_models import Graph, Layer
+from gdtrace.problem.network_models import FormulaSpec, Graph, Layer
 from gdtrace.solvers.network import LOSS, a_sym, activation_of, param_sym, source_sym, z_sym
 from gdtrace.trace import Block, Formula, Quantity, Role, Run
 
@@ -133,7 +133,7 @@ def network_run(problem: Problem, setup: Setup, label: str, settings: dict[str, 
     graph = setup.graph
     params = {p.name: p.value for p in graph.params}
     run = Run(label, settings, [], {}, None, list(params))
-    if problem.extra.get("formula_only") or len(setup.X) == 0:
+    if problem.spec_of(FormulaSpec).formula_only or len(setup.X) == 0:
         return run
     iterations = setup.schedule.iterations
     sample = iterations[0][0] if iterations else 0
@@ -282,7 +282,7 @@ def mlp_run(problem: Problem, setup: MLPSetup, label: str, settings: dict[str, A
     from gdtrace.functions import softmax
 
     run = Run(label, settings, [], {}, None, names)
-    if problem.extra.get("formula_only") or len(setup.X) == 0:
+    if problem.spec_of(FormulaSpec).formula_only or len(setup.X) == 0:
         return run
     group = next(iter(setup.base.groups(None)))
     sample = group[0]

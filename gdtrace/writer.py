@@ -39,12 +39,12 @@ class OutputRequest:
     building a dataclass costs a few milliseconds of every command's start-up.)"""
 
     __slots__ = ("fmt", "requested", "output", "decimals", "steps", "full", "standalone",
-                 "width", "pager", "max_steps", "notify")
+                 "width", "pager", "max_steps", "symbolic", "notify")
 
     def __init__(self, fmt: str, requested: str | None = None, output: str | None = None,
                  decimals: int | None = None, steps: bool = False, full: bool = False,
                  standalone: bool = False, width: int | None = None, pager: bool = True,
-                 max_steps: int | None = None,
+                 max_steps: int | None = None, symbolic: bool = False,
                  notify: Callable[[str], None] = _to_stderr) -> None:
         self.fmt = fmt
         self.requested = requested  # --format as given (None: from -o or the terminal)
@@ -56,6 +56,7 @@ class OutputRequest:
         self.width = width
         self.pager = pager
         self.max_steps = max_steps
+        self.symbolic = symbolic  # --symbolic: a network's formulas instead of its numbers
         self.notify = notify
 
 
@@ -146,14 +147,16 @@ def page(text: str) -> bool:
 # ------------------------------------------------------------------------------- the document
 
 
-def solved(problem: Problem, max_steps: int | None) -> Trace:
+def solved(problem: Problem, max_steps: int | None, symbolic: bool = False) -> Trace:
     """The full trace, after the guard on enormous work (``max_steps`` caps it)."""
+    from gdtrace.solvers import RunOptions
     from gdtrace.solvers import solve as solve_problem
     from gdtrace.streaming import capped, check_work
 
-    check_work(problem, streaming=False, max_steps=max_steps)
+    if not symbolic:  # formulas: no steps to run
+        check_work(problem, streaming=False, max_steps=max_steps)
     problem, note = capped(problem, max_steps)
-    trace = solve_problem(problem)
+    trace = solve_problem(problem, options=RunOptions(symbolic=symbolic, max_steps=max_steps))
     if note is not None:
         trace.warnings.append(note)
     return trace
@@ -184,7 +187,7 @@ def emit(trace: Trace, request: OutputRequest) -> list[Diagnostic]:
 
 def write_document(problem: Problem, request: OutputRequest) -> list[Diagnostic]:
     """The worked solution, whole, in any format."""
-    return emit(solved(problem, request.max_steps), request)
+    return emit(solved(problem, request.max_steps, request.symbolic), request)
 
 
 # ------------------------------------------------------------------ long runs: summary, stream

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from gdtrace.cli import app
 from gdtrace.errors import ProblemError
 from gdtrace.problem import bundled_problems, load_problem, load_problem_text
-from gdtrace.solvers import solve
+from gdtrace.solvers import RunOptions, solve
 from gdtrace.trace import Quantity, Role, Step
 
 REL = 1e-9
@@ -359,8 +359,7 @@ def test_symbolic_network_gradients_are_derived_from_the_nodes() -> None:
     from gdtrace.render import RenderOptions, render
 
     problem = bundled("backprop")
-    problem = type(problem)(**{**problem.__dict__, "extra": {**problem.extra, "symbolic": True}})
-    trace = solve(problem)
+    trace = solve(problem, options=RunOptions(symbolic=True))
     assert trace.runs[0].epochs == []
     text = render(trace, "text", RenderOptions())
     assert "∂L/∂W₁₃ = (−2·(y − a₅))·W₃₅a₃·(1 − a₃)·x₁" in text

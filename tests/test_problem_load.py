@@ -339,16 +339,22 @@ def test_bundled_problems_are_yaml_files():
 
 
 def test_register_model_adds_keys():
-    def build(checked, ctx):
-        from gdtrace.problem.model import Problem
+    from dataclasses import dataclass
 
-        return Problem(**common_args(checked, ctx), extra={"gain": checked["gain"]})
+    from gdtrace.problem.model import Problem, Spec
+
+    @dataclass(frozen=True)
+    class GainSpec(Spec):
+        gain: float
+
+    def build(checked, ctx):
+        return Problem(**common_args(checked, ctx), spec=GainSpec(checked["gain"]))
 
     register_model("toy_test", {"gain": Field(Number(minimum=0), default=1.0),
                                 "learning_rate": None}, build)
     try:
         text = "model: toy_test\ndataset: {columns: [a, y], rows: [[1, 2]]}\nepochs: 1\ngain: 3\n"
-        assert load(text).extra == {"gain": 3.0}
+        assert load(text).spec_of(GainSpec).gain == 3.0
         assert "unknown key 'learning_rate'" in error(text + "learning_rate: 1\n").message
         assert "toy_test" in problem_json_schema()["properties"]["model"]["enum"]
     finally:

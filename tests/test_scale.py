@@ -20,7 +20,7 @@ from gdtrace.errors import UsageError
 from gdtrace.problem import bundled_problems, load_problem, load_problem_text
 from gdtrace.problem.model import Dataset
 from gdtrace.render.json_format import trace_document
-from gdtrace.solvers import solve
+from gdtrace.solvers import RunOptions, solve
 from gdtrace.solvers.glm import run_glm
 from gdtrace.streaming import (
     EpochEnd,
@@ -52,8 +52,9 @@ def exact(value: object) -> str:
     return repr(float(value)) if isinstance(value, (float, np.floating)) else repr(value)
 
 
-def normal_path(problem) -> tuple[list[str], object, list[dict]]:
-    run, diagnostics = run_glm(problem)
+def normal_path(problem, options: RunOptions | None = None
+                ) -> tuple[list[str], object, list[dict]]:
+    run, diagnostics = run_glm(problem, options=options)
     lines = []
     for epoch in run.epochs:
         lines.append(f"epoch {epoch.index} {exact(epoch.loss)}")
@@ -314,8 +315,7 @@ def test_progress_bar_only_in_a_terminal(monkeypatch):
 def test_max_steps_same_in_both_paths(update, limit):
     problem = replace(LOGREG, update=update, epochs=3,
                       batch_size=3 if update == "minibatch" else None)
-    full = replace(problem, extra={**problem.extra, "max_steps": limit})
-    lines, end, diagnostics = normal_path(full)
+    lines, end, diagnostics = normal_path(problem, RunOptions(max_steps=limit))
     events = list(glm_events(problem, max_steps=limit))
     finished = events[-1]
     assert exact([finished.final, finished.final_loss]) == end

@@ -40,7 +40,7 @@ epochs: 1
 
 
 def finite_differences(problem, h: float = 1e-6) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    graph = problem.extra["graph"]
+    graph = problem.spec.graph
     loss = OUTPUT_LOSSES[problem.loss]
     X, Y = problem.dataset.X, problem.dataset.Y
     params = {p.name: p.value for p in graph.params}
@@ -68,7 +68,7 @@ def test_mazur_example_step_one():
 def test_shared_gradients_equal_finite_differences(source):
     problem = (load_problem_text(MAZUR, "mazur.yaml") if source == "mazur"
                else load_problem(bundled_problems()[source]))
-    graph = problem.extra["graph"]
+    graph = problem.spec.graph
     params = {p.name: p.value for p in graph.params}
     _, grads = loss_and_gradients(graph, OUTPUT_LOSSES[problem.loss], params,
                                   problem.dataset.X, problem.dataset.Y)

@@ -176,7 +176,7 @@ class _MatrixEvaluator:
 
 
 def _mlp_samples(problem):  # type: ignore[no-untyped-def]
-    layers = problem.extra["layers"]
+    layers = problem.spec.layers
     X, Y = problem.dataset.X, problem.dataset.Y
     for x, y in zip(X, Y):
         values: dict[str, object] = {"x": x.reshape(1, -1), "t": y.reshape(1, -1)}

@@ -14,13 +14,8 @@ from gdtrace.problem.load import (
     resolve_problem,
 )
 from gdtrace.problem.model import Dataset, Problem
-from gdtrace.problem.schema import (
-    MODELS,
-    Field,
-    ModelSpec,
-    problem_json_schema,
-    register_model,
-)
+from gdtrace.problem.registry import MODELS, ModelSpec, problem_json_schema, register_model
+from gdtrace.problem.schema import Field
 
 __all__ = [
     "MODELS",

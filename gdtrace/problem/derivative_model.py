@@ -8,13 +8,28 @@ the file's line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from gdtrace.problem.load import common_args
-from gdtrace.problem.model import Problem
-from gdtrace.problem.schema import Context, Enum, Field, String, register_model
+from gdtrace.problem.model import Problem, Spec
+from gdtrace.problem.registry import register_model
+from gdtrace.problem.schema import Context, Enum, Field, String
 
 LAYOUTS = ("ml", "numerator", "denominator")  # as gdtrace.derive.LAYOUTS (not imported: light)
+
+
+
+@dataclass(frozen=True)
+class DerivativeSpec(Spec):
+    """A derivation task: f, the variable, and the optional claim, shapes and layout."""
+
+    f: str
+    wrt: str
+    claim: str | None = None
+    shape: str | None = None
+    layout: str = "ml"
+
 
 _NO_TRAINING: dict[str, Field | None] = {
     key: None for key in ("dataset", "learning_rate", "lambda", "epochs", "update",
@@ -49,8 +64,9 @@ def _check_expressions(checked: dict[str, Any], ctx: Context) -> None:
 def _build_derivative(checked: dict[str, Any], ctx: Context) -> Problem:
     _check_expressions(checked, ctx)
     args = common_args(checked, ctx)
-    return Problem(**args, extra={key: checked.get(key)
-                                  for key in ("f", "wrt", "claim", "shape", "layout")})
+    spec = DerivativeSpec(checked["f"], checked["wrt"], checked.get("claim"),
+                          checked.get("shape"), checked.get("layout") or "ml")
+    return Problem(**args, spec=spec)
 
 
 register_model(

@@ -1,18 +1,21 @@
 """Problem keys for ``ridge``, ``ols`` (closed form), ``function`` and ``perceptron``.
 
 Each model says which common keys it uses (``None`` removes one) and builds a
-:class:`~gdtrace.problem.model.Problem` whose ``extra`` holds what its solver needs.
+:class:`~gdtrace.problem.model.Problem` whose ``spec`` (a frozen data class below) holds what
+its solver needs.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gdtrace.problem.load import _single_target, common_args, linear_params
-from gdtrace.problem.model import Problem
+from gdtrace.problem.load import common_args, linear_params, single_target
+from gdtrace.problem.model import Problem, Spec
+from gdtrace.problem.registry import register_model
 from gdtrace.problem.schema import (
     LINEAR_FIELDS,
     Boolean,
@@ -23,10 +26,40 @@ from gdtrace.problem.schema import (
     MapOf,
     Number,
     String,
-    register_model,
 )
 
+if TYPE_CHECKING:
+    from gdtrace.expr import Expr
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ClosedFormSpec(Spec):
+    """``ridge``/``ols``: how β is computed, and the settings of ``compare --methods gd``
+    (None when the file gives none: the closed form itself takes no steps)."""
+
+    fit_intercept: bool = True
+    method: str = "normal"  # normal: the normal equations; pinv: the pseudo-inverse
+    gd_learning_rate: float | None = None
+    gd_epochs: int | None = None
+
+
+@dataclass(frozen=True)
+class FunctionSpec(Spec):
+    """``function``: f as parsed, as written, its variables in order and the start point."""
+
+    f: Expr
+    f_text: str
+    variables: tuple[str, ...]
+    start: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class PerceptronSpec(Spec):
+    """``perceptron``: whether the targets are -1/1 (signed) or 0/1."""
+
+    signed: bool = False
 
 # ------------------------------------------------------------------------------- closed form
 
@@ -53,18 +86,17 @@ _CLOSED_FORM_FIELDS: dict[str, Field | None] = {
 
 def _build_closed_form(checked: dict[str, Any], ctx: Context) -> Problem:
     dataset = checked["dataset"]
-    _single_target(dataset, checked["model"], ctx)
+    single_target(dataset, checked["model"], ctx)
     args = common_args(checked, ctx)
     args["lam"] = float(checked.get("lambda") or 0.0)
-    # learning_rate/epochs only configure `compare --methods gd` (kept in extra): the closed
-    # form itself takes no steps
+    # learning_rate/epochs only configure `compare --methods gd` (ClosedFormSpec): the closed
+    # form itself takes no steps, and its one "epoch" keeps it from looking like a long run
     args.pop("learning_rate", None)
     args.pop("epochs", None)
     names, weights, bias = linear_params(checked, dataset, ctx)
-    extra = {"fit_intercept": bool(checked["fit_intercept"]), "method": checked["method"],
-             "gd_learning_rate": checked.get("learning_rate"),
-             "gd_epochs": checked.get("epochs")}
-    return Problem(**args, weight_names=names, weights=weights, bias=bias, extra=extra)
+    spec = ClosedFormSpec(bool(checked["fit_intercept"]), checked["method"],
+                          checked.get("learning_rate"), checked.get("epochs"))
+    return Problem(**args, weight_names=names, weights=weights, bias=bias, spec=spec)
 
 
 register_model(
@@ -114,9 +146,8 @@ def _build_function(checked: dict[str, Any], ctx: Context) -> Problem:
         raise ctx.error(str(error), "f") from None
     args = common_args(checked, ctx)
     args["epochs"] = count
-    return Problem(**args, extra={"f": tree, "f_text": checked["f"],
-                                  "variables": list(start),
-                                  "start": [float(v) for v in start.values()]})
+    spec = FunctionSpec(tree, checked["f"], tuple(start), tuple(float(v) for v in start.values()))
+    return Problem(**args, spec=spec)
 
 
 def _derivable(tree: Any, variables: list[str]) -> None:
@@ -155,7 +186,7 @@ register_model(
 
 def _build_perceptron(checked: dict[str, Any], ctx: Context) -> Problem:
     dataset = checked["dataset"]
-    _single_target(dataset, "perceptron", ctx)
+    single_target(dataset, "perceptron", ctx)
     y = dataset.Y[:, 0]
     labels = set(np.unique(y).tolist())
     if not (labels <= {0.0, 1.0} or labels <= {-1.0, 1.0}):
@@ -163,9 +194,8 @@ def _build_perceptron(checked: dict[str, Any], ctx: Context) -> Problem:
         raise ctx.error(f"perceptron targets must be 0/1 or -1/1, got {bad:g}", "dataset")
     names, weights, bias = linear_params(checked, dataset, ctx)
     args = common_args(checked, ctx)
-    signed = -1.0 in labels
     return Problem(**args, weight_names=names, weights=weights, bias=bias,
-                   extra={"signed": signed})
+                   spec=PerceptronSpec(signed=-1.0 in labels))
 
 
 register_model(

@@ -19,17 +19,15 @@ import yaml
 from gdtrace.errors import ProblemError
 from gdtrace.problem.model import DEFAULT_LOSS, LOSSES, Dataset, Problem
 from gdtrace.problem.models import import_model_modules
+from gdtrace.problem.registry import MODELS, model_spec, register_model
 from gdtrace.problem.schema import (
     COMMON_FIELDS,
     LINEAR_FIELDS,
-    MODELS,
     Context,
     Enum,
     Field,
     join,
-    model_spec,
     quoted,
-    register_model,
     suggest,
 )
 
@@ -81,6 +79,8 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             self._plain_tag(node, _MAP_TAG, path)
             return self._mapping(node, path, depth)
+        if not isinstance(node, yaml.ScalarNode):  # the only other kind PyYAML composes
+            raise self.ctx.error(f"unsupported YAML node {type(node).__name__}", path)
         return self._scalar(node, path)
 
     def _plain_tag(self, node: yaml.Node, tag: str, path: str) -> None:
@@ -170,7 +170,8 @@ def parse_yaml(text: str, ctx: Context) -> Any:
                 " file",
                 source=ctx.source, line=line,
             )
-        if isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null":
+        if root is None or (isinstance(root, yaml.ScalarNode)
+                            and root.tag == "tag:yaml.org,2002:null"):
             raise ProblemError("the file is empty", source=ctx.source)
         return _Builder(loader, ctx).build(root)
     except yaml.YAMLError as exc:
@@ -400,7 +401,8 @@ def linear_params(
     return names, values, float(checked.get("bias") or 0.0)
 
 
-def _single_target(dataset: Dataset, model: str, ctx: Context) -> None:
+def single_target(dataset: Dataset, model: str, ctx: Context) -> None:
+    """Refuse a data set with several target columns for a model that predicts one."""
     if len(dataset.targets) != 1:
         raise ctx.error(
             f"{model} uses one target column, got {len(dataset.targets)}"
@@ -412,7 +414,7 @@ def _single_target(dataset: Dataset, model: str, ctx: Context) -> None:
 def _build_single_layer(checked: dict[str, Any], ctx: Context) -> Problem:
     dataset = checked["dataset"]
     model = checked["model"]
-    _single_target(dataset, model, ctx)
+    single_target(dataset, model, ctx)
     if model == "logistic":
         bad = np.flatnonzero((dataset.Y[:, 0] < 0) | (dataset.Y[:, 0] > 1))
         if bad.size:
@@ -470,7 +472,7 @@ def load_problem_text(text: str, source: str, base_dir: Path | str | None = None
     checked = spec.object.check(raw, "", ctx)
     check_common(checked, ctx)
     if checked.get("vary") is not None:  # the places it names must exist; solve ignores it
-        from gdtrace.variants.rules import check_targets
+        from gdtrace.problem.vary import check_targets
 
         check_targets(raw, checked["vary"], ctx)
     if isinstance(checked.get("dataset"), dict):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from gdtrace.optimizers import OptimizerConfig
+from gdtrace.problem.optimizer_config import OptimizerConfig
 
 UPDATES = ("sgd", "batch", "minibatch")
 LOSSES = {"logistic": ("log", "mse"), "linear": ("mse", "half_mse", "sse", "half_sse")}
@@ -30,8 +30,19 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class Spec:
+    """What one model needs beyond the keys every model shares (a network's graph, a closed
+    form's method …): each model's loader builds its own frozen subclass, and its solver reads
+    it with :meth:`Problem.spec_of`. Logistic and linear regression need nothing more: ``Spec()``.
+    """
+
+
+SpecT = TypeVar("SpecT", bound=Spec)
+
+
+@dataclass(frozen=True)
 class Problem:
-    """Everything a solver needs, already checked; ``extra`` holds model-specific keys."""
+    """Everything a solver needs, already checked; ``spec`` holds the model's own settings."""
 
     source: str  # path as the user gave it, or the bundled name
     title: str
@@ -49,8 +60,16 @@ class Problem:
     carry_decimals: int | None = None
     shuffle_seed: int | None = None
     threshold: float = 0.5
-    extra: dict[str, Any] = field(default_factory=dict)
+    spec: Spec = field(default_factory=Spec)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)  # sgd unless asked
+
+    def spec_of(self, kind: type[SpecT]) -> SpecT:
+        """The model's own settings as the type its solver expects (a TypeError, not a wrong
+        attribute deep in a solver, when a problem reaches the wrong solver)."""
+        if not isinstance(self.spec, kind):
+            raise TypeError(f"a {self.model} problem has no {kind.__name__} "
+                            f"(it has {type(self.spec).__name__})")
+        return self.spec
 
     def samples_per_update(self) -> int:
         """Samples in one update: 1 for SGD, all for batch, ``batch_size`` (at most all) for

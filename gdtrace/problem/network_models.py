@@ -1,6 +1,7 @@
 """Problem keys of the two network models: ``mlp`` (layers of matrices) and ``network``
 (named nodes joined by named weights). Everything the YAML says about a network is checked
-here and handed to the solvers as the plain data classes below (in ``Problem.extra``).
+here and handed to the solvers as the plain data classes below, in a :class:`NetworkSpec` or
+:class:`MlpSpec` (``Problem.spec``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import numpy as np
 
 from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES
 from gdtrace.problem.load import common_args
-from gdtrace.problem.model import Dataset, Problem
+from gdtrace.problem.model import Dataset, Problem, Spec
+from gdtrace.problem.registry import register_model
 from gdtrace.problem.schema import (
     DATASET,
     Boolean,
@@ -28,7 +30,6 @@ from gdtrace.problem.schema import (
     OneOf,
     String,
     join,
-    register_model,
 )
 
 ACTIVATION_NAMES = tuple(ACTIVATIONS)
@@ -94,6 +95,33 @@ class Schedule:
 
     iterations: tuple[tuple[int, ...], ...] | None  # 0-based sample indices per step
     round_between: int | None
+
+
+@dataclass(frozen=True)
+class FormulaSpec(Spec):
+    """What both network models may ask instead of a training run: ``symbolic`` prints the
+    general gradient formulas (``symbolic: true``, or ``--symbolic`` with numbers left out),
+    ``formula_only`` says there are no numbers to put in them."""
+
+    symbolic: bool = False
+    formula_only: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSpec(FormulaSpec):
+    """A ``network`` problem: its checked graph and step schedule."""
+
+    graph: Graph
+    schedule: Schedule
+
+
+@dataclass(frozen=True, kw_only=True)
+class MlpSpec(FormulaSpec):
+    """An ``mlp`` problem: its layers, step schedule and how the worked lines are laid out."""
+
+    layers: tuple[Layer, ...]
+    schedule: Schedule
+    worked: str = "vectors"  # vectors: row vectors per layer; units: unit by unit
 
 
 NAME = OneOf(String(min_length=1), Integer())
@@ -260,87 +288,116 @@ def build_network(checked: dict[str, Any], ctx: Context) -> Problem:
     dataset = checked.get("dataset")
     inputs = tuple(dataset.features) if dataset is not None else _edge_inputs(checked["nodes"])
     no_weights = checked.get("weights") is None
-    raw_weights: dict[str, Any] = checked.get("weights") or {}
-    params: dict[str, Param] = {}
-    for name, given in raw_weights.items():
-        if isinstance(given, dict):
-            params[name] = Param(name, float(given["value"]), bool(given["trainable"]))
-        else:
-            params[name] = Param(name, float(given))
-    nodes: list[Node] = []
-    known = set(inputs)
-    used: set[str] = set()
-    for i, raw in enumerate(checked["nodes"]):
-        path = join("nodes", i)
-        name = _name(raw["name"])
-        if name in known:
-            raise ctx.error(f"node name {name!r} is already used (by an input or a node)",
-                            join(path, "name"))
-        edges = []
-        for weight, source in raw["edges"].items():
-            source = _name(source)
-            if source not in known:
-                raise ctx.error(f"edge {weight} comes from {source!r}, which is neither an input "
-                                f"({', '.join(inputs)}) nor an earlier node",
-                                join(join(path, "edges"), weight))
-            if weight not in params and no_weights:
-                params[weight] = Param(weight, math.nan)
-            if weight not in params:
-                raise ctx.error(f"weight {weight} has no initial value in `weights`",
-                                join(join(path, "edges"), weight))
-            used.add(weight)  # a weight on several edges is shared (tied): Σ over its uses
-            edges.append(Edge(weight, source))
-        bias = raw.get("bias")
-        bias_name: str | None = None
-        if isinstance(bias, str):
-            if bias not in params and no_weights:
-                params[bias] = Param(bias, math.nan)
-            if bias not in params:
-                raise ctx.error(f"bias {bias} has no initial value in `weights`",
-                                join(path, "bias"))
-            bias_name = bias
-        elif bias is not None:
-            bias_name = f"b{name}"
-            if bias_name in params:
-                raise ctx.error(f"{bias_name} is both a weight and node {name}'s bias",
-                                join(path, "bias"))
-            params[bias_name] = Param(bias_name, float(bias))
-        if bias_name is not None:
-            used.add(bias_name)  # a named bias may be shared by several nodes
-        nodes.append(Node(name, raw["activation"], tuple(edges), bias_name, raw["slope"]))
-        known.add(name)
-    unused = [p for p in params if p not in used]
-    if unused:
-        raise ctx.error(f"{', '.join(unused)} in `weights` is not used by any edge or bias",
-                        join("weights", unused[0]))
-    outputs = tuple(_name(o) for o in (checked.get("outputs") or [nodes[-1].name]))
-    names = [n.name for n in nodes]
-    for i, out in enumerate(outputs):
-        if out not in names:
-            raise ctx.error(f"output {out!r} is not a node", join("outputs", i))
+    params = _given_params(checked.get("weights") or {})
+    nodes = _nodes(checked["nodes"], inputs, params, no_weights, ctx)
+    outputs = _outputs(checked, nodes, ctx)
     if dataset is None:
         dataset = placeholder_dataset(inputs, target_names(len(outputs)))
     if len(outputs) != len(dataset.targets):
         raise ctx.error(f"{len(outputs)} output node(s) but {len(dataset.targets)} target "
                         f"column(s) ({', '.join(dataset.targets)})", "outputs")
-    soft = [n for n in nodes if n.activation == "softmax"]
-    if soft:
-        if any(n.name not in outputs for n in soft) or any(
-                nodes.index(n) < len(nodes) - len(soft) for n in soft):
-            raise ctx.error("softmax nodes must be output nodes listed last", "nodes")
-        if any(e.source in {n.name for n in soft} for n in nodes for e in n.edges):
-            raise ctx.error("a softmax node cannot feed another node", "nodes")
+    _check_softmax_nodes(nodes, outputs, ctx)
     loss = checked["loss"]
     _check_loss(loss, [next(n for n in nodes if n.name == o).activation for o in outputs], ctx,
                 "loss")
     _check_targets(loss, dataset.Y, ctx)
     ordered = tuple(params[p] for p in _param_order(nodes))
     graph = Graph(inputs, tuple(nodes), outputs, tuple(dataset.targets), ordered)
-    extra = {"graph": graph, "schedule": _schedule(checked, dataset.n, ctx),
-             **_formula_extra(checked, formula_only, dataset.n == 0 or no_weights)}
+    spec = NetworkSpec(**_formula_flags(checked, formula_only, dataset.n == 0 or no_weights),
+                       graph=graph, schedule=_schedule(checked, dataset.n, ctx))
     return Problem(**{**common_args(checked, ctx), "dataset": dataset},
                    weight_names=[p.name for p in ordered], weights=[p.value for p in ordered],
-                   extra=extra)
+                   spec=spec)
+
+
+def _given_params(raw_weights: dict[str, Any]) -> dict[str, Param]:
+    """``weights:`` as parameters: a number, or {value, trainable}."""
+    params: dict[str, Param] = {}
+    for name, given in raw_weights.items():
+        if isinstance(given, dict):
+            params[name] = Param(name, float(given["value"]), bool(given["trainable"]))
+        else:
+            params[name] = Param(name, float(given))
+    return params
+
+
+def _nodes(raw_nodes: list[dict[str, Any]], inputs: tuple[str, ...], params: dict[str, Param],
+           no_weights: bool, ctx: Context) -> list[Node]:
+    """The nodes in order, each source known before it is used; ``params`` gains the biases
+    written as numbers (and, without weights, every parameter as nan)."""
+    nodes: list[Node] = []
+    known = set(inputs)
+    used: set[str] = set()
+    for i, raw in enumerate(raw_nodes):
+        path = join("nodes", i)
+        name = _name(raw["name"])
+        if name in known:
+            raise ctx.error(f"node name {name!r} is already used (by an input or a node)",
+                            join(path, "name"))
+        edges = tuple(_edge(weight, _name(source), known, inputs, params, no_weights, ctx,
+                            join(join(path, "edges"), weight))
+                      for weight, source in raw["edges"].items())
+        used.update(e.weight for e in edges)  # a weight on several edges is shared: Σ over uses
+        bias_name = _bias(raw.get("bias"), name, params, no_weights, ctx, join(path, "bias"))
+        if bias_name is not None:
+            used.add(bias_name)  # a named bias may be shared by several nodes
+        nodes.append(Node(name, raw["activation"], edges, bias_name, raw["slope"]))
+        known.add(name)
+    unused = [p for p in params if p not in used]
+    if unused:
+        raise ctx.error(f"{', '.join(unused)} in `weights` is not used by any edge or bias",
+                        join("weights", unused[0]))
+    return nodes
+
+
+def _edge(weight: str, source: str, known: set[str], inputs: tuple[str, ...],
+          params: dict[str, Param], no_weights: bool, ctx: Context, path: str) -> Edge:
+    if source not in known:
+        raise ctx.error(f"edge {weight} comes from {source!r}, which is neither an input "
+                        f"({', '.join(inputs)}) nor an earlier node", path)
+    if weight not in params and no_weights:
+        params[weight] = Param(weight, math.nan)
+    if weight not in params:
+        raise ctx.error(f"weight {weight} has no initial value in `weights`", path)
+    return Edge(weight, source)
+
+
+def _bias(bias: float | str | None, node: str, params: dict[str, Param], no_weights: bool,
+          ctx: Context, path: str) -> str | None:
+    """The name of a node's bias parameter: a name from `weights`, or b<node> for a number."""
+    if bias is None:
+        return None
+    if isinstance(bias, str):
+        if bias not in params and no_weights:
+            params[bias] = Param(bias, math.nan)
+        if bias not in params:
+            raise ctx.error(f"bias {bias} has no initial value in `weights`", path)
+        return bias
+    name = f"b{node}"
+    if name in params:
+        raise ctx.error(f"{name} is both a weight and node {node}'s bias", path)
+    params[name] = Param(name, float(bias))
+    return name
+
+
+def _outputs(checked: dict[str, Any], nodes: list[Node], ctx: Context) -> tuple[str, ...]:
+    outputs = tuple(_name(o) for o in (checked.get("outputs") or [nodes[-1].name]))
+    names = [n.name for n in nodes]
+    for i, out in enumerate(outputs):
+        if out not in names:
+            raise ctx.error(f"output {out!r} is not a node", join("outputs", i))
+    return outputs
+
+
+def _check_softmax_nodes(nodes: list[Node], outputs: tuple[str, ...], ctx: Context) -> None:
+    soft = [n for n in nodes if n.activation == "softmax"]
+    if not soft:
+        return
+    if any(n.name not in outputs for n in soft) or any(
+            nodes.index(n) < len(nodes) - len(soft) for n in soft):
+        raise ctx.error("softmax nodes must be output nodes listed last", "nodes")
+    if any(e.source in {n.name for n in soft} for n in nodes for e in n.edges):
+        raise ctx.error("a softmax node cannot feed another node", "nodes")
 
 
 def _edge_inputs(raw_nodes: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -355,13 +412,12 @@ def _edge_inputs(raw_nodes: list[dict[str, Any]]) -> tuple[str, ...]:
     return tuple(inputs)
 
 
-def _formula_extra(checked: dict[str, Any], formula_only: bool, missing: bool
-                   ) -> dict[str, Any]:
+def _formula_flags(checked: dict[str, Any], formula_only: bool, missing: bool
+                   ) -> dict[str, bool]:
     """``symbolic``: print formulas; ``formula_only``: there are no numbers to put in them."""
-    if not formula_only:
+    if not formula_only or not (checked.get("symbolic") or missing):
         return {}
-    return {"symbolic": True, "formula_only": missing} if (checked.get("symbolic") or missing) \
-        else {}
+    return {"symbolic": True, "formula_only": missing}
 
 
 def _param_order(nodes: list[Node]) -> list[str]:
@@ -384,60 +440,11 @@ def build_mlp(checked: dict[str, Any], ctx: Context) -> Problem:
     formula_only = formula_only_allowed(checked, ctx, NUMBERS)
     dataset = checked.get("dataset")
     no_weights = any(raw.get("weights") is None for raw in checked["layers"])
-    if dataset is not None:
-        fan_in = len(dataset.features)
-    elif checked.get("inputs") is not None:
-        fan_in = checked["inputs"]
-    elif checked["layers"][0].get("weights") is not None:
-        fan_in = len(checked["layers"][0]["weights"])  # rows (a flat list: one per input)
-    else:
-        raise ctx.error("missing required key 'inputs' (the number of inputs, when there is no "
-                        "data set and the first layer gives units instead of weights)", "inputs")
+    fan_in = _fan_in(checked, dataset, ctx)
     layers: list[Layer] = []
     for i, raw in enumerate(checked["layers"]):
-        path = join("layers", i)
-        rows = raw.get("weights")
-        if rows is None:
-            if not formula_only or raw.get("units") is None:
-                raise ctx.error("missing required key 'weights'" + (
-                    " (or `units` with `symbolic: true`)" if formula_only else ""),
-                    join(path, "weights"))
-            matrix = np.full((fan_in, raw["units"]), math.nan)
-        elif all(isinstance(r, float) for r in rows):
-            matrix = np.array(rows, dtype=float).reshape(-1, 1)
-        elif all(isinstance(r, list) for r in rows):
-            widths = {len(r) for r in rows}
-            if len(widths) != 1:
-                raise ctx.error("every row of weights needs the same number of units",
-                                join(path, "weights"))
-            matrix = np.array(rows, dtype=float)
-        else:
-            raise ctx.error("weights: either a list of rows or a flat list (one unit)",
-                            join(path, "weights"))
-        if raw.get("units") is not None and raw.get("weights") is not None \
-                and raw["units"] != matrix.shape[1]:
-            raise ctx.error(f"units is {raw['units']} but the weights have {matrix.shape[1]} "
-                            "columns", join(path, "units"))
-        if matrix.shape[0] != fan_in:
-            what = f"{fan_in} inputs" if i == 0 else \
-                f"{fan_in} units in layer {i}"
-            raise ctx.error(f"weights have {matrix.shape[0]} rows but the layer gets {fan_in} "
-                            f"inputs ({what}); row i = input i", join(path, "weights"))
-        units = matrix.shape[1]
-        bias = raw.get("bias")
-        if bias is None:
-            vector = np.full(units, math.nan) if rows is None else np.zeros(units)
-        elif isinstance(bias, float):
-            vector = np.full(units, bias) if units == 1 else None
-            if vector is None:
-                raise ctx.error(f"bias: give {units} numbers, one per unit", join(path, "bias"))
-        else:
-            vector = np.array(bias, dtype=float)
-        if vector.shape != (units,):
-            raise ctx.error(f"bias has {vector.size} numbers but the layer has {units} units",
-                            join(path, "bias"))
-        layers.append(Layer(matrix, vector, raw["activation"], raw["slope"], raw["trainable"]))
-        fan_in = units
+        layers.append(_layer(raw, join("layers", i), fan_in, i, formula_only, ctx))
+        fan_in = layers[-1].weights.shape[1]
     if dataset is None:
         features = tuple(f"x{k}" for k in range(1, layers[0].weights.shape[0] + 1))
         dataset = placeholder_dataset(features, target_names(fan_in))
@@ -452,12 +459,76 @@ def build_mlp(checked: dict[str, Any], ctx: Context) -> Problem:
     loss = checked["loss"]
     _check_loss(loss, [layers[-1].activation], ctx, "loss")
     _check_targets(loss, dataset.Y, ctx)
-    extra = {"layers": tuple(layers), "schedule": _schedule(checked, dataset.n, ctx),
-             "worked": checked["worked"],
-             **_formula_extra(checked, formula_only, dataset.n == 0 or no_weights)}
+    spec = MlpSpec(**_formula_flags(checked, formula_only, dataset.n == 0 or no_weights),
+                   layers=tuple(layers), schedule=_schedule(checked, dataset.n, ctx),
+                   worked=checked["worked"])
     names = [f"{kind}{i + 1}" for i in range(len(layers)) for kind in ("W", "b")]
     return Problem(**{**common_args(checked, ctx), "dataset": dataset}, weight_names=names,
-                   extra=extra)
+                   spec=spec)
+
+
+def _fan_in(checked: dict[str, Any], dataset: Dataset | None, ctx: Context) -> int:
+    """The first layer's inputs: the features, ``inputs``, or the first weight matrix's rows."""
+    if dataset is not None:
+        return len(dataset.features)
+    if checked.get("inputs") is not None:
+        return int(checked["inputs"])
+    if checked["layers"][0].get("weights") is not None:
+        return len(checked["layers"][0]["weights"])  # rows (a flat list: one per input)
+    raise ctx.error("missing required key 'inputs' (the number of inputs, when there is no "
+                    "data set and the first layer gives units instead of weights)", "inputs")
+
+
+def _layer(raw: dict[str, Any], path: str, fan_in: int, index: int, formula_only: bool,
+           ctx: Context) -> Layer:
+    matrix = _layer_weights(raw, path, fan_in, formula_only, ctx)
+    if raw.get("units") is not None and raw.get("weights") is not None \
+            and raw["units"] != matrix.shape[1]:
+        raise ctx.error(f"units is {raw['units']} but the weights have {matrix.shape[1]} "
+                        "columns", join(path, "units"))
+    if matrix.shape[0] != fan_in:
+        what = f"{fan_in} inputs" if index == 0 else f"{fan_in} units in layer {index}"
+        raise ctx.error(f"weights have {matrix.shape[0]} rows but the layer gets {fan_in} "
+                        f"inputs ({what}); row i = input i", join(path, "weights"))
+    vector = _layer_bias(raw, matrix.shape[1], path, ctx)
+    return Layer(matrix, vector, raw["activation"], raw["slope"], raw["trainable"])
+
+
+def _layer_weights(raw: dict[str, Any], path: str, fan_in: int, formula_only: bool,
+                   ctx: Context) -> np.ndarray:
+    """W as a matrix: rows, a flat list (one unit), or nan of ``units`` columns (formulas)."""
+    rows = raw.get("weights")
+    if rows is None:
+        if not formula_only or raw.get("units") is None:
+            raise ctx.error("missing required key 'weights'" + (
+                " (or `units` with `symbolic: true`)" if formula_only else ""),
+                join(path, "weights"))
+        return np.full((fan_in, raw["units"]), math.nan)
+    if all(isinstance(r, float) for r in rows):
+        return np.array(rows, dtype=float).reshape(-1, 1)
+    if all(isinstance(r, list) for r in rows):
+        if len({len(r) for r in rows}) != 1:
+            raise ctx.error("every row of weights needs the same number of units",
+                            join(path, "weights"))
+        return np.array(rows, dtype=float)
+    raise ctx.error("weights: either a list of rows or a flat list (one unit)",
+                    join(path, "weights"))
+
+
+def _layer_bias(raw: dict[str, Any], units: int, path: str, ctx: Context) -> np.ndarray:
+    """b: one number per unit (default 0; nan when the weights are left out too)."""
+    bias = raw.get("bias")
+    if bias is None:
+        return np.full(units, math.nan) if raw.get("weights") is None else np.zeros(units)
+    if isinstance(bias, float):
+        if units != 1:
+            raise ctx.error(f"bias: give {units} numbers, one per unit", join(path, "bias"))
+        return np.full(units, bias)
+    vector = np.array(bias, dtype=float)
+    if vector.shape != (units,):
+        raise ctx.error(f"bias has {vector.size} numbers but the layer has {units} units",
+                        join(path, "bias"))
+    return vector
 
 
 register_model("network", NETWORK_FIELDS, build_network, label="Neural network",

@@ -4,8 +4,8 @@ Each type checks a plain Python value (already read from YAML) and raises a
 :class:`~gdtrace.errors.ProblemError` that names the field path and line, and can describe itself
 as JSON Schema (draft 2020-12), so ``gdtrace schema`` and the validator never disagree.
 
-Models register their own keys with :func:`register_model`; the keys every model shares live in
-:data:`COMMON_FIELDS`.
+The keys every model shares live in :data:`COMMON_FIELDS`; models register their own with
+:func:`gdtrace.problem.registry.register_model`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from gdtrace.errors import ProblemError
-from gdtrace.optimizers import HYPERS, LABELS, OPTIMIZER_NAMES, Hyper, OptimizerConfig, make_config
-from gdtrace.problem.model import UPDATES, Problem
+from gdtrace.problem.model import UPDATES
+from gdtrace.problem.optimizer_config import (
+    HYPERS,
+    LABELS,
+    OPTIMIZER_NAMES,
+    Hyper,
+    OptimizerConfig,
+    make_config,
+)
 
 JSON_SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -461,8 +468,9 @@ def _hyper_type(hyper: Hyper) -> Type:
 class OptimizerChoice(Type):
     """``optimizer:`` as a name (``adam``) or a mapping (``{name: adam, beta1: 0.8}``).
 
-    Checks into an :class:`~gdtrace.optimizers.OptimizerConfig` with every hyper-parameter
-    filled in; a key the named optimizer does not have is an error naming the valid ones.
+    Checks into an :class:`~gdtrace.problem.optimizer_config.OptimizerConfig` with every
+    hyper-parameter filled in; a key the named optimizer does not have is an error naming the
+    valid ones.
     """
 
     kind = "an optimizer name or a mapping with a name"
@@ -578,85 +586,3 @@ LINEAR_FIELDS: dict[str, Field] = {
     "bias": Field(Number(), default=0.0, doc="Initial bias b."),
 }
 """The ``weights``/``bias`` keys shared by single-layer models (logistic, linear, perceptron…)."""
-
-
-# ------------------------------------------------------------------------------------ registry
-
-Build = Callable[[dict[str, Any], Context], Problem]
-
-
-@dataclass
-class ModelSpec:
-    """A registered model: its full key set (common + own) and how to make a Problem from it."""
-
-    name: str
-    object: Object
-    build: Build
-    label: str
-
-
-MODELS: dict[str, ModelSpec] = {}
-
-
-def register_model(
-    name: str,
-    fields: dict[str, Field | None],
-    build: Build,
-    *,
-    label: str | None = None,
-    doc: str = "",
-    json_extra: dict[str, Any] | None = None,
-) -> ModelSpec:
-    """Add a model. ``fields`` adds to (or, same name, replaces) :data:`COMMON_FIELDS`;
-    a ``None`` value removes a common key (a closed-form model drops ``learning_rate``).
-
-    ``build(checked, ctx)`` gets the checked values with defaults filled in; ``checked["dataset"]``
-    is already a :class:`~gdtrace.problem.model.Dataset` (or None).
-    """
-    merged: dict[str, Field | None] = {**COMMON_FIELDS, **fields}
-    merged["model"] = Field(Enum([name]), required=True, doc="Which model the problem uses.")
-    keys = {k: f for k, f in merged.items() if f is not None}
-    from gdtrace.problem.vary import VARY_FIELD  # here: it is built from this module's types
-
-    keys["vary"] = VARY_FIELD  # every model can be varied (gdtrace variants; solve ignores it)
-    if "learning_rate" not in keys:  # an optimizer only applies to a model with steps
-        keys.pop("optimizer", None)
-    extra = dict(COMMON_RULES) if "update" in keys and "batch_size" in keys else {}
-    extra.update(json_extra or {})
-    spec = ModelSpec(name, Object(keys, doc=doc, json_extra=extra), build, label or name)
-    MODELS[name] = spec
-    return spec
-
-
-def model_spec(name: Any, ctx: Context, path: str = "model") -> ModelSpec:
-    """The registered model called ``name``, or an error suggesting the closest one."""
-    String().check(name, path, ctx)
-    if name not in MODELS:
-        raise ctx.error(
-            f"unknown model {quoted(str(name))}{suggest(str(name), sorted(MODELS))}"
-            f" (models: {', '.join(sorted(MODELS))})",
-            path,
-        )
-    return MODELS[name]
-
-
-def problem_json_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) for a whole problem file, one branch per registered model."""
-    from gdtrace.problem.models import import_model_modules
-
-    import_model_modules()
-    names = sorted(MODELS)
-    return {
-        "$schema": JSON_SCHEMA_DRAFT,
-        "title": "gdtrace problem file",
-        "type": "object",
-        "required": ["model"],
-        "properties": {"model": {"type": "string", "enum": names}},
-        "allOf": [
-            {
-                "if": {"properties": {"model": {"const": n}}, "required": ["model"]},
-                "then": MODELS[n].object.json_schema(),
-            }
-            for n in names
-        ],
-    }

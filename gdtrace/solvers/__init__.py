@@ -1,7 +1,9 @@
 """Solvers turn a validated problem into a trace; they format nothing.
 
-Each model name maps to a module with ``solve_run(problem, label) -> (Run, diagnostics)`` and
-``header(problem) -> Header``; modules are imported only when their model is used.
+Each model name maps to a :class:`Solver`: two public functions of its module,
+``solve(problem, label, options) -> Solved`` (the run, its diagnostics and the header, planned
+once) and ``header(problem, options) -> Header`` (the header alone, for ``--summary``). Modules
+are imported only when their model is used.
 """
 
 from __future__ import annotations
@@ -11,41 +13,77 @@ import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from gdtrace.problem.model import Problem
 from gdtrace.trace import Diagnostic, Header, ProblemInfo, Run, Trace
 
 
 @dataclass(frozen=True)
-class SolverEntry:
-    module: str  # dotted path of the module holding solve_run and header
+class RunOptions:
+    """How to run a problem, as opposed to what the problem is (``--symbolic``, ``--max-steps``).
+
+    ``symbolic``: a network prints its general gradient formulas instead of training (as the
+    file's ``symbolic: true``). ``max_steps``: logistic and linear regression stop after that
+    many steps, with a warning (other models are cut to whole epochs by
+    :func:`gdtrace.streaming.capped` before they are solved).
+    """
+
+    symbolic: bool = False
+    max_steps: int | None = None
 
 
-SOLVERS: dict[str, SolverEntry] = {
-    "logistic": SolverEntry("gdtrace.solvers.glm_entry"),
-    "linear": SolverEntry("gdtrace.solvers.glm_entry"),
-    "network": SolverEntry("gdtrace.solvers.network"),
-    "mlp": SolverEntry("gdtrace.solvers.mlp"),
-    "ridge": SolverEntry("gdtrace.solvers.closed_form"),
-    "ols": SolverEntry("gdtrace.solvers.closed_form"),
-    "function": SolverEntry("gdtrace.solvers.function"),
-    "perceptron": SolverEntry("gdtrace.solvers.perceptron"),
+class Solved(NamedTuple):
+    """One solved configuration: the run, what went wrong or needs saying, and the header."""
+
+    run: Run
+    diagnostics: list[Diagnostic]
+    header: Header
+
+
+SolveFunction = Callable[[Problem, str, RunOptions], Solved]
+HeaderFunction = Callable[[Problem, RunOptions], Header]
+
+
+@dataclass(frozen=True)
+class Solver:
+    """Where a model's solver lives: a module and the names of its two public functions."""
+
+    module: str
+    solve: str = "solve"
+    header: str = "header"
+
+    def functions(self) -> tuple[SolveFunction, HeaderFunction]:
+        module = importlib.import_module(self.module)
+        return getattr(module, self.solve), getattr(module, self.header)
+
+
+SOLVERS: dict[str, Solver] = {
+    "logistic": Solver("gdtrace.solvers.glm", "solve_glm", "glm_header"),
+    "linear": Solver("gdtrace.solvers.glm", "solve_glm", "glm_header"),
+    "network": Solver("gdtrace.solvers.network"),
+    "mlp": Solver("gdtrace.solvers.mlp"),
+    "ridge": Solver("gdtrace.solvers.closed_form"),
+    "ols": Solver("gdtrace.solvers.closed_form"),
+    "function": Solver("gdtrace.solvers.function"),
+    "perceptron": Solver("gdtrace.solvers.perceptron"),
 }
 
 
-def register_solver(model: str, module: str) -> None:
-    """Let a model's module be found by name (used by models added after the core)."""
-    SOLVERS[model] = SolverEntry(module)
+def header_for(problem: Problem, options: RunOptions | None = None) -> Header:
+    """The header (model, loss, update rule, formulas, settings) without solving: what
+    ``--summary`` prints above the lines a run writes as it goes."""
+    return SOLVERS[problem.model].functions()[1](problem, options or RunOptions())
 
 
-def _entry(model: str) -> tuple[Callable[[Problem, str], tuple[Run, list[Diagnostic]]],
-                                Callable[[Problem], Header]]:
-    module = importlib.import_module(SOLVERS[model].module)
-    return module.solve_run, module.header
+def asks_formulas(problem: Problem, options: RunOptions | None = None) -> bool:
+    """True when a network prints its gradient formulas instead of training: the file says
+    ``symbolic: true`` (or left its numbers out), or the run asks ``--symbolic``."""
+    from gdtrace.problem.network_models import FormulaSpec
 
-
-def header_for(problem: Problem) -> Header:
-    return _entry(problem.model)[1](problem)
+    if options is not None and options.symbolic:
+        return True
+    return isinstance(problem.spec, FormulaSpec) and problem.spec.symbolic
 
 
 @contextmanager
@@ -62,21 +100,23 @@ def no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def solve(problem: Problem, label: str = "as written") -> Trace:
+def solve(problem: Problem, label: str = "as written", options: RunOptions | None = None
+          ) -> Trace:
     """Solve one problem as one run."""
-    return solve_runs([(label, problem)])
+    return solve_runs([(label, problem)], options)
 
 
-def solve_runs(configurations: list[tuple[str, Problem]]) -> Trace:
-    """Solve several labelled variants of one problem (``compare``) into one trace."""
+def solve_runs(configurations: list[tuple[str, Problem]], options: RunOptions | None = None
+               ) -> Trace:
+    """Solve several labelled variants of one problem (``compare``) into one trace; the
+    header is the first configuration's, planned with its run."""
+    chosen = options or RunOptions()
     first = configurations[0][1]
-    solve_run, header = _entry(first.model)
-    runs: list[Run] = []
-    warnings: list[Diagnostic] = []
+    solve_one = SOLVERS[first.model].functions()[0]
+    solved: list[Solved] = []
     with no_cycle_collection():
         for label, problem in configurations:
-            run, diagnostics = solve_run(problem, label)
-            runs.append(run)
-            warnings.extend(diagnostics)
+            solved.append(solve_one(problem, label, chosen))
     info = ProblemInfo(first.title, first.model, first.source)
-    return Trace(info, header(first), runs, warnings, decimals_hint=first.carry_decimals)
+    return Trace(info, solved[0].header, [s.run for s in solved],
+                 [d for s in solved for d in s.diagnostics], decimals_hint=first.carry_decimals)

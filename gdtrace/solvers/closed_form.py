@@ -21,8 +21,10 @@ import numpy as np
 
 from gdtrace import expr as E
 from gdtrace.optimizers import ETA
-from gdtrace.problem.model import Problem
-from gdtrace.trace import Block, Diagnostic, Formula, Header, Quantity, Role, Run, Table
+from gdtrace.problem.extra_models import ClosedFormSpec
+from gdtrace.problem.model import Problem, Spec
+from gdtrace.solvers import RunOptions, Solved
+from gdtrace.trace import Block, Diagnostic, Formula, Header, Quantity, Role, Run, Table, Value
 
 SHOW_INVERSE_UP_TO = 6  # parameters; beyond that the inverse is not printed
 SHOW_TERMS_UP_TO = 12  # summands in a written-out coefficient line
@@ -78,10 +80,10 @@ def errors_of(X: np.ndarray, y: np.ndarray, final: dict[str, float], names: list
 def fit(problem: Problem) -> Fit:
     dataset = problem.dataset
     assert dataset is not None  # the loader requires one
-    intercept = bool(problem.extra.get("fit_intercept", True))
+    spec = problem.spec_of(ClosedFormSpec)
+    intercept, method = spec.fit_intercept, spec.method
     ridge = problem.model == "ridge"
     lam = problem.lam if ridge else 0.0
-    method = problem.extra.get("method", "normal")
     design = design_matrix(dataset.X, intercept)
     y = dataset.Y[:, 0].astype(float)
     p = design.shape[1]
@@ -142,10 +144,10 @@ def _design_symbol() -> E.Sym:
     return E.Sym("Xt", "X̃")
 
 
-def header(problem: Problem) -> Header:
+def header(problem: Problem, options: RunOptions | None = None) -> Header:
     ridge = problem.model == "ridge"
-    intercept = bool(problem.extra.get("fit_intercept", True))
-    method = problem.extra.get("method", "normal")
+    spec = problem.spec_of(ClosedFormSpec)
+    intercept, method = spec.fit_intercept, spec.method
     X, y = _design_symbol(), E.Sym("y", "y")
     Xt = E.Sym("XtT", "X̃ᵀ")
     formulas = [Formula(E.Sym("yhat", "y", hat=True), X * BETA, "prediction, β = (w₁ … w_d"
@@ -191,8 +193,9 @@ def settings(problem: Problem) -> dict[str, object]:
     out: dict[str, object] = {}
     if problem.model == "ridge":
         out["lambda"] = problem.lam
-    out["fit_intercept"] = bool(problem.extra.get("fit_intercept", True))
-    out["method"] = problem.extra.get("method", "normal")
+    spec = problem.spec_of(ClosedFormSpec)
+    out["fit_intercept"] = spec.fit_intercept
+    out["method"] = spec.method
     return out
 
 
@@ -204,19 +207,24 @@ def _matrix_table(title: str, names: list[str], matrix: np.ndarray) -> Table:
                                        for n, row in zip(names, matrix)])
 
 
+def solve(problem: Problem, label: str, options: RunOptions) -> Solved:
+    """The registry's entry: the run and its header (which needs no fit)."""
+    return Solved(*solve_run(problem, label), header(problem, options))
+
+
 def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     result = fit(problem)
     dataset = problem.dataset
     assert dataset is not None
     ridge = problem.model == "ridge"
-    intercept = bool(problem.extra.get("fit_intercept", True))
+    intercept = problem.spec_of(ClosedFormSpec).fit_intercept
     names = result.names
     diagnostics: list[Diagnostic] = []
     target = dataset.targets[0]
 
     # 1. the design matrix and the normal equations
     design_rows: list[list[object]] = [
-        [i + 1] + [float(v) for v in row] + [float(t)]
+        [i + 1, *(float(v) for v in row), float(t)]
         for i, (row, t) in enumerate(zip(result.design, result.y))]
     columns = ["sample"] + list(dataset.features) + (["1 (for b)"] if intercept else []) \
         + [target]
@@ -274,7 +282,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     n = result.y.size
     terms = tuple(E.Ref(E.Sym(f"e{i}", "e", str(i + 1)), f"e{i}") ** 2 for i in range(n))
     e_i = E.Sym("e_i", "e", "i")
-    operands: dict[str, float] = {f"e{i}": float(e) for i, e in enumerate(result.residuals)}
+    operands: dict[str, Value] = {f"e{i}": float(e) for i, e in enumerate(result.residuals)}
     operands["n"] = float(n)
     mse_line = Quantity("mse", Role.LOSS, E.Sym("MSE", "MSE"), result.mse,
                         (1 / N) * E.Sum("i", N, e_i ** 2, terms if n <= SHOW_TERMS_UP_TO else ()),
@@ -296,7 +304,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
             f"(condition number κ = {result.condition:.3g}): about "
             f"{math.log10(result.condition):.0f} of the ~16 significant digits may be lost in "
             "the solve; method: pinv or a larger λ is more reliable", label))
-    final = {n_: float(v) for n_, v in zip(names, result.beta)}
+    final: dict[str, Value] = {n_: float(v) for n_, v in zip(names, result.beta)}
     run = Run(label=label, settings=settings(problem), epochs=[], final=final,
               final_loss=result.mse, param_names=names, blocks=blocks)
     return run, diagnostics
@@ -322,7 +330,7 @@ def _coefficient_lines(result: Fit, ridge: bool) -> list[Quantity]:
                       for k in range(vector.size))
         body = E.Sym("m_jk", f"({inverse_name})", f"{j + 1}{index}") * \
             E.Sym("v_k", vec_name, index)
-        operands = {f"m{k}": float(matrix[j, k]) for k in range(vector.size)}
+        operands: dict[str, Value] = {f"m{k}": float(matrix[j, k]) for k in range(vector.size)}
         operands |= {f"v{k}": float(vector[k]) for k in range(vector.size)}
         lines.append(Quantity(name, Role.PARAM, symbol, float(value),
                               E.Sum(index, E.Num(vector.size), body, terms), operands))
@@ -355,18 +363,17 @@ def method_variants(problem: Problem, methods: list[str], l2: list[float],
         raise UsageError(f"--methods needs a regression problem with one target column "
                          f"(model {problem.model} has none)")
     closed = problem.model in ("ridge", "ols")
-    intercept = bool(problem.extra.get("fit_intercept", True)) if closed else True
-    method_extra = {"fit_intercept": intercept, "method": "normal"}
+    intercept = problem.spec_of(ClosedFormSpec).fit_intercept if closed else True
+    normal = ClosedFormSpec(intercept, "normal")
     variants: list[tuple[str, Problem]] = []
     for method in methods:
         if method in ("ols", "pinv"):
-            extra = dict(method_extra, method="pinv" if method == "pinv" else "normal")
-            variants.append((method, replace(problem, model="ols", lam=0.0, extra=extra)))
+            spec = ClosedFormSpec(intercept, "pinv" if method == "pinv" else "normal")
+            variants.append((method, replace(problem, model="ols", lam=0.0, spec=spec)))
         elif method == "ridge":
             for lam in l2 or [problem.lam]:
                 variants.append((f"ridge, λ = {lam:g}",
-                                 replace(problem, model="ridge", lam=lam,
-                                         extra=dict(method_extra))))
+                                 replace(problem, model="ridge", lam=lam, spec=normal)))
         else:
             variants.append(_gd_variant(problem, closed, intercept, learning_rate, epochs))
     if not variants:
@@ -388,22 +395,23 @@ def _gd_variant(problem: Problem, closed: bool, intercept: bool, learning_rate: 
         count = epochs or problem.epochs
         return (f"gd, η = {eta:g}, {count} epochs",
                 replace(problem, learning_rate=eta, epochs=count))
-    eta = learning_rate or problem.extra.get("gd_learning_rate")
-    count = epochs or problem.extra.get("gd_epochs")
-    if eta is None or count is None:
+    spec = problem.spec_of(ClosedFormSpec)
+    gd_eta = learning_rate or spec.gd_learning_rate
+    gd_count = epochs or spec.gd_epochs
+    if gd_eta is None or gd_count is None:
         raise UsageError("--methods gd needs a learning rate and a number of epochs: add "
                          "learning_rate and epochs to the problem file or give --lr and "
                          "--epochs")
-    linear = replace(problem, model="linear", learning_rate=float(eta), epochs=int(count),
-                     update="batch", batch_size=None, loss="half_mse", extra={},
+    linear = replace(problem, model="linear", learning_rate=float(gd_eta), epochs=int(gd_count),
+                     update="batch", batch_size=None, loss="half_mse", spec=Spec(),
                      shuffle_seed=None, carry_decimals=None)
-    return f"gd, η = {float(eta):g}, {int(count)} epochs", linear
+    return f"gd, η = {float(gd_eta):g}, {int(gd_count)} epochs", linear
 
 
 def method_runs(variants: list[tuple[str, Problem]]) -> tuple[list[Run], list[Diagnostic]]:
     """Solve each variant with its own solver; each run's ``final_loss`` becomes its RMSE on
     the data so every method is measured the same way (gd's epochs are left out)."""
-    from gdtrace.solvers.glm_entry import solve_run as solve_glm
+    from gdtrace.solvers.glm import run_glm
 
     runs: list[Run] = []
     diagnostics: list[Diagnostic] = []
@@ -411,7 +419,7 @@ def method_runs(variants: list[tuple[str, Problem]]) -> tuple[list[Run], list[Di
         if variant.model in ("ridge", "ols"):
             run, found = solve_run(variant, label)
         else:
-            run, found = solve_glm(variant, label)
+            run, found = run_glm(variant, label)
             run.settings = {"learning_rate": variant.learning_rate, "epochs": variant.epochs,
                             "update": variant.update, "loss": variant.loss,
                             "lambda": variant.lam}
@@ -433,7 +441,7 @@ def method_runs(variants: list[tuple[str, Problem]]) -> tuple[list[Run], list[Di
 
 
 def methods_header(problem: Problem) -> Header:
-    intercept = bool(problem.extra.get("fit_intercept", True)) \
+    intercept = problem.spec_of(ClosedFormSpec).fit_intercept \
         if problem.model in ("ridge", "ols") else True
     X, y = _design_symbol(), E.Sym("y", "y")
     Xt = E.Sym("XtT", "X̃ᵀ")

@@ -15,7 +15,7 @@ iterates themselves are watched for divergence.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,10 @@ import numpy as np
 from gdtrace import expr as E
 from gdtrace.formula import depends_on, derivative, evaluate, substitute
 from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer, state_index
+from gdtrace.problem.extra_models import FunctionSpec
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
+from gdtrace.solvers import RunOptions, Solved
 from gdtrace.solvers.checks import first_non_finite
 from gdtrace.trace import (
     Block,
@@ -39,6 +41,7 @@ from gdtrace.trace import (
     Stability,
     Step,
     Table,
+    Value,
 )
 
 F = E.Sym("f", "f")
@@ -80,8 +83,9 @@ def _has_kink(node: E.Expr) -> bool:
 
 
 def calculus(problem: Problem) -> Calculus:
-    variables: list[str] = problem.extra["variables"]
-    tree: E.Expr = problem.extra["f"]
+    """f, its gradient and Hessian, derived once per solve (the header and the run share it)."""
+    spec = problem.spec_of(FunctionSpec)
+    variables, tree = list(spec.variables), spec.f
     gradient = [derivative(tree, v) for v in variables]
     hessian = [[derivative(g, v) for v in variables] for g in gradient]
     return Calculus(tree, variables, gradient, hessian)
@@ -99,7 +103,7 @@ def plain(name: str) -> E.Sym:
     return E.Sym(name, name)
 
 
-def f_of(args: list[E.Expr]) -> E.Expr:
+def f_of(args: Sequence[E.Expr]) -> E.Expr:
     return E.Func("f", tuple(args))
 
 
@@ -118,8 +122,12 @@ def second_symbol(name: str) -> E.Expr:
 # ---------------------------------------------------------------------------------- header
 
 
-def header(problem: Problem) -> Header:
-    calc = calculus(problem)
+def header(problem: Problem, options: RunOptions | None = None) -> Header:
+    """The header alone (``--summary``)."""
+    return header_of(problem, calculus(problem))
+
+
+def header_of(problem: Problem, calc: Calculus) -> Header:
     names = calc.variables
     point = [plain(n) for n in names]
     formulas = [Formula(f_of(point), calc.f, "the function to minimise")]
@@ -163,7 +171,8 @@ def _grad_at(calc: Calculus, name: str, index: int | str) -> E.Expr:
 def _settings(problem: Problem) -> dict[str, object]:
     settings: dict[str, object] = {"learning_rate": problem.learning_rate,
                                    "steps": problem.epochs}
-    for name, value in zip(problem.extra["variables"], problem.extra["start"]):
+    spec = problem.spec_of(FunctionSpec)
+    for name, value in zip(spec.variables, spec.start):
         settings[f"start_{name}"] = value
     if problem.carry_decimals is not None:
         settings["carry_decimals"] = problem.carry_decimals
@@ -227,7 +236,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     carry = Carry(problem.carry_decimals)
     optimizer = make_optimizer(problem.optimizer, problem.learning_rate, carry)
     names = list(calc.variables)
-    point = np.array([carry(v) for v in problem.extra["start"]], dtype=float)
+    point = np.array([carry(v) for v in problem.spec_of(FunctionSpec).start], dtype=float)
     limit = problem.epochs if max_steps is None else min(problem.epochs, max_steps)
     yield RunStart(label, names, ["f"], limit, _settings(problem))
     with np.errstate(all="ignore"):
@@ -261,11 +270,18 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
                   diagnostics, stopped, number, limit, problem.epochs, label, finished)
 
 
-def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
+def solve(problem: Problem, label: str, options: RunOptions) -> Solved:
+    """The registry's entry: the header and the run from one derivation of f."""
     calc = calculus(problem)
+    return Solved(*solve_run(problem, label, calc), header_of(problem, calc))
+
+
+def solve_run(problem: Problem, label: str, calc: Calculus | None = None
+              ) -> tuple[Run, list[Diagnostic]]:
+    calc = calc or calculus(problem)
     carry = Carry(problem.carry_decimals)
     optimizer = make_optimizer(problem.optimizer, problem.learning_rate, carry)
-    point = np.array([carry(v) for v in problem.extra["start"]], dtype=float)
+    point = np.array([carry(v) for v in problem.spec_of(FunctionSpec).start], dtype=float)
     diagnostics: list[Diagnostic] = []
     with np.errstate(all="ignore"):
         start_value = evaluate(calc.f, calc.values(point))
@@ -288,7 +304,7 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
         final_value = evaluate(calc.f, calc.values(point))
     if not stopped:
         diagnostics.extend(_rising(values, label))
-    final = {name: float(v) for name, v in zip(calc.variables, point)}
+    final: dict[str, Value] = {name: float(v) for name, v in zip(calc.variables, point)}
     blocks, stability, found = analyse(problem, calc, point, label) if optimizer.plain \
         else ([], None, [])  # the analysis is about plain gradient descent
     run = Run(label=label, settings=_settings(problem), epochs=[epoch], final=final,
@@ -325,7 +341,7 @@ def analyse(problem: Problem, calc: Calculus, last: np.ndarray, label: str,
             ) -> tuple[list[Block], Stability | None, list[Diagnostic]]:
     """The convergence analysis: exact for a quadratic, local (at the last iterate) otherwise."""
     eta = problem.learning_rate
-    start = np.array(problem.extra["start"], dtype=float)
+    start = np.array(problem.spec_of(FunctionSpec).start, dtype=float)
     if calc.quadratic:
         hessian = calc.hessian_at(start)
         return _quadratic(calc, hessian, start, eta, label)
@@ -414,14 +430,14 @@ def _quadratic(calc: Calculus, hessian: np.ndarray, start: np.ndarray, eta: floa
         if lam_min <= 0:
             diagnostics.append(_no_minimum(lam_min, one_d=False, label=label, eigen=eigen))
             return [Block("Convergence analysis", quantities, tables)], None, diagnostics
-        grad0 = np.array([evaluate(g, calc.values(start)) for g in calc.gradient])
-        x_star = start - np.linalg.solve(hessian, grad0)
-        for name, value in zip(names, x_star):
+        gradient0 = np.array([evaluate(g, calc.values(start)) for g in calc.gradient])
+        minimiser = start - np.linalg.solve(hessian, gradient0)
+        for name, value in zip(names, minimiser):
             quantities.append(Quantity(f"minimiser_{name}", Role.VALUE,
                                        E.Sym(f"star:{name}", f"{name}*"), float(value)))
         quantities.append(Quantity("minimum", Role.VALUE,
                                    f_of([E.Sym(f"star:{n}", f"{n}*") for n in names]),
-                                   evaluate(calc.f, calc.values(x_star))))
+                                   evaluate(calc.f, calc.values(minimiser))))
         limit = 2.0 / lam_max
         factors = 1.0 - eta * eigen
         contraction = float(np.max(np.abs(factors)))

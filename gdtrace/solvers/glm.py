@@ -19,6 +19,7 @@ from gdtrace.functions import SQUARED_LOSSES, log_loss_from_logits, stable_sigmo
 from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
+from gdtrace.solvers import RunOptions, Solved
 from gdtrace.solvers.checks import keep_step
 from gdtrace.trace import (
     Diagnostic,
@@ -244,9 +245,23 @@ class Divergence(Exception):
         self.quantity = quantity
 
 
-def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diagnostic]]:
-    """Train as the problem says and record every written-down value."""
+def solve_glm(problem: Problem, label: str, options: RunOptions) -> Solved:
+    """The registry's entry for logistic and linear: header and run from one setup."""
     setup = setup_from(problem)
+    header = header_for(problem, setup)
+    run, diagnostics = run_glm(problem, label, options, setup)
+    return Solved(run, diagnostics, header)
+
+
+def glm_header(problem: Problem, options: RunOptions) -> Header:
+    """The header alone (``--summary``)."""
+    return header_for(problem, setup_from(problem))
+
+
+def run_glm(problem: Problem, label: str = "as written", options: RunOptions | None = None,
+            setup: GLMSetup | None = None) -> tuple[Run, list[Diagnostic]]:
+    """Train as the problem says and record every written-down value."""
+    setup = setup or setup_from(problem)
     carry = setup.carry
     w = carry.array(np.array(problem.weights, dtype=float))
     b = carry(problem.bias)
@@ -257,7 +272,7 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
     diagnostics: list[Diagnostic] = []
     stopped = False
     step_number = 0
-    limit, planned = max_steps_of(problem)
+    limit, planned = max_steps_of(problem, options)
     sources: dict[str, Quantity] = {}  # operand key → the line that wrote the parameter last
     with np.errstate(all="ignore"):
         for epoch_index in range(1, problem.epochs + 1):
@@ -304,12 +319,12 @@ def run_glm(problem: Problem, label: str = "as written") -> tuple[Run, list[Diag
     return run, diagnostics
 
 
-def max_steps_of(problem: Problem) -> tuple[int, int]:
-    """(steps to run, steps planned): ``--max-steps`` arrives as ``extra["max_steps"]``."""
+def max_steps_of(problem: Problem, options: RunOptions | None = None) -> tuple[int, int]:
+    """(steps to run, steps planned): ``--max-steps`` arrives as ``options.max_steps``."""
     from gdtrace.streaming import planned_steps
 
     planned = planned_steps(problem)
-    asked = problem.extra.get("max_steps")
+    asked = options.max_steps if options is not None else None
     return (planned if asked is None else min(planned, int(asked))), planned
 
 

@@ -20,8 +20,9 @@ from gdtrace.expr import Deriv, Expr, Func, Num, Pow, Ref, Sum, Sym, Text
 from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES, Activation, OutputLoss
 from gdtrace.optimizers import make_optimizer
 from gdtrace.problem.model import Problem
-from gdtrace.problem.network_models import Edge, Graph, Layer, Node, Param
+from gdtrace.problem.network_models import Edge, Graph, Layer, MlpSpec, Node, Param
 from gdtrace.rounding import Carry
+from gdtrace.solvers import RunOptions, Solved, asks_formulas
 from gdtrace.solvers.checks import keep_step
 from gdtrace.solvers.network import (
     LOSS,
@@ -111,15 +112,16 @@ def setup_from(problem: Problem) -> MLPSetup:
     dataset = problem.dataset
     assert dataset is not None
     loss = OUTPUT_LOSSES[problem.loss]
-    base = Setup(to_graph(problem.extra["layers"], dataset.features, dataset.targets), loss,
+    spec = problem.spec_of(MlpSpec)
+    base = Setup(to_graph(spec.layers, dataset.features, dataset.targets), loss,
                  dataset.X, dataset.Y, problem.learning_rate, Carry(problem.carry_decimals),
-                 problem.extra["schedule"], problem.update, problem.samples_per_update(),
+                 spec.schedule, problem.update, problem.samples_per_update(),
                  problem.shuffle_seed, make_optimizer(problem.optimizer, problem.learning_rate,
                                                       Carry(problem.carry_decimals)))
-    return MLPSetup(problem.extra["layers"], loss, dataset.X.astype(float),
+    return MLPSetup(spec.layers, loss, dataset.X.astype(float),
                     dataset.Y.astype(float), problem.learning_rate,
                     Carry(problem.carry_decimals), base, tuple(dataset.targets),
-                    problem.extra.get("worked") == "units")
+                    spec.worked == "units")
 
 
 def to_graph(layers: tuple[Layer, ...], features: list[str], targets: list[str]) -> Graph:
@@ -497,14 +499,23 @@ def loss_and_gradients(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarra
     return total, grads
 
 
-def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
+def solve(problem: Problem, label: str, options: RunOptions) -> Solved:
+    """The registry's entry: the header and the run from one setup."""
     setup = setup_from(problem)
+    symbolic = asks_formulas(problem, options)
+    header = header_of(problem, setup, symbolic)
+    return Solved(*solve_run(problem, label, setup, symbolic), header)
+
+
+def solve_run(problem: Problem, label: str, setup: MLPSetup | None = None,
+              symbolic: bool = False) -> tuple[Run, list[Diagnostic]]:
+    setup = setup or setup_from(problem)
     carry = setup.carry
     Ws = [carry.array(layer.weights) for layer in setup.layers]
     bs = [carry.array(layer.bias) for layer in setup.layers]
     names = [f"{k}{i + 1}" for i in range(len(Ws)) for k in ("W", "b")]
-    settings = _settings(problem, setup)
-    if problem.extra.get("symbolic"):  # formulas (and their values, if numbers are given)
+    settings = _settings(problem, setup, symbolic)
+    if symbolic:  # formulas (and their values, if numbers are given)
         from gdtrace.symbolic import mlp_run
 
         return mlp_run(problem, setup, label, settings, names), []
@@ -665,16 +676,20 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
                   finished)
 
 
-def _settings(problem: Problem, setup: MLPSetup) -> dict[str, object]:
+def _settings(problem: Problem, setup: MLPSetup, symbolic: bool = False) -> dict[str, object]:
     from gdtrace.solvers.network import _settings as network_settings
 
-    return network_settings(problem, setup.base)
+    return network_settings(problem, setup.base, symbolic)
 
 
-def header(problem: Problem) -> Header:
+def header(problem: Problem, options: RunOptions) -> Header:
+    return header_of(problem, setup_from(problem), asks_formulas(problem, options))
+
+
+def header_of(problem: Problem, setup: MLPSetup, symbolic: bool) -> Header:
     from gdtrace.solvers.network import update_text
 
-    setup = setup_from(problem)
+    formula_only = problem.spec_of(MlpSpec).formula_only
     formulas: list[Formula] = []
     count = len(setup.layers)
     for index, layer in enumerate(setup.layers, start=1):
@@ -700,9 +715,9 @@ def header(problem: Problem) -> Header:
                             "per sample; a step sums them (a₀ = x)"))
     formulas.append(Formula(Deriv(LOSS, Sym("bl", "b", "l"), "g"), Sym("delta_l", "δ", "l"),
                             "per sample"))
-    if not problem.extra.get("formula_only"):
+    if not formula_only:
         formulas += update_rules(setup.base, "update (W and b)")
-    if problem.extra.get("symbolic"):
+    if symbolic:
         from gdtrace.symbolic import mlp_gradients
 
         formulas += mlp_gradients(setup.layers, setup.loss, setup.target.base)
@@ -711,10 +726,9 @@ def header(problem: Problem) -> Header:
     frozen = [f"W{i}, b{i}" for i, layer in enumerate(setup.layers, 1) if not layer.trainable]
     if frozen:
         notes.append(f"frozen (trainable: false), kept at their values: {'; '.join(frozen)}")
-    update = "none: the formulas alone" if problem.extra.get("formula_only") else \
-        update_text(setup.base)
+    update = "none: the formulas alone" if formula_only else update_text(setup.base)
     return Header("multilayer perceptron", setup.loss.description, update,
-                  formulas, _settings(problem, setup), notes)
+                  formulas, _settings(problem, setup, symbolic), notes)
 
 
-__all__ = ["ACTIVATIONS", "solve_run", "header", "to_graph"]
+__all__ = ["ACTIVATIONS", "solve", "solve_run", "header", "to_graph"]

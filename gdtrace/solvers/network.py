@@ -21,8 +21,9 @@ from gdtrace.expr import Add, Deriv, Expr, Func, Num, Ref, Sum, Sym, Text, func,
 from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES, Activation, OutputLoss, leaky_relu
 from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
-from gdtrace.problem.network_models import Graph, Node, Schedule
+from gdtrace.problem.network_models import Graph, NetworkSpec, Node, Schedule
 from gdtrace.rounding import Carry
+from gdtrace.solvers import RunOptions, Solved, asks_formulas
 from gdtrace.solvers.checks import keep_step, non_finite_message
 from gdtrace.trace import Diagnostic, Epoch, Formula, Header, Link, Quantity, Role, Run, Step
 
@@ -464,9 +465,10 @@ class Setup:
 def setup_from(problem: Problem) -> Setup:
     dataset = problem.dataset
     assert dataset is not None
-    return Setup(problem.extra["graph"], OUTPUT_LOSSES[problem.loss], dataset.X.astype(float),
+    spec = problem.spec_of(NetworkSpec)
+    return Setup(spec.graph, OUTPUT_LOSSES[problem.loss], dataset.X.astype(float),
                  dataset.Y.astype(float), problem.learning_rate, Carry(problem.carry_decimals),
-                 problem.extra["schedule"], problem.update, problem.samples_per_update(),
+                 spec.schedule, problem.update, problem.samples_per_update(),
                  problem.shuffle_seed, make_optimizer(problem.optimizer, problem.learning_rate,
                                                       Carry(problem.carry_decimals)))
 
@@ -564,13 +566,22 @@ def dataset_loss(setup: Setup, params: dict[str, float],
                     links={f"l{i}": q for i, q in enumerate(loss_lines)})
 
 
-def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
+def solve(problem: Problem, label: str, options: RunOptions) -> Solved:
+    """The registry's entry: the header and the run from one setup."""
     setup = setup_from(problem)
+    symbolic = asks_formulas(problem, options)
+    header = header_of(problem, setup, symbolic)
+    return Solved(*solve_run(problem, label, setup, symbolic), header)
+
+
+def solve_run(problem: Problem, label: str, setup: Setup | None = None, symbolic: bool = False
+              ) -> tuple[Run, list[Diagnostic]]:
+    setup = setup or setup_from(problem)
     graph, carry = setup.graph, setup.carry
     params = {p.name: carry(p.value) for p in graph.params}
     trainable = {p.name: p.trainable for p in graph.params}
-    settings = _settings(problem, setup)
-    if problem.extra.get("symbolic"):  # formulas (and their values, if numbers are given)
+    settings = _settings(problem, setup, symbolic)
+    if symbolic:  # formulas (and their values, if numbers are given)
         from gdtrace.symbolic import network_run
 
         return network_run(problem, setup, label, settings), []
@@ -704,8 +715,8 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
                   finished)
 
 
-def _settings(problem: Problem, setup: Setup) -> dict[str, object]:
-    if problem.extra.get("symbolic"):  # no training: η and epochs are not used
+def _settings(problem: Problem, setup: Setup, symbolic: bool = False) -> dict[str, object]:
+    if symbolic:  # no training: η and epochs are not used
         return {"loss": problem.loss}
     settings: dict[str, object] = {"learning_rate": setup.eta, "epochs": problem.epochs,
                                    "update": "iterations" if setup.schedule.iterations
@@ -748,8 +759,12 @@ def update_rules(setup: Setup, label: str = "update") -> list[Formula]:
     return setup.optimizer.formulas(w, Deriv(LOSS, w, "g"), "")
 
 
-def header(problem: Problem) -> Header:
-    setup = setup_from(problem)
+def header(problem: Problem, options: RunOptions) -> Header:
+    return header_of(problem, setup_from(problem), asks_formulas(problem, options))
+
+
+def header_of(problem: Problem, setup: Setup, symbolic: bool) -> Header:
+    formula_only = problem.spec_of(NetworkSpec).formula_only
     graph = setup.graph
     formulas: list[Formula] = []
     for node in graph.nodes:
@@ -765,8 +780,8 @@ def header(problem: Problem) -> Header:
         formulas.append(Formula(a_sym(node.name), rhs, node.activation))
     rules = backprop_rules(setup.loss, graph.targets)
     formulas += [r for r in rules if r.relation != "←"]
-    formulas += [] if problem.extra.get("formula_only") else update_rules(setup)
-    if problem.extra.get("symbolic"):
+    formulas += [] if formula_only else update_rules(setup)
+    if symbolic:
         from gdtrace.symbolic import network_gradients
 
         formulas += network_gradients(graph, setup.loss)
@@ -782,10 +797,9 @@ def header(problem: Problem) -> Header:
     if setup.schedule.round_between is not None:
         notes.append(f"the parameters carried into the next step are rounded to "
                      f"{setup.schedule.round_between} decimals")
-    update = "none: the formulas alone" if problem.extra.get("formula_only") else \
-        update_text(setup)
+    update = "none: the formulas alone" if formula_only else update_text(setup)
     return Header("neural network (named nodes)", setup.loss.description, update,
-                  formulas, _settings(problem, setup), notes)
+                  formulas, _settings(problem, setup, symbolic), notes)
 
 
 def backprop_rules(loss: OutputLoss, targets: tuple[str, ...] = ()) -> list[Formula]:

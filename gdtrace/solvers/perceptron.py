@@ -12,8 +12,10 @@ import numpy as np
 
 from gdtrace import expr as E
 from gdtrace.optimizers import ETA, Optimizer, make_optimizer
+from gdtrace.problem.extra_models import PerceptronSpec
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
+from gdtrace.solvers import RunOptions, Solved
 from gdtrace.solvers.checks import keep_step
 from gdtrace.solvers.glm import (
     bias_sym,
@@ -48,8 +50,13 @@ def _activation(z: E.Expr, signed: bool) -> E.Expr:
     return 2 * step - 1 if signed else step
 
 
-def header(problem: Problem) -> Header:
-    signed = bool(problem.extra.get("signed"))
+def solve(problem: Problem, label: str, options: RunOptions) -> Solved:
+    """The registry's entry: the run and its header."""
+    return Solved(*solve_run(problem, label), header(problem, options))
+
+
+def header(problem: Problem, options: RunOptions | None = None) -> Header:
+    signed = problem.spec_of(PerceptronSpec).signed
     j = "j"
     w_j, x_j = E.Sym("w_j", "w", j), E.Sym("x_j", "x", j)
     z = E.Sym("z", "z")
@@ -79,7 +86,7 @@ def _settings(problem: Problem) -> dict[str, object]:
 def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     dataset = problem.dataset
     assert dataset is not None
-    signed = bool(problem.extra.get("signed"))
+    signed = problem.spec_of(PerceptronSpec).signed
     carry = Carry(problem.carry_decimals)
     eta = problem.learning_rate
     update = make_optimizer(None, eta, carry)  # plain gradient descent, the one update rule

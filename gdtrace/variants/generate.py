@@ -101,7 +101,8 @@ def build(doc: dict[str, Any], shown: str, base_dir: Path) -> Problem:
     step (which would cost more than the solve: the values are already plain Python)."""
     from gdtrace.problem.load import build_dataset, check_common
     from gdtrace.problem.models import import_model_modules
-    from gdtrace.problem.schema import Context, model_spec
+    from gdtrace.problem.registry import model_spec
+    from gdtrace.problem.schema import Context
 
     import_model_modules()
     ctx = Context(shown, base_dir)

@@ -1,5 +1,5 @@
-"""The ``vary:`` block: where each rule points, and drawing values (its type, checked when a
-problem loads, is ``gdtrace.problem.vary``).
+"""The ``vary:`` block: drawing values (its type, and where each rule points, checked when a
+problem loads, are in ``gdtrace.problem.vary``).
 
 A rule names a place in the problem file by a path (``weights``, ``bias``, ``learning_rate``,
 ``dataset.rows``, ``layers[0].weights``, ``weights.w1``) and says how to draw what is there:
@@ -14,104 +14,13 @@ count of 10⁻ᵈ), so a seed gives the same numbers on every machine, with no f
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING, Any
 
-from gdtrace.problem.schema import Context, describe, join, suggest
+from gdtrace.problem.schema import Context, join
+from gdtrace.problem.vary import column_indices, locate
 
 if TYPE_CHECKING:
     import numpy as np
-
-# ------------------------------------------------------------------------------------- paths
-
-_TOKEN = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
-
-
-def parse_path(path: str) -> list[str | int] | None:
-    """``layers[0].weights`` → ["layers", 0, "weights"]; None when it is not a path."""
-    parts: list[str | int] = []
-    pos = 0
-    for match in _TOKEN.finditer(path):
-        if match.start() != pos:
-            return None
-        parts.append(int(match[1]) if match[1] is not None else match[2])
-        pos = match.end()
-        if pos < len(path) and path[pos] == ".":
-            pos += 1
-    return parts if parts and pos == len(path) and not path.endswith(".") else None
-
-
-def locate(doc: dict[str, Any], path: str, where: str, ctx: Context) -> tuple[Any, str | int]:
-    """The container and key/index holding ``path`` in ``doc``; errors name the vary key."""
-    parts = parse_path(path)
-    if parts is None:
-        raise ctx.error(f"{path!r} is not a path (e.g. weights, dataset.rows, layers[0].bias)",
-                        where)
-    node: Any = doc
-    for i, part in enumerate(parts):
-        shown = _show(parts[:i + 1])
-        if isinstance(part, int):
-            if not isinstance(node, list) or part >= len(node):
-                size = f"a list of {len(node)}" if isinstance(node, list) else describe(node)
-                raise ctx.error(f"{shown} is not in the problem ({_show(parts[:i])} is {size})",
-                                where)
-        elif not isinstance(node, dict) or part not in node:
-            keys = list(node) if isinstance(node, dict) else []
-            hint = suggest(part, keys) if keys else ""
-            raise ctx.error(f"{shown} is not in the problem{hint}; vary only changes values the"
-                            " file writes out", where)
-        if i == len(parts) - 1:
-            return node, part
-        node = node[part]
-    raise AssertionError("unreachable")
-
-
-def _show(parts: list[str | int]) -> str:
-    out = ""
-    for part in parts:
-        out = join(out, part)
-    return out
-
-
-def _numbers(value: Any) -> bool:
-    """A number, or lists/mappings of numbers only."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, (int, float)):
-        return True
-    if isinstance(value, list):
-        return bool(value) and all(_numbers(v) for v in value)
-    if isinstance(value, dict):
-        return bool(value) and all(_numbers(v) for v in value.values())
-    return False
-
-
-def _column_indices(doc: dict[str, Any], path: str, rule: dict[str, Any], where: str,
-                    ctx: Context) -> list[int] | None:
-    if rule["columns"] is None:
-        return None
-    if parse_path(path) != ["dataset", "rows"]:
-        raise ctx.error("columns only applies to the path dataset.rows", join(where, "columns"))
-    names = doc["dataset"].get("columns") or []
-    out = []
-    for i, name in enumerate(rule["columns"]):
-        if name not in names:
-            raise ctx.error(f"unknown column {name!r}{suggest(name, names)} (columns:"
-                            f" {', '.join(map(str, names))})", join(join(where, "columns"), i))
-        out.append(names.index(name))
-    return out
-
-
-def check_targets(raw: dict[str, Any], vary: dict[str, dict[str, Any]], ctx: Context) -> None:
-    """Every rule points at a value the file writes, of a kind the rule can draw."""
-    for path, rule in vary.items():
-        where = join("vary", path)
-        container, key = locate(raw, path, where, ctx)
-        _column_indices(raw, path, rule, where, ctx)
-        if rule["choice"] is None and not _numbers(container[key]):
-            raise ctx.error(f"{path} holds {describe(container[key])}; uniform and integers"
-                            " draw numbers (use choice for other values)", where)
-
 
 # -------------------------------------------------------------------------------------- draws
 
@@ -152,7 +61,7 @@ def draw(raw: dict[str, Any], vary: dict[str, dict[str, Any]], rng: np.random.Ge
                 pick = int(rng.integers(0, len(rule["choice"])))
                 container[key] = copy.deepcopy(rule["choice"][pick])
                 continue
-            columns = _column_indices(doc, path, rule, where, ctx)
+            columns = column_indices(doc, path, rule, where, ctx)
             if columns is None:
                 container[key] = _fill(container[key], rule, rng)
             else:
