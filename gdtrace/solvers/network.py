@@ -24,6 +24,7 @@ from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, Node, Schedule
 from gdtrace.rounding import Carry
 from gdtrace.solvers.checks import keep_step, non_finite_message
+from gdtrace.solvers.network_kernel import Kernel, compile_kernel
 from gdtrace.trace import Diagnostic, Epoch, Formula, Header, Link, Quantity, Role, Run, Step
 
 LOSS = Sym("L", "L")
@@ -161,73 +162,39 @@ class Numbers:
     output_da: dict[str, float]  # ∂L/∂a of each output from the loss (before what it feeds)
 
 
+_KERNELS: dict[tuple[int, str, int | None, tuple[bool, ...]], tuple[Graph, Kernel]] = {}
+
+
+def kernel_for(graph: Graph, loss: OutputLoss, carry: Carry, trainable: dict[str, bool]
+               ) -> Kernel:
+    """The graph's compiled kernel (compiled once per graph, loss, rounding and trainable set)."""
+    flags = tuple(trainable[p.name] for p in graph.params)
+    key = (id(graph), loss.name, carry.decimals, flags)
+    found = _KERNELS.get(key)
+    if found is None or found[0] is not graph:
+        found = _KERNELS[key] = (graph, compile_kernel(graph, loss, carry, flags))
+    return found[1]
+
+
 def pass_numbers(graph: Graph, loss: OutputLoss, params: dict[str, float],
                  trainable: dict[str, bool], x: dict[str, float], t: dict[str, float],
                  scale: float, carry: Carry, backward: bool = True) -> Numbers:
     """Forward and backward pass for one sample (``scale``: the loss's 1/(N·K) factor);
-    ``backward=False`` stops after the loss (an epoch's data loss needs no gradient)."""
-    a: dict[str, float] = dict(x)
-    z: dict[str, float] = {}
-    softmax_nodes = [n for n in graph.nodes if n.activation == "softmax"]
-    for node in graph.nodes:
-        total = sum(params[e.weight] * a[e.source] for e in node.edges)
-        if node.bias is not None:
-            total += params[node.bias]
-        z[node.name] = carry(total)
-        if node.activation != "softmax":
-            act = activation_of(node.activation, node.slope)
-            a[node.name] = carry(float(act.forward(z[node.name])))
-    if softmax_nodes:
-        probs = ACTIVATIONS["softmax"].forward(np.array([z[n.name] for n in softmax_nodes]))
-        for node, p in zip(softmax_nodes, probs):
-            a[node.name] = carry(float(p))
-    loss_total = 0.0
-    for out_name, target in zip(graph.outputs, graph.targets):
-        loss_total += float(loss.term(np.array(a[out_name]), np.array(t[target])))
-    da: dict[str, float] = {}
-    dz: dict[str, float] = {}
+    ``backward=False`` stops after the loss (an epoch's data loss needs no gradient). The
+    numbers come from the graph's compiled kernel (:mod:`gdtrace.solvers.network_kernel`)."""
+    kernel = kernel_for(graph, loss, carry, trainable)
+    p = [params[q.name] for q in graph.params]
+    xs, ts = [x[k] for k in graph.inputs], [t[k] for k in graph.targets]
+    names = [n.name for n in graph.nodes]
     if not backward:
-        return Numbers(z, a, carry(scale * loss_total), da, dz, {}, {}, {}, {})
-    for out_name, target in zip(graph.outputs, graph.targets):
-        if loss.paired is not None:
-            dz[out_name] = carry(scale * (a[out_name] - t[target]))
-        else:
-            da[out_name] = carry(scale * float(loss.derivative(np.array(a[out_name]),
-                                                                np.array(t[target]))))
-    output_da = dict(da)  # ∂L/∂a of the outputs from the loss alone
-    fps: dict[str, float] = {}
-    for node in reversed(graph.nodes):
-        name = node.name
-        children = graph.children(name)
-        if children:
-            value = sum(dz[c.name] * params[e.weight] for c, e in children)
-            if name in da:  # an output that also feeds other nodes
-                value += da[name]
-            da[name] = carry(value)
-        if name in dz:
-            continue
-        if node.activation == "linear":
-            dz[name] = da[name]
-        elif node.activation == "softmax":
-            group = [n.name for n in graph.nodes if n.activation == "softmax"]
-            weighted = sum(da[g] * a[g] for g in group)
-            dz[name] = carry(a[name] * (da[name] - weighted))
-        else:
-            act = activation_of(node.activation, node.slope)
-            fps[name] = carry(float(act.derivative(z[name], a[name])))
-            dz[name] = carry(da[name] * fps[name])
-    uses: dict[str, list[float]] = {}
-    for node in graph.nodes:
-        name = node.name
-        signal = da[name] * fps[name] if name in fps else \
-            da[name] if node.activation == "linear" and name in da else dz[name]
-        for edge in node.edges:
-            if trainable[edge.weight]:
-                uses.setdefault(edge.weight, []).append(carry(signal * a[edge.source]))
-        if node.bias is not None and trainable[node.bias]:
-            uses.setdefault(node.bias, []).append(carry(signal))
-    grads = {k: v[0] if len(v) == 1 else carry(sum(v)) for k, v in uses.items()}
-    return Numbers(z, a, carry(scale * loss_total), da, dz, fps, uses, grads, output_da)
+        total = kernel.forward(p, xs, ts)
+        return Numbers({}, dict(x), carry(scale * total), {}, {}, {}, {}, {}, {})
+    _, value, z, a, da, dz, fps, output_da, uses, grads = kernel.full(p, xs, ts, scale)
+    return Numbers(dict(zip(names, z)), dict(x) | dict(zip(names, a)), value,
+                   dict(zip(kernel.da_keys, da)), dict(zip(kernel.dz_keys, dz)),
+                   dict(zip(kernel.fp_keys, fps)),
+                   {k: list(v) for k, v in zip(kernel.use_keys, uses)},
+                   dict(zip(kernel.use_keys, grads)), dict(zip(kernel.output_da_keys, output_da)))
 
 
 def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
@@ -612,97 +579,149 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     return run, diagnostics
 
 
+@dataclass
+class _Running:
+    """A numbers-only run's state between steps: the parameters in ``graph.params`` order."""
+
+    p: list[float]
+    limit: int  # steps to take (--max-steps)
+    total: int  # steps the problem plans (no rounding after the last)
+    number: int = 0
+    stopped: bool = False
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
 def events(problem: Problem, label: str = "as written", *, steps: bool = True,
            max_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
            finished: list[Any] | None = None) -> Iterator[Any]:
     """The run as ``--summary``/``--stream`` events, keeping nothing between steps. The
-    summary is computed as numbers only (:func:`pass_numbers`); ``--stream``, which prints
-    every value of every step, writes each step as the worked solution does and drops it."""
-    from gdtrace.solvers.checks import first_non_finite, non_finite_step
-    from gdtrace.streaming import (
-        EpochEnd,
-        EpochStart,
-        RunStart,
-        planned_steps,
-        run_end,
-        step_record,
-    )
+    summary is computed as numbers only (the graph's compiled kernel, :func:`kernel_for`);
+    ``--stream``, which prints every value of every step, writes each step as the worked
+    solution does and drops it."""
+    from gdtrace.streaming import EpochEnd, EpochStart, RunStart, planned_steps, run_end
 
     setup = setup_from(problem)
     graph, carry = setup.graph, setup.carry
-    params = {p.name: carry(p.value) for p in graph.params}
+    names = [p.name for p in graph.params]
     trainable = {p.name: p.trainable for p in graph.params}
-    frozen = dict.fromkeys(params, False)
-    live = [p.name for p in graph.params if p.trainable]
     planned = planned_steps(problem)
-    limit = planned if max_steps is None else min(planned, max_steps)
-    total_steps = problem.epochs * sum(1 for _ in setup.groups(None))
+    run = _Running([carry(p.value) for p in graph.params],
+                   planned if max_steps is None else min(planned, max_steps),
+                   problem.epochs * sum(1 for _ in setup.groups(None)))
     keys: list[str] = []
     if steps:  # the per-sample value keys, as the worked steps write them
         probe = setup_from(problem)  # its own optimizer: the probe must not advance the run's
-        first = _step(probe, 0, next(probe.groups(None)), params, trainable)
+        first = _step(probe, 0, next(probe.groups(None)), dict(zip(names, run.p)), trainable)
         keys = [q.key for q in first.rows[0] if q.role is Role.VALUE]
-    yield RunStart(label, list(params), keys, limit, _settings(problem, setup))
-    rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
-    between = Carry(setup.schedule.round_between)
-    optimizer = setup.optimizer
-    diagnostics: list[Diagnostic] = []
-    number, stopped = 0, False
-
-    def data_loss() -> float:
-        scale = setup.loss.scale(setup.n, len(graph.outputs))
-        losses = [pass_numbers(graph, setup.loss, params, frozen,
-                               dict(zip(graph.inputs, map(float, x))),
-                               dict(zip(graph.targets, map(float, y))), 1.0, carry,
-                               backward=False).loss
-                  for x, y in zip(setup.X, setup.Y)]
-        return carry(scale * sum(losses))
-
+    yield RunStart(label, names, keys, run.limit, _settings(problem, setup))
+    kernel = kernel_for(graph, setup.loss, carry, trainable)
+    X, Y = setup.X.tolist(), setup.Y.tolist()
+    epoch_steps = _worked_epoch if steps else _numeric_epoch
     with np.errstate(all="ignore"):
-        for e in range(1, problem.epochs + 1):
-            if number >= limit:
+        for e, groups in enumerate(_epoch_groups(setup, problem.epochs), start=1):
+            if run.number >= run.limit:
                 break
-            yield EpochStart(e, float(data_loss()))
-            for group in setup.groups(rng if setup.update != "batch" else None):
-                if number >= limit:
-                    break
-                number += 1
-                if steps:
-                    step = _step(setup, number, group, params, trainable)
-                    yield step_record(step, e)
-                    bad_line = first_non_finite(step)
-                    params = {q.key: float(q.value) for q in step.of_role(Role.PARAM)}
-                    if bad_line is not None:
-                        diagnostics.append(non_finite_step(bad_line, label, e, number))
-                        stopped = True
-                else:
-                    scale = setup.loss.scale(len(group), len(graph.outputs))
-                    passes = [pass_numbers(graph, setup.loss, params, trainable,
-                                           dict(zip(graph.inputs, map(float, setup.X[s]))),
-                                           dict(zip(graph.targets, map(float, setup.Y[s]))),
-                                           scale, carry) for s in group]
-                    grads = {n: passes[0].grads[n] if len(passes) == 1 else
-                             carry(sum(p.grads[n] for p in passes)) for n in live}
-                    moved, _ = optimizer.values(live, [params[n] for n in live],
-                                                [grads[n] for n in live])
-                    params.update(zip(live, map(float, moved)))
-                    bad = next((n for n in live if not math.isfinite(params[n])), None)
-                    if bad is not None:
-                        diagnostics.append(Diagnostic("non_finite", non_finite_message(
-                            f"the updated {bad}", params[bad]), label, e, number))
-                        stopped = True
-                if progress is not None:
-                    progress(number, limit)
-                if stopped:
-                    break
-                if setup.schedule.round_between is not None and number < total_steps:
-                    params = {k: between(v) for k, v in params.items()}
-            yield EpochEnd(e, number, dict(params))
-            if stopped:
+            yield from epoch_steps(setup, kernel, X, Y, run, e, groups, label, progress)
+            yield EpochEnd(e, run.number, dict(zip(names, run.p)))
+            if run.stopped:
                 break
-        final_loss = float(data_loss())
-    yield run_end(dict(params), final_loss, diagnostics, stopped, number, limit, planned, label,
-                  finished)
+        final_loss = _data_loss(setup, kernel, X, Y, run.p, {})
+    yield run_end(dict(zip(names, run.p)), final_loss, run.diagnostics, run.stopped, run.number,
+                  run.limit, planned, label, finished)
+
+
+def _epoch_groups(setup: Setup, epochs: int) -> Iterator[list[list[int]]]:
+    """Each epoch's steps (the samples of each), shuffled per epoch as the worked run does."""
+    rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
+    if rng is None or setup.update == "batch":
+        fixed = list(setup.groups(None))
+        for _ in range(epochs):
+            yield fixed
+        return
+    for _ in range(epochs):
+        yield list(setup.groups(rng))
+
+
+def _data_loss(setup: Setup, kernel: Kernel, X: list[list[float]], Y: list[list[float]],
+               p: list[float], known: dict[int, float]) -> float:
+    """L over the data set as :func:`dataset_loss` computes it; ``known`` holds samples' summed
+    loss terms already computed at these parameters (the epoch's first step)."""
+    carry = setup.carry
+    losses = [carry(1.0 * (known[i] if i in known else kernel.forward(p, x, y)))
+              for i, (x, y) in enumerate(zip(X, Y))]
+    return carry(setup.loss.scale(setup.n, len(setup.graph.outputs)) * sum(losses))
+
+
+def _numeric_epoch(setup: Setup, kernel: Kernel, X: list[list[float]], Y: list[list[float]],
+                   run: _Running, epoch: int, groups: list[list[int]], label: str,
+                   progress: Callable[[int, int], None] | None) -> Iterator[Any]:
+    """One epoch as numbers: the loss at its start (reusing the first step's forward pass),
+    then every step's gradient and update."""
+    from gdtrace.streaming import EpochStart
+
+    carry, outputs, optimizer = setup.carry, len(setup.graph.outputs), setup.optimizer
+    assert optimizer is not None
+    live = [i for i, q in enumerate(setup.graph.params) if q.trainable]
+    between = Carry(setup.schedule.round_between)
+    for k, group in enumerate(groups):
+        if run.number >= run.limit:
+            break
+        scale = setup.loss.scale(len(group), outputs)
+        passes = [kernel.grads(run.p, X[s], Y[s], scale) for s in group]
+        if k == 0:
+            yield EpochStart(epoch, _data_loss(setup, kernel, X, Y, run.p,
+                                               {s: r[0] for s, r in zip(group, passes)}))
+        run.number += 1
+        grads = passes[0][1] if len(passes) == 1 else \
+            [carry(sum(column)) for column in zip(*(r[1] for r in passes))]
+        moved = optimizer.values(["θ"], [np.array([run.p[i] for i in live])],
+                                 [np.array(grads, dtype=float)])[0][0]
+        for i, value in zip(live, moved.tolist()):
+            run.p[i] = value
+        if not all(map(math.isfinite, moved.tolist())):
+            bad = next(i for i in live if not math.isfinite(run.p[i]))
+            name = setup.graph.params[bad].name
+            run.diagnostics.append(Diagnostic("non_finite", non_finite_message(
+                f"the updated {name}", run.p[bad]), label, epoch, run.number))
+            run.stopped = True
+        if progress is not None:
+            progress(run.number, run.limit)
+        if run.stopped:
+            break
+        if between.decimals is not None and run.number < run.total:
+            run.p = [between(v) for v in run.p]
+
+
+def _worked_epoch(setup: Setup, kernel: Kernel, X: list[list[float]], Y: list[list[float]],
+                  run: _Running, epoch: int, groups: list[list[int]], label: str,
+                  progress: Callable[[int, int], None] | None) -> Iterator[Any]:
+    """One epoch for ``--stream``: each step written as the worked solution does, then
+    dropped."""
+    from gdtrace.solvers.checks import first_non_finite, non_finite_step
+    from gdtrace.streaming import EpochStart, step_record
+
+    names = [q.name for q in setup.graph.params]
+    trainable = {q.name: q.trainable for q in setup.graph.params}
+    between = Carry(setup.schedule.round_between)
+    yield EpochStart(epoch, _data_loss(setup, kernel, X, Y, run.p, {}))
+    for group in groups:
+        if run.number >= run.limit:
+            break
+        run.number += 1
+        step = _step(setup, run.number, group, dict(zip(names, run.p)), trainable)
+        yield step_record(step, epoch)
+        bad_line = first_non_finite(step)
+        moved = {q.key: float(q.value) for q in step.of_role(Role.PARAM)}
+        run.p = [moved[n] for n in names]
+        if bad_line is not None:
+            run.diagnostics.append(non_finite_step(bad_line, label, epoch, run.number))
+            run.stopped = True
+        if progress is not None:
+            progress(run.number, run.limit)
+        if run.stopped:
+            break
+        if between.decimals is not None and run.number < run.total:
+            run.p = [between(v) for v in run.p]
 
 
 def _settings(problem: Problem, setup: Setup) -> dict[str, object]:
