@@ -11,7 +11,7 @@ Conventions: docs/networks.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -598,7 +598,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     summary is computed as numbers only (the graph's compiled kernel, :func:`kernel_for`);
     ``--stream``, which prints every value of every step, writes each step as the worked
     solution does and drops it."""
-    from gdtrace.streaming import EpochEnd, EpochStart, RunStart, planned_steps, run_end
+    from gdtrace.streaming import EpochEnd, RunStart, planned_steps, run_end
 
     setup = setup_from(problem)
     graph, carry = setup.graph, setup.carry
@@ -614,18 +614,17 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
         first = _step(probe, 0, next(probe.groups(None)), dict(zip(names, run.p)), trainable)
         keys = [q.key for q in first.rows[0] if q.role is Role.VALUE]
     yield RunStart(label, names, keys, run.limit, _settings(problem, setup))
-    kernel = kernel_for(graph, setup.loss, carry, trainable)
-    X, Y = setup.X.tolist(), setup.Y.tolist()
+    plan = _Numeric.of(setup, kernel_for(graph, setup.loss, carry, trainable), label, progress)
     epoch_steps = _worked_epoch if steps else _numeric_epoch
     with np.errstate(all="ignore"):
         for e, groups in enumerate(_epoch_groups(setup, problem.epochs), start=1):
             if run.number >= run.limit:
                 break
-            yield from epoch_steps(setup, kernel, X, Y, run, e, groups, label, progress)
+            yield from epoch_steps(plan, run, e, groups)
             yield EpochEnd(e, run.number, dict(zip(names, run.p)))
             if run.stopped:
                 break
-        final_loss = _data_loss(setup, kernel, X, Y, run.p, {})
+        final_loss = _data_loss(setup, plan.kernel, plan.X, plan.Y, run.p, {})
     yield run_end(dict(zip(names, run.p)), final_loss, run.diagnostics, run.stopped, run.number,
                   run.limit, planned, label, finished)
 
@@ -652,58 +651,107 @@ def _data_loss(setup: Setup, kernel: Kernel, X: list[list[float]], Y: list[list[
     return carry(setup.loss.scale(setup.n, len(setup.graph.outputs)) * sum(losses))
 
 
-def _numeric_epoch(setup: Setup, kernel: Kernel, X: list[list[float]], Y: list[list[float]],
-                   run: _Running, epoch: int, groups: list[list[int]], label: str,
-                   progress: Callable[[int, int], None] | None) -> Iterator[Any]:
+@dataclass
+class _Numeric:
+    """What every numbers-only step needs, looked up once per run."""
+
+    setup: Setup
+    kernel: Kernel
+    X: list[list[float]]
+    Y: list[list[float]]
+    live: list[int]  # positions of the trainable parameters
+    scales: dict[int, float]  # the loss's factor by the number of samples in a step
+    label: str
+    progress: Callable[[int, int], None] | None
+
+    @classmethod
+    def of(cls, setup: Setup, kernel: Kernel, label: str,
+           progress: Callable[[int, int], None] | None) -> _Numeric:
+        outputs = len(setup.graph.outputs)
+        sizes = {len(g) for g in setup.groups(None)}
+        return cls(setup, kernel, setup.X.tolist(), setup.Y.tolist(),
+                   [i for i, q in enumerate(setup.graph.params) if q.trainable],
+                   {m: setup.loss.scale(m, outputs) for m in sizes}, label, progress)
+
+    def update(self, run: _Running, grads: Sequence[float]) -> list[float]:
+        """The trainable parameters after the step. Plain gradient descent is written here as
+        the GLM fast path writes it (w − η·g, carry-rounded: ``Optimizer``'s plain rule, whose
+        per-call cost would dominate a tiny network); any other optimizer updates all
+        parameters as one vector through :meth:`Optimizer.values` (elementwise rules, so the
+        same numbers as parameter by parameter)."""
+        optimizer = self.setup.optimizer
+        assert optimizer is not None
+        current = [run.p[i] for i in self.live]
+        if optimizer.plain:
+            eta, carry = optimizer.eta, optimizer.carry
+            if carry.decimals is None:
+                return [v - eta * g for v, g in zip(current, grads)]
+            return [carry(v - eta * g) for v, g in zip(current, grads)]
+        moved = optimizer.values(["θ"], [np.array(current, dtype=float)],
+                                 [np.array(grads, dtype=float)])[0][0]
+        return list(np.asarray(moved, dtype=float).tolist())
+
+
+def _numeric_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[int]]
+                   ) -> Iterator[Any]:
     """One epoch as numbers: the loss at its start (reusing the first step's forward pass),
     then every step's gradient and update."""
     from gdtrace.streaming import EpochStart
 
-    carry, outputs, optimizer = setup.carry, len(setup.graph.outputs), setup.optimizer
-    assert optimizer is not None
-    live = [i for i, q in enumerate(setup.graph.params) if q.trainable]
-    between = Carry(setup.schedule.round_between)
+    setup, grads_of, X, Y, live = plan.setup, plan.kernel.grads, plan.X, plan.Y, plan.live
+    carry, between = setup.carry, setup.schedule.round_between
     for k, group in enumerate(groups):
         if run.number >= run.limit:
             break
-        scale = setup.loss.scale(len(group), outputs)
-        passes = [kernel.grads(run.p, X[s], Y[s], scale) for s in group]
+        scale = plan.scales[len(group)]
+        passes = [grads_of(run.p, X[s], Y[s], scale) for s in group]
         if k == 0:
-            yield EpochStart(epoch, _data_loss(setup, kernel, X, Y, run.p,
+            yield EpochStart(epoch, _data_loss(setup, plan.kernel, X, Y, run.p,
                                                {s: r[0] for s, r in zip(group, passes)}))
         run.number += 1
         grads = passes[0][1] if len(passes) == 1 else \
             [carry(sum(column)) for column in zip(*(r[1] for r in passes))]
-        moved = optimizer.values(["θ"], [np.array([run.p[i] for i in live])],
-                                 [np.array(grads, dtype=float)])[0][0]
-        for i, value in zip(live, moved.tolist()):
-            run.p[i] = value
-        if not all(map(math.isfinite, moved.tolist())):
-            bad = next(i for i in live if not math.isfinite(run.p[i]))
-            name = setup.graph.params[bad].name
-            run.diagnostics.append(Diagnostic("non_finite", non_finite_message(
-                f"the updated {name}", run.p[bad]), label, epoch, run.number))
-            run.stopped = True
-        if progress is not None:
-            progress(run.number, run.limit)
+        moved = plan.update(run, grads)
+        if len(live) == len(run.p):
+            run.p = moved
+        else:
+            for i, value in zip(live, moved):
+                run.p[i] = value
+        if not math.isfinite(sum(moved)):
+            _check_finite(plan, run, epoch)
+        if plan.progress is not None:
+            plan.progress(run.number, run.limit)
         if run.stopped:
             break
-        if between.decimals is not None and run.number < run.total:
-            run.p = [between(v) for v in run.p]
+        if between is not None and run.number < run.total:
+            rounding = Carry(between)
+            run.p = [rounding(v) for v in run.p]
 
 
-def _worked_epoch(setup: Setup, kernel: Kernel, X: list[list[float]], Y: list[list[float]],
-                  run: _Running, epoch: int, groups: list[list[int]], label: str,
-                  progress: Callable[[int, int], None] | None) -> Iterator[Any]:
+def _check_finite(plan: _Numeric, run: _Running, epoch: int) -> None:
+    """Stop the run at the first trainable parameter that is no longer finite, if any (a sum
+    of finite numbers can overflow: then nothing is wrong)."""
+    bad = next((i for i in plan.live if not math.isfinite(run.p[i])), None)
+    if bad is None:
+        return
+    name = plan.setup.graph.params[bad].name
+    run.diagnostics.append(Diagnostic("non_finite", non_finite_message(
+        f"the updated {name}", run.p[bad]), plan.label, epoch, run.number))
+    run.stopped = True
+
+
+def _worked_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[int]]
+                  ) -> Iterator[Any]:
     """One epoch for ``--stream``: each step written as the worked solution does, then
     dropped."""
     from gdtrace.solvers.checks import first_non_finite, non_finite_step
     from gdtrace.streaming import EpochStart, step_record
 
+    setup, label, progress = plan.setup, plan.label, plan.progress
     names = [q.name for q in setup.graph.params]
     trainable = {q.name: q.trainable for q in setup.graph.params}
     between = Carry(setup.schedule.round_between)
-    yield EpochStart(epoch, _data_loss(setup, kernel, X, Y, run.p, {}))
+    yield EpochStart(epoch, _data_loss(setup, plan.kernel, plan.X, plan.Y, run.p, {}))
     for group in groups:
         if run.number >= run.limit:
             break
