@@ -617,7 +617,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     plan = _Numeric.of(setup, kernel_for(graph, setup.loss, carry, trainable), label, progress)
     epoch_steps = _worked_epoch if steps else _numeric_epoch
     with np.errstate(all="ignore"):
-        for e, groups in enumerate(_epoch_groups(setup, problem.epochs), start=1):
+        for e, groups in enumerate(epoch_groups(setup, problem.epochs), start=1):
             if run.number >= run.limit:
                 break
             yield from epoch_steps(plan, run, e, groups)
@@ -629,7 +629,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
                   run.limit, planned, label, finished)
 
 
-def _epoch_groups(setup: Setup, epochs: int) -> Iterator[list[list[int]]]:
+def epoch_groups(setup: Setup, epochs: int) -> Iterator[list[list[int]]]:
     """Each epoch's steps (the samples of each), shuffled per epoch as the worked run does."""
     rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
     if rng is None or setup.update == "batch":
