@@ -33,7 +33,8 @@ GLM_MODELS = ("logistic", "linear")
 # Models whose solver module computes the run as numbers only (an ``events`` function): flat
 # memory and no worked lines for --summary/--stream. Others replay a full trace.
 NUMERIC_EVENTS = {"mlp": "gdtrace.solvers.mlp", "function": "gdtrace.solvers.function",
-                  "network": "gdtrace.solvers.network"}
+                  "network": "gdtrace.solvers.network",
+                  "perceptron": "gdtrace.solvers.perceptron"}
 
 
 @dataclass

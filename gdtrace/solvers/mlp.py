@@ -199,14 +199,20 @@ class BlockNumbers:
     fps: dict[int, np.ndarray]  # fₗ'(Uₗ) where the worked lines write it
     deltas: list[np.ndarray]  # Δ₁ … Δ_L
 
-    def sample(self, setup: MLPSetup, i: int) -> Numbers:
-        """Row i as one sample's numbers, with its gradient shares aₗ₋₁ᵀ·δₗ and δₗ."""
+    def shares(self, setup: MLPSetup, i: int) -> dict[str, np.ndarray]:
+        """Sample i's shares of the gradient: aₗ₋₁ᵀ·δₗ (the outer product) and δₗ."""
         shares: dict[str, np.ndarray] = {}
         for index, layer in enumerate(setup.layers, start=1):
             if layer.trainable:
                 d = self.deltas[index - 1][i]
-                shares[f"W{index}"] = setup.carry.array(np.outer(self.acts[index - 1][i], d))
+                outer = self.acts[index - 1][i][:, None] * d[None, :]  # as np.outer computes
+                shares[f"W{index}"] = setup.carry.array(outer)
                 shares[f"b{index}"] = d
+        return shares
+
+    def sample(self, setup: MLPSetup, i: int) -> Numbers:
+        """Row i as one sample's numbers, with its gradient shares."""
+        shares = self.shares(setup, i)
         return Numbers([m[i] for m in self.acts], [m[i] for m in self.pre], self.losses[i],
                        None if self.out_grad is None else self.out_grad[i],
                        {k: v[i] for k, v in self.backs.items()},
@@ -279,12 +285,11 @@ def step_numbers(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray],
               for k in range(0, len(group), CHUNK)]
     grads: dict[str, Any] = {}
     if len(group) == 1 or setup.carry.decimals is not None:
-        shares = [block.sample(setup, i) for block in blocks
-                  for i in range(len(block.losses))]
-        for name in shares[0].shares:
-            total = shares[0].shares[name]
+        shares = [block.shares(setup, i) for block in blocks for i in range(len(block.losses))]
+        for name in shares[0]:
+            total = shares[0][name]
             if len(shares) > 1:
-                total = setup.carry.array(np.sum([p.shares[name] for p in shares], axis=0))
+                total = setup.carry.array(np.sum([p[name] for p in shares], axis=0))
             grads[name] = total
         return blocks, grads
     for index, layer in enumerate(setup.layers, start=1):
@@ -787,7 +792,7 @@ def _epoch(setup: MLPSetup, run: _Running, epoch: int, groups: list[list[int]], 
                            _step_values(setup, blocks) | state, grads, dict(run.params))
         if progress is not None:
             progress(run.number, run.limit)
-        bad = next((n for n in live if not np.all(np.isfinite(run.params[n]))), None)
+        bad = next((n for n in live if not np.isfinite(run.params[n]).all()), None)
         if bad is not None:
             run.diagnostics.append(Diagnostic("non_finite", non_finite_message(
                 f"the updated {bad}", run.params[bad]), label, epoch, run.number))
