@@ -138,6 +138,10 @@ def recorded_numbers(problem: Problem) -> tuple[int, int]:
     n, d, k = (dataset.n, len(dataset.features), len(dataset.targets)) if dataset is not None \
         else (1, 1, 1)
     params = len(problem.weights) + 1 if problem.weights else (d + 1) * k
+    if "layers" in problem.extra:  # an mlp: every entry of every W and b
+        params = sum(layer.weights.size + layer.bias.size for layer in problem.extra["layers"])
+    elif "graph" in problem.extra:  # a network of named nodes
+        params = len(problem.extra["graph"].params)
     steps = planned_steps(problem)
     per_step = -(-n * max(1, problem.epochs) // steps) * (d + k + 4) + 2 * params
     return steps * per_step + max(1, problem.epochs) * n * 3, steps * params
