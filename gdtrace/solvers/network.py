@@ -25,7 +25,18 @@ from gdtrace.problem.network_models import Graph, Node, Schedule
 from gdtrace.rounding import Carry
 from gdtrace.solvers.checks import keep_step, non_finite_message
 from gdtrace.solvers.network_kernel import Kernel, compile_kernel
-from gdtrace.trace import Diagnostic, Epoch, Formula, Header, Link, Quantity, Role, Run, Step
+from gdtrace.trace import (
+    Diagnostic,
+    Epoch,
+    Formula,
+    Header,
+    Link,
+    Quantity,
+    Role,
+    Run,
+    Step,
+    Value,
+)
 
 LOSS = Sym("L", "L")
 
@@ -197,6 +208,25 @@ def pass_numbers(graph: Graph, loss: OutputLoss, params: dict[str, float],
                    dict(zip(kernel.use_keys, grads)), dict(zip(kernel.output_da_keys, output_da)))
 
 
+Operands = dict[str, Value]
+Use = tuple[Expr, Operands, float]  # one use of a parameter: chain-rule product, operands, value
+
+
+@dataclass
+class _Writing:
+    """What every part of one sample's worked lines reads: the graph, the numbers, L or Lᵢ."""
+
+    graph: Graph
+    loss: OutputLoss
+    params: dict[str, float]
+    numbers: Numbers
+    L: Sym
+    scale: float
+
+    def src_key(self, source: str) -> str:
+        return f"input:{source}" if source in self.graph.inputs else f"a:{source}"
+
+
 def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
                 trainable: dict[str, bool], x: dict[str, float], t: dict[str, float],
                 scale: float, carry: Carry, sample: int | None,
@@ -206,145 +236,152 @@ def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
     ``sample`` numbers the sample when a step adds several (symbols become Lᵢ); every written
     value goes through ``carry`` so later lines use the number as written. ``sources`` are the
     lines the parameters come from, by operand key (``param:W13``; none: the starting values).
+    The numbers are :func:`pass_numbers`'; this writes the lines.
     """
-    out = SamplePass()
-    L = loss_sym(sample)
     numbers = pass_numbers(graph, loss, params, trainable, x, t, scale, carry)
-    a = numbers.a
-
-    def src_key(source: str) -> str:
-        return f"input:{source}" if source in graph.inputs else f"a:{source}"
-
-    # forward ---------------------------------------------------------------------------
-    softmax_nodes = [n for n in graph.nodes if n.activation == "softmax"]
+    w = _Writing(graph, loss, params, numbers, loss_sym(sample), scale)
+    out = SamplePass(loss=numbers.loss, z=dict(numbers.z), da=numbers.da, dz=numbers.dz)
+    out.a = {n.name: numbers.a[n.name] for n in graph.nodes}
+    out.lines = _forward_lines(w) + _loss_lines(w, t) + _backward_lines(w)
+    uses: dict[str, list[Use]] = {}
     for node in graph.nodes:
-        terms: list[Expr] = [param_sym(e.weight) * source_sym(graph, e.source) for e in node.edges]
-        operands = {f"param:{e.weight}": params[e.weight] for e in node.edges}
-        operands |= {src_key(e.source): a[e.source] for e in node.edges}
-        if node.bias is not None:
-            terms.append(param_sym(node.bias))
-            operands[f"param:{node.bias}"] = params[node.bias]
-        z = numbers.z[node.name]
-        out.z[node.name] = z
-        out.lines.append(Quantity(f"z{node.name}", Role.VALUE, z_sym(node.name), z,
-                                  Add.of(*terms) if len(terms) > 1 else terms[0], operands))
-        if node.activation == "softmax":
-            continue
-        act = activation_of(node.activation, node.slope)
-        value = out.a[node.name] = a[node.name]
-        out.lines.append(Quantity(f"a{node.name}", Role.VALUE, a_sym(node.name), value,
-                                  act.formula(z_sym(node.name)), {f"z:{node.name}": z}))
-    if softmax_nodes:
-        for node in softmax_nodes:
-            value = out.a[node.name] = a[node.name]
-            exps = tuple(func("exp", z_sym(m.name)) for m in softmax_nodes)
-            formula = func("exp", z_sym(node.name)) / Sum("j", Num(len(softmax_nodes)),
-                                                          func("exp", Sym("z_j", "z", "j")), exps)
-            out.lines.append(Quantity(f"a{node.name}", Role.VALUE, a_sym(node.name), value,
-                                      formula, {f"z:{m.name}": out.z[m.name]
-                                                for m in softmax_nodes}))
-
-    # loss ------------------------------------------------------------------------------
-    terms = []
-    operands = {}
-    for out_name, target in zip(graph.outputs, graph.targets):
-        terms.append(loss.term_formula(a_sym(out_name), target_sym(target)))
-        operands |= {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
-    body: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
-    out.loss = numbers.loss
-    out.lines.append(Quantity("L", Role.VALUE, L, out.loss, _scaled(scale, body), operands))
-
-    # backward: the outputs -------------------------------------------------------------
-    da, dz, fps = numbers.da, numbers.dz, numbers.fps
-    output_grads = {o: numbers.output_da[o] for o in numbers.output_da}
-    for out_name, target in zip(graph.outputs, graph.targets):
-        ops = {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
-        if loss.paired is not None:
-            value = dz[out_name]
-            out.lines.append(Quantity(f"dL/dz{out_name}", Role.VALUE,
-                                      Deriv(L, z_sym(out_name), f"dLdz:{out_name}"), value,
-                                      _scaled(scale, a_sym(out_name) - target_sym(target)), ops))
-            continue
-        formula = _scaled(scale, loss.derivative_formula(a_sym(out_name), target_sym(target)))
-        out.lines.append(Quantity(f"dL/da{out_name}", Role.VALUE,
-                                  Deriv(L, a_sym(out_name), f"dLda:{out_name}"),
-                                  output_grads[out_name], formula, ops))
-    # backward: every node in reverse ---------------------------------------------------
-    for node in reversed(graph.nodes):
-        name = node.name
-        children = graph.children(name)
-        if children:
-            terms = [Deriv(L, z_sym(c.name), f"dLdz:{c.name}") * param_sym(e.weight)
-                     for c, e in children]
-            ops = {f"dLdz:{c.name}": dz[c.name] for c, _ in children}
-            ops |= {f"param:{e.weight}": params[e.weight] for _, e in children}
-            formula: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
-            if name in output_grads:  # an output that also feeds other nodes
-                formula = Deriv(L, a_sym(name), f"dLda:{name}") + formula
-                ops[f"dLda:{name}"] = output_grads[name]
-            out.lines.append(Quantity(f"dL/da{name}", Role.VALUE,
-                                      Deriv(L, a_sym(name), f"dLda:{name}"), da[name], formula,
-                                      ops))
-        if loss.paired is not None and name in graph.outputs:
-            continue  # its ∂L/∂z came from the loss directly
-        symbol = Deriv(L, z_sym(name), f"dLdz:{name}")
-        if node.activation == "linear":
-            out.lines.append(Quantity(f"dL/dz{name}", Role.VALUE, symbol, dz[name],
-                                      Deriv(L, a_sym(name), f"dLda:{name}"),
-                                      {f"dLda:{name}": da[name]}))
-            continue
-        if node.activation == "softmax":
-            group = [n.name for n in graph.nodes if n.activation == "softmax"]
-            inner = Sum("j", Num(len(group)), Deriv(L, Sym("a_j", "a", "j"), "dLda:j")
-                        * Sym("a_j", "a", "j"),
-                        tuple(Deriv(L, a_sym(g), f"dLda:{g}") * a_sym(g) for g in group))
-            ops = {f"dLda:{g}": da[g] for g in group} | {f"a:{g}": a[g] for g in group}
-            out.lines.append(Quantity(
-                f"dL/dz{name}", Role.VALUE, symbol, dz[name],
-                a_sym(name) * (Deriv(L, a_sym(name), f"dLda:{name}") - inner), ops))
-            continue
-        act = activation_of(node.activation, node.slope)
-        fp = fps[name]
-        f_symbol = fprime(node)
-        out.lines.append(Quantity(f"f'(z{name})", Role.VALUE, f_symbol, fp,
-                                  act.derivative_formula(z_sym(name), a_sym(name)),
-                                  {f"z:{name}": out.z[name], f"a:{name}": a[name]}))
-        out.lines.append(Quantity(
-            f"dL/dz{name}", Role.VALUE, symbol, dz[name],
-            Deriv(L, a_sym(name), f"dLda:{name}") * Ref(f_symbol, f"fp:{name}"),
-            {f"dLda:{name}": da[name], f"fp:{name}": fp}))
-    out.da, out.dz = da, dz
-
-    # one chain-rule line per trainable parameter (per use, then the sum, when shared) -----
-    uses: dict[str, list[tuple[Expr, dict[str, float], float]]] = {}
-    for node in graph.nodes:
-        factors, ops = _node_factors(node, L, da, dz, fps)
-        for edge in node.edges:
-            if trainable[edge.weight]:
-                uses.setdefault(edge.weight, []).append((
-                    _product(*factors, source_sym(graph, edge.source)),
-                    ops | {src_key(edge.source): a[edge.source]},
-                    numbers.uses[edge.weight][len(uses.get(edge.weight, []))]))
-        if node.bias is not None and trainable[node.bias]:
-            uses.setdefault(node.bias, []).append((
-                _product(*factors), dict(ops), numbers.uses[node.bias][len(uses.get(node.bias,
-                                                                                      []))]))
+        factors, ops = _node_factors(node, w.L, numbers.da, numbers.dz, numbers.fps)
+        names = [(e.weight, [source_sym(graph, e.source)], {w.src_key(e.source):
+                                                             numbers.a[e.source]})
+                 for e in node.edges] + ([(node.bias, [], {})] if node.bias is not None else [])
+        for name, extra, more in names:
+            if trainable[name]:
+                found = uses.setdefault(name, [])
+                found.append((_product(*factors, *extra), {**ops, **more},
+                              numbers.uses[name][len(found)]))
     for name, found in uses.items():
-        out.grad_lines += _gradient_lines(name, found, L, numbers.grads[name])
+        out.grad_lines += _gradient_lines(name, found, w.L, numbers.grads[name])
         out.grads[name] = numbers.grads[name]
     link_lines(out.lines + out.grad_lines, dict(sources or {}))
     return out
 
 
-def _gradient_lines(name: str, uses: list[tuple[Expr, dict[str, float], float]], L: Sym,
-                    total: float) -> list[Quantity]:
+def _forward_lines(w: _Writing) -> list[Quantity]:
+    """zₙ = Σ W·source + b and aₙ = f(zₙ) node by node (softmax outputs last)."""
+    graph, a, lines = w.graph, w.numbers.a, []
+    softmax_nodes = [n for n in graph.nodes if n.activation == "softmax"]
+    for node in graph.nodes:
+        terms: list[Expr] = [param_sym(e.weight) * source_sym(graph, e.source) for e in node.edges]
+        operands: Operands = {f"param:{e.weight}": w.params[e.weight] for e in node.edges}
+        operands |= {w.src_key(e.source): a[e.source] for e in node.edges}
+        if node.bias is not None:
+            terms.append(param_sym(node.bias))
+            operands[f"param:{node.bias}"] = w.params[node.bias]
+        z = w.numbers.z[node.name]
+        lines.append(Quantity(f"z{node.name}", Role.VALUE, z_sym(node.name), z,
+                              Add.of(*terms) if len(terms) > 1 else terms[0], operands))
+        if node.activation == "softmax":
+            continue
+        act = activation_of(node.activation, node.slope)
+        lines.append(Quantity(f"a{node.name}", Role.VALUE, a_sym(node.name), a[node.name],
+                              act.formula(z_sym(node.name)), {f"z:{node.name}": z}))
+    for node in softmax_nodes:
+        exps = tuple(func("exp", z_sym(m.name)) for m in softmax_nodes)
+        formula = func("exp", z_sym(node.name)) / Sum("j", Num(len(softmax_nodes)),
+                                                      func("exp", Sym("z_j", "z", "j")), exps)
+        lines.append(Quantity(f"a{node.name}", Role.VALUE, a_sym(node.name), a[node.name],
+                              formula, {f"z:{m.name}": w.numbers.z[m.name]
+                                        for m in softmax_nodes}))
+    return lines
+
+
+def _loss_lines(w: _Writing, t: dict[str, float]) -> list[Quantity]:
+    """The sample's loss, then ∂L/∂z (paired loss) or ∂L/∂a of every output."""
+    graph, loss, a, L = w.graph, w.loss, w.numbers.a, w.L
+    terms: list[Expr] = []
+    operands: Operands = {}
+    for out_name, target in zip(graph.outputs, graph.targets):
+        terms.append(loss.term_formula(a_sym(out_name), target_sym(target)))
+        operands |= {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
+    body: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
+    lines = [Quantity("L", Role.VALUE, L, w.numbers.loss, _scaled(w.scale, body), operands)]
+    for out_name, target in zip(graph.outputs, graph.targets):
+        ops: Operands = {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
+        if loss.paired is not None:
+            lines.append(Quantity(f"dL/dz{out_name}", Role.VALUE,
+                                  Deriv(L, z_sym(out_name), f"dLdz:{out_name}"),
+                                  w.numbers.dz[out_name],
+                                  _scaled(w.scale, a_sym(out_name) - target_sym(target)), ops))
+            continue
+        formula = _scaled(w.scale, loss.derivative_formula(a_sym(out_name), target_sym(target)))
+        lines.append(Quantity(f"dL/da{out_name}", Role.VALUE,
+                              Deriv(L, a_sym(out_name), f"dLda:{out_name}"),
+                              w.numbers.output_da[out_name], formula, ops))
+    return lines
+
+
+def _backward_lines(w: _Writing) -> list[Quantity]:
+    """Every node in reverse: ∂L/∂aₙ from the nodes it feeds, then ∂L/∂zₙ."""
+    lines: list[Quantity] = []
+    for node in reversed(w.graph.nodes):
+        lines += _node_da_line(w, node)
+        if w.loss.paired is not None and node.name in w.graph.outputs:
+            continue  # its ∂L/∂z came from the loss directly
+        lines += _node_dz_lines(w, node)
+    return lines
+
+
+def _node_da_line(w: _Writing, node: Node) -> list[Quantity]:
+    """∂L/∂aₙ = Σ ∂L/∂z_child·W (plus the loss's own term for an output that feeds others)."""
+    name, L, numbers = node.name, w.L, w.numbers
+    children = w.graph.children(name)
+    if not children:
+        return []
+    terms = [Deriv(L, z_sym(c.name), f"dLdz:{c.name}") * param_sym(e.weight)
+             for c, e in children]
+    ops: Operands = {f"dLdz:{c.name}": numbers.dz[c.name] for c, _ in children}
+    ops |= {f"param:{e.weight}": w.params[e.weight] for _, e in children}
+    formula: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
+    if name in numbers.output_da:  # an output that also feeds other nodes
+        formula = Deriv(L, a_sym(name), f"dLda:{name}") + formula
+        ops[f"dLda:{name}"] = numbers.output_da[name]
+    return [Quantity(f"dL/da{name}", Role.VALUE, Deriv(L, a_sym(name), f"dLda:{name}"),
+                     numbers.da[name], formula, ops)]
+
+
+def _node_dz_lines(w: _Writing, node: Node) -> list[Quantity]:
+    """∂L/∂zₙ: = ∂L/∂aₙ (linear), softmax's Jacobian, or ∂L/∂aₙ·f'(zₙ) with f'(zₙ) written."""
+    name, L, numbers, a = node.name, w.L, w.numbers, w.numbers.a
+    da, dz = numbers.da, numbers.dz
+    symbol = Deriv(L, z_sym(name), f"dLdz:{name}")
+    if node.activation == "linear":
+        return [Quantity(f"dL/dz{name}", Role.VALUE, symbol, dz[name],
+                         Deriv(L, a_sym(name), f"dLda:{name}"), {f"dLda:{name}": da[name]})]
+    if node.activation == "softmax":
+        group = [n.name for n in w.graph.nodes if n.activation == "softmax"]
+        inner = Sum("j", Num(len(group)), Deriv(L, Sym("a_j", "a", "j"), "dLda:j")
+                    * Sym("a_j", "a", "j"),
+                    tuple(Deriv(L, a_sym(g), f"dLda:{g}") * a_sym(g) for g in group))
+        ops: Operands = {f"dLda:{g}": da[g] for g in group}
+        ops |= {f"a:{g}": a[g] for g in group}
+        return [Quantity(f"dL/dz{name}", Role.VALUE, symbol, dz[name],
+                         a_sym(name) * (Deriv(L, a_sym(name), f"dLda:{name}") - inner), ops)]
+    act = activation_of(node.activation, node.slope)
+    fp = numbers.fps[name]
+    f_symbol = fprime(node)
+    return [Quantity(f"f'(z{name})", Role.VALUE, f_symbol, fp,
+                     act.derivative_formula(z_sym(name), a_sym(name)),
+                     {f"z:{name}": numbers.z[name], f"a:{name}": a[name]}),
+            Quantity(f"dL/dz{name}", Role.VALUE, symbol, dz[name],
+                     Deriv(L, a_sym(name), f"dLda:{name}") * Ref(f_symbol, f"fp:{name}"),
+                     {f"dLda:{name}": da[name], f"fp:{name}": fp})]
+
+
+def _gradient_lines(name: str, uses: list[Use], L: Sym, total: float) -> list[Quantity]:
     """∂L/∂w: one chain-rule line; a shared (tied) parameter gets one line per use, then
     ∂L/∂w = the sum over its uses (``total``, from :func:`pass_numbers`)."""
     symbol = Deriv(L, param_sym(name), f"grad:{name}")
     if len(uses) == 1:
         formula, ops, value = uses[0]
         return [Quantity(name, Role.GRAD, symbol, value, formula, ops)]
-    lines, refs, values = [], [], {}
+    lines: list[Quantity] = []
+    refs: list[Expr] = []
+    values: Operands = {}
     base = param_sym(name)
     for u, (formula, ops, value) in enumerate(uses, start=1):
         key = f"use:{name}:{u}"
@@ -368,7 +405,7 @@ def shared_uses(graph: Graph) -> dict[str, int]:
 
 
 def _node_factors(node: Node, L: Sym, da: dict[str, float], dz: dict[str, float],
-                  fps: dict[str, float]) -> tuple[list[Expr], dict[str, float]]:
+                  fps: dict[str, float]) -> tuple[list[Expr], Operands]:
     """The chain-rule factors of ∂L/∂zₙ: ∂L/∂aₙ·f'(zₙ), ∂L/∂aₙ (linear), or ∂L/∂zₙ (the same
     choice as :func:`pass_numbers`)."""
     name = node.name
