@@ -28,6 +28,37 @@ def reference(graph: Graph, loss: OutputLoss, params: dict[str, float],
               trainable: dict[str, bool], x: dict[str, float], t: dict[str, float],
               scale: float, carry: Carry) -> dict[str, object]:
     """The per-node rules with numpy, as ``network.pass_numbers`` computed them by hand."""
+    z, a, loss_total = reference_forward(graph, loss, params, x, t, carry)
+    da: dict[str, float] = {}
+    dz: dict[str, float] = {}
+    for out_name, target in zip(graph.outputs, graph.targets):
+        if loss.paired is not None:
+            dz[out_name] = carry(scale * (a[out_name] - t[target]))
+        else:
+            da[out_name] = carry(scale * float(loss.derivative(np.array(a[out_name]),
+                                                                np.array(t[target]))))
+    output_da = dict(da)
+    fps: dict[str, float] = {}
+    for node in reversed(graph.nodes):
+        reference_node_backward(graph, node, params, z, a, da, dz, fps, carry)
+    uses: dict[str, list[float]] = {}
+    for node in graph.nodes:
+        name = node.name
+        signal = da[name] * fps[name] if name in fps else \
+            da[name] if node.activation == "linear" and name in da else dz[name]
+        for edge in node.edges:
+            if trainable[edge.weight]:
+                uses.setdefault(edge.weight, []).append(carry(signal * a[edge.source]))
+        if node.bias is not None and trainable[node.bias]:
+            uses.setdefault(node.bias, []).append(carry(signal))
+    grads = {k: v[0] if len(v) == 1 else carry(sum(v)) for k, v in uses.items()}
+    return {"z": z, "a": a, "loss": carry(scale * loss_total), "da": da, "dz": dz, "fps": fps,
+            "uses": uses, "grads": grads, "output_da": output_da}
+
+
+def reference_forward(graph: Graph, loss: OutputLoss, params: dict[str, float],
+                      x: dict[str, float], t: dict[str, float], carry: Carry
+                      ) -> tuple[dict[str, float], dict[str, float], float]:
     a: dict[str, float] = dict(x)
     z: dict[str, float] = {}
     softmax_nodes = [n for n in graph.nodes if n.activation == "softmax"]
@@ -46,49 +77,31 @@ def reference(graph: Graph, loss: OutputLoss, params: dict[str, float],
     loss_total = 0.0
     for out_name, target in zip(graph.outputs, graph.targets):
         loss_total += float(loss.term(np.array(a[out_name]), np.array(t[target])))
-    da: dict[str, float] = {}
-    dz: dict[str, float] = {}
-    for out_name, target in zip(graph.outputs, graph.targets):
-        if loss.paired is not None:
-            dz[out_name] = carry(scale * (a[out_name] - t[target]))
-        else:
-            da[out_name] = carry(scale * float(loss.derivative(np.array(a[out_name]),
-                                                                np.array(t[target]))))
-    output_da = dict(da)
-    fps: dict[str, float] = {}
-    for node in reversed(graph.nodes):
-        name = node.name
-        children = graph.children(name)
-        if children:
-            value = sum(dz[c.name] * params[e.weight] for c, e in children)
-            if name in da:
-                value += da[name]
-            da[name] = carry(value)
-        if name in dz:
-            continue
-        if node.activation == "linear":
-            dz[name] = da[name]
-        elif node.activation == "softmax":
-            group = [n.name for n in graph.nodes if n.activation == "softmax"]
-            weighted = sum(da[g] * a[g] for g in group)
-            dz[name] = carry(a[name] * (da[name] - weighted))
-        else:
-            act = activation_of(node.activation, node.slope)
-            fps[name] = carry(float(act.derivative(z[name], a[name])))
-            dz[name] = carry(da[name] * fps[name])
-    uses: dict[str, list[float]] = {}
-    for node in graph.nodes:
-        name = node.name
-        signal = da[name] * fps[name] if name in fps else \
-            da[name] if node.activation == "linear" and name in da else dz[name]
-        for edge in node.edges:
-            if trainable[edge.weight]:
-                uses.setdefault(edge.weight, []).append(carry(signal * a[edge.source]))
-        if node.bias is not None and trainable[node.bias]:
-            uses.setdefault(node.bias, []).append(carry(signal))
-    grads = {k: v[0] if len(v) == 1 else carry(sum(v)) for k, v in uses.items()}
-    return {"z": z, "a": a, "loss": carry(scale * loss_total), "da": da, "dz": dz, "fps": fps,
-            "uses": uses, "grads": grads, "output_da": output_da}
+    return z, a, loss_total
+
+
+def reference_node_backward(graph: Graph, node: Node, params: dict[str, float],
+                            z: dict[str, float], a: dict[str, float], da: dict[str, float],
+                            dz: dict[str, float], fps: dict[str, float], carry: Carry) -> None:
+    name = node.name
+    children = graph.children(name)
+    if children:
+        value = sum(dz[c.name] * params[e.weight] for c, e in children)
+        if name in da:
+            value += da[name]
+        da[name] = carry(value)
+    if name in dz:
+        return
+    if node.activation == "linear":
+        dz[name] = da[name]
+    elif node.activation == "softmax":
+        group = [n.name for n in graph.nodes if n.activation == "softmax"]
+        weighted = sum(da[g] * a[g] for g in group)
+        dz[name] = carry(a[name] * (da[name] - weighted))
+    else:
+        act = activation_of(node.activation, node.slope)
+        fps[name] = carry(float(act.derivative(z[name], a[name])))
+        dz[name] = carry(da[name] * fps[name])
 
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]

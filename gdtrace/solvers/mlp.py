@@ -26,10 +26,10 @@ from gdtrace.solvers.checks import keep_step
 from gdtrace.solvers.network import (
     LOSS,
     Setup,
-    _scaled,
     activation_of,
     link_lines,
     loss_sym,
+    scaled,
     unsampled,
     update_lines,
     update_rules,
@@ -47,6 +47,7 @@ from gdtrace.trace import (
     Run,
     Step,
     Table,
+    Value,
 )
 
 X_SYM = Sym("x", "x")
@@ -359,19 +360,19 @@ def sample_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: 
                tuple(loss.term_formula(Ref(Sym(f"y{k}", "ŷ", str(k + 1)), f"y{k}"),
                                        Ref(Sym(f"t{k}", "t", str(k + 1)), f"t{k}"))
                      for k in range(len(t))))
-    ops = {f"y{k}": float(v) for k, v in enumerate(yhat)} | \
-        {f"t{k}": float(v) for k, v in enumerate(t)}
+    ops: dict[str, Value] = {f"y{k}": float(v) for k, v in enumerate(yhat)}
+    ops |= {f"t{k}": float(v) for k, v in enumerate(t)}
     if len(t) == 1:  # one output: no sum over k
         body = loss.term_formula(Ref(yhat_sym, "y0"), Ref(t_sym, "t0"))
-    row.append(Quantity("L", Role.VALUE, L, numbers.loss, _scaled(scale, body), ops))
+    row.append(Quantity("L", Role.VALUE, L, numbers.loss, scaled(scale, body), ops))
     # backward -----------------------------------------------------------------------------
     if numbers.out_grad is None:
         row.append(Quantity(f"delta{count}", Role.VALUE, delta(count), deltas[-1],
-                            _scaled(scale, yhat_sym - t_sym), {yhat_sym.key: yhat, "t": t}))
+                            scaled(scale, yhat_sym - t_sym), {yhat_sym.key: yhat, "t": t}))
     else:
         g_sym = Deriv(L, a(count), "dLdy")
         row.append(Quantity("dL/dy", Role.VALUE, g_sym, numbers.out_grad,
-                            _scaled(scale, loss.derivative_formula(yhat_sym, t_sym)),
+                            scaled(scale, loss.derivative_formula(yhat_sym, t_sym)),
                             {yhat_sym.key: yhat, "t": t}))
         _local(row, count, _act(setup.layers[-1]), numbers, Ref(g_sym, "dLdy"), "dLdy",
                numbers.out_grad)
@@ -555,7 +556,7 @@ def _gradient_sums(setup: MLPSetup, group: list[int], passes: list[Pass],
 
 
 def _matrix_view(setup: MLPSetup, epoch: int, step: Step, passes: list[Pass],
-                 grads: dict[str, object]) -> Block:
+                 grads: dict[str, Value]) -> Block:
     """The step as matrices: one row per sample for X, U, A, Δ; then Aᵀ·Δ summed."""
     samples = step.samples
     tables: list[Table] = []
@@ -604,7 +605,7 @@ def dataset_loss(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray],
     refs = tuple(Ref(Sym(f"l{i}", "ℓ", str(i + 1)), f"l{i}") for i in range(setup.n))
     summed = Sum("i", Sym("N", "N"), Sym("l_i", "ℓ", "i"), refs)
     return Quantity("loss", Role.LOSS, LOSS, setup.carry(scale * sum(values)),
-                    _scaled(scale, summed), {f"l{i}": v for i, v in enumerate(values)},
+                    scaled(scale, summed), {f"l{i}": v for i, v in enumerate(values)},
                     links={f"l{i}": next(q for q in p.row if q.key == "L")
                            for i, p in enumerate(passes)})
 
@@ -803,8 +804,8 @@ def _epoch(setup: MLPSetup, run: _Running, epoch: int, groups: list[list[int]], 
             run.params = {k: between.array(v) for k, v in run.params.items()}
 
 
-def _update(optimizer: Optimizer | None, live: list[str], values: list[np.ndarray],
-            grads: list[np.ndarray], keyed: bool) -> tuple[list[np.ndarray], dict[str, Any]]:
+def _update(optimizer: Optimizer | None, live: list[str], values: list[Value],
+            grads: list[Value], keyed: bool) -> tuple[list[np.ndarray], dict[str, Any]]:
     """The step's new parameters (and, ``keyed``, the optimizer's state by key, as the worked
     step writes it). Without the keys, an optimizer with state updates every parameter as one
     vector: its rules are elementwise, so the numbers are the same, and one call instead of one
@@ -813,10 +814,11 @@ def _update(optimizer: Optimizer | None, live: list[str], values: list[np.ndarra
     if keyed or optimizer.plain or not live:
         moved, state = optimizer.values(live, values, grads)
         return [np.asarray(m, dtype=float) for m in moved], state
-    flat = optimizer.values(["θ"], [np.concatenate([v.ravel() for v in values])],
+    flat = optimizer.values(["θ"], [np.concatenate([np.ravel(v) for v in values])],
                             [np.concatenate([np.ravel(g) for g in grads])])[0][0]
-    ends = np.cumsum([v.size for v in values])[:-1]
-    return [part.reshape(v.shape) for part, v in zip(np.split(flat, ends), values)], {}
+    ends = np.cumsum([np.size(v) for v in values])[:-1]
+    return [part.reshape(np.shape(v)) for part, v in zip(np.split(np.asarray(flat), ends),
+                                                         values)], {}
 
 
 def _step_values(setup: MLPSetup, blocks: list[BlockNumbers]) -> dict[str, Any]:
@@ -831,9 +833,9 @@ def _step_values(setup: MLPSetup, blocks: list[BlockNumbers]) -> dict[str, Any]:
 
 
 def _settings(problem: Problem, setup: MLPSetup) -> dict[str, object]:
-    from gdtrace.solvers.network import _settings as network_settings
+    from gdtrace.solvers.network import run_settings
 
-    return network_settings(problem, setup.base)
+    return run_settings(problem, setup.base)
 
 
 def header(problem: Problem) -> Header:

@@ -17,14 +17,24 @@ from typing import Any
 
 import numpy as np
 
-from gdtrace.expr import Add, Deriv, Expr, Func, Num, Ref, Sum, Sym, Text, func, sym
-from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES, Activation, OutputLoss, leaky_relu
+from gdtrace.expr import Add, Deriv, Expr, Func, Num, Ref, Sum, Sym, Text, func
+from gdtrace.functions import OUTPUT_LOSSES, OutputLoss
 from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, Node, Schedule
 from gdtrace.rounding import Carry
 from gdtrace.solvers.checks import keep_step, non_finite_message
-from gdtrace.solvers.network_kernel import Kernel, compile_kernel
+from gdtrace.solvers.network_kernel import Kernel, activation_of, compile_kernel
+from gdtrace.solvers.network_symbols import (
+    LOSS,
+    a_sym,
+    input_sym,
+    loss_sym,
+    param_sym,
+    source_sym,
+    target_sym,
+    z_sym,
+)
 from gdtrace.trace import (
     Diagnostic,
     Epoch,
@@ -37,40 +47,6 @@ from gdtrace.trace import (
     Step,
     Value,
 )
-
-LOSS = Sym("L", "L")
-
-
-def activation_of(name: str, slope: float) -> Activation:
-    return leaky_relu(slope) if name == "leaky_relu" else ACTIVATIONS[name]
-
-
-# ---------------------------------------------------------------------------------- symbols
-
-
-def param_sym(name: str) -> Sym:
-    return sym(name, key=f"param:{name}")
-
-
-def input_sym(name: str) -> Sym:
-    return sym(name, key=f"input:{name}")
-
-
-def target_sym(name: str) -> Sym:
-    return sym(name, key=f"target:{name}")
-
-
-def z_sym(node: str) -> Sym:
-    return Sym(f"z:{node}", "z", node)
-
-
-def a_sym(node: str) -> Sym:
-    return Sym(f"a:{node}", "a", node)
-
-
-def loss_sym(sample: int | None) -> Sym:
-    """L for a one-sample step; Lᵢ (sample i's share of L) when a step adds several."""
-    return LOSS if sample is None else Sym(f"L:{sample}", "L", str(sample))
 
 
 def unsampled(symbol: Expr) -> Expr | None:
@@ -85,10 +61,6 @@ def unsampled(symbol: Expr) -> Expr | None:
 def fprime(node: Node) -> Func:
     symbol = activation_of(node.activation, node.slope).symbol
     return Func(f"{symbol}'", (z_sym(node.name),))
-
-
-def source_sym(graph: Graph, source: str) -> Sym:
-    return input_sym(source) if source in graph.inputs else a_sym(source)
 
 
 # ------------------------------------------------------------------------------ the update
@@ -299,16 +271,16 @@ def _loss_lines(w: _Writing, t: dict[str, float]) -> list[Quantity]:
         terms.append(loss.term_formula(a_sym(out_name), target_sym(target)))
         operands |= {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
     body: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
-    lines = [Quantity("L", Role.VALUE, L, w.numbers.loss, _scaled(w.scale, body), operands)]
+    lines = [Quantity("L", Role.VALUE, L, w.numbers.loss, scaled(w.scale, body), operands)]
     for out_name, target in zip(graph.outputs, graph.targets):
         ops: Operands = {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
         if loss.paired is not None:
             lines.append(Quantity(f"dL/dz{out_name}", Role.VALUE,
                                   Deriv(L, z_sym(out_name), f"dLdz:{out_name}"),
                                   w.numbers.dz[out_name],
-                                  _scaled(w.scale, a_sym(out_name) - target_sym(target)), ops))
+                                  scaled(w.scale, a_sym(out_name) - target_sym(target)), ops))
             continue
-        formula = _scaled(w.scale, loss.derivative_formula(a_sym(out_name), target_sym(target)))
+        formula = scaled(w.scale, loss.derivative_formula(a_sym(out_name), target_sym(target)))
         lines.append(Quantity(f"dL/da{out_name}", Role.VALUE,
                               Deriv(L, a_sym(out_name), f"dLda:{out_name}"),
                               w.numbers.output_da[out_name], formula, ops))
@@ -426,7 +398,7 @@ def _product(*factors: Expr) -> Expr:
     return total
 
 
-def _scaled(scale: float, body: Expr) -> Expr:
+def scaled(scale: float, body: Expr) -> Expr:
     """1/(N·K)·body when the loss averages, body when it sums."""
     if scale == 1.0:
         return body
@@ -563,7 +535,7 @@ def dataset_loss(setup: Setup, params: dict[str, float],
     refs = tuple(Ref(Sym(f"l{i}", "ℓ", str(i + 1)), f"l{i}") for i in range(setup.n))
     summed = Sum("i", Sym("N", "N"), Sym("l_i", "ℓ", "i"), refs)
     value = setup.carry(scale * sum(values))
-    return Quantity("loss", Role.LOSS, LOSS, value, _scaled(scale, summed),
+    return Quantity("loss", Role.LOSS, LOSS, value, scaled(scale, summed),
                     {f"l{i}": v for i, v in enumerate(values)},
                     links={f"l{i}": q for i, q in enumerate(loss_lines)})
 
@@ -573,11 +545,11 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
     graph, carry = setup.graph, setup.carry
     params = {p.name: carry(p.value) for p in graph.params}
     trainable = {p.name: p.trainable for p in graph.params}
-    settings = _settings(problem, setup)
+    settings = run_settings(problem, setup)
     if problem.extra.get("symbolic"):  # formulas (and their values, if numbers are given)
         from gdtrace.symbolic import network_run
 
-        return network_run(problem, setup, label, settings), []
+        return network_run(problem, setup, label, settings, sample_pass), []
     rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
     between = Carry(setup.schedule.round_between)
     epochs: list[Epoch] = []
@@ -650,7 +622,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
         probe = setup_from(problem)  # its own optimizer: the probe must not advance the run's
         first = _step(probe, 0, next(probe.groups(None)), dict(zip(names, run.p)), trainable)
         keys = [q.key for q in first.rows[0] if q.role is Role.VALUE]
-    yield RunStart(label, names, keys, run.limit, _settings(problem, setup))
+    yield RunStart(label, names, keys, run.limit, run_settings(problem, setup))
     plan = _Numeric.of(setup, kernel_for(graph, setup.loss, carry, trainable), label, progress)
     epoch_steps = _worked_epoch if steps else _numeric_epoch
     with np.errstate(all="ignore"):
@@ -809,7 +781,7 @@ def _worked_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[i
             run.p = [between(v) for v in run.p]
 
 
-def _settings(problem: Problem, setup: Setup) -> dict[str, object]:
+def run_settings(problem: Problem, setup: Setup) -> dict[str, object]:
     if problem.extra.get("symbolic"):  # no training: η and epochs are not used
         return {"loss": problem.loss}
     settings: dict[str, object] = {"learning_rate": setup.eta, "epochs": problem.epochs,
@@ -890,7 +862,7 @@ def header(problem: Problem) -> Header:
     update = "none: the formulas alone" if problem.extra.get("formula_only") else \
         update_text(setup)
     return Header("neural network (named nodes)", setup.loss.description, update,
-                  formulas, _settings(problem, setup), notes)
+                  formulas, run_settings(problem, setup), notes)
 
 
 def backprop_rules(loss: OutputLoss, targets: tuple[str, ...] = ()) -> list[Formula]:

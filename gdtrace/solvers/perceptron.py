@@ -34,12 +34,14 @@ from gdtrace.trace import (
     Epoch,
     Formula,
     Header,
+    Link,
     Outcome,
     Prediction,
     Quantity,
     Role,
     Run,
     Step,
+    Value,
 )
 
 
@@ -117,7 +119,8 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
                 break
         final_mistakes = _mistakes(X, y, w, b, signed)
         outcome = _outcome(X, y, w, b, signed)
-    final = {n: float(v) for n, v in zip(names, w)} | {"b": float(b)}
+    final: dict[str, Value] = {n: float(v) for n, v in zip(names, w)}
+    final["b"] = float(b)
     blocks = [_summary_block(converged_at, len(epochs), final_mistakes)]
     if converged_at is None and not stopped:
         diagnostics.append(_not_converged(final_mistakes, problem.epochs, label))
@@ -173,8 +176,9 @@ def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarr
     row = [Quantity(f, Role.INPUT, feature_sym(f), float(v)) for f, v in zip(features, x)]
     y_sym = target_sym(target, s)
     row.append(Quantity(target, Role.INPUT, y_sym, t, heading=E.sym(target)))
-    operands = {ws.key: float(v) for ws, v in zip(weights, w)}
-    operands |= {xs.key: float(v) for xs, v in zip(inputs, x)} | {"param:b": b}
+    operands: dict[str, Value] = {ws.key: float(v) for ws, v in zip(weights, w)}
+    operands |= {xs.key: float(v) for xs, v in zip(inputs, x)}
+    operands["param:b"] = b
     z_sym = value_sym("z", s, "z")
     z_line = Quantity("z", Role.VALUE, z_sym, numbers.z,
                       linear_combination(list(weights), list(inputs), bias_sym()),
@@ -195,15 +199,17 @@ def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarr
     error_ref = E.Ref(error_sym, "error")
     for j, (name, w_sym) in enumerate(zip(names, weights)):
         x_ref = E.Ref(feature_sym(features[j]), "x")
-        links = {"error": error_line} | (
-            {w_sym.key: sources[w_sym.key]} if w_sym.key in sources else {})
+        links: dict[str, Link] = {"error": error_line}
+        if w_sym.key in sources:
+            links[w_sym.key] = sources[w_sym.key]
         quantities.append(Quantity(name, Role.PARAM, w_sym, float(numbers.w[j]),
                                    w_sym + ETA * error_ref * x_ref,
                                    {w_sym.key: float(w[j]), "eta": problem.learning_rate,
                                     "error": error, "x": float(x[j])}, relation="←",
                                    links=links))
-    links = {"error": error_line} | (
-        {"param:b": sources["param:b"]} if "param:b" in sources else {})
+    links = {"error": error_line}
+    if "param:b" in sources:
+        links["param:b"] = sources["param:b"]
     quantities.append(Quantity("b", Role.PARAM, bias_sym(), numbers.b,
                                bias_sym() + ETA * error_ref,
                                {"param:b": b, "eta": problem.learning_rate, "error": error},
