@@ -237,7 +237,13 @@ def main() -> int:
     for name, (ours, loop) in workloads(folder, args.scale).items():
         if args.only not in name:
             continue
-        runs = [(measured(ours), measured(loop)) for _ in range(args.repeat)]
+        try:
+            runs = [(measured(ours), measured(loop)) for _ in range(args.repeat)]
+        except subprocess.CalledProcessError as failed:
+            reason = failed.stderr.decode().strip().splitlines()
+            print(f"| {name} | failed: {reason[0] if reason else failed.returncode} |", flush=True)
+            ok = False
+            continue
         ours_s = statistics.median(r[0][0] for r in runs)
         loop_s = statistics.median(r[1][0] for r in runs)
         peak = max(r[0][1] for r in runs)
