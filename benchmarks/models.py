@@ -212,8 +212,12 @@ def workloads(folder: Path, scale: float) -> dict[str, tuple[list[str], list[str
         problem, data = mlp_problem(folder, count, epochs, update, optimizer)
         how = "SGD" if update == "sgd" else "batch GD"
         name = f"MLP 20-64-64-3, {count} samples × {epochs} epochs, {how}"
+        # --max-steps (all the planned steps): the work guard refuses more than 1e8
+        # steps × parameters unless asked, and 50 000 SGD steps × 5 699 parameters is more
+        steps = epochs * (count if update == "sgd" else 1)
         out[name + (f", {optimizer}" if optimizer != "sgd" else "")] = (
-            [*GDTRACE, "solve", str(problem), "--summary", "-f", "json"],
+            [*GDTRACE, "solve", str(problem), "--summary", "-f", "json", "--max-steps",
+             str(steps)],
             [sys.executable, str(folder / "mlp_loop.py"), str(data), str(epochs), update,
              optimizer])
     return out
