@@ -33,7 +33,8 @@ GLM_MODELS = ("logistic", "linear")
 # Models whose solver module computes the run as numbers only (an ``events`` function): flat
 # memory and no worked lines for --summary/--stream. Others replay a full trace.
 NUMERIC_EVENTS = {"mlp": "gdtrace.solvers.mlp", "function": "gdtrace.solvers.function",
-                  "network": "gdtrace.solvers.network"}
+                  "network": "gdtrace.solvers.network",
+                  "perceptron": "gdtrace.solvers.perceptron"}
 
 
 @dataclass
@@ -133,10 +134,17 @@ STREAM_LIMIT = 100_000_000
 
 def recorded_numbers(problem: Problem) -> tuple[int, int]:
     """Estimated (numbers a full trace records, steps × parameters) for the work guard."""
+    from gdtrace.problem.network_models import MlpSpec, NetworkSpec
+
     dataset = problem.dataset
     n, d, k = (dataset.n, len(dataset.features), len(dataset.targets)) if dataset is not None \
         else (1, 1, 1)
     params = len(problem.weights) + 1 if problem.weights else (d + 1) * k
+    spec = problem.spec
+    if isinstance(spec, MlpSpec):  # an mlp: every entry of every W and b
+        params = sum(layer.weights.size + layer.bias.size for layer in spec.layers)
+    elif isinstance(spec, NetworkSpec):  # a network of named nodes
+        params = len(spec.graph.params)
     steps = planned_steps(problem)
     per_step = -(-n * max(1, problem.epochs) // steps) * (d + k + 4) + 2 * params
     return steps * per_step + max(1, problem.epochs) * n * 3, steps * params

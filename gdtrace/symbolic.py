@@ -10,6 +10,7 @@ them through the trace header, so every output format shows them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gdtrace.expr import (
@@ -30,15 +31,14 @@ from gdtrace.expr import (
 )
 from gdtrace.functions import OutputLoss
 from gdtrace.problem.network_models import FormulaSpec, Graph, Layer
-from gdtrace.solvers.network import LOSS, a_sym, activation_of, param_sym, source_sym, z_sym
-from gdtrace.trace import Block, Formula, Quantity, Role, Run
+from gdtrace.solvers.network_kernel import activation_of
+from gdtrace.solvers.network_symbols import LOSS, a_sym, param_sym, source_sym, z_sym
+from gdtrace.trace import Block, Formula, Quantity, Role, Run, Value
 
 if TYPE_CHECKING:
     import numpy as np
 
     from gdtrace.problem.model import Problem
-    from gdtrace.solvers.mlp import MLPSetup
-    from gdtrace.solvers.network import Setup
 
 N = Sym("N", "N")
 K = Sym("K", "K")
@@ -123,12 +123,12 @@ def network_gradients(graph: Graph, loss: OutputLoss) -> list[Formula]:
     return formulas
 
 
-def network_run(problem: Problem, setup: Setup, label: str, settings: dict[str, Any]) -> Run:
+def network_run(problem: Problem, setup: Any, label: str, settings: dict[str, Any],
+                sample_pass: Callable[..., Any]) -> Run:
     """``--symbolic``: no training. With numbers given, each gradient formula is also written
     with the first step's first sample and the initial parameters put in (formula, then value),
     the value from the same forward and backward pass the worked solution makes."""
     from gdtrace.rounding import Carry
-    from gdtrace.solvers.network import sample_pass
 
     graph = setup.graph
     params = {p.name: p.value for p in graph.params}
@@ -159,9 +159,9 @@ def _param_name(formula: Formula) -> str:
 
 def network_operands(graph: Graph, params: dict[str, float], x: dict[str, float],
                      t: dict[str, float], z: dict[str, float], a: dict[str, float],
-                     ) -> dict[str, float]:
+                     ) -> dict[str, Value]:
     """The number of every leaf the formulas of :func:`network_gradients` use."""
-    operands = {f"param:{k}": v for k, v in params.items()}
+    operands: dict[str, Value] = {f"param:{k}": v for k, v in params.items()}
     operands.update({f"input:{k}": v for k, v in x.items()})
     operands.update({f"z:{k}": v for k, v in z.items()})
     operands.update({f"a:{k}": v for k, v in a.items()})
@@ -170,8 +170,9 @@ def network_operands(graph: Graph, params: dict[str, float], x: dict[str, float]
     return operands
 
 
-_FUNCTIONS = {"exp": math.exp, "ln": math.log, "log": math.log, "tanh": math.tanh,
-              "abs": abs, "sqrt": math.sqrt}
+_FUNCTIONS: dict[str, Callable[..., float]] = {
+    "exp": math.exp, "ln": math.log, "log": math.log, "tanh": math.tanh, "abs": abs,
+    "sqrt": math.sqrt}
 
 
 def evaluate(node: Expr, operands: dict[str, float]) -> float:
@@ -272,7 +273,7 @@ def mlp_gradients(layers: tuple[Layer, ...], loss: OutputLoss, target: str = "y"
     return formulas
 
 
-def mlp_run(problem: Problem, setup: MLPSetup, label: str, settings: dict[str, Any],
+def mlp_run(problem: Problem, setup: Any, label: str, settings: dict[str, Any],
             names: list[str]) -> Run:
     """``--symbolic`` on an mlp: no training. With numbers given, each ∂L/∂Wₗ and ∂L/∂bₗ
     formula is also written for the first step's first sample (its share, the Σᵢ term) with
@@ -303,6 +304,7 @@ def mlp_run(problem: Problem, setup: MLPSetup, label: str, settings: dict[str, A
         if not (isinstance(formula.lhs, Deriv) and isinstance(formula.rhs, Sum)):
             continue
         wrt = formula.lhs.wrt
+        assert isinstance(wrt, Sym)  # ∂L/∂W₁: the parameter's symbol
         value = np.atleast_2d(evaluate_rows(formula.rhs.body, operands))
         quantities.append(Quantity(f"dL/d{wrt.key}", Role.VALUE, Deriv(share, wrt, "share"),
                                    _row(value), formula.rhs.body, shown))
@@ -314,7 +316,7 @@ def mlp_run(problem: Problem, setup: MLPSetup, label: str, settings: dict[str, A
 
 def _row(value: Any) -> Any:
     """A 1×k array as the vector [a, b, …] (as the worked lines write it); others unchanged."""
-    shape = getattr(value, "shape", ())
+    shape: tuple[int, ...] = getattr(value, "shape", ())
     return value.reshape(-1) if len(shape) == 2 and shape[0] == 1 else value
 
 

@@ -11,14 +11,14 @@ Each step also gets a matrix view (U = XW + b, Δ, ∂L/∂W = Aᵀ·Δ) as tabl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from gdtrace.expr import Deriv, Expr, Func, Num, Pow, Ref, Sum, Sym, Text
 from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES, Activation, OutputLoss
-from gdtrace.optimizers import make_optimizer
+from gdtrace.optimizers import Optimizer, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Edge, Graph, Layer, MlpSpec, Node, Param
 from gdtrace.rounding import Carry
@@ -27,10 +27,10 @@ from gdtrace.solvers.checks import keep_step
 from gdtrace.solvers.network import (
     LOSS,
     Setup,
-    _scaled,
     activation_of,
     link_lines,
     loss_sym,
+    scaled,
     unsampled,
     update_lines,
     update_rules,
@@ -48,6 +48,7 @@ from gdtrace.trace import (
     Run,
     Step,
     Table,
+    Value,
 )
 
 X_SYM = Sym("x", "x")
@@ -179,9 +180,53 @@ class Numbers:
     shares: dict[str, np.ndarray]  # this sample's ∂L/∂W and ∂L/∂b
 
 
+CHUNK = 1024
+"""Most samples in one block of matrix products: a step or an epoch's loss over more samples
+runs block by block, so memory stays bounded (a 10 000-sample batch keeps ten blocks' numbers,
+never a 10 000 × units × units array)."""
+
+
+@dataclass
+class BlockNumbers:
+    """A block of samples' forward and backward pass, one row per sample, each value
+    carry-rounded as it is written: Aₗ = fₗ(Aₗ₋₁·Wₗ + bₗ) for all the rows in one matrix
+    product. The worked lines of sample i are written from :meth:`sample`; ``--summary`` and
+    ``--stream`` use the block alone."""
+
+    acts: list[np.ndarray]  # A₀ = X (rows × inputs), A₁ … A_L
+    pre: list[np.ndarray]  # U₁ … U_L
+    losses: list[float]  # each sample's loss, × scale
+    sums: list[float]  # each sample's summed loss terms (before the scale)
+    out_grad: np.ndarray | None  # ∂L/∂Ŷ (None when a paired loss gives Δ_L = Ŷ − T directly)
+    backs: dict[int, np.ndarray]  # ∂L/∂Aₗ for the hidden layers
+    fps: dict[int, np.ndarray]  # fₗ'(Uₗ) where the worked lines write it
+    deltas: list[np.ndarray]  # Δ₁ … Δ_L
+
+    def shares(self, setup: MLPSetup, i: int) -> dict[str, np.ndarray]:
+        """Sample i's shares of the gradient: aₗ₋₁ᵀ·δₗ (the outer product) and δₗ."""
+        shares: dict[str, np.ndarray] = {}
+        for index, layer in enumerate(setup.layers, start=1):
+            if layer.trainable:
+                d = self.deltas[index - 1][i]
+                outer = self.acts[index - 1][i][:, None] * d[None, :]  # as np.outer computes
+                shares[f"W{index}"] = setup.carry.array(outer)
+                shares[f"b{index}"] = d
+        return shares
+
+    def sample(self, setup: MLPSetup, i: int) -> Numbers:
+        """Row i as one sample's numbers, with its gradient shares."""
+        shares = self.shares(setup, i)
+        return Numbers([m[i] for m in self.acts], [m[i] for m in self.pre], self.losses[i],
+                       None if self.out_grad is None else self.out_grad[i],
+                       {k: v[i] for k, v in self.backs.items()},
+                       {k: v[i] for k, v in self.fps.items()}, [m[i] for m in self.deltas],
+                       shares)
+
+
 def forward(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray
             ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(a₀ … a_L, u₁ … u_L): uₗ = aₗ₋₁·Wₗ + bₗ, aₗ = fₗ(uₗ), carry-rounded."""
+    """(A₀ … A_L, U₁ … U_L) of a block of rows: Uₗ = Aₗ₋₁·Wₗ + bₗ, Aₗ = fₗ(Uₗ),
+    carry-rounded."""
     carry = setup.carry
     acts, pre = [x], []
     for layer, weights, bias in zip(setup.layers, Ws, bs):
@@ -191,22 +236,23 @@ def forward(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.n
     return acts, pre
 
 
-def sample_loss(setup: MLPSetup, yhat: np.ndarray, t: np.ndarray, scale: float) -> float:
-    return setup.carry(scale * float(np.sum(setup.loss.term(yhat, t))))
+def loss_sums(setup: MLPSetup, yhat: np.ndarray, t: np.ndarray) -> list[float]:
+    """Each row's summed loss terms; its loss is carry(scale × this)."""
+    return list(np.sum(setup.loss.term(yhat, t), axis=-1).tolist())
 
 
-def pass_numbers(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray,
-                 t: np.ndarray, scale: float) -> Numbers:
-    """The forward and backward pass of one sample (``scale`` is the loss's 1/(N·K))."""
+def block_numbers(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], X: np.ndarray,
+                  T: np.ndarray, scale: float) -> BlockNumbers:
+    """The forward and backward pass of a block of samples (``scale``: the loss's 1/(N·K))."""
     carry, loss = setup.carry, setup.loss
-    acts, pre = forward(setup, Ws, bs, x)
+    acts, pre = forward(setup, Ws, bs, X)
     count = len(setup.layers)
     yhat = acts[-1]
     fps: dict[int, np.ndarray] = {}
     deltas: list[np.ndarray] = [np.zeros(0)] * count
 
     def local(index: int, g: np.ndarray) -> np.ndarray:
-        """δ = ∂L/∂a·f'(u) (elementwise); softmax uses its Jacobian."""
+        """Δ = ∂L/∂A·f'(U) (elementwise); softmax uses its Jacobian."""
         act = _act(setup.layers[index - 1])
         if act.backward is not None:
             return carry.array(act.backward(acts[index], g))
@@ -217,30 +263,88 @@ def pass_numbers(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x:
 
     out_grad = None
     if loss.paired is not None:
-        deltas[-1] = carry.array(scale * (yhat - t))
+        deltas[-1] = carry.array(scale * (yhat - T))
     else:
-        out_grad = carry.array(scale * loss.derivative(yhat, t))
+        out_grad = carry.array(scale * loss.derivative(yhat, T))
         deltas[-1] = local(count, out_grad)
     backs: dict[int, np.ndarray] = {}
     for index in range(count - 1, 0, -1):
         backs[index] = carry.array(deltas[index] @ Ws[index].T)
         deltas[index - 1] = local(index, backs[index])
-    shares: dict[str, np.ndarray] = {}
+    sums = loss_sums(setup, yhat, T)
+    return BlockNumbers(acts, pre, [carry(scale * v) for v in sums], sums, out_grad, backs, fps,
+                        deltas)
+
+
+def step_numbers(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray],
+                 group: list[int], scale: float) -> tuple[list[BlockNumbers], dict[str, Any]]:
+    """A step's samples block by block (:data:`CHUNK`), and the step's gradient Σᵢ of each
+    sample's share: one sample's share as it is; several samples' shares summed in order
+    when they are carry-rounded (each share is written rounded), else as matrix products
+    Aₗ₋₁ᵀ·Δₗ block by block (the same sum without an array per sample)."""
+    rows = np.asarray(group)
+    blocks = [block_numbers(setup, Ws, bs, setup.X[rows[k:k + CHUNK]],
+                            setup.Y[rows[k:k + CHUNK]], scale)
+              for k in range(0, len(group), CHUNK)]
+    grads: dict[str, Any] = {}
+    if len(group) == 1 or setup.carry.decimals is not None:
+        shares = [block.shares(setup, i) for block in blocks for i in range(len(block.losses))]
+        for name in shares[0]:
+            total = shares[0][name]
+            if len(shares) > 1:
+                total = setup.carry.array(np.sum([p[name] for p in shares], axis=0))
+            grads[name] = total
+        return blocks, grads
     for index, layer in enumerate(setup.layers, start=1):
         if layer.trainable:
-            shares[f"W{index}"] = carry.array(np.outer(acts[index - 1], deltas[index - 1]))
-            shares[f"b{index}"] = deltas[index - 1]
-    return Numbers(acts, pre, sample_loss(setup, yhat, t, scale), out_grad, backs, fps,
-                   deltas, shares)
+            parts = [(blk.acts[index - 1].T @ blk.deltas[index - 1],
+                      np.sum(blk.deltas[index - 1], axis=0)) for blk in blocks]
+            grads[f"W{index}"] = sum_in_order([w for w, _ in parts])
+            grads[f"b{index}"] = sum_in_order([g for _, g in parts])
+    return blocks, grads
+
+
+def sum_in_order(parts: list[np.ndarray]) -> np.ndarray:
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+def pass_numbers(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray,
+                 t: np.ndarray, scale: float) -> Numbers:
+    """The forward and backward pass of one sample alone (a block of one row)."""
+    return block_numbers(setup, Ws, bs, np.asarray(x, dtype=float)[None, :],
+                         np.asarray(t, dtype=float)[None, :], scale).sample(setup, 0)
+
+
+def data_loss(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray],
+              blocks: list[BlockNumbers] | None = None) -> float:
+    """L over the data set as :func:`dataset_loss` writes it, block by block; ``blocks``: a
+    step's blocks over every sample in file order at these parameters (their forward pass is
+    the same)."""
+    sums: list[float] = []
+    if blocks is not None:
+        sums = [v for block in blocks for v in block.sums]
+    else:
+        for k in range(0, setup.n, CHUNK):
+            yhat = forward(setup, Ws, bs, setup.X[k:k + CHUNK])[0][-1]
+            sums += loss_sums(setup, yhat, setup.Y[k:k + CHUNK])
+    carry = setup.carry
+    scale = setup.loss.scale(setup.n, setup.Y.shape[1])
+    return carry(scale * sum(carry(1.0 * v) for v in sums))
 
 
 def sample_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray,
                 t: np.ndarray, scale: float, sample: int | None,
-                sources: dict[str, Quantity] | None = None) -> Pass:
-    """One sample's worked lines, written from :func:`pass_numbers`; ``sources`` are the
+                sources: dict[str, Quantity] | None = None,
+                numbers: Numbers | None = None) -> Pass:
+    """One sample's worked lines, written from its numbers (its row of the step's
+    :class:`BlockNumbers`, or :func:`pass_numbers` of the sample alone); ``sources`` are the
     lines the parameters come from, by name (none: the starting values)."""
     loss = setup.loss
-    numbers = pass_numbers(setup, Ws, bs, x, t, scale)
+    if numbers is None:
+        numbers = pass_numbers(setup, Ws, bs, x, t, scale)
     acts, pre, deltas = numbers.acts, numbers.pre, numbers.deltas
     L = loss_sym(sample)
     row: list[Quantity] = []
@@ -258,19 +362,19 @@ def sample_pass(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray], x: 
                tuple(loss.term_formula(Ref(Sym(f"y{k}", "ŷ", str(k + 1)), f"y{k}"),
                                        Ref(Sym(f"t{k}", "t", str(k + 1)), f"t{k}"))
                      for k in range(len(t))))
-    ops = {f"y{k}": float(v) for k, v in enumerate(yhat)} | \
-        {f"t{k}": float(v) for k, v in enumerate(t)}
+    ops: dict[str, Value] = {f"y{k}": float(v) for k, v in enumerate(yhat)}
+    ops |= {f"t{k}": float(v) for k, v in enumerate(t)}
     if len(t) == 1:  # one output: no sum over k
         body = loss.term_formula(Ref(yhat_sym, "y0"), Ref(t_sym, "t0"))
-    row.append(Quantity("L", Role.VALUE, L, numbers.loss, _scaled(scale, body), ops))
+    row.append(Quantity("L", Role.VALUE, L, numbers.loss, scaled(scale, body), ops))
     # backward -----------------------------------------------------------------------------
     if numbers.out_grad is None:
         row.append(Quantity(f"delta{count}", Role.VALUE, delta(count), deltas[-1],
-                            _scaled(scale, yhat_sym - t_sym), {yhat_sym.key: yhat, "t": t}))
+                            scaled(scale, yhat_sym - t_sym), {yhat_sym.key: yhat, "t": t}))
     else:
         g_sym = Deriv(L, a(count), "dLdy")
         row.append(Quantity("dL/dy", Role.VALUE, g_sym, numbers.out_grad,
-                            _scaled(scale, loss.derivative_formula(yhat_sym, t_sym)),
+                            scaled(scale, loss.derivative_formula(yhat_sym, t_sym)),
                             {yhat_sym.key: yhat, "t": t}))
         _local(row, count, _act(setup.layers[-1]), numbers, Ref(g_sym, "dLdy"), "dLdy",
                numbers.out_grad)
@@ -380,61 +484,81 @@ def _local(row: list[Quantity], index: int, act: Activation, numbers: Numbers, g
 def _step(setup: MLPSetup, number: int, epoch: int, group: list[int], Ws: list[np.ndarray],
           bs: list[np.ndarray], sources: dict[str, Quantity] | None = None,
           matrix_view: bool = True) -> tuple[Step, Block | None]:
-    carry = setup.carry
     m = len(group)
     scale = setup.loss.scale(m, setup.Y.shape[1])
     single = m == 1
+    blocks, grads = step_numbers(setup, Ws, bs, group, scale)
+    numbers = [block.sample(setup, i) for block in blocks for i in range(len(block.losses))]
     passes = []
     rows = []
     base = setup.base
-    for s in group:
-        passer = unit_pass if setup.units else sample_pass
-        result = passer(setup, Ws, bs, setup.X[s], setup.Y[s], scale, None if single else s + 1,
-                        sources)
+    for s, sample_numbers in zip(group, numbers):
+        if setup.units:
+            result = unit_pass(setup, Ws, bs, setup.X[s], setup.Y[s], scale,
+                               None if single else s + 1, sources)
+        else:
+            result = sample_pass(setup, Ws, bs, setup.X[s], setup.Y[s], scale,
+                                 None if single else s + 1, sources, sample_numbers)
         passes.append(result)
-        inputs = [Quantity(name, Role.INPUT, Sym(f"input:{name}", name), float(v))
-                  for name, v in zip(base.graph.inputs, setup.X[s])]
-        inputs += [Quantity(name, Role.INPUT, Sym(f"target:{name}", name), float(v))
-                   for name, v in zip(base.graph.targets, setup.Y[s])]
-        extra = [] if single else [
-            Quantity(f"dL/d{q.key}", Role.VALUE, q.symbol, q.value, q.formula, q.operands,
-                     links=q.links) for q in result.share_lines]
-        row = inputs + result.row + extra
-        if not single:
-            for q in row:
-                q.heading = q.heading or unsampled(q.symbol)
-        rows.append(row)
+        rows.append(_sample_row(setup, s, result, single))
     quantities: list[Quantity] = []
     if single:
         quantities += passes[0].share_lines
     else:
-        for index, layer in enumerate(setup.layers, start=1):
-            if not layer.trainable:
-                continue
-            for name, symbol in ((f"W{index}", W(index)), (f"b{index}", b(index))):
-                shares = [p.shares[name] for p in passes]
-                refs = tuple(Ref(Deriv(loss_sym(s + 1), symbol, f"s{k}"), f"s{k}")
-                             for k, s in enumerate(group))
-                total = carry.array(np.sum(shares, axis=0))
-                share_lines = [next(q for q in p.share_lines if q.key == name) for p in passes]
-                quantities.append(Quantity(
-                    name, Role.GRAD, Deriv(LOSS, symbol, f"grad:{name}"), total,
-                    Sum("i", Num(m), Deriv(Sym("L_i", "L", "i"), symbol, "si"), refs),
-                    {f"s{k}": v for k, v in enumerate(shares)},
-                    links={f"s{k}": q for k, q in enumerate(share_lines)}))
-    grads = {q.key: q.value for q in quantities}
-    quantities += update_lines(base.optimizer, setup.eta, carry, [
-        (name, symbol, current, grads[name] if layer.trainable else None)
+        quantities += _gradient_sums(setup, group, passes, grads)
+    totals = {q.key: q.value for q in quantities}
+    quantities += update_lines(base.optimizer, setup.eta, setup.carry, [
+        (name, symbol, current, totals[name] if layer.trainable else None)
         for index, layer in enumerate(setup.layers, start=1)
         for name, symbol, current in ((f"W{index}", W(index), Ws[index - 1]),
                                       (f"b{index}", b(index), bs[index - 1]))],
         sources, {q.key: q for q in quantities})
     step = Step(number, [s + 1 for s in group], rows, quantities)
-    return step, _matrix_view(setup, epoch, step, passes, grads) if matrix_view else None
+    return step, _matrix_view(setup, epoch, step, passes, totals) if matrix_view else None
+
+
+def _sample_row(setup: MLPSetup, s: int, result: Pass, single: bool) -> list[Quantity]:
+    """Sample s's row of the step: its inputs and targets, its pass, and (in a step of
+    several samples) its shares of the gradient."""
+    graph = setup.base.graph
+    inputs = [Quantity(name, Role.INPUT, Sym(f"input:{name}", name), float(v))
+              for name, v in zip(graph.inputs, setup.X[s])]
+    inputs += [Quantity(name, Role.INPUT, Sym(f"target:{name}", name), float(v))
+               for name, v in zip(graph.targets, setup.Y[s])]
+    extra = [] if single else [
+        Quantity(f"dL/d{q.key}", Role.VALUE, q.symbol, q.value, q.formula, q.operands,
+                 links=q.links) for q in result.share_lines]
+    row = inputs + result.row + extra
+    if not single:
+        for q in row:
+            q.heading = q.heading or unsampled(q.symbol)
+    return row
+
+
+def _gradient_sums(setup: MLPSetup, group: list[int], passes: list[Pass],
+                   grads: dict[str, Any]) -> list[Quantity]:
+    """∂L/∂W = Σᵢ of the samples' shares, for a step of several samples: the kernel's sum
+    (:func:`step_numbers`), or the written shares' sum unit by unit (``worked: units``)."""
+    quantities = []
+    for index, layer in enumerate(setup.layers, start=1):
+        if not layer.trainable:
+            continue
+        for name, symbol in ((f"W{index}", W(index)), (f"b{index}", b(index))):
+            shares = [p.shares[name] for p in passes]
+            refs = tuple(Ref(Deriv(loss_sym(s + 1), symbol, f"s{k}"), f"s{k}")
+                         for k, s in enumerate(group))
+            total = setup.carry.array(np.sum(shares, axis=0)) if setup.units else grads[name]
+            share_lines = [next(q for q in p.share_lines if q.key == name) for p in passes]
+            quantities.append(Quantity(
+                name, Role.GRAD, Deriv(LOSS, symbol, f"grad:{name}"), total,
+                Sum("i", Num(len(group)), Deriv(Sym("L_i", "L", "i"), symbol, "si"), refs),
+                {f"s{k}": v for k, v in enumerate(shares)},
+                links={f"s{k}": q for k, q in enumerate(share_lines)}))
+    return quantities
 
 
 def _matrix_view(setup: MLPSetup, epoch: int, step: Step, passes: list[Pass],
-                 grads: dict[str, object]) -> Block:
+                 grads: dict[str, Value]) -> Block:
     """The step as matrices: one row per sample for X, U, A, Δ; then Aᵀ·Δ summed."""
     samples = step.samples
     tables: list[Table] = []
@@ -473,14 +597,17 @@ def _matrix_view(setup: MLPSetup, epoch: int, step: Step, passes: list[Pass],
 def dataset_loss(setup: MLPSetup, Ws: list[np.ndarray], bs: list[np.ndarray],
                  sources: dict[str, Quantity] | None = None) -> Quantity:
     """L over the data set, each sample's loss linked to its (unshown) forward pass."""
-    passes = [sample_pass(setup, Ws, bs, x, t, 1.0, 1, sources)
-              for x, t in zip(setup.X, setup.Y)]
-    values = [p.loss for p in passes]
+    blocks = [block_numbers(setup, Ws, bs, setup.X[k:k + CHUNK], setup.Y[k:k + CHUNK], 1.0)
+              for k in range(0, setup.n, CHUNK)]  # the losses are data_loss's
+    numbers = [block.sample(setup, i) for block in blocks for i in range(len(block.losses))]
+    values = [n.loss for n in numbers]
+    passes = [sample_pass(setup, Ws, bs, x, t, 1.0, 1, sources, n)
+              for x, t, n in zip(setup.X, setup.Y, numbers)]
     scale = setup.loss.scale(setup.n, setup.Y.shape[1])
     refs = tuple(Ref(Sym(f"l{i}", "ℓ", str(i + 1)), f"l{i}") for i in range(setup.n))
     summed = Sum("i", Sym("N", "N"), Sym("l_i", "ℓ", "i"), refs)
     return Quantity("loss", Role.LOSS, LOSS, setup.carry(scale * sum(values)),
-                    _scaled(scale, summed), {f"l{i}": v for i, v in enumerate(values)},
+                    scaled(scale, summed), {f"l{i}": v for i, v in enumerate(values)},
                     links={f"l{i}": next(q for q in p.row if q.key == "L")
                            for i, p in enumerate(passes)})
 
@@ -595,91 +722,130 @@ def row_values(setup: MLPSetup, numbers: Numbers) -> dict[str, np.ndarray | floa
     return out
 
 
+@dataclass
+class _Running:
+    """A numbers-only run's state between steps."""
+
+    params: dict[str, np.ndarray]  # W1, b1, W2 … in that order
+    limit: int  # steps to take (--max-steps)
+    total: int  # steps the problem plans (no rounding after the last)
+    number: int = 0
+    stopped: bool = False
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def matrices(self, count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return ([self.params[f"W{i + 1}"] for i in range(count)],
+                [self.params[f"b{i + 1}"] for i in range(count)])
+
+
 def events(problem: Problem, label: str = "as written", *, steps: bool = True,
            max_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
            finished: list[Any] | None = None) -> Iterator[Any]:
     """The run as ``--summary``/``--stream`` events, computed as numbers only (no worked
-    lines, nothing kept between steps): :func:`pass_numbers` per sample, the optimizer's
-    :meth:`~gdtrace.optimizers.Optimizer.values` per step."""
-    from gdtrace.solvers.checks import non_finite_message
-    from gdtrace.streaming import EpochEnd, EpochStart, RunStart, StepDone, planned_steps, run_end
+    lines, nothing kept between steps): :func:`step_numbers` per step (all its samples as
+    matrix products), the optimizer's :meth:`~gdtrace.optimizers.Optimizer.values`."""
+    from gdtrace.solvers.network import epoch_groups
+    from gdtrace.streaming import EpochEnd, RunStart, planned_steps, run_end
 
     setup = setup_from(problem)
     carry, base = setup.carry, setup.base
-    Ws = [carry.array(layer.weights) for layer in setup.layers]
-    bs = [carry.array(layer.bias) for layer in setup.layers]
-    names = [f"{k}{i + 1}" for i in range(len(Ws)) for k in ("W", "b")]
-    trainable = {name: setup.layers[int(name[1:]) - 1].trainable for name in names}
+    names = [f"{k}{i + 1}" for i in range(len(setup.layers)) for k in ("W", "b")]
     planned = planned_steps(problem)
-    limit = planned if max_steps is None else min(planned, max_steps)
-    first = pass_numbers(setup, Ws, bs, setup.X[0], setup.Y[0], 1.0)
-    yield RunStart(label, names, list(row_values(setup, first)), limit,
-                   _settings(problem, setup))
-    rng = np.random.default_rng(base.shuffle_seed) if base.shuffle_seed is not None else None
-    between = Carry(base.schedule.round_between)
-    optimizer = base.optimizer
-    diagnostics: list[Diagnostic] = []
-    number, stopped = 0, False
-    n_scale = setup.loss.scale(setup.n, setup.Y.shape[1])
-
-    def data_loss() -> float:
-        acts = [forward(setup, Ws, bs, x)[0][-1] for x in setup.X]
-        return carry(n_scale * sum(sample_loss(setup, yhat, t, 1.0)
-                                   for yhat, t in zip(acts, setup.Y)))
-
-    params = dict(zip(names, [m for pair in zip(Ws, bs) for m in pair]))
+    params = {f"{k}{i + 1}": carry.array(getattr(layer, "weights" if k == "W" else "bias"))
+              for i, layer in enumerate(setup.layers) for k in ("W", "b")}
+    run = _Running(params, planned if max_steps is None else min(planned, max_steps),
+                   problem.epochs * sum(1 for _ in base.groups(None)))
+    keys: list[str] = []
+    if steps:
+        first = pass_numbers(setup, *run.matrices(len(setup.layers)), setup.X[0], setup.Y[0],
+                             1.0)
+        keys = list(row_values(setup, first))
+    yield RunStart(label, names, keys, run.limit, _settings(problem, setup))
     with np.errstate(all="ignore"):
-        for e in range(1, problem.epochs + 1):
-            if number >= limit:
+        for e, groups in enumerate(epoch_groups(base, problem.epochs), start=1):
+            if run.number >= run.limit:
                 break
-            yield EpochStart(e, data_loss())
-            for group in base.groups(rng if base.update != "batch" else None):
-                if number >= limit:
-                    break
-                number += 1
-                scale = setup.loss.scale(len(group), setup.Y.shape[1])
-                passes = [pass_numbers(setup, Ws, bs, setup.X[s], setup.Y[s], scale)
-                          for s in group]
-                grads = {name: (passes[0].shares[name] if len(group) == 1 else
-                                carry.array(np.sum([p.shares[name] for p in passes], axis=0)))
-                         for name in names if trainable[name]}
-                live = [name for name in names if trainable[name]]
-                moved, state = optimizer.values(live, [params[n] for n in live],
-                                                [grads[n] for n in live])
-                params.update(zip(live, moved))
-                bad = next((n for n in live if not np.all(np.isfinite(params[n]))), None)
-                if steps:
-                    rows = [row_values(setup, p) for p in passes]
-                    if len(rows) > 1:  # each sample's share of the gradient, as worked
-                        for row, p in zip(rows, passes):
-                            row.update({f"dL/d{k}": v for k, v in p.shares.items()})
-                    values = rows[0] if len(rows) == 1 else \
-                        {k: [r[k] for r in rows] for k in rows[0]}
-                    yield StepDone(e, number, [s + 1 for s in group], values | state, grads,
-                                   dict(params))
-                if progress is not None:
-                    progress(number, limit)
-                if bad is not None:
-                    diagnostics.append(Diagnostic("non_finite", non_finite_message(
-                        f"the updated {bad}", params[bad]), label, e, number))
-                    stopped = True
-                    break
-                if base.schedule.round_between is not None and number < planned:
-                    params = {k: between.array(v) for k, v in params.items()}
-                Ws = [params[f"W{i + 1}"] for i in range(len(Ws))]
-                bs = [params[f"b{i + 1}"] for i in range(len(bs))]
-            yield EpochEnd(e, number, dict(params))
-            if stopped:
+            yield from _epoch(setup, run, e, groups, steps, label, progress)
+            yield EpochEnd(e, run.number, dict(run.params))
+            if run.stopped:
                 break
-        final_loss = data_loss()
-    yield run_end(dict(params), final_loss, diagnostics, stopped, number, limit, planned, label,
-                  finished)
+        final_loss = data_loss(setup, *run.matrices(len(setup.layers)))
+    yield run_end(dict(run.params), final_loss, run.diagnostics, run.stopped, run.number,
+                  run.limit, planned, label, finished)
+
+
+def _epoch(setup: MLPSetup, run: _Running, epoch: int, groups: list[list[int]], steps: bool,
+           label: str, progress: Callable[[int, int], None] | None) -> Iterator[Any]:
+    """One epoch: the loss at its start (from the first step's forward pass when that step
+    is every sample in file order), then each step."""
+    from gdtrace.solvers.checks import non_finite_message
+    from gdtrace.streaming import EpochStart, StepDone
+
+    base, count = setup.base, len(setup.layers)
+    live = [f"{k}{i}" for i, layer in enumerate(setup.layers, 1) if layer.trainable
+            for k in ("W", "b")]
+    whole = list(range(setup.n))
+    for k, group in enumerate(groups):
+        if run.number >= run.limit:
+            break
+        Ws, bs = run.matrices(count)
+        scale = setup.loss.scale(len(group), setup.Y.shape[1])
+        blocks, grads = step_numbers(setup, Ws, bs, group, scale)
+        if k == 0:
+            reuse = blocks if group == whole else None
+            yield EpochStart(epoch, data_loss(setup, Ws, bs, reuse))
+        run.number += 1
+        moved, state = _update(base.optimizer, live, [run.params[n] for n in live],
+                               [grads[n] for n in live], keyed=steps)
+        run.params.update(zip(live, moved))
+        if steps:
+            yield StepDone(epoch, run.number, [s + 1 for s in group],
+                           _step_values(setup, blocks) | state, grads, dict(run.params))
+        if progress is not None:
+            progress(run.number, run.limit)
+        bad = next((n for n in live if not np.isfinite(run.params[n]).all()), None)
+        if bad is not None:
+            run.diagnostics.append(Diagnostic("non_finite", non_finite_message(
+                f"the updated {bad}", run.params[bad]), label, epoch, run.number))
+            run.stopped = True
+            break
+        if base.schedule.round_between is not None and run.number < run.total:
+            between = Carry(base.schedule.round_between)
+            run.params = {k: between.array(v) for k, v in run.params.items()}
+
+
+def _update(optimizer: Optimizer | None, live: list[str], values: list[Value],
+            grads: list[Value], keyed: bool) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """The step's new parameters (and, ``keyed``, the optimizer's state by key, as the worked
+    step writes it). Without the keys, an optimizer with state updates every parameter as one
+    vector: its rules are elementwise, so the numbers are the same, and one call instead of one
+    per matrix keeps its per-call cost small."""
+    assert optimizer is not None
+    if keyed or optimizer.plain or not live:
+        moved, state = optimizer.values(live, values, grads)
+        return [np.asarray(m, dtype=float) for m in moved], state
+    flat = optimizer.values(["θ"], [np.concatenate([np.ravel(v) for v in values])],
+                            [np.concatenate([np.ravel(g) for g in grads])])[0][0]
+    ends = np.cumsum([np.size(v) for v in values])[:-1]
+    return [part.reshape(np.shape(v)) for part, v in zip(np.split(np.asarray(flat), ends),
+                                                         values)], {}
+
+
+def _step_values(setup: MLPSetup, blocks: list[BlockNumbers]) -> dict[str, Any]:
+    """The step's per-sample values by key, as its worked rows write them."""
+    numbers = [block.sample(setup, i) for block in blocks for i in range(len(block.losses))]
+    rows = [row_values(setup, n) for n in numbers]
+    if len(rows) == 1:
+        return dict(rows[0])
+    for row, n in zip(rows, numbers):  # each sample's share of the gradient, as worked
+        row.update({f"dL/d{k}": v for k, v in n.shares.items()})
+    return {k: [r[k] for r in rows] for k in rows[0]}
 
 
 def _settings(problem: Problem, setup: MLPSetup, symbolic: bool = False) -> dict[str, object]:
-    from gdtrace.solvers.network import _settings as network_settings
+    from gdtrace.solvers.network import run_settings
 
-    return network_settings(problem, setup.base, symbolic)
+    return run_settings(problem, setup.base, symbolic)
 
 
 def header(problem: Problem, options: RunOptions) -> Header:

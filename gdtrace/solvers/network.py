@@ -11,55 +11,43 @@ Conventions: docs/networks.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from gdtrace.expr import Add, Deriv, Expr, Func, Num, Ref, Sum, Sym, Text, func, sym
-from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES, Activation, OutputLoss, leaky_relu
+from gdtrace.expr import Add, Deriv, Expr, Func, Num, Ref, Sum, Sym, Text, func
+from gdtrace.functions import OUTPUT_LOSSES, OutputLoss
 from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, NetworkSpec, Node, Schedule
 from gdtrace.rounding import Carry
 from gdtrace.solvers import RunOptions, Solved, asks_formulas
 from gdtrace.solvers.checks import keep_step, non_finite_message
-from gdtrace.trace import Diagnostic, Epoch, Formula, Header, Link, Quantity, Role, Run, Step
-
-LOSS = Sym("L", "L")
-
-
-def activation_of(name: str, slope: float) -> Activation:
-    return leaky_relu(slope) if name == "leaky_relu" else ACTIVATIONS[name]
-
-
-# ---------------------------------------------------------------------------------- symbols
-
-
-def param_sym(name: str) -> Sym:
-    return sym(name, key=f"param:{name}")
-
-
-def input_sym(name: str) -> Sym:
-    return sym(name, key=f"input:{name}")
-
-
-def target_sym(name: str) -> Sym:
-    return sym(name, key=f"target:{name}")
-
-
-def z_sym(node: str) -> Sym:
-    return Sym(f"z:{node}", "z", node)
-
-
-def a_sym(node: str) -> Sym:
-    return Sym(f"a:{node}", "a", node)
-
-
-def loss_sym(sample: int | None) -> Sym:
-    """L for a one-sample step; Lᵢ (sample i's share of L) when a step adds several."""
-    return LOSS if sample is None else Sym(f"L:{sample}", "L", str(sample))
+from gdtrace.solvers.network_kernel import Kernel, activation_of, compile_kernel
+from gdtrace.solvers.network_symbols import (
+    LOSS,
+    a_sym,
+    input_sym,
+    loss_sym,
+    param_sym,
+    source_sym,
+    target_sym,
+    z_sym,
+)
+from gdtrace.trace import (
+    Diagnostic,
+    Epoch,
+    Formula,
+    Header,
+    Link,
+    Quantity,
+    Role,
+    Run,
+    Step,
+    Value,
+)
 
 
 def unsampled(symbol: Expr) -> Expr | None:
@@ -74,10 +62,6 @@ def unsampled(symbol: Expr) -> Expr | None:
 def fprime(node: Node) -> Func:
     symbol = activation_of(node.activation, node.slope).symbol
     return Func(f"{symbol}'", (z_sym(node.name),))
-
-
-def source_sym(graph: Graph, source: str) -> Sym:
-    return input_sym(source) if source in graph.inputs else a_sym(source)
 
 
 # ------------------------------------------------------------------------------ the update
@@ -162,73 +146,58 @@ class Numbers:
     output_da: dict[str, float]  # ∂L/∂a of each output from the loss (before what it feeds)
 
 
+_KERNELS: dict[tuple[int, str, int | None, tuple[bool, ...]], tuple[Graph, Kernel]] = {}
+
+
+def kernel_for(graph: Graph, loss: OutputLoss, carry: Carry, trainable: dict[str, bool]
+               ) -> Kernel:
+    """The graph's compiled kernel (compiled once per graph, loss, rounding and trainable set)."""
+    flags = tuple(trainable[p.name] for p in graph.params)
+    key = (id(graph), loss.name, carry.decimals, flags)
+    found = _KERNELS.get(key)
+    if found is None or found[0] is not graph:
+        found = _KERNELS[key] = (graph, compile_kernel(graph, loss, carry, flags))
+    return found[1]
+
+
 def pass_numbers(graph: Graph, loss: OutputLoss, params: dict[str, float],
                  trainable: dict[str, bool], x: dict[str, float], t: dict[str, float],
                  scale: float, carry: Carry, backward: bool = True) -> Numbers:
     """Forward and backward pass for one sample (``scale``: the loss's 1/(N·K) factor);
-    ``backward=False`` stops after the loss (an epoch's data loss needs no gradient)."""
-    a: dict[str, float] = dict(x)
-    z: dict[str, float] = {}
-    softmax_nodes = [n for n in graph.nodes if n.activation == "softmax"]
-    for node in graph.nodes:
-        total = sum(params[e.weight] * a[e.source] for e in node.edges)
-        if node.bias is not None:
-            total += params[node.bias]
-        z[node.name] = carry(total)
-        if node.activation != "softmax":
-            act = activation_of(node.activation, node.slope)
-            a[node.name] = carry(float(act.forward(z[node.name])))
-    if softmax_nodes:
-        probs = ACTIVATIONS["softmax"].forward(np.array([z[n.name] for n in softmax_nodes]))
-        for node, p in zip(softmax_nodes, probs):
-            a[node.name] = carry(float(p))
-    loss_total = 0.0
-    for out_name, target in zip(graph.outputs, graph.targets):
-        loss_total += float(loss.term(np.array(a[out_name]), np.array(t[target])))
-    da: dict[str, float] = {}
-    dz: dict[str, float] = {}
+    ``backward=False`` stops after the loss (an epoch's data loss needs no gradient). The
+    numbers come from the graph's compiled kernel (:mod:`gdtrace.solvers.network_kernel`)."""
+    kernel = kernel_for(graph, loss, carry, trainable)
+    p = [params[q.name] for q in graph.params]
+    xs, ts = [x[k] for k in graph.inputs], [t[k] for k in graph.targets]
+    names = [n.name for n in graph.nodes]
     if not backward:
-        return Numbers(z, a, carry(scale * loss_total), da, dz, {}, {}, {}, {})
-    for out_name, target in zip(graph.outputs, graph.targets):
-        if loss.paired is not None:
-            dz[out_name] = carry(scale * (a[out_name] - t[target]))
-        else:
-            da[out_name] = carry(scale * float(loss.derivative(np.array(a[out_name]),
-                                                                np.array(t[target]))))
-    output_da = dict(da)  # ∂L/∂a of the outputs from the loss alone
-    fps: dict[str, float] = {}
-    for node in reversed(graph.nodes):
-        name = node.name
-        children = graph.children(name)
-        if children:
-            value = sum(dz[c.name] * params[e.weight] for c, e in children)
-            if name in da:  # an output that also feeds other nodes
-                value += da[name]
-            da[name] = carry(value)
-        if name in dz:
-            continue
-        if node.activation == "linear":
-            dz[name] = da[name]
-        elif node.activation == "softmax":
-            group = [n.name for n in graph.nodes if n.activation == "softmax"]
-            weighted = sum(da[g] * a[g] for g in group)
-            dz[name] = carry(a[name] * (da[name] - weighted))
-        else:
-            act = activation_of(node.activation, node.slope)
-            fps[name] = carry(float(act.derivative(z[name], a[name])))
-            dz[name] = carry(da[name] * fps[name])
-    uses: dict[str, list[float]] = {}
-    for node in graph.nodes:
-        name = node.name
-        signal = da[name] * fps[name] if name in fps else \
-            da[name] if node.activation == "linear" and name in da else dz[name]
-        for edge in node.edges:
-            if trainable[edge.weight]:
-                uses.setdefault(edge.weight, []).append(carry(signal * a[edge.source]))
-        if node.bias is not None and trainable[node.bias]:
-            uses.setdefault(node.bias, []).append(carry(signal))
-    grads = {k: v[0] if len(v) == 1 else carry(sum(v)) for k, v in uses.items()}
-    return Numbers(z, a, carry(scale * loss_total), da, dz, fps, uses, grads, output_da)
+        total = kernel.forward(p, xs, ts)
+        return Numbers({}, dict(x), carry(scale * total), {}, {}, {}, {}, {}, {})
+    _, value, z, a, da, dz, fps, output_da, uses, grads = kernel.full(p, xs, ts, scale)
+    return Numbers(dict(zip(names, z)), dict(x) | dict(zip(names, a)), value,
+                   dict(zip(kernel.da_keys, da)), dict(zip(kernel.dz_keys, dz)),
+                   dict(zip(kernel.fp_keys, fps)),
+                   {k: list(v) for k, v in zip(kernel.use_keys, uses)},
+                   dict(zip(kernel.use_keys, grads)), dict(zip(kernel.output_da_keys, output_da)))
+
+
+Operands = dict[str, Value]
+Use = tuple[Expr, Operands, float]  # one use of a parameter: chain-rule product, operands, value
+
+
+@dataclass
+class _Writing:
+    """What every part of one sample's worked lines reads: the graph, the numbers, L or Lᵢ."""
+
+    graph: Graph
+    loss: OutputLoss
+    params: dict[str, float]
+    numbers: Numbers
+    L: Sym
+    scale: float
+
+    def src_key(self, source: str) -> str:
+        return f"input:{source}" if source in self.graph.inputs else f"a:{source}"
 
 
 def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
@@ -240,145 +209,152 @@ def sample_pass(graph: Graph, loss: OutputLoss, params: dict[str, float],
     ``sample`` numbers the sample when a step adds several (symbols become Lᵢ); every written
     value goes through ``carry`` so later lines use the number as written. ``sources`` are the
     lines the parameters come from, by operand key (``param:W13``; none: the starting values).
+    The numbers are :func:`pass_numbers`'; this writes the lines.
     """
-    out = SamplePass()
-    L = loss_sym(sample)
     numbers = pass_numbers(graph, loss, params, trainable, x, t, scale, carry)
-    a = numbers.a
-
-    def src_key(source: str) -> str:
-        return f"input:{source}" if source in graph.inputs else f"a:{source}"
-
-    # forward ---------------------------------------------------------------------------
-    softmax_nodes = [n for n in graph.nodes if n.activation == "softmax"]
+    w = _Writing(graph, loss, params, numbers, loss_sym(sample), scale)
+    out = SamplePass(loss=numbers.loss, z=dict(numbers.z), da=numbers.da, dz=numbers.dz)
+    out.a = {n.name: numbers.a[n.name] for n in graph.nodes}
+    out.lines = _forward_lines(w) + _loss_lines(w, t) + _backward_lines(w)
+    uses: dict[str, list[Use]] = {}
     for node in graph.nodes:
-        terms: list[Expr] = [param_sym(e.weight) * source_sym(graph, e.source) for e in node.edges]
-        operands = {f"param:{e.weight}": params[e.weight] for e in node.edges}
-        operands |= {src_key(e.source): a[e.source] for e in node.edges}
-        if node.bias is not None:
-            terms.append(param_sym(node.bias))
-            operands[f"param:{node.bias}"] = params[node.bias]
-        z = numbers.z[node.name]
-        out.z[node.name] = z
-        out.lines.append(Quantity(f"z{node.name}", Role.VALUE, z_sym(node.name), z,
-                                  Add.of(*terms) if len(terms) > 1 else terms[0], operands))
-        if node.activation == "softmax":
-            continue
-        act = activation_of(node.activation, node.slope)
-        value = out.a[node.name] = a[node.name]
-        out.lines.append(Quantity(f"a{node.name}", Role.VALUE, a_sym(node.name), value,
-                                  act.formula(z_sym(node.name)), {f"z:{node.name}": z}))
-    if softmax_nodes:
-        for node in softmax_nodes:
-            value = out.a[node.name] = a[node.name]
-            exps = tuple(func("exp", z_sym(m.name)) for m in softmax_nodes)
-            formula = func("exp", z_sym(node.name)) / Sum("j", Num(len(softmax_nodes)),
-                                                          func("exp", Sym("z_j", "z", "j")), exps)
-            out.lines.append(Quantity(f"a{node.name}", Role.VALUE, a_sym(node.name), value,
-                                      formula, {f"z:{m.name}": out.z[m.name]
-                                                for m in softmax_nodes}))
-
-    # loss ------------------------------------------------------------------------------
-    terms = []
-    operands = {}
-    for out_name, target in zip(graph.outputs, graph.targets):
-        terms.append(loss.term_formula(a_sym(out_name), target_sym(target)))
-        operands |= {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
-    body: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
-    out.loss = numbers.loss
-    out.lines.append(Quantity("L", Role.VALUE, L, out.loss, _scaled(scale, body), operands))
-
-    # backward: the outputs -------------------------------------------------------------
-    da, dz, fps = numbers.da, numbers.dz, numbers.fps
-    output_grads = {o: numbers.output_da[o] for o in numbers.output_da}
-    for out_name, target in zip(graph.outputs, graph.targets):
-        ops = {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
-        if loss.paired is not None:
-            value = dz[out_name]
-            out.lines.append(Quantity(f"dL/dz{out_name}", Role.VALUE,
-                                      Deriv(L, z_sym(out_name), f"dLdz:{out_name}"), value,
-                                      _scaled(scale, a_sym(out_name) - target_sym(target)), ops))
-            continue
-        formula = _scaled(scale, loss.derivative_formula(a_sym(out_name), target_sym(target)))
-        out.lines.append(Quantity(f"dL/da{out_name}", Role.VALUE,
-                                  Deriv(L, a_sym(out_name), f"dLda:{out_name}"),
-                                  output_grads[out_name], formula, ops))
-    # backward: every node in reverse ---------------------------------------------------
-    for node in reversed(graph.nodes):
-        name = node.name
-        children = graph.children(name)
-        if children:
-            terms = [Deriv(L, z_sym(c.name), f"dLdz:{c.name}") * param_sym(e.weight)
-                     for c, e in children]
-            ops = {f"dLdz:{c.name}": dz[c.name] for c, _ in children}
-            ops |= {f"param:{e.weight}": params[e.weight] for _, e in children}
-            formula: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
-            if name in output_grads:  # an output that also feeds other nodes
-                formula = Deriv(L, a_sym(name), f"dLda:{name}") + formula
-                ops[f"dLda:{name}"] = output_grads[name]
-            out.lines.append(Quantity(f"dL/da{name}", Role.VALUE,
-                                      Deriv(L, a_sym(name), f"dLda:{name}"), da[name], formula,
-                                      ops))
-        if loss.paired is not None and name in graph.outputs:
-            continue  # its ∂L/∂z came from the loss directly
-        symbol = Deriv(L, z_sym(name), f"dLdz:{name}")
-        if node.activation == "linear":
-            out.lines.append(Quantity(f"dL/dz{name}", Role.VALUE, symbol, dz[name],
-                                      Deriv(L, a_sym(name), f"dLda:{name}"),
-                                      {f"dLda:{name}": da[name]}))
-            continue
-        if node.activation == "softmax":
-            group = [n.name for n in graph.nodes if n.activation == "softmax"]
-            inner = Sum("j", Num(len(group)), Deriv(L, Sym("a_j", "a", "j"), "dLda:j")
-                        * Sym("a_j", "a", "j"),
-                        tuple(Deriv(L, a_sym(g), f"dLda:{g}") * a_sym(g) for g in group))
-            ops = {f"dLda:{g}": da[g] for g in group} | {f"a:{g}": a[g] for g in group}
-            out.lines.append(Quantity(
-                f"dL/dz{name}", Role.VALUE, symbol, dz[name],
-                a_sym(name) * (Deriv(L, a_sym(name), f"dLda:{name}") - inner), ops))
-            continue
-        act = activation_of(node.activation, node.slope)
-        fp = fps[name]
-        f_symbol = fprime(node)
-        out.lines.append(Quantity(f"f'(z{name})", Role.VALUE, f_symbol, fp,
-                                  act.derivative_formula(z_sym(name), a_sym(name)),
-                                  {f"z:{name}": out.z[name], f"a:{name}": a[name]}))
-        out.lines.append(Quantity(
-            f"dL/dz{name}", Role.VALUE, symbol, dz[name],
-            Deriv(L, a_sym(name), f"dLda:{name}") * Ref(f_symbol, f"fp:{name}"),
-            {f"dLda:{name}": da[name], f"fp:{name}": fp}))
-    out.da, out.dz = da, dz
-
-    # one chain-rule line per trainable parameter (per use, then the sum, when shared) -----
-    uses: dict[str, list[tuple[Expr, dict[str, float], float]]] = {}
-    for node in graph.nodes:
-        factors, ops = _node_factors(node, L, da, dz, fps)
-        for edge in node.edges:
-            if trainable[edge.weight]:
-                uses.setdefault(edge.weight, []).append((
-                    _product(*factors, source_sym(graph, edge.source)),
-                    ops | {src_key(edge.source): a[edge.source]},
-                    numbers.uses[edge.weight][len(uses.get(edge.weight, []))]))
-        if node.bias is not None and trainable[node.bias]:
-            uses.setdefault(node.bias, []).append((
-                _product(*factors), dict(ops), numbers.uses[node.bias][len(uses.get(node.bias,
-                                                                                      []))]))
+        factors, ops = _node_factors(node, w.L, numbers.da, numbers.dz, numbers.fps)
+        names = [(e.weight, [source_sym(graph, e.source)], {w.src_key(e.source):
+                                                             numbers.a[e.source]})
+                 for e in node.edges] + ([(node.bias, [], {})] if node.bias is not None else [])
+        for name, extra, more in names:
+            if trainable[name]:
+                found = uses.setdefault(name, [])
+                found.append((_product(*factors, *extra), {**ops, **more},
+                              numbers.uses[name][len(found)]))
     for name, found in uses.items():
-        out.grad_lines += _gradient_lines(name, found, L, numbers.grads[name])
+        out.grad_lines += _gradient_lines(name, found, w.L, numbers.grads[name])
         out.grads[name] = numbers.grads[name]
     link_lines(out.lines + out.grad_lines, dict(sources or {}))
     return out
 
 
-def _gradient_lines(name: str, uses: list[tuple[Expr, dict[str, float], float]], L: Sym,
-                    total: float) -> list[Quantity]:
+def _forward_lines(w: _Writing) -> list[Quantity]:
+    """zₙ = Σ W·source + b and aₙ = f(zₙ) node by node (softmax outputs last)."""
+    graph, a, lines = w.graph, w.numbers.a, []
+    softmax_nodes = [n for n in graph.nodes if n.activation == "softmax"]
+    for node in graph.nodes:
+        terms: list[Expr] = [param_sym(e.weight) * source_sym(graph, e.source) for e in node.edges]
+        operands: Operands = {f"param:{e.weight}": w.params[e.weight] for e in node.edges}
+        operands |= {w.src_key(e.source): a[e.source] for e in node.edges}
+        if node.bias is not None:
+            terms.append(param_sym(node.bias))
+            operands[f"param:{node.bias}"] = w.params[node.bias]
+        z = w.numbers.z[node.name]
+        lines.append(Quantity(f"z{node.name}", Role.VALUE, z_sym(node.name), z,
+                              Add.of(*terms) if len(terms) > 1 else terms[0], operands))
+        if node.activation == "softmax":
+            continue
+        act = activation_of(node.activation, node.slope)
+        lines.append(Quantity(f"a{node.name}", Role.VALUE, a_sym(node.name), a[node.name],
+                              act.formula(z_sym(node.name)), {f"z:{node.name}": z}))
+    for node in softmax_nodes:
+        exps = tuple(func("exp", z_sym(m.name)) for m in softmax_nodes)
+        formula = func("exp", z_sym(node.name)) / Sum("j", Num(len(softmax_nodes)),
+                                                      func("exp", Sym("z_j", "z", "j")), exps)
+        lines.append(Quantity(f"a{node.name}", Role.VALUE, a_sym(node.name), a[node.name],
+                              formula, {f"z:{m.name}": w.numbers.z[m.name]
+                                        for m in softmax_nodes}))
+    return lines
+
+
+def _loss_lines(w: _Writing, t: dict[str, float]) -> list[Quantity]:
+    """The sample's loss, then ∂L/∂z (paired loss) or ∂L/∂a of every output."""
+    graph, loss, a, L = w.graph, w.loss, w.numbers.a, w.L
+    terms: list[Expr] = []
+    operands: Operands = {}
+    for out_name, target in zip(graph.outputs, graph.targets):
+        terms.append(loss.term_formula(a_sym(out_name), target_sym(target)))
+        operands |= {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
+    body: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
+    lines = [Quantity("L", Role.VALUE, L, w.numbers.loss, scaled(w.scale, body), operands)]
+    for out_name, target in zip(graph.outputs, graph.targets):
+        ops: Operands = {f"a:{out_name}": a[out_name], f"target:{target}": t[target]}
+        if loss.paired is not None:
+            lines.append(Quantity(f"dL/dz{out_name}", Role.VALUE,
+                                  Deriv(L, z_sym(out_name), f"dLdz:{out_name}"),
+                                  w.numbers.dz[out_name],
+                                  scaled(w.scale, a_sym(out_name) - target_sym(target)), ops))
+            continue
+        formula = scaled(w.scale, loss.derivative_formula(a_sym(out_name), target_sym(target)))
+        lines.append(Quantity(f"dL/da{out_name}", Role.VALUE,
+                              Deriv(L, a_sym(out_name), f"dLda:{out_name}"),
+                              w.numbers.output_da[out_name], formula, ops))
+    return lines
+
+
+def _backward_lines(w: _Writing) -> list[Quantity]:
+    """Every node in reverse: ∂L/∂aₙ from the nodes it feeds, then ∂L/∂zₙ."""
+    lines: list[Quantity] = []
+    for node in reversed(w.graph.nodes):
+        lines += _node_da_line(w, node)
+        if w.loss.paired is not None and node.name in w.graph.outputs:
+            continue  # its ∂L/∂z came from the loss directly
+        lines += _node_dz_lines(w, node)
+    return lines
+
+
+def _node_da_line(w: _Writing, node: Node) -> list[Quantity]:
+    """∂L/∂aₙ = Σ ∂L/∂z_child·W (plus the loss's own term for an output that feeds others)."""
+    name, L, numbers = node.name, w.L, w.numbers
+    children = w.graph.children(name)
+    if not children:
+        return []
+    terms = [Deriv(L, z_sym(c.name), f"dLdz:{c.name}") * param_sym(e.weight)
+             for c, e in children]
+    ops: Operands = {f"dLdz:{c.name}": numbers.dz[c.name] for c, _ in children}
+    ops |= {f"param:{e.weight}": w.params[e.weight] for _, e in children}
+    formula: Expr = Add.of(*terms) if len(terms) > 1 else terms[0]
+    if name in numbers.output_da:  # an output that also feeds other nodes
+        formula = Deriv(L, a_sym(name), f"dLda:{name}") + formula
+        ops[f"dLda:{name}"] = numbers.output_da[name]
+    return [Quantity(f"dL/da{name}", Role.VALUE, Deriv(L, a_sym(name), f"dLda:{name}"),
+                     numbers.da[name], formula, ops)]
+
+
+def _node_dz_lines(w: _Writing, node: Node) -> list[Quantity]:
+    """∂L/∂zₙ: = ∂L/∂aₙ (linear), softmax's Jacobian, or ∂L/∂aₙ·f'(zₙ) with f'(zₙ) written."""
+    name, L, numbers, a = node.name, w.L, w.numbers, w.numbers.a
+    da, dz = numbers.da, numbers.dz
+    symbol = Deriv(L, z_sym(name), f"dLdz:{name}")
+    if node.activation == "linear":
+        return [Quantity(f"dL/dz{name}", Role.VALUE, symbol, dz[name],
+                         Deriv(L, a_sym(name), f"dLda:{name}"), {f"dLda:{name}": da[name]})]
+    if node.activation == "softmax":
+        group = [n.name for n in w.graph.nodes if n.activation == "softmax"]
+        inner = Sum("j", Num(len(group)), Deriv(L, Sym("a_j", "a", "j"), "dLda:j")
+                    * Sym("a_j", "a", "j"),
+                    tuple(Deriv(L, a_sym(g), f"dLda:{g}") * a_sym(g) for g in group))
+        ops: Operands = {f"dLda:{g}": da[g] for g in group}
+        ops |= {f"a:{g}": a[g] for g in group}
+        return [Quantity(f"dL/dz{name}", Role.VALUE, symbol, dz[name],
+                         a_sym(name) * (Deriv(L, a_sym(name), f"dLda:{name}") - inner), ops)]
+    act = activation_of(node.activation, node.slope)
+    fp = numbers.fps[name]
+    f_symbol = fprime(node)
+    return [Quantity(f"f'(z{name})", Role.VALUE, f_symbol, fp,
+                     act.derivative_formula(z_sym(name), a_sym(name)),
+                     {f"z:{name}": numbers.z[name], f"a:{name}": a[name]}),
+            Quantity(f"dL/dz{name}", Role.VALUE, symbol, dz[name],
+                     Deriv(L, a_sym(name), f"dLda:{name}") * Ref(f_symbol, f"fp:{name}"),
+                     {f"dLda:{name}": da[name], f"fp:{name}": fp})]
+
+
+def _gradient_lines(name: str, uses: list[Use], L: Sym, total: float) -> list[Quantity]:
     """∂L/∂w: one chain-rule line; a shared (tied) parameter gets one line per use, then
     ∂L/∂w = the sum over its uses (``total``, from :func:`pass_numbers`)."""
     symbol = Deriv(L, param_sym(name), f"grad:{name}")
     if len(uses) == 1:
         formula, ops, value = uses[0]
         return [Quantity(name, Role.GRAD, symbol, value, formula, ops)]
-    lines, refs, values = [], [], {}
+    lines: list[Quantity] = []
+    refs: list[Expr] = []
+    values: Operands = {}
     base = param_sym(name)
     for u, (formula, ops, value) in enumerate(uses, start=1):
         key = f"use:{name}:{u}"
@@ -402,7 +378,7 @@ def shared_uses(graph: Graph) -> dict[str, int]:
 
 
 def _node_factors(node: Node, L: Sym, da: dict[str, float], dz: dict[str, float],
-                  fps: dict[str, float]) -> tuple[list[Expr], dict[str, float]]:
+                  fps: dict[str, float]) -> tuple[list[Expr], Operands]:
     """The chain-rule factors of ∂L/∂zₙ: ∂L/∂aₙ·f'(zₙ), ∂L/∂aₙ (linear), or ∂L/∂zₙ (the same
     choice as :func:`pass_numbers`)."""
     name = node.name
@@ -423,7 +399,7 @@ def _product(*factors: Expr) -> Expr:
     return total
 
 
-def _scaled(scale: float, body: Expr) -> Expr:
+def scaled(scale: float, body: Expr) -> Expr:
     """1/(N·K)·body when the loss averages, body when it sums."""
     if scale == 1.0:
         return body
@@ -561,7 +537,7 @@ def dataset_loss(setup: Setup, params: dict[str, float],
     refs = tuple(Ref(Sym(f"l{i}", "ℓ", str(i + 1)), f"l{i}") for i in range(setup.n))
     summed = Sum("i", Sym("N", "N"), Sym("l_i", "ℓ", "i"), refs)
     value = setup.carry(scale * sum(values))
-    return Quantity("loss", Role.LOSS, LOSS, value, _scaled(scale, summed),
+    return Quantity("loss", Role.LOSS, LOSS, value, scaled(scale, summed),
                     {f"l{i}": v for i, v in enumerate(values)},
                     links={f"l{i}": q for i, q in enumerate(loss_lines)})
 
@@ -580,11 +556,11 @@ def solve_run(problem: Problem, label: str, setup: Setup | None = None, symbolic
     graph, carry = setup.graph, setup.carry
     params = {p.name: carry(p.value) for p in graph.params}
     trainable = {p.name: p.trainable for p in graph.params}
-    settings = _settings(problem, setup, symbolic)
+    settings = run_settings(problem, setup, symbolic)
     if symbolic:  # formulas (and their values, if numbers are given)
         from gdtrace.symbolic import network_run
 
-        return network_run(problem, setup, label, settings), []
+        return network_run(problem, setup, label, settings, sample_pass), []
     rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
     between = Carry(setup.schedule.round_between)
     epochs: list[Epoch] = []
@@ -622,100 +598,200 @@ def solve_run(problem: Problem, label: str, setup: Setup | None = None, symbolic
     return run, diagnostics
 
 
+@dataclass
+class _Running:
+    """A numbers-only run's state between steps: the parameters in ``graph.params`` order."""
+
+    p: list[float]
+    limit: int  # steps to take (--max-steps)
+    total: int  # steps the problem plans (no rounding after the last)
+    number: int = 0
+    stopped: bool = False
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
 def events(problem: Problem, label: str = "as written", *, steps: bool = True,
            max_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
            finished: list[Any] | None = None) -> Iterator[Any]:
     """The run as ``--summary``/``--stream`` events, keeping nothing between steps. The
-    summary is computed as numbers only (:func:`pass_numbers`); ``--stream``, which prints
-    every value of every step, writes each step as the worked solution does and drops it."""
-    from gdtrace.solvers.checks import first_non_finite, non_finite_step
-    from gdtrace.streaming import (
-        EpochEnd,
-        EpochStart,
-        RunStart,
-        planned_steps,
-        run_end,
-        step_record,
-    )
+    summary is computed as numbers only (the graph's compiled kernel, :func:`kernel_for`);
+    ``--stream``, which prints every value of every step, writes each step as the worked
+    solution does and drops it."""
+    from gdtrace.streaming import EpochEnd, RunStart, planned_steps, run_end
 
     setup = setup_from(problem)
     graph, carry = setup.graph, setup.carry
-    params = {p.name: carry(p.value) for p in graph.params}
+    names = [p.name for p in graph.params]
     trainable = {p.name: p.trainable for p in graph.params}
-    frozen = dict.fromkeys(params, False)
-    live = [p.name for p in graph.params if p.trainable]
     planned = planned_steps(problem)
-    limit = planned if max_steps is None else min(planned, max_steps)
-    total_steps = problem.epochs * sum(1 for _ in setup.groups(None))
+    run = _Running([carry(p.value) for p in graph.params],
+                   planned if max_steps is None else min(planned, max_steps),
+                   problem.epochs * sum(1 for _ in setup.groups(None)))
     keys: list[str] = []
     if steps:  # the per-sample value keys, as the worked steps write them
         probe = setup_from(problem)  # its own optimizer: the probe must not advance the run's
-        first = _step(probe, 0, next(probe.groups(None)), params, trainable)
+        first = _step(probe, 0, next(probe.groups(None)), dict(zip(names, run.p)), trainable)
         keys = [q.key for q in first.rows[0] if q.role is Role.VALUE]
-    yield RunStart(label, list(params), keys, limit, _settings(problem, setup))
-    rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
-    between = Carry(setup.schedule.round_between)
-    optimizer = setup.optimizer
-    diagnostics: list[Diagnostic] = []
-    number, stopped = 0, False
-
-    def data_loss() -> float:
-        scale = setup.loss.scale(setup.n, len(graph.outputs))
-        losses = [pass_numbers(graph, setup.loss, params, frozen,
-                               dict(zip(graph.inputs, map(float, x))),
-                               dict(zip(graph.targets, map(float, y))), 1.0, carry,
-                               backward=False).loss
-                  for x, y in zip(setup.X, setup.Y)]
-        return carry(scale * sum(losses))
-
+    yield RunStart(label, names, keys, run.limit, run_settings(problem, setup))
+    plan = _Numeric.of(setup, kernel_for(graph, setup.loss, carry, trainable), label, progress)
+    epoch_steps = _worked_epoch if steps else _numeric_epoch
     with np.errstate(all="ignore"):
-        for e in range(1, problem.epochs + 1):
-            if number >= limit:
+        for e, groups in enumerate(epoch_groups(setup, problem.epochs), start=1):
+            if run.number >= run.limit:
                 break
-            yield EpochStart(e, float(data_loss()))
-            for group in setup.groups(rng if setup.update != "batch" else None):
-                if number >= limit:
-                    break
-                number += 1
-                if steps:
-                    step = _step(setup, number, group, params, trainable)
-                    yield step_record(step, e)
-                    bad_line = first_non_finite(step)
-                    params = {q.key: float(q.value) for q in step.of_role(Role.PARAM)}
-                    if bad_line is not None:
-                        diagnostics.append(non_finite_step(bad_line, label, e, number))
-                        stopped = True
-                else:
-                    scale = setup.loss.scale(len(group), len(graph.outputs))
-                    passes = [pass_numbers(graph, setup.loss, params, trainable,
-                                           dict(zip(graph.inputs, map(float, setup.X[s]))),
-                                           dict(zip(graph.targets, map(float, setup.Y[s]))),
-                                           scale, carry) for s in group]
-                    grads = {n: passes[0].grads[n] if len(passes) == 1 else
-                             carry(sum(p.grads[n] for p in passes)) for n in live}
-                    moved, _ = optimizer.values(live, [params[n] for n in live],
-                                                [grads[n] for n in live])
-                    params.update(zip(live, map(float, moved)))
-                    bad = next((n for n in live if not math.isfinite(params[n])), None)
-                    if bad is not None:
-                        diagnostics.append(Diagnostic("non_finite", non_finite_message(
-                            f"the updated {bad}", params[bad]), label, e, number))
-                        stopped = True
-                if progress is not None:
-                    progress(number, limit)
-                if stopped:
-                    break
-                if setup.schedule.round_between is not None and number < total_steps:
-                    params = {k: between(v) for k, v in params.items()}
-            yield EpochEnd(e, number, dict(params))
-            if stopped:
+            yield from epoch_steps(plan, run, e, groups)
+            yield EpochEnd(e, run.number, dict(zip(names, run.p)))
+            if run.stopped:
                 break
-        final_loss = float(data_loss())
-    yield run_end(dict(params), final_loss, diagnostics, stopped, number, limit, planned, label,
-                  finished)
+        final_loss = _data_loss(setup, plan.kernel, plan.X, plan.Y, run.p, {})
+    yield run_end(dict(zip(names, run.p)), final_loss, run.diagnostics, run.stopped, run.number,
+                  run.limit, planned, label, finished)
 
 
-def _settings(problem: Problem, setup: Setup, symbolic: bool = False) -> dict[str, object]:
+def epoch_groups(setup: Setup, epochs: int) -> Iterator[list[list[int]]]:
+    """Each epoch's steps (the samples of each), shuffled per epoch as the worked run does."""
+    rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
+    if rng is None or setup.update == "batch":
+        fixed = list(setup.groups(None))
+        for _ in range(epochs):
+            yield fixed
+        return
+    for _ in range(epochs):
+        yield list(setup.groups(rng))
+
+
+def _data_loss(setup: Setup, kernel: Kernel, X: list[list[float]], Y: list[list[float]],
+               p: list[float], known: dict[int, float]) -> float:
+    """L over the data set as :func:`dataset_loss` computes it; ``known`` holds samples' summed
+    loss terms already computed at these parameters (the epoch's first step)."""
+    carry = setup.carry
+    losses = [carry(1.0 * (known[i] if i in known else kernel.forward(p, x, y)))
+              for i, (x, y) in enumerate(zip(X, Y))]
+    return carry(setup.loss.scale(setup.n, len(setup.graph.outputs)) * sum(losses))
+
+
+@dataclass
+class _Numeric:
+    """What every numbers-only step needs, looked up once per run."""
+
+    setup: Setup
+    kernel: Kernel
+    X: list[list[float]]
+    Y: list[list[float]]
+    live: list[int]  # positions of the trainable parameters
+    scales: dict[int, float]  # the loss's factor by the number of samples in a step
+    label: str
+    progress: Callable[[int, int], None] | None
+
+    @classmethod
+    def of(cls, setup: Setup, kernel: Kernel, label: str,
+           progress: Callable[[int, int], None] | None) -> _Numeric:
+        outputs = len(setup.graph.outputs)
+        sizes = {len(g) for g in setup.groups(None)}
+        return cls(setup, kernel, setup.X.tolist(), setup.Y.tolist(),
+                   [i for i, q in enumerate(setup.graph.params) if q.trainable],
+                   {m: setup.loss.scale(m, outputs) for m in sizes}, label, progress)
+
+    def update(self, run: _Running, grads: Sequence[float]) -> list[float]:
+        """The trainable parameters after the step. Plain gradient descent is written here as
+        the GLM fast path writes it (w − η·g, carry-rounded: ``Optimizer``'s plain rule, whose
+        per-call cost would dominate a tiny network); any other optimizer updates all
+        parameters as one vector through :meth:`Optimizer.values` (elementwise rules, so the
+        same numbers as parameter by parameter)."""
+        optimizer = self.setup.optimizer
+        assert optimizer is not None
+        current = [run.p[i] for i in self.live]
+        if optimizer.plain:
+            eta, carry = optimizer.eta, optimizer.carry
+            if carry.decimals is None:
+                return [v - eta * g for v, g in zip(current, grads)]
+            return [carry(v - eta * g) for v, g in zip(current, grads)]
+        moved = optimizer.values(["θ"], [np.array(current, dtype=float)],
+                                 [np.array(grads, dtype=float)])[0][0]
+        return list(np.asarray(moved, dtype=float).tolist())
+
+
+def _numeric_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[int]]
+                   ) -> Iterator[Any]:
+    """One epoch as numbers: the loss at its start (reusing the first step's forward pass),
+    then every step's gradient and update."""
+    from gdtrace.streaming import EpochStart
+
+    setup, grads_of, X, Y, live = plan.setup, plan.kernel.grads, plan.X, plan.Y, plan.live
+    carry, between = setup.carry, setup.schedule.round_between
+    for k, group in enumerate(groups):
+        if run.number >= run.limit:
+            break
+        scale = plan.scales[len(group)]
+        passes = [grads_of(run.p, X[s], Y[s], scale) for s in group]
+        if k == 0:
+            yield EpochStart(epoch, _data_loss(setup, plan.kernel, X, Y, run.p,
+                                               {s: r[0] for s, r in zip(group, passes)}))
+        run.number += 1
+        grads = passes[0][1] if len(passes) == 1 else \
+            [carry(sum(column)) for column in zip(*(r[1] for r in passes))]
+        moved = plan.update(run, grads)
+        if len(live) == len(run.p):
+            run.p = moved
+        else:
+            for i, value in zip(live, moved):
+                run.p[i] = value
+        if not math.isfinite(sum(moved)):
+            _check_finite(plan, run, epoch)
+        if plan.progress is not None:
+            plan.progress(run.number, run.limit)
+        if run.stopped:
+            break
+        if between is not None and run.number < run.total:
+            rounding = Carry(between)
+            run.p = [rounding(v) for v in run.p]
+
+
+def _check_finite(plan: _Numeric, run: _Running, epoch: int) -> None:
+    """Stop the run at the first trainable parameter that is no longer finite, if any (a sum
+    of finite numbers can overflow: then nothing is wrong)."""
+    bad = next((i for i in plan.live if not math.isfinite(run.p[i])), None)
+    if bad is None:
+        return
+    name = plan.setup.graph.params[bad].name
+    run.diagnostics.append(Diagnostic("non_finite", non_finite_message(
+        f"the updated {name}", run.p[bad]), plan.label, epoch, run.number))
+    run.stopped = True
+
+
+def _worked_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[int]]
+                  ) -> Iterator[Any]:
+    """One epoch for ``--stream``: each step written as the worked solution does, then
+    dropped."""
+    from gdtrace.solvers.checks import first_non_finite, non_finite_step
+    from gdtrace.streaming import EpochStart, step_record
+
+    setup, label, progress = plan.setup, plan.label, plan.progress
+    names = [q.name for q in setup.graph.params]
+    trainable = {q.name: q.trainable for q in setup.graph.params}
+    between = Carry(setup.schedule.round_between)
+    yield EpochStart(epoch, _data_loss(setup, plan.kernel, plan.X, plan.Y, run.p, {}))
+    for group in groups:
+        if run.number >= run.limit:
+            break
+        run.number += 1
+        step = _step(setup, run.number, group, dict(zip(names, run.p)), trainable)
+        yield step_record(step, epoch)
+        bad_line = first_non_finite(step)
+        moved = {q.key: float(q.value) for q in step.of_role(Role.PARAM)}
+        run.p = [moved[n] for n in names]
+        if bad_line is not None:
+            run.diagnostics.append(non_finite_step(bad_line, label, epoch, run.number))
+            run.stopped = True
+        if progress is not None:
+            progress(run.number, run.limit)
+        if run.stopped:
+            break
+        if between.decimals is not None and run.number < run.total:
+            run.p = [between(v) for v in run.p]
+
+
+def run_settings(problem: Problem, setup: Setup, symbolic: bool = False) -> dict[str, object]:
     if symbolic:  # no training: η and epochs are not used
         return {"loss": problem.loss}
     settings: dict[str, object] = {"learning_rate": setup.eta, "epochs": problem.epochs,
@@ -799,7 +875,7 @@ def header_of(problem: Problem, setup: Setup, symbolic: bool) -> Header:
                      f"{setup.schedule.round_between} decimals")
     update = "none: the formulas alone" if formula_only else update_text(setup)
     return Header("neural network (named nodes)", setup.loss.description, update,
-                  formulas, _settings(problem, setup, symbolic), notes)
+                  formulas, run_settings(problem, setup, symbolic), notes)
 
 
 def backprop_rules(loss: OutputLoss, targets: tuple[str, ...] = ()) -> list[Formula]:

@@ -8,6 +8,11 @@ the parameters at its start misclassify.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from gdtrace import expr as E
@@ -31,12 +36,14 @@ from gdtrace.trace import (
     Epoch,
     Formula,
     Header,
+    Link,
     Outcome,
     Prediction,
     Quantity,
     Role,
     Run,
     Step,
+    Value,
 )
 
 
@@ -119,13 +126,11 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
                 break
         final_mistakes = _mistakes(X, y, w, b, signed)
         outcome = _outcome(X, y, w, b, signed)
-    final = {n: float(v) for n, v in zip(names, w)} | {"b": float(b)}
+    final: dict[str, Value] = {n: float(v) for n, v in zip(names, w)}
+    final["b"] = float(b)
     blocks = [_summary_block(converged_at, len(epochs), final_mistakes)]
     if converged_at is None and not stopped:
-        diagnostics.append(Diagnostic(
-            "not_converged", f"still {final_mistakes} mistake(s) after {problem.epochs} "
-            "epoch(s): give more epochs (if the classes are not linearly separable the "
-            "perceptron never stops making mistakes)", label))
+        diagnostics.append(_not_converged(final_mistakes, problem.epochs, label))
     run = Run(label=label, settings=_settings(problem), epochs=epochs, final=final,
               final_loss=float(final_mistakes), param_names=[*names, "b"],
               outcome=outcome, blocks=blocks, stopped_early=stopped)
@@ -135,6 +140,30 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
 def _mistakes(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, signed: bool) -> int:
     predictions = [_predict(float(z), signed) for z in X @ w + b]
     return int(np.sum(np.array(predictions) != y))
+
+
+@dataclass
+class StepNumbers:
+    """One perceptron step as numbers: z = w·x + b, ŷ, y − ŷ and the updated parameters."""
+
+    z: float
+    yhat: float
+    error: float
+    w: np.ndarray
+    b: float
+
+
+def step_numbers(w: np.ndarray, b: float, x: np.ndarray, t: float, signed: bool, carry: Carry,
+                 update: Optimizer, names: list[str]) -> StepNumbers:
+    """The numbers of one step, computed once: the worked step writes its lines from them and
+    ``--summary``/``--stream`` use them alone. The perceptron rule is gradient descent with
+    gradient −(y − ŷ)·x_j (and −(y − ŷ) for b), through the one plain update rule."""
+    z = carry(float(np.dot(w, x) + b))
+    yhat = _predict(z, signed)
+    error = t - yhat
+    *new_w, new_b = update.values([*names, "b"], [*map(float, w), b],
+                                  [*(-error * float(v) for v in x), -error])[0]
+    return StepNumbers(z, yhat, error, np.array(new_w, dtype=float), float(new_b))
 
 
 def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarray,
@@ -148,53 +177,127 @@ def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarr
     target = dataset.targets[0]
     s = sample + 1
     x, t = X[sample], float(y[sample])
+    numbers = step_numbers(w, b, x, t, signed, carry, update, names)
     weights = [weight_sym(n) for n in names]
     inputs = [feature_sym(f) for f in features]
     row = [Quantity(f, Role.INPUT, feature_sym(f), float(v)) for f, v in zip(features, x)]
     y_sym = target_sym(target, s)
     row.append(Quantity(target, Role.INPUT, y_sym, t, heading=E.sym(target)))
-    operands = {ws.key: float(v) for ws, v in zip(weights, w)}
-    operands |= {xs.key: float(v) for xs, v in zip(inputs, x)} | {"param:b": b}
-    z = carry(float(np.dot(w, x) + b))
+    operands: dict[str, Value] = {ws.key: float(v) for ws, v in zip(weights, w)}
+    operands |= {xs.key: float(v) for xs, v in zip(inputs, x)}
+    operands["param:b"] = b
     z_sym = value_sym("z", s, "z")
-    z_line = Quantity("z", Role.VALUE, z_sym, z, linear_combination(list(weights),
-                                                                    list(inputs), bias_sym()),
+    z_line = Quantity("z", Role.VALUE, z_sym, numbers.z,
+                      linear_combination(list(weights), list(inputs), bias_sym()),
                       operands, heading=E.Sym("z", "z"), links=dict(sources))
     row.append(z_line)
-    yhat = _predict(z, signed)
     yhat_sym = E.Sym("yhat", "y", str(s), hat=True)
-    yhat_line = Quantity("yhat", Role.VALUE, yhat_sym, yhat,
-                         _activation(E.Ref(z_sym, "z"), signed), {"z": z},
+    yhat_line = Quantity("yhat", Role.VALUE, yhat_sym, numbers.yhat,
+                         _activation(E.Ref(z_sym, "z"), signed), {"z": numbers.z},
                          heading=E.Sym("yhat", "y", hat=True), links={"z": z_line})
     row.append(yhat_line)
-    error = t - yhat
+    error = numbers.error
     error_sym = value_sym("error", s, "error")
     error_line = Quantity("error", Role.VALUE, error_sym, error,
-                          y_sym - E.Ref(yhat_sym, "yhat"), {y_sym.key: t, "yhat": yhat},
+                          y_sym - E.Ref(yhat_sym, "yhat"), {y_sym.key: t, "yhat": numbers.yhat},
                           heading=E.Sym("error", "error"), links={"yhat": yhat_line})
     row.append(error_line)
     quantities = []
     error_ref = E.Ref(error_sym, "error")
-    # the perceptron rule is gradient descent with gradient −(y − ŷ)·x_j (and −(y − ŷ) for b)
-    *new_w, new_b = update.values([*names, "b"], [*map(float, w), b],
-                                  [*(-error * float(v) for v in x), -error])[0]
     for j, (name, w_sym) in enumerate(zip(names, weights)):
-        moved = new_w[j]
         x_ref = E.Ref(feature_sym(features[j]), "x")
-        links = {"error": error_line} | (
-            {w_sym.key: sources[w_sym.key]} if w_sym.key in sources else {})
-        quantities.append(Quantity(name, Role.PARAM, w_sym, moved,
+        links: dict[str, Link] = {"error": error_line}
+        if w_sym.key in sources:
+            links[w_sym.key] = sources[w_sym.key]
+        quantities.append(Quantity(name, Role.PARAM, w_sym, float(numbers.w[j]),
                                    w_sym + ETA * error_ref * x_ref,
                                    {w_sym.key: float(w[j]), "eta": problem.learning_rate,
                                     "error": error, "x": float(x[j])}, relation="←",
                                    links=links))
-    links = {"error": error_line} | (
-        {"param:b": sources["param:b"]} if "param:b" in sources else {})
-    quantities.append(Quantity("b", Role.PARAM, bias_sym(), new_b, bias_sym() + ETA * error_ref,
+    links = {"error": error_line}
+    if "param:b" in sources:
+        links["param:b"] = sources["param:b"]
+    quantities.append(Quantity("b", Role.PARAM, bias_sym(), numbers.b,
+                               bias_sym() + ETA * error_ref,
                                {"param:b": b, "eta": problem.learning_rate, "error": error},
                                relation="←", links=links))
-    return (Step(number, [s], [row], quantities), np.array(new_w, dtype=float), new_b,
-            error != 0)
+    return Step(number, [s], [row], quantities), numbers.w, numbers.b, error != 0
+
+
+def events(problem: Problem, label: str = "as written", *, steps: bool = True,
+           max_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
+           finished: list[Any] | None = None) -> Iterator[Any]:
+    """The run as ``--summary``/``--stream`` events from :func:`step_numbers` alone (no
+    worked lines, nothing kept between steps). A step whose numbers stop being finite is
+    rebuilt as the worked solution writes it, so the warning names the same line."""
+    from gdtrace.solvers.checks import first_non_finite, non_finite_step
+    from gdtrace.streaming import EpochEnd, EpochStart, RunStart, StepDone, planned_steps, run_end
+
+    dataset = problem.dataset
+    assert dataset is not None
+    signed = problem.spec_of(PerceptronSpec).signed
+    carry = Carry(problem.carry_decimals)
+    update = make_optimizer(None, problem.learning_rate, carry)
+    X, y = dataset.X.astype(float), dataset.Y[:, 0].astype(float)
+    names = list(problem.weight_names)
+    w = np.array([carry(v) for v in problem.weights], dtype=float)
+    b = carry(problem.bias)
+    planned = planned_steps(problem)
+    limit = planned if max_steps is None else min(planned, max_steps)
+    yield RunStart(label, [*names, "b"], ["z", "yhat", "error"], limit, _settings(problem))
+    diagnostics: list[Diagnostic] = []
+    number, stopped, updated = 0, False, True
+    with np.errstate(all="ignore"):
+        for epoch in range(1, problem.epochs + 1):
+            if number >= limit:
+                break
+            yield EpochStart(epoch, float(_mistakes(X, y, w, b, signed)))
+            updated = False
+            for sample in range(dataset.n):
+                if number >= limit:
+                    break
+                number += 1
+                numbers = step_numbers(w, b, X[sample], float(y[sample]), signed, carry,
+                                       update, names)
+                params = _named(names, numbers.w, numbers.b)
+                finite = math.isfinite(numbers.z) and all(map(math.isfinite, params.values()))
+                if not finite:  # rebuilt as worked, for the same warning
+                    step = _step(problem, number, sample, X, y, w, b, signed, carry,
+                                 make_optimizer(None, problem.learning_rate, carry))[0]
+                    bad = first_non_finite(step)
+                    if bad is not None:
+                        diagnostics.append(non_finite_step(bad, label, epoch, number))
+                        stopped = True
+                w, b = numbers.w, numbers.b
+                updated = updated or numbers.error != 0
+                if steps:
+                    yield StepDone(epoch, number, [sample + 1], {
+                        "z": numbers.z, "yhat": numbers.yhat, "error": numbers.error}, {},
+                        params)
+                if progress is not None:
+                    progress(number, limit)
+                if stopped:
+                    break
+            yield EpochEnd(epoch, number, _named(names, w, b))
+            if stopped or (not updated and number % dataset.n == 0):  # a whole epoch, no update
+                break
+        final_mistakes = _mistakes(X, y, w, b, signed)
+        accuracy = _outcome(X, y, w, b, signed).accuracy
+    if not stopped and number >= planned and updated:
+        diagnostics.append(_not_converged(final_mistakes, problem.epochs, label))
+    yield run_end(_named(names, w, b), float(final_mistakes), diagnostics, stopped, number,
+                  limit, planned, label, finished, accuracy)
+
+
+def _named(names: list[str], w: np.ndarray, b: float) -> dict[str, float]:
+    return {n: float(v) for n, v in zip(names, w)} | {"b": float(b)}
+
+
+def _not_converged(mistakes: int, epochs: int, label: str) -> Diagnostic:
+    return Diagnostic(
+        "not_converged", f"still {mistakes} mistake(s) after {epochs} "
+        "epoch(s): give more epochs (if the classes are not linearly separable the "
+        "perceptron never stops making mistakes)", label)
 
 
 def _summary_block(converged_at: int | None, ran: int, mistakes: int) -> Block:

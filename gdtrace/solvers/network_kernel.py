@@ -1,0 +1,261 @@
+"""The numbers of a named-node network (``model: network``), planned once per graph.
+
+A 2-2-2 network has a few dozen numbers per sample; walking dicts of nodes and edges and
+calling numpy on single floats costs tens of microseconds per sample, a hundred times the
+arithmetic. So the graph is planned once (topological order, which value each edge reads, which
+parameters each node uses) and written as straight-line Python over floats, compiled once:
+one function per (graph, loss, carry rounding, trainable set). The same generated lines serve
+the worked solution (:func:`gdtrace.solvers.network.pass_numbers` builds its ``Numbers`` from
+:meth:`Kernel.full`, and the worked lines are written from those) and ``--summary``
+(:meth:`Kernel.grads` returns only the loss and the gradients). There is no second copy of the
+math: the three entry points share the generated body and differ only in what they return.
+
+Each line follows the original per-node rules exactly, operation by operation, so the numbers
+are bit-identical to the numpy forms in :mod:`gdtrace.functions`: the activations are called as
+they are (``stable_sigmoid`` takes a float path), squared losses are written inline with the
+same operations numpy performs on 0-d values, any other loss calls its numpy term, and sums
+are Python's ``sum`` (written as additions from 0.0 when they have at most two terms, which is
+what ``sum`` computes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gdtrace.functions import ACTIVATIONS, Activation, OutputLoss, leaky_relu
+from gdtrace.problem.network_models import Graph, Node
+from gdtrace.rounding import Carry
+
+
+def activation_of(name: str, slope: float) -> Activation:
+    return leaky_relu(slope) if name == "leaky_relu" else ACTIVATIONS[name]
+
+
+def square(value: float) -> float:
+    """value ** 2 as numpy computes it on a 0-d value (C ``pow``), inf where Python raises."""
+    try:
+        return value ** 2
+    except OverflowError:
+        return math.inf
+
+
+def _sum(terms: list[str]) -> str:
+    """Python's ``sum`` of the terms: additions from 0.0 for at most two (exactly what ``sum``
+    computes, and faster), the call itself beyond."""
+    if len(terms) <= 2:
+        return "(" + " + ".join(["0.0", *terms]) + ")"
+    return "sum((" + ", ".join(terms) + ",))"
+
+
+@dataclass
+class Kernel:
+    """One graph's numbers as compiled functions of flat lists (``p``: the parameters in
+    ``graph.params`` order, ``x``: the inputs, ``t``: the targets, ``scale``: 1/(N·K) or 1).
+
+    - ``forward(p, x, t)`` → the sample's summed loss terms before scaling;
+    - ``grads(p, x, t, scale)`` → (that sum, the trainable parameters' gradients in
+      ``live`` order);
+    - ``full(p, x, t, scale)`` → every written number, in the orders of the ``*_keys`` lists.
+    """
+
+    live: list[str]
+    da_keys: list[str]
+    dz_keys: list[str]
+    fp_keys: list[str]
+    output_da_keys: list[str]
+    use_keys: list[str]  # the trainable parameters in the order their first use is written
+    use_counts: list[int]
+    forward: Callable[..., float] = field(repr=False)
+    grads: Callable[..., tuple[float, tuple[float, ...]]] = field(repr=False)
+    full: Callable[..., tuple[Any, ...]] = field(repr=False)
+    source: str = field(repr=False, default="")
+
+
+class _Writer:
+    """Writes the kernel's lines, remembering the dict insertion order the worked pass uses."""
+
+    def __init__(self, graph: Graph, loss: OutputLoss, carry: Carry,
+                 trainable: tuple[bool, ...]) -> None:
+        self.graph, self.loss, self.rounded = graph, loss, carry.decimals is not None
+        self.trainable = dict(zip([p.name for p in graph.params], trainable))
+        self.index = {n.name: i for i, n in enumerate(graph.nodes)}
+        self.param = {p.name: f"p{i}" for i, p in enumerate(graph.params)}
+        self.names: dict[str, Any] = {"square": square, "np": np, "c": carry}
+        self.forward: list[str] = []
+        self.backward: list[str] = []
+        self.da: list[str] = []
+        self.dz: list[str] = []
+        self.fps: list[str] = []
+        self.output_da: list[str] = []
+        self.uses: dict[str, list[str]] = {}
+
+    def c(self, expression: str) -> str:
+        return f"c({expression})" if self.rounded else expression
+
+    def value(self, source: str) -> str:
+        """The variable holding an edge's source: an input xⱼ or a node's activation."""
+        if source in self.index:
+            return f"a{self.index[source]}"
+        return f"x{self.graph.inputs.index(source)}"
+
+    def constant(self, prefix: str, value: object) -> str:
+        name = f"{prefix}{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    # -- forward ---------------------------------------------------------------------------
+    def write_forward(self) -> None:
+        graph, lines = self.graph, self.forward
+        softmax = [n for n in graph.nodes if n.activation == "softmax"]
+        for i, node in enumerate(graph.nodes):
+            total = _sum([f"{self.param[e.weight]} * {self.value(e.source)}" for e in node.edges])
+            if node.bias is not None:
+                total = f"{total} + {self.param[node.bias]}"
+            lines.append(f"z{i} = {self.c(total)}")
+            if node.activation != "softmax":
+                f = self.constant("F", activation_of(node.activation, node.slope).forward)
+                lines.append(f"a{i} = {self.c(f'float({f}(z{i}))')}")
+        if softmax:
+            f = self.constant("F", ACTIVATIONS["softmax"].forward)
+            zs = ", ".join(f"z{self.index[n.name]}" for n in softmax)
+            lines.append(f"probs = {f}(np.array([{zs}]))")
+            for k, node in enumerate(softmax):
+                lines.append(f"a{self.index[node.name]} = {self.c(f'float(probs[{k}])')}")
+        terms = [self.term(self.index[o], k) for k, o in enumerate(graph.outputs)]
+        lines.append("lt = " + " + ".join(["0.0", *terms]))
+
+    def squared(self) -> tuple[float, float] | None:
+        """(the term's factor, the derivative's −c) of a squared loss, None for other losses."""
+        name = self.loss.name
+        if name not in ("squared", "sse", "half_sse", "mse", "half_mse"):
+            return None
+        return (0.5, 1.0) if name.startswith("half") else (1.0, 2.0)
+
+    def term(self, node: int, k: int) -> str:
+        squared = self.squared()
+        if squared is None:
+            term = self.constant("T", self.loss.term)
+            return f"float({term}(np.array(a{node}), np.array(t{k})))"
+        half, _ = squared
+        return f"{half!r} * square(t{k} - a{node})" if half != 1.0 else f"square(t{k} - a{node})"
+
+    def output_derivative(self, node: int, k: int) -> str:
+        squared = self.squared()
+        if squared is None:
+            d = self.constant("D", self.loss.derivative)
+            return f"float({d}(np.array(a{node}), np.array(t{k})))"
+        return f"(-{squared[1]!r} * (t{k} - a{node}))"
+
+    # -- backward --------------------------------------------------------------------------
+    def write_backward(self) -> None:
+        graph, lines = self.graph, self.backward
+        for k, out_name in enumerate(graph.outputs):
+            i = self.index[out_name]
+            if self.loss.paired is not None:
+                lines.append(f"dz{i} = {self.c(f'scale * (a{i} - t{k})')}")
+                self.dz.append(out_name)
+            else:
+                lines.append(f"da{i} = {self.c(f'scale * {self.output_derivative(i, k)}')}")
+                self.da.append(out_name)
+                self.output_da.append(out_name)
+                lines.append(f"oda{i} = da{i}")
+        for node in reversed(graph.nodes):
+            self.write_node_backward(node)
+        for node in graph.nodes:
+            self.write_uses(node)
+
+    def write_node_backward(self, node: Node) -> None:
+        lines, name, i = self.backward, node.name, self.index[node.name]
+        children = self.graph.children(name)
+        if children:
+            value = _sum([f"dz{self.index[c.name]} * {self.param[e.weight]}"
+                          for c, e in children])
+            if name in self.da:  # an output that also feeds other nodes
+                value = f"{value} + da{i}"
+            else:
+                self.da.append(name)
+            lines.append(f"da{i} = {self.c(value)}")
+        if name in self.dz:
+            return
+        self.dz.append(name)
+        if node.activation == "linear":
+            lines.append(f"dz{i} = da{i}")
+        elif node.activation == "softmax":
+            group = [self.index[n.name] for n in self.graph.nodes if n.activation == "softmax"]
+            weighted = _sum([f"da{g} * a{g}" for g in group])
+            lines.append(f"dz{i} = {self.c(f'a{i} * (da{i} - {weighted})')}")
+        else:
+            d = self.constant("D", activation_of(node.activation, node.slope).derivative)
+            lines.append(f"fp{i} = {self.c(f'float({d}(z{i}, a{i}))')}")
+            lines.append(f"dz{i} = {self.c(f'da{i} * fp{i}')}")
+            self.fps.append(name)
+
+    def write_uses(self, node: Node) -> None:
+        name, i = node.name, self.index[node.name]
+        if name in self.fps:
+            signal = f"(da{i} * fp{i})"
+        elif node.activation == "linear" and name in self.da:
+            signal = f"da{i}"
+        else:
+            signal = f"dz{i}"
+        for edge in node.edges:
+            if self.trainable[edge.weight]:
+                self.use(edge.weight, f"{signal} * {self.value(edge.source)}")
+        if node.bias is not None and self.trainable[node.bias]:
+            self.use(node.bias, signal)
+
+    def use(self, param: str, expression: str) -> None:
+        found = self.uses.setdefault(param, [])
+        variable = f"u{self.param[param][1:]}_{len(found)}"
+        self.backward.append(f"{variable} = {self.c(f'({expression})')}")
+        found.append(variable)
+
+    def gradient(self, param: str) -> str:
+        found = self.uses[param]
+        return found[0] if len(found) == 1 else self.c(f"sum(({', '.join(found)},))")
+
+
+def _tuple(items: list[str]) -> str:
+    return "(" + "".join(f"{item}, " for item in items) + ")"
+
+
+def compile_kernel(graph: Graph, loss: OutputLoss, carry: Carry,
+                   trainable: tuple[bool, ...]) -> Kernel:
+    """Plan the graph and compile its three entry points (see :class:`Kernel`)."""
+    writer = _Writer(graph, loss, carry, trainable)
+    writer.write_forward()
+    writer.write_backward()
+    live = [p.name for p in graph.params if writer.trainable[p.name]]
+    head = [f"    {_tuple([f'p{i}' for i in range(len(graph.params))])} = p",
+            f"    {_tuple([f'x{j}' for j in range(len(graph.inputs))])} = x",
+            f"    {_tuple([f't{k}' for k in range(len(graph.targets))])} = t"]
+    forward = [f"    {line}" for line in writer.forward]
+    body = forward + [f"    {line}" for line in writer.backward]
+    g = {n: f"g{writer.param[n][1:]}" for n in writer.uses}  # ∂L/∂(parameter i) is gi
+    grads = [f"    {g[n]} = {writer.gradient(n)}" for n in writer.uses]
+    index = writer.index
+    full_return = ", ".join([
+        "lt", writer.c("scale * lt"),
+        _tuple([f"z{i}" for i in range(len(graph.nodes))]),
+        _tuple([f"a{i}" for i in range(len(graph.nodes))]),
+        _tuple([f"da{index[n]}" for n in writer.da]),
+        _tuple([f"dz{index[n]}" for n in writer.dz]),
+        _tuple([f"fp{index[n]}" for n in writer.fps]),
+        _tuple([f"oda{index[n]}" for n in writer.output_da]),
+        _tuple([_tuple(writer.uses[n]) for n in writer.uses]),
+        _tuple([g[n] for n in writer.uses])])
+    source = "\n".join([
+        "def forward(p, x, t):", *head[:3], *forward, "    return lt", "",
+        "def grads(p, x, t, scale):", *head, *body, *grads,
+        f"    return lt, {_tuple([g[n] for n in live])}", "",
+        "def full(p, x, t, scale):", *head, *body, *grads, f"    return {full_return}", ""])
+    namespace = dict(writer.names)
+    exec(compile(source, f"<network kernel {id(graph):x}>", "exec"), namespace)  # noqa: S102
+    return Kernel(live, writer.da, writer.dz, writer.fps, writer.output_da, list(writer.uses),
+                  [len(writer.uses[n]) for n in writer.uses], namespace["forward"],
+                  namespace["grads"], namespace["full"], source)
