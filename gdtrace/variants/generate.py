@@ -75,10 +75,11 @@ def read_source(path: Path, shown: str) -> Source:
     data = raw.get("dataset")
     if isinstance(data, dict) and data.get("csv") is not None:
         # written into each variant, so a variant file works wherever it is copied
-        from gdtrace.problem.load import _read_csv
+        from gdtrace.problem.dataset import read_csv_dataset
 
-        columns, rows, _ = _read_csv(data["csv"], "dataset.csv", ctx)
-        raw["dataset"] = {"columns": columns, "rows": [[_number(x) for x in row] for row in rows],
+        columns, table, _ = read_csv_dataset(data["csv"], "dataset.csv", ctx)
+        rows = [[_number(x) for x in row] for row in table.tolist()]
+        raw["dataset"] = {"columns": columns, "rows": rows,
                           **{k: v for k, v in data.items() if k != "csv"}}
     return Source(shown, raw, vary, path.parent, ctx)
 
