@@ -27,11 +27,12 @@ from gdtrace.problem.schema import Context
 
 def whole_file_reader(raw: bytes, file: Path, path: str, ctx: Context) -> tuple[list[str], list]:
     """The reader before chunking (problem/load.py's _read_csv after its size checks): the
-    oracle every chunk size must agree with, table and message."""
+    oracle every chunk size must agree with, table and message. One fix: after a byte order
+    mark, the UTF-8 error's line was counted 3 bytes short (utf-8-sig's offsets start after it)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start + 3 * raw.startswith(b"\xef\xbb\xbf")) + 1
         raise ctx.error(f"csv file {file} is not UTF-8 text (line {line})", path) from None
     name = file.name
     rows = []
@@ -158,6 +159,12 @@ def test_a_utf8_error_in_a_later_chunk_names_its_line(tmp_path: Path) -> None:
         + ("\n".join(lines[500_001:]) + "\n").encode()
     (tmp_path / "d.csv").write_bytes(raw)
     with pytest.raises(ProblemError, match=r"is not UTF-8 text \(line 500001\)"):
+        read_csv_dataset("d.csv", "dataset.csv", Context("p.yaml", tmp_path))
+
+
+def test_a_utf8_error_after_a_byte_order_mark_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_bytes(b"\xef\xbb\xbfa,y\n\xff,1\n")
+    with pytest.raises(ProblemError, match=r"is not UTF-8 text \(line 2\)"):  # was: line 1
         read_csv_dataset("d.csv", "dataset.csv", Context("p.yaml", tmp_path))
 
 
