@@ -144,7 +144,7 @@ def big_clean_csv(rows: int, columns: int = 4) -> list[str]:
 ])
 def test_an_error_deep_in_a_later_chunk_names_its_line(tmp_path: Path, bad_line: str,
                                                         expected: str) -> None:
-    lines = big_clean_csv(600_000)  # about 9 MB: the error is in the third 4 MiB chunk
+    lines = big_clean_csv(600_000)  # about 9 MB: the error is in the 8th 1 MiB chunk
     n = 500_001
     lines[n - 1] = bad_line
     (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
