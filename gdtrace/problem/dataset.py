@@ -39,6 +39,7 @@ CHUNK_BYTES = 1 << 20
 """Bytes read at a time; a chunk is cut after its last newline, so it holds whole lines. 1 MiB
 reads as fast as 4 MiB and keeps the transient text and parse buffers to about 12 MB."""
 
+
 def excerpt(text: str, limit: int = 24) -> str:
     """A value from a user's file as shown in a message: escaped (no control characters reach
     the terminal) and cut to ``limit`` characters, so an error line never echoes a file."""
