@@ -245,3 +245,14 @@ def test_a_worked_solution_of_a_large_data_set_is_refused_naming_summary(tmp_pat
     message = result.stderr
     assert "too many for a worked solution" in message and "10000 rows" in message
     assert "--summary" in message and "--stream" in message
+
+
+def test_variants_keep_the_1_mib_limit_for_a_data_set_they_copy_into_every_file(
+        tmp_path: Path) -> None:
+    path = write_large_problem(tmp_path, "logistic")
+    path.write_text(path.read_text() + "vary:\n  learning_rate: {choice: [0.1, 0.2]}\n")
+    result = CliRunner().invoke(app, ["variants", str(path), "-n", "2", "--seed", "1", "-o",
+                                      str(tmp_path / "out")])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "larger than 1024 KiB: with vary: the data set is written into every variant file" \
+        in result.stderr
