@@ -143,9 +143,11 @@ def big_clean_csv(rows: int, columns: int = 4) -> list[str]:
     ("1,2\r3,4", "d.csv line {n}: not a CSV row (new-line character seen in unquoted field"),
 ])
 def test_an_error_deep_in_a_later_chunk_names_its_line(tmp_path: Path, bad_line: str,
-                                                        expected: str) -> None:
-    lines = big_clean_csv(600_000)  # about 9 MB: the error is in the 8th 1 MiB chunk
-    n = 500_001
+                                                        expected: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dataset, "CHUNK_BYTES", 1 << 12)
+    lines = big_clean_csv(30_000)  # about 470 KB: the error is in the 97th 4 KiB chunk
+    n = 25_001
     lines[n - 1] = bad_line
     (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(ProblemError) as info:
@@ -154,7 +156,7 @@ def test_an_error_deep_in_a_later_chunk_names_its_line(tmp_path: Path, bad_line:
 
 
 def test_a_utf8_error_in_a_later_chunk_names_its_line(tmp_path: Path) -> None:
-    lines = big_clean_csv(600_000)
+    lines = big_clean_csv(600_000)  # about 9 MB: the error is in the 8th 1 MiB chunk
     raw = ("\n".join(lines[:500_000]) + "\n").encode() + b"1,2,\xff,4\n" \
         + ("\n".join(lines[500_001:]) + "\n").encode()
     (tmp_path / "d.csv").write_bytes(raw)
