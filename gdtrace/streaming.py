@@ -169,9 +169,12 @@ def check_work(problem: Problem, *, streaming: bool, max_steps: int | None,
             f"this run has {steps} steps × {work // steps} parameters, more than gdtrace runs"
             f" without being asked ({STREAM_LIMIT:.0e}); pass --max-steps N to run N steps")
     if not streaming and numbers > TRACE_LIMIT:
+        rows = problem.dataset.n if problem.dataset is not None else 0
+        why = f" (the data set has {rows} rows: even one epoch is too long to work through)" \
+            if numbers // max(1, problem.epochs) > TRACE_LIMIT and rows > 1 else ""
         raise UsageError(
             f"this run has {steps} steps and would write about {numbers} numbers, too many for"
-            f" a worked solution; {advice}")
+            f" a worked solution{why}; {advice}")
 
 
 def capped(problem: Problem, max_steps: int | None) -> tuple[Problem, Diagnostic | None]:

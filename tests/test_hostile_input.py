@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from gdtrace.cli import app
 from gdtrace.errors import ProblemError
 from gdtrace.problem import load_problem
+from gdtrace.problem.dataset import MAX_CSV_BYTES
 from gdtrace.problem.load import MAX_BYTES
 
 BASE = "model: logistic\ndataset:\n  columns: [x1, y]\n  rows: [[1, 1], [2, 0]]\n" \
@@ -141,11 +142,11 @@ def test_proc_self_mem_is_one_line(tmp_path: Path) -> None:
 def test_a_huge_csv_is_refused_before_it_is_read(tmp_path: Path) -> None:
     big = tmp_path / "big.csv"
     with open(big, "wb") as handle:
-        handle.truncate(64 * MAX_BYTES)  # sparse: 64 MiB of zero bytes
+        handle.truncate(MAX_CSV_BYTES + 1)  # sparse: 200 MiB and a byte of zeros
     path = tmp_path / "p.yaml"
     path.write_text(CSV_PROBLEM.format("big.csv"))
     tracemalloc.start()
-    with pytest.raises(ProblemError, match="larger than"):
+    with pytest.raises(ProblemError, match="larger than 200 MiB"):
         load_problem(path)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()

@@ -7,7 +7,6 @@ nothing in the file is ever executed.
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +16,8 @@ import numpy as np
 import yaml
 
 from gdtrace.errors import ProblemError
+from gdtrace.problem.dataset import excerpt, read_csv_dataset
+from gdtrace.problem.dataset import names as _names
 from gdtrace.problem.model import DEFAULT_LOSS, LOSSES, Dataset, Problem
 from gdtrace.problem.models import import_model_modules
 from gdtrace.problem.registry import MODELS, model_spec, register_model
@@ -34,7 +35,6 @@ from gdtrace.problem.schema import (
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 10_000
 MAX_DEPTH = 64
-MAX_COLUMNS = 10_000
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -186,106 +186,6 @@ def parse_yaml(text: str, ctx: Context) -> Any:
 # ------------------------------------------------------------------------------------ dataset
 
 
-def excerpt(text: str, limit: int = 24) -> str:
-    """A value from a user's file as shown in a message: escaped (no control characters reach
-    the terminal) and cut to ``limit`` characters, so an error line never echoes a file."""
-    shown = repr(text[:limit + 1])[1:-1]
-    return f"'{shown[:limit]}…'" if len(shown) > limit else f"'{shown}'"
-
-
-def _numbers_from_csv(text: str, name: str, path: str, ctx: Context) -> tuple[list[str], list]:
-    import csv  # only problems with a csv file pay for it
-
-    rows = []
-    reader = csv.reader(io.StringIO(text))
-    try:
-        for i, r in enumerate(reader, 1):
-            if any(c.strip() for c in r):  # blank lines skipped
-                rows.append((i, r))
-    except csv.Error as exc:
-        raise ctx.error(f"{name} line {reader.line_num}: not a CSV row ({exc})", path) from None
-    if not rows:
-        raise ctx.error(f"{name} is empty; it needs a header row of column names", path)
-    header = [c.strip() for c in rows[0][1]]
-    if any(not c for c in header):
-        raise ctx.error(f"{name} line {rows[0][0]}: the header row has an empty column name", path)
-    if len(header) > MAX_COLUMNS:
-        raise ctx.error(f"{name} has {len(header)} columns, more than {MAX_COLUMNS}", path)
-    data = []
-    for lineno, row in rows[1:]:
-        if len(row) != len(header):
-            raise ctx.error(
-                f"{name} line {lineno} has {len(row)} values but the header has {len(header)}"
-                f" columns ({_names(header)})",
-                path,
-            )
-        values = []
-        for col, cell in zip(header, row):
-            try:
-                value = float(cell.strip())
-            except ValueError:
-                value = float("nan")
-            if not np.isfinite(value):
-                raise ctx.error(
-                    f"{name} line {lineno}, column {excerpt(col)[1:-1]}: expected a finite number,"
-                    f" got {excerpt(cell.strip())}",
-                    path,
-                )
-            values.append(value)
-        data.append(values)
-    if not data:
-        raise ctx.error(f"{name} has a header but no rows of data", path)
-    return header, data
-
-
-def _names(columns: list[str], limit: int = 8) -> str:
-    """Column names for a message: a few, each short and escaped."""
-    shown = ", ".join(excerpt(c)[1:-1] for c in columns[:limit])
-    return shown + (f", … ({len(columns)} in all)" if len(columns) > limit else "")
-
-
-def _read_csv(rel: str, path: str, ctx: Context) -> tuple[list[str], list, Path]:
-    """Read a dataset CSV: only a regular file, its size checked before reading, and never
-    more than the limit read, so a huge or endless file costs nothing."""
-    import os
-    import stat
-
-    file = Path(rel) if Path(rel).is_absolute() else ctx.base_dir / rel
-    file = file.resolve()
-    try:
-        info = os.stat(file)
-    except OSError:
-        raise ctx.error(f"csv file not found: {file}", path) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise ctx.error(f"csv file {file} is a directory, not a file", path)
-    if not stat.S_ISREG(info.st_mode):
-        raise ctx.error(f"csv file {file} is not a regular file (a device, FIFO or socket)", path)
-    if info.st_size > MAX_BYTES:
-        raise ctx.error(f"csv file {file} is larger than {MAX_BYTES // 1024} KiB", path)
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        with open(file, "rb") as handle:
-            while size <= MAX_BYTES:
-                chunk = handle.read(min(1 << 16, MAX_BYTES + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-    except OSError as exc:
-        raise ctx.error(f"cannot read csv file {file}: {exc.strerror or exc}", path) from None
-    raw = b"".join(chunks)
-    if len(raw) > MAX_BYTES:
-        raise ctx.error(f"csv file {file} is larger than {MAX_BYTES // 1024} KiB", path)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ctx.error(f"csv file {file} is not UTF-8 text (line {line})", path) from None
-    header, data = _numbers_from_csv(text, file.name, path, ctx)
-    return header, data, file
-
-
 def build_dataset(checked: dict[str, Any], ctx: Context, path: str = "dataset") -> Dataset:
     """The checked ``dataset`` mapping → :class:`Dataset` (reads the csv if there is one)."""
     columns, rows, csv_name = checked["columns"], checked["rows"], checked["csv"]
@@ -295,7 +195,7 @@ def build_dataset(checked: dict[str, Any], ctx: Context, path: str = "dataset") 
             if checked[key] is not None:
                 raise ctx.error(f"give either csv or {key}, not both (the csv header names the"
                                 " columns)", join(path, key))
-        columns, rows, csv_file = _read_csv(csv_name, join(path, "csv"), ctx)
+        columns, rows, csv_file = read_csv_dataset(csv_name, join(path, "csv"), ctx)
     elif rows is None:
         raise ctx.error("missing required key 'rows' (or give 'csv' instead)", join(path, "rows"))
     elif columns is None:

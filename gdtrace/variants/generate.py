@@ -75,10 +75,15 @@ def read_source(path: Path, shown: str) -> Source:
     data = raw.get("dataset")
     if isinstance(data, dict) and data.get("csv") is not None:
         # written into each variant, so a variant file works wherever it is copied
-        from gdtrace.problem.load import _read_csv
+        from gdtrace.problem.dataset import read_csv_dataset
+        from gdtrace.problem.load import MAX_BYTES
 
-        columns, rows, _ = _read_csv(data["csv"], "dataset.csv", ctx)
-        raw["dataset"] = {"columns": columns, "rows": [[_number(x) for x in row] for row in rows],
+        columns, table, file = read_csv_dataset(data["csv"], "dataset.csv", ctx)
+        if file.stat().st_size > MAX_BYTES:  # a data set's 200 MiB would go into every file
+            raise ctx.error(f"csv file {file} is larger than {MAX_BYTES // 1024} KiB: with vary:"
+                            " the data set is written into every variant file", "dataset.csv")
+        rows = [[_number(x) for x in row] for row in table.tolist()]
+        raw["dataset"] = {"columns": columns, "rows": rows,
                           **{k: v for k, v in data.items() if k != "csv"}}
     return Source(shown, raw, vary, path.parent, ctx)
 
