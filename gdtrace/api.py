@@ -101,13 +101,32 @@ def load(problem: ProblemLike = None, *, formula_only: bool = False,
     return apply_overrides(_load(problem, formula_only), **_overrides(overrides))
 
 
-def solve(problem: ProblemLike = None, **overrides: Any) -> Trace:
+def solve(problem: ProblemLike = None, *, max_steps: int | None = None,
+          **overrides: Any) -> Trace:
     """Solve a problem file or bundled problem; keyword arguments override its settings
     (``epochs``, ``learning_rate``/``lr``, ``lam``/``l2``, ``update``, ``batch_size``,
-    ``carry_decimals``/``carry``, …) and are checked by the same rules as the file."""
-    from gdtrace.solvers import solve as solve_problem
+    ``carry_decimals``/``carry``, …) and are checked by the same rules as the file.
+    ``max_steps`` stops the run after that many steps, as ``--max-steps``; a run too long to
+    work through (millions of steps, or a data set of a million rows) is refused, as by
+    ``gdtrace solve``, unless ``max_steps`` caps it."""
+    return solved(load(problem, **overrides), max_steps)
 
-    return solve_problem(load(problem, **overrides))
+
+def solved(problem: Problem, max_steps: int | None = None, symbolic: bool = False) -> Trace:
+    """A loaded problem's whole trace, after the guard on enormous work (``max_steps`` caps
+    it; ``symbolic``: a network's formulas, which need no steps). ``gdtrace solve`` and
+    :func:`solve` both come here."""
+    from gdtrace.solvers import RunOptions
+    from gdtrace.solvers import solve as solve_problem
+    from gdtrace.streaming import capped, check_work
+
+    if not symbolic:  # formulas: no steps to run
+        check_work(problem, streaming=False, max_steps=max_steps)
+    problem, note = capped(problem, max_steps)
+    trace = solve_problem(problem, options=RunOptions(symbolic=symbolic, max_steps=max_steps))
+    if note is not None:
+        trace.warnings.append(note)
+    return trace
 
 
 def comparison(problem: ProblemLike = None, *, l2: Iterable[float] | float | None = None,

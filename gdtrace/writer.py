@@ -147,21 +147,6 @@ def page(text: str) -> bool:
 # ------------------------------------------------------------------------------- the document
 
 
-def solved(problem: Problem, max_steps: int | None, symbolic: bool = False) -> Trace:
-    """The full trace, after the guard on enormous work (``max_steps`` caps it)."""
-    from gdtrace.solvers import RunOptions
-    from gdtrace.solvers import solve as solve_problem
-    from gdtrace.streaming import capped, check_work
-
-    if not symbolic:  # formulas: no steps to run
-        check_work(problem, streaming=False, max_steps=max_steps)
-    problem, note = capped(problem, max_steps)
-    trace = solve_problem(problem, options=RunOptions(symbolic=symbolic, max_steps=max_steps))
-    if note is not None:
-        trace.warnings.append(note)
-    return trace
-
-
 def emit(trace: Trace, request: OutputRequest) -> list[Diagnostic]:
     """Render the whole trace to the file, the pager or stdout; warnings go to the user
     unless the document shows them itself (text and terminal on the screen)."""
@@ -187,6 +172,8 @@ def emit(trace: Trace, request: OutputRequest) -> list[Diagnostic]:
 
 def write_document(problem: Problem, request: OutputRequest) -> list[Diagnostic]:
     """The worked solution, whole, in any format."""
+    from gdtrace.api import solved
+
     return emit(solved(problem, request.max_steps, request.symbolic), request)
 
 

@@ -192,6 +192,17 @@ def test_summary_json_lines():
     assert lines[-2]["params"] == lines[-1]["final"]
 
 
+def test_the_library_solve_has_the_same_guard_and_max_steps(tmp_path):
+    import gdtrace
+
+    path = make_scale_data.write(tmp_path, rows=200, features=3, epochs=100)
+    with pytest.raises(UsageError, match="--summary"):
+        gdtrace.solve(str(path))
+    trace = gdtrace.solve(str(path), max_steps=450)
+    assert sum(len(e.steps) for e in trace.runs[0].epochs) == 450
+    assert any("450 of 20000" in w.message for w in trace.warnings)
+
+
 def test_other_models_stream_through_their_own_solver():
     result = RUNNER.invoke(app, ["solve", "sigmoid_mlp", "--format", "json", "--stream"])
     assert result.exit_code == 0, result.output
