@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -139,23 +140,41 @@ def _sqrt(x: Expr) -> Expr:
     return func("sqrt", x)
 
 
+class _Numbers(NamedTuple):
+    """One parameter's update as numbers: each state line's value in writing order (by kind:
+    ``v``; ``s``; ``m``, ``v``, ``mhat``, ``vhat``), the new parameter value, and the state the
+    next step starts from. The rules below compute these once; the worked lines are written
+    from them, and ``--summary`` uses them alone (:meth:`Optimizer.values`)."""
+
+    written: list[tuple[str, Value]]
+    new: Value
+    state: dict[str, Value]
+
+
+def _momentum_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
+                      t: int) -> _Numbers:
+    mu, eta = opt.hyper["momentum"], opt.eta
+    v = opt.write(mu * prev.get("v", _zero(g)) + g)
+    raw = p - eta * (g + mu * v) if opt.name == "nesterov" else p - eta * v
+    return _Numbers([("v", v)], opt.write(raw), {"v": v})
+
+
 def _momentum(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
               t: int) -> _Result:
     """v ← μ·v + g; w ← w − η·v (nesterov: w ← w − η·(g + μ·v)), torch's convention."""
-    mu, eta = opt.hyper["momentum"], opt.eta
-    v_sym, v_old = s.state("v"), prev.get("v", _zero(g))
-    v = opt.write(mu * v_old + g)
+    numbers = _momentum_numbers(opt, p, g, prev, t)
+    mu, v = opt.hyper["momentum"], numbers.state["v"]
+    v_sym = s.state("v")
     v_line = _Line(v_sym, "←", MU.symbol * v_sym + s.g,
-                   {"momentum": mu, v_sym.key: v_old, s.g.key: g}, v, "velocity")
+                   {"momentum": mu, v_sym.key: prev.get("v", _zero(g)), s.g.key: g}, v,
+                   "velocity")
     if opt.name == "nesterov":
         formula = s.param - ETA * (s.g + MU.symbol * v_sym)
-        raw = p - eta * (g + mu * v)
     else:
         formula = s.param - ETA * v_sym
-        raw = p - eta * v
-    operands = {s.param.key: p, "eta": eta, v_sym.key: v, s.g.key: g, "momentum": mu}
-    return _Result([v_line], _Line(s.param, "←", formula, operands, opt.write(raw), "update"),
-                   {"v": v})
+    operands = {s.param.key: p, "eta": opt.eta, v_sym.key: v, s.g.key: g, "momentum": mu}
+    return _Result([v_line], _Line(s.param, "←", formula, operands, numbers.new, "update"),
+                   numbers.state)
 
 
 def _square(g: Value) -> Value:
@@ -164,70 +183,98 @@ def _square(g: Value) -> Value:
     return np.square(g)
 
 
-def _scaled(opt: Optimizer, s: _Symbols, p: Value, g: Value, acc_sym: Sym, acc: Value) -> _Line:
+def _scaled_value(opt: Optimizer, p: Value, g: Value, acc: Value) -> Value:
+    """w − η·(g/(√s + ε)), carry-rounded: Adagrad's and RMSprop's update."""
+    return opt.write(p - opt.eta * (g / (np.sqrt(acc) + opt.hyper["epsilon"])))
+
+
+def _scaled(opt: Optimizer, s: _Symbols, p: Value, g: Value, acc_sym: Sym, acc: Value,
+            new: Value) -> _Line:
     """w ← w − η·(g/(√s + ε)), shared by Adagrad and RMSprop."""
-    eps = opt.hyper["epsilon"]
-    raw = p - opt.eta * (g / (np.sqrt(acc) + eps))
-    operands = {s.param.key: p, "eta": opt.eta, s.g.key: g, acc_sym.key: acc, "epsilon": eps}
+    operands = {s.param.key: p, "eta": opt.eta, s.g.key: g, acc_sym.key: acc,
+                "epsilon": opt.hyper["epsilon"]}
     formula = s.param - ETA * (s.g / (_sqrt(acc_sym) + EPSILON.symbol))
-    return _Line(s.param, "←", formula, operands, opt.write(raw), "update")
+    return _Line(s.param, "←", formula, operands, new, "update")
+
+
+def _adagrad_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
+                     t: int) -> _Numbers:
+    acc = opt.write(prev.get("s", _zero(g)) + _square(g))
+    return _Numbers([("s", acc)], _scaled_value(opt, p, g, acc), {"s": acc})
 
 
 def _adagrad(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
              t: int) -> _Result:
     """s ← s + g²; w ← w − η·g/(√s + ε)."""
-    s_sym, s_old = s.state("s"), prev.get("s", _zero(g))
-    acc = opt.write(s_old + _square(g))
-    line = _Line(s_sym, "←", s_sym + s.g ** 2, {s_sym.key: s_old, s.g.key: g}, acc,
-                 "sum of squared gradients")
-    return _Result([line], _scaled(opt, s, p, g, s_sym, acc), {"s": acc})
+    numbers = _adagrad_numbers(opt, p, g, prev, t)
+    s_sym, acc = s.state("s"), numbers.state["s"]
+    line = _Line(s_sym, "←", s_sym + s.g ** 2, {s_sym.key: prev.get("s", _zero(g)), s.g.key: g},
+                 acc, "sum of squared gradients")
+    return _Result([line], _scaled(opt, s, p, g, s_sym, acc, numbers.new), numbers.state)
+
+
+def _rmsprop_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
+                     t: int) -> _Numbers:
+    alpha = opt.hyper["alpha"]
+    acc = opt.write(alpha * prev.get("s", _zero(g)) + (1 - alpha) * _square(g))
+    return _Numbers([("s", acc)], _scaled_value(opt, p, g, acc), {"s": acc})
 
 
 def _rmsprop(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
              t: int) -> _Result:
     """s ← α·s + (1 − α)·g²; w ← w − η·g/(√s + ε)."""
-    alpha = opt.hyper["alpha"]
-    s_sym, s_old = s.state("s"), prev.get("s", _zero(g))
-    acc = opt.write(alpha * s_old + (1 - alpha) * _square(g))
-    a = ALPHA.symbol
+    numbers = _rmsprop_numbers(opt, p, g, prev, t)
+    s_sym, acc, a = s.state("s"), numbers.state["s"], ALPHA.symbol
     line = _Line(s_sym, "←", a * s_sym + (1 - a) * s.g ** 2,
-                 {"alpha": alpha, s_sym.key: s_old, s.g.key: g}, acc,
-                 "running mean of squared gradients")
-    return _Result([line], _scaled(opt, s, p, g, s_sym, acc), {"s": acc})
+                 {"alpha": opt.hyper["alpha"], s_sym.key: prev.get("s", _zero(g)), s.g.key: g},
+                 acc, "running mean of squared gradients")
+    return _Result([line], _scaled(opt, s, p, g, s_sym, acc, numbers.new), numbers.state)
+
+
+def _adam_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
+                  t: int) -> _Numbers:
+    b1, b2, eps = opt.hyper["beta1"], opt.hyper["beta2"], opt.hyper["epsilon"]
+    m = opt.write(b1 * prev.get("m", _zero(g)) + (1 - b1) * g)
+    v = opt.write(b2 * prev.get("v", _zero(g)) + (1 - b2) * _square(g))
+    m_hat = opt.write(m / (1 - b1 ** t))
+    v_hat = opt.write(v / (1 - b2 ** t))
+    new = opt.write(p - opt.eta * (m_hat / (np.sqrt(v_hat) + eps)))
+    return _Numbers([("m", m), ("v", v), ("mhat", m_hat), ("vhat", v_hat)], new,
+                    {"m": m, "v": v})
 
 
 def _adam(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
           t: int) -> _Result:
     """m, v (moment estimates), m̂, v̂ (bias-corrected), then w ← w − η·m̂/(√v̂ + ε)."""
+    numbers = _adam_numbers(opt, p, g, prev, t)
+    (_, m), (_, v), (_, m_hat), (_, v_hat) = numbers.written
     b1, b2, eps = opt.hyper["beta1"], opt.hyper["beta2"], opt.hyper["epsilon"]
     B1, B2 = BETA1.symbol, BETA2.symbol
     m_sym, v_sym = s.state("m"), s.state("v")
     mh_sym, vh_sym = s.state("m", hat=True), s.state("v", hat=True)
-    m_old, v_old = prev.get("m", _zero(g)), prev.get("v", _zero(g))
-    m = opt.write(b1 * m_old + (1 - b1) * g)
-    v = opt.write(b2 * v_old + (1 - b2) * _square(g))
-    m_hat = opt.write(m / (1 - b1 ** t))
-    v_hat = opt.write(v / (1 - b2 ** t))
     lines = [
         _Line(m_sym, "←", B1 * m_sym + (1 - B1) * s.g,
-              {"beta1": b1, m_sym.key: m_old, s.g.key: g}, m, "first moment (mean of g)"),
+              {"beta1": b1, m_sym.key: prev.get("m", _zero(g)), s.g.key: g}, m,
+              "first moment (mean of g)"),
         _Line(v_sym, "←", B2 * v_sym + (1 - B2) * s.g ** 2,
-              {"beta2": b2, v_sym.key: v_old, s.g.key: g}, v, "second moment (mean of g²)"),
+              {"beta2": b2, v_sym.key: prev.get("v", _zero(g)), s.g.key: g}, v,
+              "second moment (mean of g²)"),
         _Line(mh_sym, "=", m_sym / (1 - Pow(B1, T)), {m_sym.key: m, "beta1": b1, "t": float(t)},
               m_hat, "bias-corrected m (t = update number)"),
         _Line(vh_sym, "=", v_sym / (1 - Pow(B2, T)), {v_sym.key: v, "beta2": b2, "t": float(t)},
               v_hat, "bias-corrected v"),
     ]
-    raw = p - opt.eta * (m_hat / (np.sqrt(v_hat) + eps))
     operands = {s.param.key: p, "eta": opt.eta, mh_sym.key: m_hat, vh_sym.key: v_hat,
                 "epsilon": eps}
     formula = s.param - ETA * (mh_sym / (_sqrt(vh_sym) + EPSILON.symbol))
-    return _Result(lines, _Line(s.param, "←", formula, operands, opt.write(raw), "update"),
-                   {"m": m, "v": v})
+    return _Result(lines, _Line(s.param, "←", formula, operands, numbers.new, "update"),
+                   numbers.state)
 
 
 _RULES = {"momentum": _momentum, "nesterov": _momentum, "adagrad": _adagrad,
           "rmsprop": _rmsprop, "adam": _adam}
+_NUMBERS = {"momentum": _momentum_numbers, "nesterov": _momentum_numbers,
+            "adagrad": _adagrad_numbers, "rmsprop": _rmsprop_numbers, "adam": _adam_numbers}
 
 
 # ------------------------------------------------------------------------------ optimizer
@@ -365,13 +412,19 @@ class Optimizer:
                ) -> tuple[list[Value], dict[str, Value]]:
         """One update as numbers: the new parameter values and the state values by key
         (``m.W1`` …), for ``--summary``/``--stream`` of models computed as numbers only."""
+        self.t += 1
         if self.plain:
-            self.t += 1
             return [self._plain_value(v, g) for v, g in zip(values, grads)], {}
-        slots = [Slot(n, Sym(f"param:{n}", n), f"grad:{n}", Sym(f"grad:{n}", "g"))
-                 for n in names]
-        state, params = self.step(slots, values, grads, linked=False)
-        return [q.value for q in params], {q.key: q.value for q in state}
+        rule = _NUMBERS[self.name]
+        updates = []
+        for name, value, grad in zip(names, values, grads):
+            numbers = rule(self, value, grad, self.state.get(name, {}), self.t)
+            self.state[name] = numbers.state
+            updates.append(numbers)
+        kinds = [kind for kind, _ in updates[0].written] if updates else []
+        state = {f"{kind}.{name}": numbers.written[k][1]  # grouped by kind, as step() writes
+                 for k, kind in enumerate(kinds) for name, numbers in zip(names, updates)}
+        return [numbers.new for numbers in updates], state
 
     def _plain_value(self, current: Value, grad: Value) -> Value:
         return self.write(current - self.eta * grad)

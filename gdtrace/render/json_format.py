@@ -156,7 +156,15 @@ def render(trace: Trace, options: RenderOptions) -> str:
 
 
 def _compact(document: dict[str, Any]) -> str:
-    return json.dumps(plain(document), separators=(",", ":"), allow_nan=False) + "\n"
+    """One JSON line. Most lines hold only Python numbers, strings and lists, which ``json``
+    writes as :func:`plain` would; numpy values (TypeError) and NaN or ±inf (ValueError) take
+    the walk through :func:`plain` (a ``--summary`` of many tiny epochs spent a third of its
+    time there)."""
+    try:
+        text = json.dumps(document, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        text = json.dumps(plain(document), separators=(",", ":"), allow_nan=False)
+    return text + "\n"
 
 
 def _step_template(keys: list[str], names: list[str]) -> str:
