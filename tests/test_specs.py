@@ -123,3 +123,12 @@ def test_a_network_solve_builds_its_setup_once(module: str,
     monkeypatch.setattr(solver, "setup_from", counted)
     solve(bundled("backprop" if module.endswith("network") else "sigmoid_mlp"))
     assert len(calls) == 1
+
+
+def test_a_closed_form_problem_keeps_the_files_learning_rate() -> None:
+    """Issue 11: a ridge file saying learning_rate: 0.08 is not loaded as the default 0.1."""
+    import gdtrace
+
+    problem = gdtrace.load("ridge")
+    assert problem.learning_rate == 0.08 == problem.spec_of(ClosedFormSpec).gd_learning_rate
+    assert problem.epochs == 1  # the closed form takes no steps

@@ -90,8 +90,10 @@ def _build_closed_form(checked: dict[str, Any], ctx: Context) -> Problem:
     args = common_args(checked, ctx)
     args["lam"] = float(checked.get("lambda") or 0.0)
     # learning_rate/epochs only configure `compare --methods gd` (ClosedFormSpec): the closed
-    # form itself takes no steps, and its one "epoch" keeps it from looking like a long run
-    args.pop("learning_rate", None)
+    # form itself takes no steps, and its one "epoch" keeps it from looking like a long run.
+    # The learning rate is still the file's (not the default 0.1) for whoever reads it.
+    if checked.get("learning_rate") is None:
+        args.pop("learning_rate", None)
     args.pop("epochs", None)
     names, weights, bias = linear_params(checked, dataset, ctx)
     spec = ClosedFormSpec(bool(checked["fit_intercept"]), checked["method"],
