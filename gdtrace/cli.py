@@ -435,7 +435,7 @@ def sheet(
                           compare={"l2": compare_l2, "lr": compare_lr},
                           epochs=epochs, learning_rate=lr, lam=l2, update=update,
                           batch_size=batch_size, carry_decimals=carry, optimizer=optimizer)
-        _write_atomic_or_print(text, output)
+        _write_or_print(text, output)
 
     guarded(run)
 
@@ -489,22 +489,12 @@ def check(
                             epochs=epochs, learning_rate=lr, lam=l2,
                             update=update, batch_size=batch_size, carry_decimals=carry,
                             optimizer=optimizer)
-        _write_atomic_or_print(outcome.text, output)
+        _write_or_print(outcome.text, output)
         return outcome.exit_code
 
     code = guarded(run)
     if code:
         raise typer.Exit(code)
-
-
-def _write_atomic_or_print(text: str, output: Optional[str]) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    from gdtrace.api import write_atomic
-
-    write_atomic(output, text)
-    typer.echo(f"gdtrace: wrote {output}", err=True)
 
 
 @app.command("list")
@@ -734,12 +724,13 @@ def variants_command(
 
 
 def _write_or_print(text: str, output: str | None) -> None:
+    """``-o FILE``: write it atomically (refusing a folder, under gdtrace.output's policy)
+    and say so on stderr; else print."""
     if output is None:
         sys.stdout.write(text)
         return
-    from gdtrace.output import check_target, write_atomic
+    from gdtrace.output import write_atomic
 
-    check_target(output)
     write_atomic(output, text)
     typer.echo(f"gdtrace: wrote {output}", err=True)
 

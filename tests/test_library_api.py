@@ -103,3 +103,21 @@ def test_library_comparison_is_the_command_s() -> None:
     assert [run.label for run in runs] == ["as written", "optimizer = adam"]
     ridge = gdtrace.comparison("ridge", l2=[0.5], methods=[])
     assert [run.label for run in ridge.runs] == ["ridge, λ = 0.5"]
+
+
+def test_one_colour_rule_for_solve_and_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`solve` and `check` choose terminal or text by the same rule (gdtrace.writer)."""
+    from typer.testing import CliRunner
+
+    from gdtrace.cli import app
+
+    answers = str(Path(__file__).parent / "answers" / "student_b.yaml")
+    for env, coloured in (({"FORCE_COLOR": "1"}, True), ({"NO_COLOR": "1"}, False),
+                          ({}, False)):
+        for name in ("NO_COLOR", "FORCE_COLOR"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        for args in (["solve", "logreg", "--epochs", "1"], ["check", "logreg", answers]):
+            output = CliRunner().invoke(app, args, color=True).stdout
+            assert ("\x1b[" in output) is coloured, (args, env)
