@@ -297,6 +297,9 @@ def solve(
         if summary or stream:
             _check_long_options(summary, stream, steps, full, standalone, fmt, chosen)
             return _run_long(loaded, chosen, decimals, stream, max_steps, output)
+        if _streams(loaded, chosen, output):  # stream branch: the worked text, epoch by epoch
+            return _stream_document(loaded, chosen, decimals, steps, full, output, width,
+                                    max_steps)
         trace = _solved(loaded, max_steps)
         emit(trace, chosen, decimals, steps, full, output=output, standalone=standalone,
              width=width, pager=pager)
@@ -320,6 +323,40 @@ def _solved(loaded: object, max_steps: int | None) -> object:
     if note is not None:
         trace.warnings.append(note)
     return trace
+
+
+def _streams(loaded: object, fmt: str, output: str | None) -> bool:
+    """The worked text of logistic/linear regression is written as the run goes (flat
+    memory) unless it may go to the pager, which needs the whole text."""
+    from gdtrace.streaming import GLM_MODELS
+
+    return fmt in ("text", "terminal") and loaded.model in GLM_MODELS and (  # type: ignore
+        output is not None or not sys.stdout.isatty())
+
+
+def _stream_document(loaded: object, fmt: str, decimals: int | None, steps: bool, full: bool,
+                     output: str | None, width: int | None, max_steps: int | None
+                     ) -> list[object]:
+    """``emit(_solved(…))``'s text and messages, written epoch by epoch (docs/performance.md)."""
+    from gdtrace.output import open_output
+    from gdtrace.render import RenderOptions
+    from gdtrace.render.console import write_streamed
+    from gdtrace.streaming import check_work, streamed_document
+
+    check_work(loaded, streaming=False, max_steps=max_steps)  # type: ignore[arg-type]
+    if fmt == "terminal" and output is not None:
+        fmt = "text"  # no colour codes in a file
+    options = RenderOptions(decimals=decimals, steps=steps, color=fmt == "terminal",
+                            width=output_width(width, fmt, output), full=full)
+    document = streamed_document(loaded, max_steps=max_steps)  # type: ignore[arg-type]
+    with contextlib.nullcontext(sys.stdout) if output is None else open_output(output) \
+            as handle:
+        write_streamed(document.trace, document.items, options, handle.write)
+    if output is not None:
+        typer.echo(f"gdtrace: wrote {output} ({fmt})", err=True)
+        for warning in document.trace.warnings:
+            typer.echo(f"gdtrace: warning: {warning.message}", err=True)
+    return list(document.trace.warnings)
 
 
 def _run_long(loaded: object, fmt: str, decimals: int | None, stream: bool,

@@ -20,13 +20,13 @@ Nothing here formats text: the renderers turn events into lines.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Union
 
 import numpy as np
 
 from gdtrace.problem.model import Problem
-from gdtrace.trace import Diagnostic, Role, Step
+from gdtrace.trace import Diagnostic, Epoch, Role, Run, Step, Trace
 
 GLM_MODELS = ("logistic", "linear")
 # Models whose solver module computes the run as numbers only (an ``events`` function): flat
@@ -168,7 +168,6 @@ def capped(problem: Problem, max_steps: int | None) -> tuple[Problem, Diagnostic
     """``--max-steps`` for a full trace. Logistic and linear regression stop after exactly N
     steps (the solver reads ``extra["max_steps"]`` and warns); other models run the whole
     epochs that fit in N steps (at least one), with a warning saying so."""
-    from dataclasses import replace
 
     planned = planned_steps(problem)
     if max_steps is None or max_steps >= planned:
@@ -259,3 +258,70 @@ def replay_events(problem: Problem, label: str = "as written", *, steps: bool = 
     yield ended(RunEnd(dict(run.final), run.final_loss, list(trace.warnings),
                         run.stopped_early, count,
                         outcome.accuracy if outcome is not None else None), finished)
+
+
+# ------------------------------------------------------------------ a document, streamed
+
+
+@dataclass
+class StreamedDocument:
+    """A one-run worked document whose epochs and steps arrive one at a time: ``items``
+    yields each epoch (its steps empty) and then its steps. ``trace`` has the header from
+    the start; its run and warnings are complete once ``items`` is exhausted (the run's
+    epochs are the ones yielded, their steps dropped, so memory stays flat)."""
+
+    trace: Trace
+    items: Iterator[Epoch | Step]
+
+
+def streamed_document(problem: Problem, label: str = "as written",
+                      max_steps: int | None = None) -> StreamedDocument:
+    """The document ``gdtrace solve`` writes, as :class:`StreamedDocument`: logistic and
+    linear regression computed step by step (``glm.Training``, its lines linking to no
+    earlier line so a written step can be dropped); any other model solved whole and then
+    handed on (the same text, not memory-flat)."""
+    import importlib
+
+    from gdtrace.trace import ProblemInfo
+
+    problem, note = capped(problem, max_steps)
+    info = ProblemInfo(problem.title, problem.model, problem.source)
+    if problem.model not in GLM_MODELS:
+        from gdtrace.solvers import solve_runs
+
+        whole = solve_runs([(label, problem)])
+        if note is not None:
+            whole.warnings.append(note)
+        run = whole.runs[0]
+        trace = Trace(info, whole.header, [replace(run, epochs=[])], [],
+                      decimals_hint=whole.decimals_hint)
+        return StreamedDocument(trace, _handed_on(trace, run, whole.warnings))
+    glm = importlib.import_module(GLM_EVENTS)
+    training = glm.Training(problem, label, linked=False)
+    header = glm.header_for(problem, glm.setup_from(problem))
+    placeholder = Run(label, {}, [], {}, None, [])
+    trace = Trace(info, header, [placeholder], [], decimals_hint=problem.carry_decimals)
+    return StreamedDocument(trace, _trained(trace, training, note))
+
+
+def _handed_on(trace: Trace, run: Run, warnings: list[Diagnostic]) -> Iterator[Epoch | Step]:
+    for epoch in run.epochs:
+        yield replace(epoch, steps=[])
+        yield from epoch.steps
+    trace.runs[0] = run
+    trace.warnings.extend(warnings)
+
+
+def _trained(trace: Trace, training: Any, note: Diagnostic | None) -> Iterator[Epoch | Step]:
+    """``training``'s items; each epoch is kept without its steps and loss line (what the
+    result and the summarised middle of a long run need), and the run's end is put in
+    ``trace`` when they run out."""
+    shells: list[Epoch] = []
+    for item in training.items():
+        if isinstance(item, Epoch):
+            shells.append(Epoch(item.index, item.loss, []))
+        yield item
+    trace.runs[0] = training.run(shells)
+    trace.warnings.extend(training.diagnostics)
+    if note is not None:
+        trace.warnings.append(note)

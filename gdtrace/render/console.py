@@ -8,11 +8,13 @@ the final parameters, the loss per epoch, predictions and warnings.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 
+from gdtrace.expr import Add, Deriv, Expr, Mul, Neg, Num, Ref, Sym
 from gdtrace.output import visible
 from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.fit import fill, tokens, wrap
@@ -30,6 +32,7 @@ from gdtrace.render.layout import (
 )
 from gdtrace.render.printer import ExprPrinter, NumberFormat
 from gdtrace.trace import (
+    Epoch,
     Header,
     ProblemInfo,
     Quantity,
@@ -56,6 +59,176 @@ def worked_line(printer: ExprPrinter, quantity: Quantity) -> str:
     return f"{lhs} {quantity.relation} " + " = ".join(parts)
 
 
+class _Slot:
+    """A leaf's number while a template is printed: its marker text (negative or not)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _MarkerPrinter(ExprPrinter):
+    """Prints a formula with each substituted leaf as a marker, so the text can be filled
+    with any numbers of the same signs (the printer's only use of a leaf's text besides
+    copying it is whether it starts with "-")."""
+
+    def number(self, value: object) -> str:
+        return value.text if isinstance(value, _Slot) else super().number(value)
+
+
+MARKER = "\x01"  # followed by one private-use character per leaf: never in a formula
+TEMPLATE_LIMIT = 4096  # templates (and numbers, formula shapes) kept; then the cache starts afresh
+
+
+class WorkedLines:
+    """``worked_line`` with the formula printed once per shape.
+
+    A worked line's text depends on its formula's structure, which operands are given and
+    their numbers' text; the numbers change from step to step, the rest recurs (the same
+    sample's z line every epoch). The symbolic part and a template of the substituted part
+    (keyed by the structure and each leaf's sign) are kept, and each line fills in its
+    numbers. Formulas with array operands, or none, are printed as before."""
+
+    def __init__(self, printer: ExprPrinter) -> None:
+        self.printer = printer
+        self.templates: dict[tuple[object, ...], tuple[str, str, list[str | int]] | None] = {}
+        self.texts: dict[float, str] = {}
+        self.shapes: dict[int, tuple[Expr, object, list[str]]] = {}  # by id, the tree kept
+
+    def line(self, quantity: Quantity) -> str:
+        formula = quantity.formula
+        if formula is None or not quantity.operands:
+            return worked_line(self.printer, quantity)
+        keys: list[str] = []
+        symbol_shape = _shape(quantity.symbol, keys)
+        known = self.shapes.get(id(formula))
+        if known is None or known[0] is not formula:  # a solver may reuse its formula trees
+            formula_keys: list[str] = []
+            known = (formula, _shape(formula, formula_keys), formula_keys)
+            if len(self.shapes) >= TEMPLATE_LIMIT:
+                self.shapes.clear()
+            self.shapes[id(formula)] = known
+        keys.extend(known[2])
+        shape = (symbol_shape, known[1], quantity.relation)
+        operands = quantity.operands
+        texts: dict[str, str] = {}
+        signs: list[int] = []
+        for key in keys:
+            value = operands.get(key)
+            if value is None:
+                signs.append(0)
+                continue
+            if not isinstance(value, (float, int)):
+                return worked_line(self.printer, quantity)
+            text = texts.get(key)
+            if text is None:
+                text = texts[key] = self.number(value)
+            signs.append(2 if text.startswith("-") else 1)
+        cache_key = (shape, tuple(signs))
+        try:
+            template = self.templates.get(cache_key, False)
+        except TypeError:  # an unhashable constant (an array in a Num)
+            return worked_line(self.printer, quantity)
+        if template is False:
+            template = self.template(quantity, keys, signs)
+            if len(self.templates) >= TEMPLATE_LIMIT:
+                self.templates.clear()
+            self.templates[cache_key] = template
+        if template is None:
+            return worked_line(self.printer, quantity)
+        lhs, symbolic, pieces = template
+        substituted = "".join(
+            piece if isinstance(piece, str) else _unsigned(texts[keys[piece]])
+            for piece in pieces)
+        parts = [symbolic]
+        if substituted != symbolic:
+            parts.append(substituted)
+        value = self.number(quantity.value) if isinstance(quantity.value, float) \
+            else self.printer.number(quantity.value)
+        if parts[-1] != value:
+            parts.append(value)
+        return f"{lhs} {quantity.relation} " + " = ".join(parts)
+
+    def number(self, value: float) -> str:
+        """``printer.number``, remembered: inputs, η and many values recur."""
+        text = self.texts.get(value)
+        if text is None:
+            text = self.printer.number(value)
+            if len(self.texts) >= TEMPLATE_LIMIT:
+                self.texts.clear()
+            if value == value:  # NaN never finds itself again
+                self.texts[value] = text
+        return text
+
+    def template(self, quantity: Quantity, keys: list[str], signs: list[int]
+                 ) -> tuple[str, str, list[str | int]] | None:
+        """(lhs, symbolic text, the substituted text as literal pieces and leaf indexes), or
+        None when markers cannot stand for the numbers (too many leaves)."""
+        assert quantity.formula is not None
+        if len(keys) > 6000:
+            return None
+        slots: dict[str, _Slot] = {}
+        for index, (key, sign) in enumerate(zip(keys, signs)):
+            if sign and key not in slots:
+                marker = MARKER + chr(0xE000 + index)
+                slots[key] = _Slot("-" + marker if sign == 2 else marker)
+        marked = _MarkerPrinter(self.printer.numbers).substituted(quantity.formula, slots)
+        position = {slot.text.lstrip("-"): keys.index(key) for key, slot in slots.items()}
+        pieces: list[str | int] = []
+        rest = marked
+        while MARKER in rest:
+            before, _, after = rest.partition(MARKER)
+            pieces.append(before)
+            pieces.append(position[MARKER + after[0]])
+            rest = after[1:]
+        pieces.append(rest)
+        return (self.printer.symbolic(quantity.symbol), self.printer.symbolic(quantity.formula),
+                pieces)
+
+
+def _unsigned(text: str) -> str:
+    """A leaf's number as its marker stands for it: without the minus, which the template
+    holds (or dropped, as ``a + (-b)`` is written ``a − b``)."""
+    return text[1:] if text.startswith("-") else text
+
+
+def _shape(node: Expr, keys: list[str]) -> object:
+    """Everything about ``node`` that its printed text depends on, as nested tuples; the
+    keys of its substitutable leaves are appended to ``keys`` in a fixed order."""
+    kind = type(node)
+    if kind is Sym:
+        keys.append(node.key)  # type: ignore[attr-defined]
+        return node.key, node.base, node.sub, node.hat  # type: ignore[attr-defined]
+    if kind is Num:
+        return kind, node.value  # type: ignore[attr-defined]
+    if kind is Add or kind is Mul:
+        children = node.terms if kind is Add else node.factors  # type: ignore[attr-defined]
+        return kind, tuple([_shape(child, keys) for child in children])
+    if kind is Neg:
+        return kind, _shape(node.arg, keys)  # type: ignore[attr-defined]
+    if kind is Deriv:
+        shape = kind, _shape(node.of, keys), _shape(node.wrt, keys), node.key  # type: ignore
+        keys.append(node.key)  # type: ignore[attr-defined]
+        return shape
+    if kind is Ref:
+        shape = kind, _shape(node.shown, keys), node.key  # type: ignore[attr-defined]
+        keys.append(node.key)  # type: ignore[attr-defined]
+        return shape
+    out: list[object] = [kind]
+    for name, value in node.__dict__.items():
+        if isinstance(value, Expr):
+            out.append(_shape(value, keys))
+        elif isinstance(value, tuple):
+            out.append(tuple([_shape(item, keys) if isinstance(item, Expr) else item
+                              for item in value]))
+        else:
+            if name == "key":
+                keys.append(value)
+            out.append(value)
+    return tuple(out)
+
+
 class ConsoleWriter(DocumentWriter):
     """Writes one trace as terminal or plain text: the syntax of the shared layout
     (gdtrace.render.layout); all styling decisions live here."""
@@ -64,6 +237,7 @@ class ConsoleWriter(DocumentWriter):
         self.trace = trace
         self.options = options
         self.printer = ExprPrinter(NumberFormat(display_decimals(trace, options)))
+        self.lines = WorkedLines(self.printer)
         width = options.width or PLAIN_WIDTH
         self.sink: RichSink | PlainSink
         if options.color:
@@ -276,7 +450,7 @@ class ConsoleWriter(DocumentWriter):
         """``lhs = symbolic = substituted = value``; when fitted and too wide, broken after
         each "=" with the next part indented under the right-hand side, and a part still too
         wide broken between its terms."""
-        text = indent + worked_line(self.printer, quantity)
+        text = indent + self.lines.line(quantity)
         width = self.sink.width
         if not self.fitted or cell_len(text) <= width:
             self.line(text)
@@ -347,14 +521,51 @@ class ConsoleWriter(DocumentWriter):
             return
         for epoch in epochs[:keep]:
             self.write_epoch(epoch)
-        middle = epochs[keep:-keep]
-        self.heading(f"Epochs {middle[0].index}–{middle[-1].index}: summarised", 2)
-        self.line(f"{len(middle)} epochs are not written out here; --full prints every one.")
-        rows = [[str(e.index), self.cell(e.loss) if e.loss is not None else "",
-                 str(len(e.steps))] for e in middle]
-        self.table(["epoch", "loss at the start", "steps"], rows, keep=1)
+        self.write_middle([self.middle_row(e) for e in epochs[keep:-keep]])
         for epoch in epochs[-keep:]:
             self.write_epoch(epoch)
+
+    def middle_row(self, epoch: Epoch) -> list[str]:
+        """A summarised epoch's row: epoch, loss at the start, steps."""
+        return [str(epoch.index), self.cell(epoch.loss) if epoch.loss is not None else "",
+                str(len(epoch.steps))]
+
+    def write_middle(self, rows: list[list[str]]) -> None:
+        """The middle of a long run, one row per epoch (see :meth:`write_epochs`)."""
+        self.heading(f"Epochs {rows[0][0]}–{rows[-1][0]}: summarised", 2)
+        self.line(f"{len(rows)} epochs are not written out here; --full prints every one.")
+        self.table(["epoch", "loss at the start", "steps"], rows, keep=1)
+
+    def write_epoch_stream(self, items: Iterable[Epoch | Step], out: Callable[[str], None]
+                           ) -> None:
+        """:meth:`write_epochs` as the epochs arrive. With ``--full`` each is written as it
+        comes. Otherwise the first ``LONG_RUN_KEEP`` are; which epochs are the last ones is
+        known only when the run ends (it may stop early), so the latest ``LONG_RUN_KEEP + 1``
+        epochs are kept whole and any older one becomes a row of the summarised middle."""
+        if self.options.full:
+            super().write_epoch_stream(items, out)
+            return
+        keep = LONG_RUN_KEEP
+        written = 0
+        pending: deque[Epoch] = deque()
+        middle: list[list[str]] = []
+        for epoch in whole_epochs(items):
+            if written < keep:
+                self.write_epoch(epoch)
+                written += 1
+                out(self.take())
+                continue
+            pending.append(epoch)
+            if len(pending) > keep + 1:
+                middle.append(self.middle_row(pending.popleft()))
+        if middle:
+            middle.append(self.middle_row(pending.popleft()))
+            self.write_middle(middle)
+        for epoch in pending:
+            self.write_epoch(epoch)
+
+    def take(self) -> str:
+        return self.sink.take()
 
     def write_loss_line(self, quantity: Quantity) -> None:
         self.worked_line(quantity, "")  # not indented: under the heading
@@ -500,6 +711,27 @@ def plain_console(width: int) -> Console:
 
 def render(trace: Trace, options: RenderOptions) -> str:
     return ConsoleWriter(trace, options).write()
+
+
+def write_streamed(trace: Trace, items: Iterable[Epoch | Step], options: RenderOptions,
+                   out: Callable[[str], None]) -> None:
+    """:func:`render`'s text, handed to ``out`` piece by piece as the epochs and steps of
+    ``items`` arrive (see :meth:`DocumentWriter.write_streamed`)."""
+    ConsoleWriter(trace, options).write_streamed(items, out)
+
+
+def whole_epochs(items: Iterable[Epoch | Step]) -> Iterator[Epoch]:
+    """Each epoch with its steps, once the next epoch (or the end) shows it is complete."""
+    epoch: Epoch | None = None
+    for item in items:
+        if isinstance(item, Epoch):
+            if epoch is not None:
+                yield epoch
+            epoch = item
+        elif epoch is not None:
+            epoch.steps.append(item)
+    if epoch is not None:
+        yield epoch
 
 
 def summary_lines(info: ProblemInfo, header: Header, events: Iterable[object],

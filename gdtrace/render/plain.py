@@ -58,6 +58,12 @@ class PlainSink:
     def getvalue(self) -> str:
         return "".join(self.parts)
 
+    def take(self) -> str:
+        """The text written so far, and start afresh."""
+        text = "".join(self.parts)
+        self.parts = []
+        return text
+
     def _rich(self) -> RichSink:
         """A rich sink with the plain settings, for the rare cases rich must draw."""
         from gdtrace.render.console import RichSink, plain_console

@@ -10,8 +10,9 @@ losses average over the samples of an update, sum-type losses add them up. L2 ad
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -51,6 +52,7 @@ from gdtrace.trace import (
     Value,
 )
 
+FORMULA_LIMIT = 20_000  # formula trees a streamed run keeps for reuse (then starts afresh)
 RISING_EPOCHS_FOR_DIVERGENCE = 3
 # A rise counts when it exceeds a millionth of the loss: SGD at a constant learning rate ends
 # in a cycle whose loss drifts by ~1e-10 from epoch to epoch, which is not divergence.
@@ -79,6 +81,20 @@ class GLMSetup:
     batch_size: int
     carry: Carry
     optimizer: Optimizer  # keeps its state (velocity, m, v …) across the run's steps
+    # a run that drops its steps (a streamed document) makes each formula tree once per
+    # (line, sample) and reuses it; None: every line gets its own tree
+    formulas: dict[tuple[object, ...], Expr] | None = None
+
+    def formula(self, key: tuple[object, ...], build: Callable[[], Expr]) -> Expr:
+        """The formula tree ``build()`` makes, remembered under ``key`` when reusing."""
+        if self.formulas is None:
+            return build()
+        found = self.formulas.get(key)
+        if found is None:
+            if len(self.formulas) >= FORMULA_LIMIT:
+                self.formulas.clear()
+            found = self.formulas[key] = build()
+        return found
 
     @property
     def n(self) -> int:
@@ -117,7 +133,9 @@ def setup_from(problem: Problem) -> GLMSetup:
 # Symbols. Operand keys are namespaced so a weight may share a column's name.
 
 
+@lru_cache(maxsize=4096)
 def weight_sym(name: str) -> Sym:
+    """(Symbols are immutable: each name's is made once, not in every line of every step.)"""
     return sym(name, key=weight_key(name))
 
 
@@ -130,6 +148,7 @@ def bias_sym() -> Sym:
     return Sym("param:b", "b")
 
 
+@lru_cache(maxsize=4096)
 def feature_sym(name: str) -> Sym:
     return sym(name, key=f"input:{name}")
 
@@ -144,6 +163,22 @@ def value_sym(base: str, sample: int | str, key: str) -> Sym:
 
 def grad_sym(param: Sym) -> Deriv:
     return Deriv(LOSS_NAME, param, key=f"grad:{param.key.removeprefix('param:')}")
+
+
+def _all_finite(step: Step) -> bool:
+    """Every value of the step a finite float: the common case, checked without numpy (then
+    :func:`first_non_finite` has nothing to find)."""
+    isfinite = math.isfinite
+    for row in step.rows:
+        for quantity in row:
+            value = quantity.value
+            if type(value) is not float or not isfinite(value):
+                return False
+    for quantity in step.quantities:
+        value = quantity.value
+        if type(value) is not float or not isfinite(value):
+            return False
+    return True
 
 
 def sigma_of(z: Expr) -> Expr:
@@ -277,6 +312,8 @@ class Training:
                  ) -> None:
         self.problem, self.label, self.linked = problem, label, linked
         self.setup = setup_from(problem)
+        if not linked:
+            self.setup.formulas = {}
         carry = self.setup.carry
         self.w = carry.array(np.array(problem.weights, dtype=float))
         self.b = carry(problem.bias)
@@ -324,7 +361,7 @@ class Training:
             self.steps_taken += 1
             step = _step(setup, self.steps_taken, group, self.w, self.b, self.sources)
             yield step
-            bad = first_non_finite(step)
+            bad = None if _all_finite(step) else first_non_finite(step)
             if bad is not None:
                 self.diagnostics.append(non_finite_step(bad, self.label, epoch_index,
                                                         step.index))
@@ -436,32 +473,37 @@ def _forward_row(setup: GLMSetup, sample: int, w: np.ndarray, b: float,
     z = carry(float(np.dot(w, x) + b))
     z_sym = value_sym("z", s, "z")
     z_line = Quantity("z", Role.VALUE, z_sym, z,
-                      linear_combination(list(weights), list(inputs), bias_sym()), operands,
+                      setup.formula(("z",), lambda: linear_combination(
+                          list(weights), list(inputs), bias_sym())), operands,
                       heading=Sym("z", "z"), links=dict(sources))
     row.append(z_line)
     if setup.logistic:
         sigma = carry(float(stable_sigmoid(z)))
         sigma_sym = sigma_of(z_sym)
         sigma_line = Quantity("sigma", Role.VALUE, sigma_sym, sigma,
-                              1 / (1 + func("exp", -Ref(z_sym, "z"))), {"z": z},
+                              setup.formula(("sigma", s), lambda: 1 / (1 + func(
+                                  "exp", -Ref(z_sym, "z")))), {"z": z},
                               heading=sigma_of(Sym("z", "z")), links={"z": z_line})
         row.append(sigma_line)
         error = carry(sigma - y)
         error_line = Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
-                              Ref(sigma_sym, "sigma") - y_sym, {"sigma": sigma, y_sym.key: y},
+                              setup.formula(("error", s), lambda: Ref(sigma_sym, "sigma")
+                                            - y_sym), {"sigma": sigma, y_sym.key: y},
                               heading=Sym("error", "error"), links={"sigma": sigma_line})
         row.append(error_line)
         if setup.loss == "mse":
             delta = carry(2 * error * sigma * (1 - sigma))
             sig = Ref(sigma_sym, "sigma")
             row.append(Quantity("delta", Role.VALUE, value_sym("δ", s, "delta"), delta,
-                                2 * Ref(value_sym("error", s, "error"), "error") * sig * (1 - sig),
+                                setup.formula(("delta", s), lambda: 2 * Ref(value_sym(
+                                    "error", s, "error"), "error") * sig * (1 - sig)),
                                 {"error": error, "sigma": sigma}, heading=Sym("delta", "δ"),
                                 links={"error": error_line, "sigma": sigma_line}))
     else:
         error = carry(y - z)
         row.append(Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
-                            y_sym - Ref(z_sym, "z"), {y_sym.key: y, "z": z},
+                            setup.formula(("error", s), lambda: y_sym - Ref(z_sym, "z")),
+                            {y_sym.key: y, "z": z},
                             heading=Sym("error", "error"), links={"z": z_line}))
     return row
 
@@ -489,32 +531,19 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
     rows = [_forward_row(setup, s, w, b, sources) for s in group]
     signals = [_signal(row) for row in rows]
     m = len(group)
-    single = setup.update == "sgd"
-    count: Expr | None = None if single else Num(m)
     weights = [weight_sym(n) for n in setup.weight_names]
     scale = numeric_scale(setup, m)
     quantities: list[Quantity] = []
     penalty_factor = setup.lam / setup.n
 
     base = _signal_base(signals[0])
-
-    def signal_ref(k: int) -> Ref:
-        return Ref(value_sym(base, group[k] + 1, f"s{k}"), f"s{k}")
-
-    signal_i = Sym("signal_i", base, "i")
-
+    samples = tuple(group)
     signal_operands = {f"s{k}": q.value for k, q in enumerate(signals)}
     signal_links: dict[str, Link] = {f"s{k}": q for k, q in enumerate(signals)}
     for j, (name, w_sym) in enumerate(zip(setup.weight_names, weights)):
-        x_refs = [Ref(feature_sym(setup.features[j]), f"x{k}") for k in range(m)]
         x_values = {f"x{k}": float(setup.X[s, j]) for k, s in enumerate(group)}
-        if single:
-            summed: Expr = signal_ref(0) * x_refs[0]
-        else:
-            x_ij = sym(setup.features[j], key="x_ij", sub="i" + sym(setup.features[j]).sub)
-            summed = Sum("i", Num(m), signal_i * x_ij,
-                         tuple(signal_ref(k) * x_refs[k] for k in range(m)))
-        formula = _aggregate(setup, summed, count)
+        formula = setup.formula(("grad", j, samples, base),
+                                lambda j=j: _weight_gradient(setup, j, samples, base))
         operands = signal_operands | x_values
         links = dict(signal_links)
         raw = scale * sum(float(q.value) * float(setup.X[s, j]) for q, s in zip(signals, group))
@@ -526,13 +555,11 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
             raw += penalty_factor * float(w[j])
         quantities.append(Quantity(name, Role.GRAD, grad_sym(w_sym), carry(raw), formula,
                                    operands, links=links))
-    if single:
-        b_summed: Expr = signal_ref(0)
-    else:
-        b_summed = Sum("i", Num(m), signal_i, tuple(signal_ref(k) for k in range(m)))
+    b_formula = setup.formula(("grad", "b", samples, base),
+                              lambda: _bias_gradient(setup, samples, base))
     b_raw = scale * sum(float(q.value) for q in signals)
     quantities.append(Quantity("b", Role.GRAD, grad_sym(bias_sym()), carry(b_raw),
-                               _aggregate(setup, b_summed, count), dict(signal_operands),
+                               b_formula, dict(signal_operands),
                                links=dict(signal_links)))
     grads = {q.key: float(q.value) for q in quantities}
     grad_lines = {q.key: q for q in quantities}
@@ -544,6 +571,32 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
         slots, [*map(float, w), b], [grads[name] for name in names], linked)
     quantities.extend(state_lines + param_lines)
     return Step(number, [s + 1 for s in group], rows, quantities)
+
+
+def _signal_ref(base: str, samples: tuple[int, ...], k: int) -> Ref:
+    return Ref(value_sym(base, samples[k] + 1, f"s{k}"), f"s{k}")
+
+
+def _weight_gradient(setup: GLMSetup, j: int, samples: tuple[int, ...], base: str) -> Expr:
+    """∂L/∂w_j's formula (without the penalty) over the step's samples."""
+    m = len(samples)
+    x_refs = [Ref(feature_sym(setup.features[j]), f"x{k}") for k in range(m)]
+    if setup.update == "sgd":
+        return _aggregate(setup, _signal_ref(base, samples, 0) * x_refs[0], None)
+    x_ij = sym(setup.features[j], key="x_ij", sub="i" + sym(setup.features[j]).sub)
+    summed = Sum("i", Num(m), Sym("signal_i", base, "i") * x_ij,
+                 tuple(_signal_ref(base, samples, k) * x_refs[k] for k in range(m)))
+    return _aggregate(setup, summed, Num(m))
+
+
+def _bias_gradient(setup: GLMSetup, samples: tuple[int, ...], base: str) -> Expr:
+    """∂L/∂b's formula over the step's samples."""
+    m = len(samples)
+    if setup.update == "sgd":
+        return _aggregate(setup, _signal_ref(base, samples, 0), None)
+    summed = Sum("i", Num(m), Sym("signal_i", base, "i"),
+                 tuple(_signal_ref(base, samples, k) for k in range(m)))
+    return _aggregate(setup, summed, Num(m))
 
 
 def numeric_scale(setup: GLMSetup, m: int) -> float:
@@ -568,17 +621,33 @@ def _loss_line(setup: GLMSetup, w: np.ndarray, b: float,
     links: dict[str, Link] = {}
     n = setup.n
     z = carry.array(setup.X @ w + b)
-    ys = setup.y
-    terms: list[Expr] = []
     operands: dict[str, Value] = {}
     if setup.logistic:
         p = carry.array(stable_sigmoid(z))
-        for i in range(n):
-            y_ref, p_ref = Ref(Sym("y", "y", str(i + 1)), f"y{i}"), Ref(Sym("p", "p", str(i + 1)),
-                                                                        f"p{i}")
-            operands |= {f"y{i}": float(ys[i]), f"p{i}": float(p[i])}
+        for i, (y, p_i) in enumerate(zip(setup.y.tolist(), p.tolist())):
+            operands[f"y{i}"] = y
+            operands[f"p{i}"] = p_i
             if forward:
                 links[f"p{i}"] = forward[i]["sigma"]
+    else:
+        for i, error in enumerate(carry.array(setup.y - z).tolist()):
+            operands[f"e{i}"] = error
+            if forward:
+                links[f"e{i}"] = forward[i]["error"]
+    operands["n"] = float(n)
+    formula = setup.formula(("loss",), lambda: _loss_formula(setup))
+    return Quantity("loss", Role.LOSS, LOSS_NAME, loss_value(setup, w, b), formula, operands,
+                    links=links)
+
+
+def _loss_formula(setup: GLMSetup) -> Expr:
+    """The loss line's formula: the general sum and its terms, one per sample (operands
+    ``y{i}``, ``p{i}`` or ``e{i}``)."""
+    terms: list[Expr] = []
+    if setup.logistic:
+        for i in range(setup.n):
+            y_ref, p_ref = Ref(Sym("y", "y", str(i + 1)), f"y{i}"), Ref(Sym("p", "p", str(i + 1)),
+                                                                        f"p{i}")
             if setup.loss == "log":
                 terms.append(y_ref * func("ln", p_ref) + (1 - y_ref) * func("ln", 1 - p_ref))
             else:
@@ -586,29 +655,18 @@ def _loss_line(setup: GLMSetup, w: np.ndarray, b: float,
         if setup.loss == "log":
             body = Sym("y_i", "y", "i") * func("ln", sigma_of(Sym("z_i", "z", "i"))) + \
                 (1 - Sym("y_i", "y", "i")) * func("ln", 1 - sigma_of(Sym("z_i", "z", "i")))
-            formula: Expr = -((1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms)))
-        else:
-            body = (sigma_of(Sym("z_i", "z", "i")) - Sym("y_i", "y", "i")) ** 2
-            formula = (1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms))
-    else:
-        errors = carry.array(ys - z)
-        for i in range(n):
-            e_ref = Ref(Sym("e", "error", str(i + 1)), f"e{i}")
-            operands[f"e{i}"] = float(errors[i])
-            if forward:
-                links[f"e{i}"] = forward[i]["error"]
-            terms.append(e_ref ** 2)
-        loss = SQUARED_LOSSES[setup.loss]
-        half = loss.factor == 1.0
-        body = (Sym("y_i", "y", "i") - Sym("yhat_i", "y", "i", hat=True)) ** 2
-        summed = Sum("i", N_SAMPLES, body, tuple(terms))
-        if loss.reduction == "mean":
-            formula = (1 / (2 * N_SAMPLES) if half else 1 / N_SAMPLES) * summed
-        else:
-            formula = (1 / Num(2)) * summed if half else summed
-    operands["n"] = float(n)
-    return Quantity("loss", Role.LOSS, LOSS_NAME, loss_value(setup, w, b), formula, operands,
-                    links=links)
+            return -((1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms)))
+        body = (sigma_of(Sym("z_i", "z", "i")) - Sym("y_i", "y", "i")) ** 2
+        return (1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms))
+    for i in range(setup.n):
+        terms.append(Ref(Sym("e", "error", str(i + 1)), f"e{i}") ** 2)
+    loss = SQUARED_LOSSES[setup.loss]
+    half = loss.factor == 1.0
+    body = (Sym("y_i", "y", "i") - Sym("yhat_i", "y", "i", hat=True)) ** 2
+    summed = Sum("i", N_SAMPLES, body, tuple(terms))
+    if loss.reduction == "mean":
+        return (1 / (2 * N_SAMPLES) if half else 1 / N_SAMPLES) * summed
+    return (1 / Num(2)) * summed if half else summed
 
 
 def loss_value(setup: GLMSetup, w: np.ndarray, b: float) -> float:
