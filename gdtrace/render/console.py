@@ -98,57 +98,62 @@ class WorkedLines:
 
     def line(self, quantity: Quantity) -> str:
         formula = quantity.formula
-        if formula is None or not quantity.operands:
+        operands = quantity.operands
+        if formula is None or not operands:
             return worked_line(self.printer, quantity)
-        keys: list[str] = []
-        symbol_shape = _shape(quantity.symbol, keys)
         known = self.shapes.get(id(formula))
         if known is None or known[0] is not formula:  # a solver may reuse its formula trees
-            formula_keys: list[str] = []
-            known = (formula, _shape(formula, formula_keys), formula_keys)
+            found: list[str] = []
+            shape = _shape(formula, found)
+            known = (formula, shape, list(dict.fromkeys(found)))  # each key once, in order
             if len(self.shapes) >= TEMPLATE_LIMIT:
                 self.shapes.clear()
             self.shapes[id(formula)] = known
-        keys.extend(known[2])
-        shape = (symbol_shape, known[1], quantity.relation)
-        operands = quantity.operands
-        texts: dict[str, str] = {}
+        keys = known[2]
+        texts: list[str] = []
         signs: list[int] = []
+        memo = self.texts
         for key in keys:
             value = operands.get(key)
             if value is None:
                 signs.append(0)
+                texts.append("")
                 continue
             if not isinstance(value, (float, int)):
                 return worked_line(self.printer, quantity)
-            text = texts.get(key)
+            text = memo.get(value)
             if text is None:
-                text = texts[key] = self.number(value)
-            signs.append(2 if text.startswith("-") else 1)
-        cache_key = (shape, tuple(signs))
+                text = self.number(value)
+            if text[0] == "-":
+                signs.append(2)
+                texts.append(text[1:])
+            else:
+                signs.append(1)
+                texts.append(text)
+        # the left side depends only on the symbol (printed symbolically, never substituted)
+        cache_key = (_shape(quantity.symbol, []), known[1], quantity.relation, tuple(signs))
         try:
-            template = self.templates.get(cache_key, False)
+            known_template = cache_key in self.templates
         except TypeError:  # an unhashable constant (an array in a Num)
             return worked_line(self.printer, quantity)
-        if template is False:
-            template = self.template(quantity, keys, signs)
+        if not known_template:
             if len(self.templates) >= TEMPLATE_LIMIT:
                 self.templates.clear()
-            self.templates[cache_key] = template
+            self.templates[cache_key] = self.template(quantity, keys, signs)
+        template = self.templates[cache_key]
         if template is None:
             return worked_line(self.printer, quantity)
         lhs, symbolic, pieces = template
-        substituted = "".join(
-            piece if isinstance(piece, str) else _unsigned(texts[keys[piece]])
-            for piece in pieces)
-        parts = [symbolic]
-        if substituted != symbolic:
-            parts.append(substituted)
-        value = self.number(quantity.value) if isinstance(quantity.value, float) \
-            else self.printer.number(quantity.value)
-        if parts[-1] != value:
-            parts.append(value)
-        return f"{lhs} {quantity.relation} " + " = ".join(parts)
+        substituted = "".join([texts[piece] if isinstance(piece, int) else piece
+                               for piece in pieces])
+        result = quantity.value
+        shown = self.number(result) if isinstance(result, float) else self.printer.number(result)
+        if substituted == symbolic:
+            return f"{lhs} {quantity.relation} {symbolic}" if symbolic == shown \
+                else f"{lhs} {quantity.relation} {symbolic} = {shown}"
+        if substituted == shown:
+            return f"{lhs} {quantity.relation} {symbolic} = {substituted}"
+        return f"{lhs} {quantity.relation} {symbolic} = {substituted} = {shown}"
 
     def number(self, value: float) -> str:
         """``printer.number``, remembered: inputs, η and many values recur."""
@@ -197,24 +202,25 @@ def _shape(node: Expr, keys: list[str]) -> object:
     """Everything about ``node`` that its printed text depends on, as nested tuples; the
     keys of its substitutable leaves are appended to ``keys`` in a fixed order."""
     kind = type(node)
-    if kind is Sym:
-        keys.append(node.key)  # type: ignore[attr-defined]
-        return node.key, node.base, node.sub, node.hat  # type: ignore[attr-defined]
-    if kind is Num:
-        return kind, node.value  # type: ignore[attr-defined]
-    if kind is Add or kind is Mul:
-        children = node.terms if kind is Add else node.factors  # type: ignore[attr-defined]
-        return kind, tuple([_shape(child, keys) for child in children])
-    if kind is Neg:
-        return kind, _shape(node.arg, keys)  # type: ignore[attr-defined]
-    if kind is Deriv:
-        shape = kind, _shape(node.of, keys), _shape(node.wrt, keys), node.key  # type: ignore
-        keys.append(node.key)  # type: ignore[attr-defined]
-        return shape
-    if kind is Ref:
-        shape = kind, _shape(node.shown, keys), node.key  # type: ignore[attr-defined]
-        keys.append(node.key)  # type: ignore[attr-defined]
-        return shape
+    if type(node) is Sym:
+        keys.append(node.key)
+        return node.key, node.base, node.sub, node.hat
+    if type(node) is Num:
+        return kind, node.value
+    if type(node) is Add:
+        return kind, tuple([_shape(term, keys) for term in node.terms])
+    if type(node) is Mul:
+        return kind, tuple([_shape(factor, keys) for factor in node.factors])
+    if type(node) is Neg:
+        return kind, _shape(node.arg, keys)
+    if type(node) is Deriv:
+        derivative = kind, _shape(node.of, keys), _shape(node.wrt, keys), node.key
+        keys.append(node.key)
+        return derivative
+    if type(node) is Ref:
+        reference = kind, _shape(node.shown, keys), node.key
+        keys.append(node.key)
+        return reference
     out: list[object] = [kind]
     for name, value in node.__dict__.items():
         if isinstance(value, Expr):

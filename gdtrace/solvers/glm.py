@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -543,7 +543,7 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
     for j, (name, w_sym) in enumerate(zip(setup.weight_names, weights)):
         x_values = {f"x{k}": float(setup.X[s, j]) for k, s in enumerate(group)}
         formula = setup.formula(("grad", j, samples, base),
-                                lambda j=j: _weight_gradient(setup, j, samples, base))
+                                partial(_weight_gradient, setup, j, samples, base))
         operands = signal_operands | x_values
         links = dict(signal_links)
         raw = scale * sum(float(q.value) * float(setup.X[s, j]) for q, s in zip(signals, group))
