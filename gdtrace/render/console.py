@@ -95,6 +95,7 @@ class WorkedLines:
         self.templates: dict[tuple[object, ...], tuple[str, str, list[str | int]] | None] = {}
         self.texts: dict[float, str] = {}
         self.shapes: dict[int, tuple[Expr, object, list[str]]] = {}  # by id, the tree kept
+        self.symbols: dict[int, tuple[Expr, str]] = {}
 
     def line(self, quantity: Quantity) -> str:
         formula = quantity.formula
@@ -154,6 +155,20 @@ class WorkedLines:
         if substituted == shown:
             return f"{lhs} {quantity.relation} {symbolic} = {substituted}"
         return f"{lhs} {quantity.relation} {symbolic} = {substituted} = {shown}"
+
+    def symbolic(self, node: Expr) -> str:
+        """``printer.symbolic(node)``, remembered for a node a solver reuses (a feature's
+        symbol in every step's inputs line)."""
+        known = self.symbols.get(id(node))
+        if known is None or known[0] is not node:
+            if len(self.symbols) >= TEMPLATE_LIMIT:
+                self.symbols.clear()
+            known = self.symbols[id(node)] = (node, self.printer.symbolic(node))
+        return known[1]
+
+    def value(self, value: object) -> str:
+        """``printer.number(value)``, remembered for a float."""
+        return self.number(value) if isinstance(value, float) else self.printer.number(value)
 
     def number(self, value: float) -> str:
         """``printer.number``, remembered: inputs, η and many values recur."""
@@ -583,8 +598,9 @@ class ConsoleWriter(DocumentWriter):
             if inputs:  # several samples in one step: say whose inputs these are
                 several = len(step.rows) > 1 and len(step.samples) == len(step.rows)
                 who = f"sample {step.samples[k]}: " if several else ""
-                self.line("  " + who + ", ".join(f"{self.sym(q)} = {self.num(q.value)}"
-                                                 for q in inputs))
+                self.line("  " + who + ", ".join(
+                    f"{self.lines.symbolic(q.heading or q.symbol)} = {self.lines.value(q.value)}"
+                    for q in inputs))
             for quantity in row:
                 if quantity.role is not Role.INPUT:
                     self.worked_line(quantity, "  ")

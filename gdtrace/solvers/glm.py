@@ -144,6 +144,7 @@ def weight_key(name: str) -> str:
     return f"param:{name}"
 
 
+@lru_cache(maxsize=4096)
 def bias_sym() -> Sym:
     return Sym("param:b", "b")
 
@@ -153,6 +154,7 @@ def feature_sym(name: str) -> Sym:
     return sym(name, key=f"input:{name}")
 
 
+@lru_cache(maxsize=4096)
 def target_sym(name: str, sample: int | str) -> Sym:
     return sym(name, key=f"input:{name}", sub=str(sample))
 
@@ -161,6 +163,7 @@ def value_sym(base: str, sample: int | str, key: str) -> Sym:
     return Sym(key, base, sub=str(sample))
 
 
+@lru_cache(maxsize=4096)
 def grad_sym(param: Sym) -> Deriv:
     return Deriv(LOSS_NAME, param, key=f"grad:{param.key.removeprefix('param:')}")
 
