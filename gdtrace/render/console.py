@@ -7,7 +7,6 @@ the final parameters, the loss per epoch, predictions and warnings.
 
 from __future__ import annotations
 
-import io
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -30,6 +29,7 @@ from gdtrace.render.layout import (
     step_table,
     worked_parts,
 )
+from gdtrace.render.plain import PlainSink, RichSink, coloured_console
 from gdtrace.render.printer import ExprPrinter, NumberFormat
 from gdtrace.trace import (
     Epoch,
@@ -46,8 +46,6 @@ from gdtrace.trace import Table as TraceTable
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from gdtrace.render.plain import PlainSink
 
 LONG_RUN_KEEP = 3  # a run with more than 2·3 + 1 epochs prints the first and last 3 in full
 PLAIN_WIDTH = 160  # wide enough for the worked lines of the seed problems when piped
@@ -264,8 +262,6 @@ class ConsoleWriter(DocumentWriter):
         if options.color:
             self.sink = RichSink(coloured_console(width))
         else:  # plain text needs no rich Console: same bytes, a fraction of the start-up
-            from gdtrace.render.plain import PlainSink
-
             self.sink = PlainSink(width)
 
     # basic output --------------------------------------------------------------------------
@@ -654,45 +650,6 @@ class ConsoleWriter(DocumentWriter):
 _settings_text = settings_text  # the --summary lines write the same settings line
 
 
-class RichSink:
-    """Lines and tables drawn by a rich Console: colours for the terminal, html and svg."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-
-    @property
-    def width(self) -> int:
-        return self.console.width
-
-    def line(self, text: str = "", style: str | None = None) -> None:
-        from rich.text import Text
-
-        self.console.print(Text(text, style=style or ""))
-
-    def table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
-              title: str | None = None, header_style: str = "") -> None:
-        """One table (``box.SIMPLE_HEAD``, no edges, right-justified, never wrapped)."""
-        from rich import box
-        from rich.table import Table
-
-        table = Table(title=title, show_edge=False, box=box.SIMPLE_HEAD, pad_edge=False,
-                      header_style=header_style)
-        for heading in headings:
-            table.add_column(heading, justify="right", no_wrap=True)
-        for row in rows:
-            table.add_row(*row)
-        self.console.print(table)
-
-    def getvalue(self) -> str:
-        return self.console.file.getvalue()  # type: ignore[attr-defined]
-
-    def take(self) -> str:
-        """The text written so far, and start afresh."""
-        text = self.getvalue()
-        self.console.file = io.StringIO()
-        return text
-
-
 def even_runs(widths: Sequence[int], room: int, keep: int) -> list[list[int]]:
     """Indexes (offset by ``keep``) of ``widths`` in consecutive runs that each fit ``room``,
     as even as the first greedy split allows, so no run is a lone leftover column. A
@@ -712,23 +669,6 @@ def even_runs(widths: Sequence[int], room: int, keep: int) -> list[list[int]]:
         if len(even) == count and all(sum(widths[i] for i in run) - 3 <= room for run in even):
             greedy = even
     return [[i + keep for i in run] for run in greedy]
-
-
-def coloured_console(width: int) -> Console:
-    from rich.console import Console
-
-    return Console(file=io.StringIO(), width=width, force_terminal=True, no_color=False,
-                   color_system="standard", highlight=False, emoji=False, soft_wrap=False,
-                   markup=False)
-
-
-def plain_console(width: int) -> Console:
-    """The console plain text would need from rich (no colour, lines never wrapped)."""
-    from rich.console import Console
-
-    return Console(file=io.StringIO(), width=width, force_terminal=False, no_color=True,
-                   color_system=None, highlight=False, emoji=False, soft_wrap=True,
-                   markup=False)
 
 
 def render(trace: Trace, options: RenderOptions) -> str:
