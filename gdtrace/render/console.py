@@ -553,7 +553,7 @@ class ConsoleWriter(DocumentWriter):
         self.line(f"{len(rows)} epochs are not written out here; --full prints every one.")
         self.table(["epoch", "loss at the start", "steps"], rows, keep=1)
 
-    def write_epoch_stream(self, items: Iterable[Epoch | Step], out: Callable[[str], None]
+    def write_epoch_stream(self, items: Iterable[Epoch | Step], out: Callable[[str], object]
                            ) -> None:
         """:meth:`write_epochs` as the epochs arrive. With ``--full`` each is written as it
         comes. Otherwise the first ``LONG_RUN_KEEP`` are; which epochs are the last ones is
@@ -676,7 +676,7 @@ def render(trace: Trace, options: RenderOptions) -> str:
 
 
 def write_streamed(trace: Trace, items: Iterable[Epoch | Step], options: RenderOptions,
-                   out: Callable[[str], None]) -> None:
+                   out: Callable[[str], object]) -> None:
     """:func:`render`'s text, handed to ``out`` piece by piece as the epochs and steps of
     ``items`` arrive (see :meth:`DocumentWriter.write_streamed`)."""
     ConsoleWriter(trace, options).write_streamed(items, out)

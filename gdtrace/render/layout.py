@@ -397,7 +397,7 @@ class DocumentWriter:
         """The text written since the last call, and forget it (formats that stream)."""
         raise NotImplementedError
 
-    def write_streamed(self, items: Iterable[Epoch | Step], out: Callable[[str], None]) -> None:
+    def write_streamed(self, items: Iterable[Epoch | Step], out: Callable[[str], object]) -> None:
         """:meth:`write` for a one-run trace whose epochs arrive one at a time, text handed to
         ``out`` as it is written and dropped. ``items`` yields each epoch (its steps empty)
         and then its steps; once they run out, ``self.trace`` holds the run's end (its
@@ -415,7 +415,7 @@ class DocumentWriter:
         self.write_warnings()
         out(self.take())
 
-    def write_epoch_stream(self, items: Iterable[Epoch | Step], out: Callable[[str], None]
+    def write_epoch_stream(self, items: Iterable[Epoch | Step], out: Callable[[str], object]
                            ) -> None:
         """Each epoch as :meth:`write_epoch` writes it: worked steps as they come, a table
         once its epoch is complete."""
