@@ -171,10 +171,48 @@ def emit(trace: Trace, request: OutputRequest) -> list[Diagnostic]:
 
 
 def write_document(problem: Problem, request: OutputRequest) -> list[Diagnostic]:
-    """The worked solution, whole, in any format."""
+    """The worked solution in any format: written epoch by epoch as the run goes where
+    :func:`streams_worked_text` says so (the same bytes, flat memory), else rendered whole."""
+    if streams_worked_text(problem, request):
+        return write_worked_stream(problem, request)
     from gdtrace.api import solved
 
     return emit(solved(problem, request.max_steps, request.symbolic), request)
+
+
+def streams_worked_text(problem: Problem, request: OutputRequest) -> bool:
+    """Logistic and linear regression's text goes out as it is computed, unless it may go to
+    the pager (which needs the whole text) or is not text. Other models and formats are
+    rendered whole (docs/performance.md, "The worked text, streamed")."""
+    from gdtrace.streaming import GLM_MODELS
+
+    return (request.fmt in ("text", "terminal") and problem.model in GLM_MODELS
+            and not request.symbolic
+            and (request.output is not None or not sys.stdout.isatty()))
+
+
+def write_worked_stream(problem: Problem, request: OutputRequest) -> list[Diagnostic]:
+    """:func:`emit`'s text and messages for a run written epoch by epoch."""
+    from gdtrace.output import open_output
+    from gdtrace.render import RenderOptions
+    from gdtrace.render.console import write_streamed
+    from gdtrace.streaming import check_work, streamed_document
+
+    check_work(problem, streaming=False, max_steps=request.max_steps)
+    fmt = request.fmt  # never terminal with --output (api.format_for_path)
+    options = RenderOptions(decimals=request.decimals, steps=request.steps,
+                            color=fmt == "terminal",
+                            width=output_width(request.width, fmt, request.output),
+                            full=request.full)
+    document = streamed_document(problem, max_steps=request.max_steps)
+    with contextlib.nullcontext(sys.stdout) if request.output is None \
+            else open_output(request.output) as handle:
+        write_streamed(document.trace, document.items, options, handle.write)
+    if request.output is not None:
+        request.notify(f"gdtrace: wrote {request.output} ({fmt})")
+        for warning in document.trace.warnings:
+            request.notify(f"gdtrace: warning: {warning.message}")
+    return list(document.trace.warnings)
 
 
 # ------------------------------------------------------------------ long runs: summary, stream

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from gdtrace.compare import compare, configurations
 from gdtrace.problem import load_problem
 from gdtrace.render import RenderOptions
-from gdtrace.render.console import ConsoleWriter, RichSink, plain_console
-from gdtrace.render.plain import PlainSink, plain_table
+from gdtrace.render.console import ConsoleWriter
+from gdtrace.render.plain import PlainSink, RichSink, plain_console, plain_table
 from gdtrace.solvers import solve
 
 PROBLEMS = sorted((Path(__file__).resolve().parent.parent / "problems").glob("*.yaml"))

@@ -21,6 +21,7 @@ from gdtrace.problem import bundled_problems, load_problem, load_problem_text
 from gdtrace.problem.model import Dataset
 from gdtrace.render.json_format import trace_document
 from gdtrace.solvers import RunOptions, solve
+from gdtrace.solvers.glm import events as glm_events
 from gdtrace.solvers.glm import run_glm
 from gdtrace.streaming import (
     EpochEnd,
@@ -30,7 +31,6 @@ from gdtrace.streaming import (
     StepDone,
     StepRows,
     check_work,
-    glm_events,
     planned_steps,
     step_record,
 )

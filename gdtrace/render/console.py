@@ -7,12 +7,13 @@ the final parameters, the loss per epoch, predictions and warnings.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 
+from gdtrace.expr import Add, Deriv, Expr, Mul, Neg, Num, Ref, Sym
 from gdtrace.output import visible
 from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.fit import fill, tokens, wrap
@@ -28,8 +29,10 @@ from gdtrace.render.layout import (
     step_table,
     worked_parts,
 )
+from gdtrace.render.plain import PlainSink, RichSink, coloured_console
 from gdtrace.render.printer import ExprPrinter, NumberFormat
 from gdtrace.trace import (
+    Epoch,
     Header,
     ProblemInfo,
     Quantity,
@@ -44,8 +47,6 @@ from gdtrace.trace import Table as TraceTable
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from gdtrace.render.plain import PlainSink
-
 LONG_RUN_KEEP = 3  # a run with more than 2·3 + 1 epochs prints the first and last 3 in full
 PLAIN_WIDTH = 160  # wide enough for the worked lines of the seed problems when piped
 
@@ -56,6 +57,197 @@ def worked_line(printer: ExprPrinter, quantity: Quantity) -> str:
     return f"{lhs} {quantity.relation} " + " = ".join(parts)
 
 
+class _Slot:
+    """A leaf's number while a template is printed: its marker text (negative or not)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _MarkerPrinter(ExprPrinter):
+    """Prints a formula with each substituted leaf as a marker, so the text can be filled
+    with any numbers of the same signs (the printer's only use of a leaf's text besides
+    copying it is whether it starts with "-")."""
+
+    def number(self, value: object) -> str:
+        return value.text if isinstance(value, _Slot) else super().number(value)
+
+
+MARKER = "\x01"  # followed by one private-use character per leaf: never in a formula
+TEMPLATE_LIMIT = 4096  # templates (and numbers, formula shapes) kept; then the cache starts afresh
+
+
+class WorkedLines:
+    """``worked_line`` with the formula printed once per shape.
+
+    A worked line's text depends on its formula's structure, which operands are given and
+    their numbers' text; the numbers change from step to step, the rest recurs (the same
+    sample's z line every epoch). The symbolic part and a template of the substituted part
+    (keyed by the structure and each leaf's sign) are kept, and each line fills in its
+    numbers. Formulas with array operands, or none, are printed as before."""
+
+    def __init__(self, printer: ExprPrinter) -> None:
+        self.printer = printer
+        self.templates: dict[tuple[object, ...], tuple[str, str, list[str | int]] | None] = {}
+        self.texts: dict[float, str] = {}
+        self.shapes: dict[int, tuple[Expr, object, list[str]]] = {}  # by id, the tree kept
+        self.symbols: dict[int, tuple[Expr, str]] = {}
+
+    def line(self, quantity: Quantity) -> str:
+        formula = quantity.formula
+        operands = quantity.operands
+        if formula is None or not operands:
+            return worked_line(self.printer, quantity)
+        known = self.shapes.get(id(formula))
+        if known is None or known[0] is not formula:  # a solver may reuse its formula trees
+            found: list[str] = []
+            shape = _shape(formula, found)
+            known = (formula, shape, list(dict.fromkeys(found)))  # each key once, in order
+            if len(self.shapes) >= TEMPLATE_LIMIT:
+                self.shapes.clear()
+            self.shapes[id(formula)] = known
+        keys = known[2]
+        texts: list[str] = []
+        signs: list[int] = []
+        memo = self.texts
+        for key in keys:
+            value = operands.get(key)
+            if value is None:
+                signs.append(0)
+                texts.append("")
+                continue
+            if not isinstance(value, (float, int)):
+                return worked_line(self.printer, quantity)
+            text = memo.get(value)
+            if text is None:
+                text = self.number(value)
+            if text[0] == "-":
+                signs.append(2)
+                texts.append(text[1:])
+            else:
+                signs.append(1)
+                texts.append(text)
+        # the left side depends only on the symbol (printed symbolically, never substituted)
+        cache_key = (_shape(quantity.symbol, []), known[1], quantity.relation, tuple(signs))
+        try:
+            known_template = cache_key in self.templates
+        except TypeError:  # an unhashable constant (an array in a Num)
+            return worked_line(self.printer, quantity)
+        if not known_template:
+            if len(self.templates) >= TEMPLATE_LIMIT:
+                self.templates.clear()
+            self.templates[cache_key] = self.template(quantity, keys, signs)
+        template = self.templates[cache_key]
+        if template is None:
+            return worked_line(self.printer, quantity)
+        lhs, symbolic, pieces = template
+        substituted = "".join([texts[piece] if isinstance(piece, int) else piece
+                               for piece in pieces])
+        result = quantity.value
+        shown = self.number(result) if isinstance(result, float) else self.printer.number(result)
+        if substituted == symbolic:
+            return f"{lhs} {quantity.relation} {symbolic}" if symbolic == shown \
+                else f"{lhs} {quantity.relation} {symbolic} = {shown}"
+        if substituted == shown:
+            return f"{lhs} {quantity.relation} {symbolic} = {substituted}"
+        return f"{lhs} {quantity.relation} {symbolic} = {substituted} = {shown}"
+
+    def symbolic(self, node: Expr) -> str:
+        """``printer.symbolic(node)``, remembered for a node a solver reuses (a feature's
+        symbol in every step's inputs line)."""
+        known = self.symbols.get(id(node))
+        if known is None or known[0] is not node:
+            if len(self.symbols) >= TEMPLATE_LIMIT:
+                self.symbols.clear()
+            known = self.symbols[id(node)] = (node, self.printer.symbolic(node))
+        return known[1]
+
+    def value(self, value: object) -> str:
+        """``printer.number(value)``, remembered for a float."""
+        return self.number(value) if isinstance(value, float) else self.printer.number(value)
+
+    def number(self, value: float) -> str:
+        """``printer.number``, remembered: inputs, η and many values recur."""
+        text = self.texts.get(value)
+        if text is None:
+            text = self.printer.number(value)
+            if len(self.texts) >= TEMPLATE_LIMIT:
+                self.texts.clear()
+            if value == value:  # NaN never finds itself again
+                self.texts[value] = text
+        return text
+
+    def template(self, quantity: Quantity, keys: list[str], signs: list[int]
+                 ) -> tuple[str, str, list[str | int]] | None:
+        """(lhs, symbolic text, the substituted text as literal pieces and leaf indexes), or
+        None when markers cannot stand for the numbers (too many leaves)."""
+        assert quantity.formula is not None
+        if len(keys) > 6000:
+            return None
+        slots: dict[str, _Slot] = {}
+        for index, (key, sign) in enumerate(zip(keys, signs)):
+            if sign and key not in slots:
+                marker = MARKER + chr(0xE000 + index)
+                slots[key] = _Slot("-" + marker if sign == 2 else marker)
+        marked = _MarkerPrinter(self.printer.numbers).substituted(quantity.formula, slots)
+        position = {slot.text.lstrip("-"): keys.index(key) for key, slot in slots.items()}
+        pieces: list[str | int] = []
+        rest = marked
+        while MARKER in rest:
+            before, _, after = rest.partition(MARKER)
+            pieces.append(before)
+            pieces.append(position[MARKER + after[0]])
+            rest = after[1:]
+        pieces.append(rest)
+        return (self.printer.symbolic(quantity.symbol), self.printer.symbolic(quantity.formula),
+                pieces)
+
+
+def _unsigned(text: str) -> str:
+    """A leaf's number as its marker stands for it: without the minus, which the template
+    holds (or dropped, as ``a + (-b)`` is written ``a − b``)."""
+    return text[1:] if text.startswith("-") else text
+
+
+def _shape(node: Expr, keys: list[str]) -> object:
+    """Everything about ``node`` that its printed text depends on, as nested tuples; the
+    keys of its substitutable leaves are appended to ``keys`` in a fixed order."""
+    kind = type(node)
+    if type(node) is Sym:
+        keys.append(node.key)
+        return node.key, node.base, node.sub, node.hat
+    if type(node) is Num:
+        return kind, node.value
+    if type(node) is Add:
+        return kind, tuple([_shape(term, keys) for term in node.terms])
+    if type(node) is Mul:
+        return kind, tuple([_shape(factor, keys) for factor in node.factors])
+    if type(node) is Neg:
+        return kind, _shape(node.arg, keys)
+    if type(node) is Deriv:
+        derivative = kind, _shape(node.of, keys), _shape(node.wrt, keys), node.key
+        keys.append(node.key)
+        return derivative
+    if type(node) is Ref:
+        reference = kind, _shape(node.shown, keys), node.key
+        keys.append(node.key)
+        return reference
+    out: list[object] = [kind]
+    for name, value in node.__dict__.items():
+        if isinstance(value, Expr):
+            out.append(_shape(value, keys))
+        elif isinstance(value, tuple):
+            out.append(tuple([_shape(item, keys) if isinstance(item, Expr) else item
+                              for item in value]))
+        else:
+            if name == "key":
+                keys.append(value)
+            out.append(value)
+    return tuple(out)
+
+
 class ConsoleWriter(DocumentWriter):
     """Writes one trace as terminal or plain text: the syntax of the shared layout
     (gdtrace.render.layout); all styling decisions live here."""
@@ -64,13 +256,12 @@ class ConsoleWriter(DocumentWriter):
         self.trace = trace
         self.options = options
         self.printer = ExprPrinter(NumberFormat(display_decimals(trace, options)))
+        self.lines = WorkedLines(self.printer)
         width = options.width or PLAIN_WIDTH
         self.sink: RichSink | PlainSink
         if options.color:
             self.sink = RichSink(coloured_console(width))
         else:  # plain text needs no rich Console: same bytes, a fraction of the start-up
-            from gdtrace.render.plain import PlainSink
-
             self.sink = PlainSink(width)
 
     # basic output --------------------------------------------------------------------------
@@ -276,7 +467,7 @@ class ConsoleWriter(DocumentWriter):
         """``lhs = symbolic = substituted = value``; when fitted and too wide, broken after
         each "=" with the next part indented under the right-hand side, and a part still too
         wide broken between its terms."""
-        text = indent + worked_line(self.printer, quantity)
+        text = indent + self.lines.line(quantity)
         width = self.sink.width
         if not self.fitted or cell_len(text) <= width:
             self.line(text)
@@ -347,14 +538,51 @@ class ConsoleWriter(DocumentWriter):
             return
         for epoch in epochs[:keep]:
             self.write_epoch(epoch)
-        middle = epochs[keep:-keep]
-        self.heading(f"Epochs {middle[0].index}–{middle[-1].index}: summarised", 2)
-        self.line(f"{len(middle)} epochs are not written out here; --full prints every one.")
-        rows = [[str(e.index), self.cell(e.loss) if e.loss is not None else "",
-                 str(len(e.steps))] for e in middle]
-        self.table(["epoch", "loss at the start", "steps"], rows, keep=1)
+        self.write_middle([self.middle_row(e) for e in epochs[keep:-keep]])
         for epoch in epochs[-keep:]:
             self.write_epoch(epoch)
+
+    def middle_row(self, epoch: Epoch) -> list[str]:
+        """A summarised epoch's row: epoch, loss at the start, steps."""
+        return [str(epoch.index), self.cell(epoch.loss) if epoch.loss is not None else "",
+                str(len(epoch.steps))]
+
+    def write_middle(self, rows: list[list[str]]) -> None:
+        """The middle of a long run, one row per epoch (see :meth:`write_epochs`)."""
+        self.heading(f"Epochs {rows[0][0]}–{rows[-1][0]}: summarised", 2)
+        self.line(f"{len(rows)} epochs are not written out here; --full prints every one.")
+        self.table(["epoch", "loss at the start", "steps"], rows, keep=1)
+
+    def write_epoch_stream(self, items: Iterable[Epoch | Step], out: Callable[[str], object]
+                           ) -> None:
+        """:meth:`write_epochs` as the epochs arrive. With ``--full`` each is written as it
+        comes. Otherwise the first ``LONG_RUN_KEEP`` are; which epochs are the last ones is
+        known only when the run ends (it may stop early), so the latest ``LONG_RUN_KEEP + 1``
+        epochs are kept whole and any older one becomes a row of the summarised middle."""
+        if self.options.full:
+            super().write_epoch_stream(items, out)
+            return
+        keep = LONG_RUN_KEEP
+        written = 0
+        pending: deque[Epoch] = deque()
+        middle: list[list[str]] = []
+        for epoch in whole_epochs(items):
+            if written < keep:
+                self.write_epoch(epoch)
+                written += 1
+                out(self.take())
+                continue
+            pending.append(epoch)
+            if len(pending) > keep + 1:
+                middle.append(self.middle_row(pending.popleft()))
+        if middle:
+            middle.append(self.middle_row(pending.popleft()))
+            self.write_middle(middle)
+        for epoch in pending:
+            self.write_epoch(epoch)
+
+    def take(self) -> str:
+        return self.sink.take()
 
     def write_loss_line(self, quantity: Quantity) -> None:
         self.worked_line(quantity, "")  # not indented: under the heading
@@ -366,8 +594,9 @@ class ConsoleWriter(DocumentWriter):
             if inputs:  # several samples in one step: say whose inputs these are
                 several = len(step.rows) > 1 and len(step.samples) == len(step.rows)
                 who = f"sample {step.samples[k]}: " if several else ""
-                self.line("  " + who + ", ".join(f"{self.sym(q)} = {self.num(q.value)}"
-                                                 for q in inputs))
+                self.line("  " + who + ", ".join(
+                    f"{self.lines.symbolic(q.heading or q.symbol)} = {self.lines.value(q.value)}"
+                    for q in inputs))
             for quantity in row:
                 if quantity.role is not Role.INPUT:
                     self.worked_line(quantity, "  ")
@@ -421,45 +650,6 @@ class ConsoleWriter(DocumentWriter):
 _settings_text = settings_text  # the --summary lines write the same settings line
 
 
-class RichSink:
-    """Lines and tables drawn by a rich Console: colours for the terminal, html and svg."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-
-    @property
-    def width(self) -> int:
-        return self.console.width
-
-    def line(self, text: str = "", style: str | None = None) -> None:
-        from rich.text import Text
-
-        self.console.print(Text(text, style=style or ""))
-
-    def table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
-              title: str | None = None, header_style: str = "") -> None:
-        """One table (``box.SIMPLE_HEAD``, no edges, right-justified, never wrapped)."""
-        from rich import box
-        from rich.table import Table
-
-        table = Table(title=title, show_edge=False, box=box.SIMPLE_HEAD, pad_edge=False,
-                      header_style=header_style)
-        for heading in headings:
-            table.add_column(heading, justify="right", no_wrap=True)
-        for row in rows:
-            table.add_row(*row)
-        self.console.print(table)
-
-    def getvalue(self) -> str:
-        return self.console.file.getvalue()  # type: ignore[attr-defined]
-
-    def take(self) -> str:
-        """The text written so far, and start afresh."""
-        text = self.getvalue()
-        self.console.file = io.StringIO()
-        return text
-
-
 def even_runs(widths: Sequence[int], room: int, keep: int) -> list[list[int]]:
     """Indexes (offset by ``keep``) of ``widths`` in consecutive runs that each fit ``room``,
     as even as the first greedy split allows, so no run is a lone leftover column. A
@@ -481,25 +671,29 @@ def even_runs(widths: Sequence[int], room: int, keep: int) -> list[list[int]]:
     return [[i + keep for i in run] for run in greedy]
 
 
-def coloured_console(width: int) -> Console:
-    from rich.console import Console
-
-    return Console(file=io.StringIO(), width=width, force_terminal=True, no_color=False,
-                   color_system="standard", highlight=False, emoji=False, soft_wrap=False,
-                   markup=False)
-
-
-def plain_console(width: int) -> Console:
-    """The console plain text would need from rich (no colour, lines never wrapped)."""
-    from rich.console import Console
-
-    return Console(file=io.StringIO(), width=width, force_terminal=False, no_color=True,
-                   color_system=None, highlight=False, emoji=False, soft_wrap=True,
-                   markup=False)
-
-
 def render(trace: Trace, options: RenderOptions) -> str:
     return ConsoleWriter(trace, options).write()
+
+
+def write_streamed(trace: Trace, items: Iterable[Epoch | Step], options: RenderOptions,
+                   out: Callable[[str], object]) -> None:
+    """:func:`render`'s text, handed to ``out`` piece by piece as the epochs and steps of
+    ``items`` arrive (see :meth:`DocumentWriter.write_streamed`)."""
+    ConsoleWriter(trace, options).write_streamed(items, out)
+
+
+def whole_epochs(items: Iterable[Epoch | Step]) -> Iterator[Epoch]:
+    """Each epoch with its steps, once the next epoch (or the end) shows it is complete."""
+    epoch: Epoch | None = None
+    for item in items:
+        if isinstance(item, Epoch):
+            if epoch is not None:
+                yield epoch
+            epoch = item
+        elif epoch is not None:
+            epoch.steps.append(item)
+    if epoch is not None:
+        yield epoch
 
 
 def summary_lines(info: ProblemInfo, header: Header, events: Iterable[object],

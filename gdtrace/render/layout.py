@@ -11,7 +11,7 @@ go to the subclass's ``cell``/``num`` as the solver left them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from gdtrace.expr import Deriv
 from gdtrace.render import RenderOptions
@@ -392,6 +392,57 @@ class DocumentWriter:
         self.write_warnings()
         return self.result()
 
+    # the traversal, streamed -------------------------------------------------------------------
+    def take(self) -> str:
+        """The text written since the last call, and forget it (formats that stream)."""
+        raise NotImplementedError
+
+    def write_streamed(self, items: Iterable[Epoch | Step], out: Callable[[str], object]) -> None:
+        """:meth:`write` for a one-run trace whose epochs arrive one at a time, text handed to
+        ``out`` as it is written and dropped. ``items`` yields each epoch (its steps empty)
+        and then its steps; once they run out, ``self.trace`` holds the run's end (its
+        epochs are the ones written, steps dropped) and its warnings. The text is
+        :meth:`write`'s, byte for byte; a step table needs its whole epoch, so only the
+        worked lines (``--steps``) are handed on step by step."""
+        assert len(self.trace.runs) == 1 and self.trace.comparison is None
+        self.write_header()
+        self.write_epoch_stream(items, out)
+        run = self.trace.runs[0]
+        for block in run.blocks:
+            self.write_block(block)
+        if has_result(run):
+            self.write_summary(run)
+        self.write_warnings()
+        out(self.take())
+
+    def write_epoch_stream(self, items: Iterable[Epoch | Step], out: Callable[[str], object]
+                           ) -> None:
+        """Each epoch as :meth:`write_epoch` writes it: worked steps as they come, a table
+        once its epoch is complete."""
+        worked = self.options.steps or self.worked_always
+        epoch: Epoch | None = None
+        for item in items:
+            if isinstance(item, Epoch):
+                if epoch is not None and not worked:
+                    self.write_epoch(epoch)
+                epoch = item
+                if worked:
+                    self.write_epoch_start(epoch)
+            elif worked:
+                self.write_worked_step(item)
+            else:
+                assert epoch is not None
+                epoch.steps.append(item)
+            out(self.take())
+        if epoch is not None and not worked:
+            self.write_epoch(epoch)
+
+    def write_epoch_start(self, epoch: Epoch) -> None:
+        """A worked epoch's heading and loss line (then its steps follow)."""
+        self.section(self.epoch_title(epoch), 1)
+        if epoch.loss_line is not None:
+            self.write_loss_line(epoch.loss_line)
+
     def write_run_heading(self, run: Run) -> None:
         self.section(f"Run: {self.text(run.label)}", 0)
         self.paragraph(self.text(self.settings_text(run.settings)))
@@ -406,13 +457,13 @@ class DocumentWriter:
         return f"Epoch {epoch.index} {self.dash} loss at the start {self.value_is('L', epoch.loss)}"
 
     def write_epoch(self, epoch: Epoch) -> None:
-        self.section(self.epoch_title(epoch), 1)
         if self.options.steps or self.worked_always:
-            if epoch.loss_line is not None:
-                self.write_loss_line(epoch.loss_line)
+            self.write_epoch_start(epoch)
             for step in epoch.steps:
                 self.write_worked_step(step)
-        elif one_table(epoch.steps, self.same_columns):
+            return
+        self.section(self.epoch_title(epoch), 1)
+        if one_table(epoch.steps, self.same_columns):
             self.write_step_table(epoch.steps)
         else:
             for step in epoch.steps:

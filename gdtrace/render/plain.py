@@ -1,4 +1,5 @@
-"""Plain-text sink for the console renderer: rich's layout, byte for byte, without rich.
+"""The console renderer's sinks: plain text (rich's layout, byte for byte, without rich) and
+rich's own (colours for the terminal, html and svg).
 
 ``--format text`` (and the terminal view piped or under NO_COLOR) has no styles, so drawing
 it through rich's Console and Table costs start-up time (importing them, ~20 ms) and render
@@ -17,13 +18,14 @@ differs from the rich sink's.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len  # cheap (no Console): the same widths rich uses
 
 if TYPE_CHECKING:
-    from gdtrace.render.console import RichSink
+    from rich.console import Console
 
 RULE = "─"  # box.SIMPLE_HEAD's heading rule (horizontal and crossing)
 
@@ -58,10 +60,14 @@ class PlainSink:
     def getvalue(self) -> str:
         return "".join(self.parts)
 
+    def take(self) -> str:
+        """The text written so far, and start afresh."""
+        text = "".join(self.parts)
+        self.parts = []
+        return text
+
     def _rich(self) -> RichSink:
         """A rich sink with the plain settings, for the rare cases rich must draw."""
-        from gdtrace.render.console import RichSink, plain_console
-
         if self._fallback is None:
             self._fallback = RichSink(plain_console(self.width))
         return self._fallback
@@ -93,3 +99,59 @@ def plain_table(headings: Sequence[str], rows: Sequence[Sequence[str]],
 
     rule = RULE * (sum(widths) + count - 1) + "\n"
     return draw(headings) + rule + "".join(draw(row) for row in rows)
+
+
+class RichSink:
+    """Lines and tables drawn by a rich Console: colours for the terminal, html and svg."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    @property
+    def width(self) -> int:
+        return self.console.width
+
+    def line(self, text: str = "", style: str | None = None) -> None:
+        from rich.text import Text
+
+        self.console.print(Text(text, style=style or ""))
+
+    def table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
+              title: str | None = None, header_style: str = "") -> None:
+        """One table (``box.SIMPLE_HEAD``, no edges, right-justified, never wrapped)."""
+        from rich import box
+        from rich.table import Table
+
+        table = Table(title=title, show_edge=False, box=box.SIMPLE_HEAD, pad_edge=False,
+                      header_style=header_style)
+        for heading in headings:
+            table.add_column(heading, justify="right", no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        self.console.print(table)
+
+    def getvalue(self) -> str:
+        return self.console.file.getvalue()  # type: ignore[attr-defined]
+
+    def take(self) -> str:
+        """The text written so far, and start afresh."""
+        text = self.getvalue()
+        self.console.file = io.StringIO()
+        return text
+
+
+def coloured_console(width: int) -> Console:
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), width=width, force_terminal=True, no_color=False,
+                   color_system="standard", highlight=False, emoji=False, soft_wrap=False,
+                   markup=False)
+
+
+def plain_console(width: int) -> Console:
+    """The console plain text would need from rich (no colour, lines never wrapped)."""
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), width=width, force_terminal=False, no_color=True,
+                   color_system=None, highlight=False, emoji=False, soft_wrap=True,
+                   markup=False)

@@ -9,7 +9,10 @@ losses average over the samples of an update, sum-type losses add them up. L2 ad
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -20,12 +23,26 @@ from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer
 from gdtrace.problem.model import Problem
 from gdtrace.rounding import Carry
 from gdtrace.solvers import RunOptions, Solved
-from gdtrace.solvers.checks import keep_step
+from gdtrace.solvers.checks import first_non_finite, non_finite_step
+from gdtrace.streaming import (
+    EpochEnd,
+    EpochStart,
+    Event,
+    Progress,
+    RunEnd,
+    RunStart,
+    StepRows,
+    ended,
+    max_steps_diagnostic,
+    planned_steps,
+    step_record,
+)
 from gdtrace.trace import (
     Diagnostic,
     Epoch,
     Formula,
     Header,
+    Link,
     Outcome,
     Prediction,
     Quantity,
@@ -33,8 +50,10 @@ from gdtrace.trace import (
     Run,
     Stability,
     Step,
+    Value,
 )
 
+FORMULA_LIMIT = 20_000  # formula trees a streamed run keeps for reuse (then starts afresh)
 RISING_EPOCHS_FOR_DIVERGENCE = 3
 # A rise counts when it exceeds a millionth of the loss: SGD at a constant learning rate ends
 # in a cycle whose loss drifts by ~1e-10 from epoch to epoch, which is not divergence.
@@ -63,6 +82,20 @@ class GLMSetup:
     batch_size: int
     carry: Carry
     optimizer: Optimizer  # keeps its state (velocity, m, v …) across the run's steps
+    # a run that drops its steps (a streamed document) makes each formula tree once per
+    # (line, sample) and reuses it; None: every line gets its own tree
+    formulas: dict[tuple[object, ...], Expr] | None = None
+
+    def formula(self, key: tuple[object, ...], build: Callable[[], Expr]) -> Expr:
+        """The formula tree ``build()`` makes, remembered under ``key`` when reusing."""
+        if self.formulas is None:
+            return build()
+        found = self.formulas.get(key)
+        if found is None:
+            if len(self.formulas) >= FORMULA_LIMIT:
+                self.formulas.clear()
+            found = self.formulas[key] = build()
+        return found
 
     @property
     def n(self) -> int:
@@ -101,7 +134,9 @@ def setup_from(problem: Problem) -> GLMSetup:
 # Symbols. Operand keys are namespaced so a weight may share a column's name.
 
 
+@lru_cache(maxsize=4096)
 def weight_sym(name: str) -> Sym:
+    """(Symbols are immutable: each name's is made once, not in every line of every step.)"""
     return sym(name, key=weight_key(name))
 
 
@@ -110,14 +145,17 @@ def weight_key(name: str) -> str:
     return f"param:{name}"
 
 
+@lru_cache(maxsize=4096)
 def bias_sym() -> Sym:
     return Sym("param:b", "b")
 
 
+@lru_cache(maxsize=4096)
 def feature_sym(name: str) -> Sym:
     return sym(name, key=f"input:{name}")
 
 
+@lru_cache(maxsize=4096)
 def target_sym(name: str, sample: int | str) -> Sym:
     return sym(name, key=f"input:{name}", sub=str(sample))
 
@@ -126,8 +164,25 @@ def value_sym(base: str, sample: int | str, key: str) -> Sym:
     return Sym(key, base, sub=str(sample))
 
 
+@lru_cache(maxsize=4096)
 def grad_sym(param: Sym) -> Deriv:
     return Deriv(LOSS_NAME, param, key=f"grad:{param.key.removeprefix('param:')}")
+
+
+def _all_finite(step: Step) -> bool:
+    """Every value of the step a finite float: the common case, checked without numpy (then
+    :func:`first_non_finite` has nothing to find)."""
+    isfinite = math.isfinite
+    for row in step.rows:
+        for quantity in row:
+            value = quantity.value
+            if type(value) is not float or not isfinite(value):
+                return False
+    for quantity in step.quantities:
+        value = quantity.value
+        if type(value) is not float or not isfinite(value):
+            return False
+    return True
 
 
 def sigma_of(z: Expr) -> Expr:
@@ -199,7 +254,7 @@ def header_for(problem: Problem, setup: GLMSetup) -> Header:
     return Header(
         model="logistic regression" if setup.logistic else "linear regression",
         loss=loss_description, update=update, formulas=formulas,
-        settings=_settings(problem, setup), notes=notes)
+        settings=settings_of(problem, setup), notes=notes)
 
 
 def _loss_description(setup: GLMSetup) -> str:
@@ -219,7 +274,7 @@ def _aggregate(setup: GLMSetup, summed: Expr, count: Expr | None) -> Expr:
     return -summed if c == 1 else -(Num(c) * summed)
 
 
-def _settings(problem: Problem, setup: GLMSetup) -> dict[str, object]:
+def settings_of(problem: Problem, setup: GLMSetup) -> dict[str, object]:
     settings: dict[str, object] = {"learning_rate": setup.eta, "lambda": setup.lam,
                                    "epochs": problem.epochs, "update": setup.update,
                                    "loss": setup.loss}
@@ -235,14 +290,6 @@ def _settings(problem: Problem, setup: GLMSetup) -> dict[str, object]:
 
 # ---------------------------------------------------------------------------------------------
 # The training loop.
-
-
-class Divergence(Exception):
-    """Raised inside the loop when a value stops being finite; carries where it happened."""
-
-    def __init__(self, quantity: Quantity) -> None:
-        super().__init__(quantity.key)
-        self.quantity = quantity
 
 
 def solve_glm(problem: Problem, label: str, options: RunOptions) -> Solved:
@@ -261,76 +308,115 @@ def glm_header(problem: Problem, options: RunOptions) -> Header:
 def run_glm(problem: Problem, label: str = "as written", options: RunOptions | None = None,
             setup: GLMSetup | None = None) -> tuple[Run, list[Diagnostic]]:
     """Train as the problem says and record every written-down value."""
-    setup = setup or setup_from(problem)
-    carry = setup.carry
-    w = carry.array(np.array(problem.weights, dtype=float))
-    b = carry(problem.bias)
-    rng = np.random.default_rng(problem.shuffle_seed) if problem.shuffle_seed is not None \
-        else None
+    training = Training(problem, label, options=options, setup=setup)
     epochs: list[Epoch] = []
-    objectives: list[float] = []
-    diagnostics: list[Diagnostic] = []
-    stopped = False
-    step_number = 0
-    limit, planned = max_steps_of(problem, options)
-    sources: dict[str, Quantity] = {}  # operand key → the line that wrote the parameter last
-    with np.errstate(all="ignore"):
-        for epoch_index in range(1, problem.epochs + 1):
-            if step_number >= limit:
-                break
-            order = np.arange(setup.n)
-            if rng is not None and setup.update != "batch":
-                order = rng.permutation(setup.n)
-            loss_line = _loss_line(setup, w, b, sources)
-            epoch = Epoch(epoch_index, loss_line.value, [], loss_line)
-            epochs.append(epoch)
-            objectives.append(objective(setup, float(loss_line.value), w))
-            if not np.isfinite(loss_line.value):
-                diagnostics.append(non_finite_loss(loss_line.value, label, epoch_index))
-                stopped = True
-                break
-            for start in range(0, setup.n, setup.batch_size):
-                if step_number >= limit:
+    for item in training.items():
+        if isinstance(item, Epoch):
+            epochs.append(item)
+        else:
+            epochs[-1].steps.append(item)
+    return training.run(epochs), training.diagnostics
+
+
+class Training:
+    """One run as it goes: :meth:`items` yields each epoch (its steps still empty) and then
+    its steps, one at a time; once they are exhausted :meth:`run` and :attr:`diagnostics`
+    hold the run's end. :func:`run_glm` collects everything; a streamed document writes each
+    item and drops it. ``linked=False`` builds lines that link to no earlier line (the
+    parameters' sources, the loss's per-sample passes): otherwise every step would keep the
+    whole run alive through its links, and the text does not print them."""
+
+    def __init__(self, problem: Problem, label: str = "as written", linked: bool = True,
+                 options: RunOptions | None = None, setup: GLMSetup | None = None) -> None:
+        self.problem, self.label, self.linked = problem, label, linked
+        self.setup = setup or setup_from(problem)
+        if not linked:
+            self.setup.formulas = {}
+        carry = self.setup.carry
+        self.w = carry.array(np.array(problem.weights, dtype=float))
+        self.b = carry(problem.bias)
+        self.diagnostics: list[Diagnostic] = []
+        self.objectives: list[float | None] = []
+        self.stopped = False
+        self.steps_taken = 0
+        self.limit, self.planned = max_steps_of(problem, options)
+
+    def items(self) -> Iterator[Epoch | Step]:
+        problem, setup = self.problem, self.setup
+        rng = np.random.default_rng(problem.shuffle_seed) if problem.shuffle_seed is not None \
+            else None
+        with np.errstate(all="ignore"):
+            for epoch_index in range(1, problem.epochs + 1):
+                if self.steps_taken >= self.limit:
                     break
-                group = [int(s) for s in order[start:start + setup.batch_size]]
-                step_number += 1
-                step = _step(setup, step_number, group, w, b, sources)
-                if not keep_step(epoch, step, label, diagnostics):
-                    stopped = True
+                order = np.arange(setup.n)
+                if rng is not None and setup.update != "batch":
+                    order = rng.permutation(setup.n)
+                loss_line = _loss_line(setup, self.w, self.b, self.sources,
+                                       passes=self.linked)
+                loss = float(loss_line.value)
+                yield Epoch(epoch_index, loss, [], loss_line)
+                self.objectives.append(objective(setup, loss, self.w))
+                if not np.isfinite(loss):
+                    self.diagnostics.append(non_finite_loss(loss, self.label, epoch_index))
+                    self.stopped = True
                     break
-                sources = {weight_key(q.key): q for q in step.of_role(Role.PARAM)}
-                w = np.array([q.value for q in step.of_role(Role.PARAM)[:-1]], dtype=float)
-                b = float(step.of_role(Role.PARAM)[-1].value)
-            if stopped:
+                yield from self.epoch_steps(epoch_index, order)
+                if self.stopped:
+                    break
+
+    sources: dict[str, Quantity] | None = None
+    """Operand key → the line that wrote the parameter last (linked runs only)."""
+
+    def epoch_steps(self, epoch_index: int, order: np.ndarray) -> Iterator[Step]:
+        setup = self.setup
+        if self.linked and self.sources is None:
+            self.sources = {}
+        for start in range(0, setup.n, setup.batch_size):
+            if self.steps_taken >= self.limit:
                 break
-    final = {name: float(v) for name, v in zip(setup.weight_names, w)} | {"b": float(b)}
-    with np.errstate(all="ignore"):
-        final_loss = float(_loss_line(setup, w, b).value)
-    stability, closing = closing_diagnostics(
-        setup, objectives, objective(setup, final_loss, w), stopped, label)
-    capped = step_number >= limit and limit < planned and not stopped
-    if capped:
-        diagnostics.append(max_steps_diagnostic(limit, planned, label))
-    diagnostics.extend(closing)
-    run = Run(label=label, settings=_settings(problem, setup), epochs=epochs, final=final,
-              final_loss=final_loss, param_names=[*setup.weight_names, "b"],
-              outcome=_outcome(problem, setup, w, b), stability=stability,
-              stopped_early=stopped or capped)
-    return run, diagnostics
+            group = [int(s) for s in order[start:start + setup.batch_size]]
+            self.steps_taken += 1
+            step = _step(setup, self.steps_taken, group, self.w, self.b, self.sources)
+            yield step
+            bad = None if _all_finite(step) else first_non_finite(step)
+            if bad is not None:
+                self.diagnostics.append(non_finite_step(bad, self.label, epoch_index,
+                                                        step.index))
+                self.stopped = True
+                break
+            params = step.of_role(Role.PARAM)
+            if self.linked:
+                self.sources = {weight_key(q.key): q for q in params}
+            self.w = np.array([q.value for q in params[:-1]], dtype=float)
+            self.b = float(params[-1].value)
+
+    def run(self, epochs: list[Epoch]) -> Run:
+        """The run's end (after :meth:`items`): final parameters and loss, predictions,
+        stability, and the closing warnings added to :attr:`diagnostics`."""
+        setup, label, w, b = self.setup, self.label, self.w, self.b
+        final: dict[str, Value] = {name: float(v) for name, v in zip(setup.weight_names, w)}
+        final["b"] = float(b)
+        with np.errstate(all="ignore"):
+            final_loss = loss_value(setup, w, b)
+        stability, closing = closing_diagnostics(
+            setup, self.objectives, objective(setup, final_loss, w), self.stopped, label)
+        capped = self.steps_taken >= self.limit and self.limit < self.planned \
+            and not self.stopped
+        if capped:
+            self.diagnostics.append(max_steps_diagnostic(self.limit, self.planned, label))
+        self.diagnostics.extend(closing)
+        return Run(label=label, settings=settings_of(self.problem, setup), epochs=epochs,
+                   final=final, final_loss=final_loss, param_names=[*setup.weight_names, "b"],
+                   outcome=outcome_of(self.problem, setup, w, b), stability=stability,
+                   stopped_early=self.stopped or capped)
 
 
 def max_steps_of(problem: Problem, options: RunOptions | None = None) -> tuple[int, int]:
     """(steps to run, steps planned): ``--max-steps`` arrives as ``options.max_steps``."""
-    from gdtrace.streaming import planned_steps
-
     planned = planned_steps(problem)
     asked = options.max_steps if options is not None else None
     return (planned if asked is None else min(planned, int(asked))), planned
-
-
-def max_steps_diagnostic(limit: int, planned: int, label: str) -> Diagnostic:
-    return Diagnostic("max_steps", f"stopped after {limit} of {planned} steps (--max-steps)",
-                      label)
 
 
 def non_finite_loss(value: float, label: str, epoch: int) -> Diagnostic:
@@ -350,7 +436,7 @@ def objective(setup: GLMSetup, loss: float, w: np.ndarray) -> float:
         return loss + setup.lam / (2 * setup.n) * float(np.dot(w, w))
 
 
-def closing_diagnostics(setup: GLMSetup, losses: list[float | None], final_loss: float,
+def closing_diagnostics(setup: GLMSetup, losses: Sequence[float | None], final_loss: float,
                         stopped: bool, label: str) -> tuple[Stability | None, list[Diagnostic]]:
     """Warnings after the loop (a non-finite final loss, a rising objective, an unstable η) and
     the stability analysis; shared by :func:`run_glm` and the ``--summary``/``--stream`` path.
@@ -400,37 +486,42 @@ def _forward_row(setup: GLMSetup, sample: int, w: np.ndarray, b: float,
     row = [Quantity(f, Role.INPUT, feature_sym(f), float(v)) for f, v in zip(setup.features, x)]
     y_sym = target_sym(setup.target, s)
     row.append(Quantity(setup.target, Role.INPUT, y_sym, y, heading=sym(setup.target)))
-    operands = {ws.key: float(v) for ws, v in zip(weights, w)}
+    operands: dict[str, Value] = {ws.key: float(v) for ws, v in zip(weights, w)}
     operands |= {xs.key: float(v) for xs, v in zip(inputs, x)} | {"param:b": b}
     z = carry(float(np.dot(w, x) + b))
     z_sym = value_sym("z", s, "z")
     z_line = Quantity("z", Role.VALUE, z_sym, z,
-                      linear_combination(list(weights), list(inputs), bias_sym()), operands,
+                      setup.formula(("z",), lambda: linear_combination(
+                          list(weights), list(inputs), bias_sym())), operands,
                       heading=Sym("z", "z"), links=dict(sources))
     row.append(z_line)
     if setup.logistic:
         sigma = carry(float(stable_sigmoid(z)))
         sigma_sym = sigma_of(z_sym)
         sigma_line = Quantity("sigma", Role.VALUE, sigma_sym, sigma,
-                              1 / (1 + func("exp", -Ref(z_sym, "z"))), {"z": z},
+                              setup.formula(("sigma", s), lambda: 1 / (1 + func(
+                                  "exp", -Ref(z_sym, "z")))), {"z": z},
                               heading=sigma_of(Sym("z", "z")), links={"z": z_line})
         row.append(sigma_line)
         error = carry(sigma - y)
         error_line = Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
-                              Ref(sigma_sym, "sigma") - y_sym, {"sigma": sigma, y_sym.key: y},
+                              setup.formula(("error", s), lambda: Ref(sigma_sym, "sigma")
+                                            - y_sym), {"sigma": sigma, y_sym.key: y},
                               heading=Sym("error", "error"), links={"sigma": sigma_line})
         row.append(error_line)
         if setup.loss == "mse":
             delta = carry(2 * error * sigma * (1 - sigma))
             sig = Ref(sigma_sym, "sigma")
             row.append(Quantity("delta", Role.VALUE, value_sym("δ", s, "delta"), delta,
-                                2 * Ref(value_sym("error", s, "error"), "error") * sig * (1 - sig),
+                                setup.formula(("delta", s), lambda: 2 * Ref(value_sym(
+                                    "error", s, "error"), "error") * sig * (1 - sig)),
                                 {"error": error, "sigma": sigma}, heading=Sym("delta", "δ"),
                                 links={"error": error_line, "sigma": sigma_line}))
     else:
         error = carry(y - z)
         row.append(Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
-                            y_sym - Ref(z_sym, "z"), {y_sym.key: y, "z": z},
+                            setup.formula(("error", s), lambda: y_sym - Ref(z_sym, "z")),
+                            {y_sym.key: y, "z": z},
                             heading=Sym("error", "error"), links={"z": z_line}))
     return row
 
@@ -439,6 +530,13 @@ def _signal(row: list[Quantity]) -> Quantity:
     """The per-sample factor the gradient multiplies by x: δ for logistic mse, else error."""
     keyed = {q.key: q for q in row}
     return keyed.get("delta", keyed["error"])
+
+
+def _signal_base(signal: Quantity) -> str:
+    """The signal's printed name (error or δ), for the sums over the samples of a step."""
+    symbol = signal.symbol
+    assert isinstance(symbol, Sym)
+    return symbol.base
 
 
 def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: float,
@@ -451,30 +549,19 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
     rows = [_forward_row(setup, s, w, b, sources) for s in group]
     signals = [_signal(row) for row in rows]
     m = len(group)
-    single = setup.update == "sgd"
-    count: Expr | None = None if single else Num(m)
     weights = [weight_sym(n) for n in setup.weight_names]
-    scale = _numeric_scale(setup, m)
+    scale = numeric_scale(setup, m)
     quantities: list[Quantity] = []
     penalty_factor = setup.lam / setup.n
 
-    def signal_ref(k: int) -> Ref:
-        return Ref(value_sym(signals[k].symbol.base, group[k] + 1, f"s{k}"), f"s{k}")
-
-    signal_i = Sym("signal_i", signals[0].symbol.base, "i")
-
+    base = _signal_base(signals[0])
+    samples = tuple(group)
     signal_operands = {f"s{k}": q.value for k, q in enumerate(signals)}
-    signal_links = {f"s{k}": q for k, q in enumerate(signals)}
+    signal_links: dict[str, Link] = {f"s{k}": q for k, q in enumerate(signals)}
     for j, (name, w_sym) in enumerate(zip(setup.weight_names, weights)):
-        x_refs = [Ref(feature_sym(setup.features[j]), f"x{k}") for k in range(m)]
         x_values = {f"x{k}": float(setup.X[s, j]) for k, s in enumerate(group)}
-        if single:
-            summed: Expr = signal_ref(0) * x_refs[0]
-        else:
-            x_ij = sym(setup.features[j], key="x_ij", sub="i" + sym(setup.features[j]).sub)
-            summed = Sum("i", Num(m), signal_i * x_ij,
-                         tuple(signal_ref(k) * x_refs[k] for k in range(m)))
-        formula = _aggregate(setup, summed, count)
+        formula = setup.formula(("grad", j, samples, base),
+                                partial(_weight_gradient, setup, j, samples, base))
         operands = signal_operands | x_values
         links = dict(signal_links)
         raw = scale * sum(float(q.value) * float(setup.X[s, j]) for q, s in zip(signals, group))
@@ -486,13 +573,11 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
             raw += penalty_factor * float(w[j])
         quantities.append(Quantity(name, Role.GRAD, grad_sym(w_sym), carry(raw), formula,
                                    operands, links=links))
-    if single:
-        b_summed: Expr = signal_ref(0)
-    else:
-        b_summed = Sum("i", Num(m), signal_i, tuple(signal_ref(k) for k in range(m)))
+    b_formula = setup.formula(("grad", "b", samples, base),
+                              lambda: _bias_gradient(setup, samples, base))
     b_raw = scale * sum(float(q.value) for q in signals)
     quantities.append(Quantity("b", Role.GRAD, grad_sym(bias_sym()), carry(b_raw),
-                               _aggregate(setup, b_summed, count), dict(signal_operands),
+                               b_formula, dict(signal_operands),
                                links=dict(signal_links)))
     grads = {q.key: float(q.value) for q in quantities}
     grad_lines = {q.key: q for q in quantities}
@@ -506,7 +591,33 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
     return Step(number, [s + 1 for s in group], rows, quantities)
 
 
-def _numeric_scale(setup: GLMSetup, m: int) -> float:
+def _signal_ref(base: str, samples: tuple[int, ...], k: int) -> Ref:
+    return Ref(value_sym(base, samples[k] + 1, f"s{k}"), f"s{k}")
+
+
+def _weight_gradient(setup: GLMSetup, j: int, samples: tuple[int, ...], base: str) -> Expr:
+    """∂L/∂w_j's formula (without the penalty) over the step's samples."""
+    m = len(samples)
+    x_refs = [Ref(feature_sym(setup.features[j]), f"x{k}") for k in range(m)]
+    if setup.update == "sgd":
+        return _aggregate(setup, _signal_ref(base, samples, 0) * x_refs[0], None)
+    x_ij = sym(setup.features[j], key="x_ij", sub="i" + sym(setup.features[j]).sub)
+    summed = Sum("i", Num(m), Sym("signal_i", base, "i") * x_ij,
+                 tuple(_signal_ref(base, samples, k) * x_refs[k] for k in range(m)))
+    return _aggregate(setup, summed, Num(m))
+
+
+def _bias_gradient(setup: GLMSetup, samples: tuple[int, ...], base: str) -> Expr:
+    """∂L/∂b's formula over the step's samples."""
+    m = len(samples)
+    if setup.update == "sgd":
+        return _aggregate(setup, _signal_ref(base, samples, 0), None)
+    summed = Sum("i", Num(m), Sym("signal_i", base, "i"),
+                 tuple(_signal_ref(base, samples, k) for k in range(m)))
+    return _aggregate(setup, summed, Num(m))
+
+
+def numeric_scale(setup: GLMSetup, m: int) -> float:
     """The number the summed signal·x is multiplied by (matches :func:`_aggregate`)."""
     if setup.logistic:
         return 1.0 / m
@@ -516,28 +627,45 @@ def _numeric_scale(setup: GLMSetup, m: int) -> float:
 
 
 def _loss_line(setup: GLMSetup, w: np.ndarray, b: float,
-               sources: dict[str, Quantity] | None = None) -> Quantity:
+               sources: dict[str, Quantity] | None = None, passes: bool = True) -> Quantity:
     """Data loss over the whole data set (no penalty), written out sample by sample.
 
     Its terms link to each sample's forward pass (z, σ(z), error) at these parameters: lines
     not shown in the worked solution, through which ``gdtrace check`` follows a student's
-    parameters into the loss."""
+    parameters into the loss (``passes=False``: no links, for a streamed run)."""
     carry = setup.carry
-    passes = [{q.key: q for q in _forward_row(setup, i, w, b, sources or {})}
-              for i in range(setup.n)]
-    links: dict[str, Quantity] = {}
+    forward = [{q.key: q for q in _forward_row(setup, i, w, b, sources or {})}
+               for i in range(setup.n)] if passes else []
+    links: dict[str, Link] = {}
     n = setup.n
     z = carry.array(setup.X @ w + b)
-    ys = setup.y
-    terms: list[Expr] = []
-    operands: dict[str, float] = {}
+    operands: dict[str, Value] = {}
     if setup.logistic:
         p = carry.array(stable_sigmoid(z))
-        for i in range(n):
+        for i, (y, p_i) in enumerate(zip(setup.y.tolist(), p.tolist())):
+            operands[f"y{i}"] = y
+            operands[f"p{i}"] = p_i
+            if forward:
+                links[f"p{i}"] = forward[i]["sigma"]
+    else:
+        for i, error in enumerate(carry.array(setup.y - z).tolist()):
+            operands[f"e{i}"] = error
+            if forward:
+                links[f"e{i}"] = forward[i]["error"]
+    operands["n"] = float(n)
+    formula = setup.formula(("loss",), lambda: _loss_formula(setup))
+    return Quantity("loss", Role.LOSS, LOSS_NAME, loss_value(setup, w, b), formula, operands,
+                    links=links)
+
+
+def _loss_formula(setup: GLMSetup) -> Expr:
+    """The loss line's formula: the general sum and its terms, one per sample (operands
+    ``y{i}``, ``p{i}`` or ``e{i}``)."""
+    terms: list[Expr] = []
+    if setup.logistic:
+        for i in range(setup.n):
             y_ref, p_ref = Ref(Sym("y", "y", str(i + 1)), f"y{i}"), Ref(Sym("p", "p", str(i + 1)),
                                                                         f"p{i}")
-            operands |= {f"y{i}": float(ys[i]), f"p{i}": float(p[i])}
-            links[f"p{i}"] = passes[i]["sigma"]
             if setup.loss == "log":
                 terms.append(y_ref * func("ln", p_ref) + (1 - y_ref) * func("ln", 1 - p_ref))
             else:
@@ -545,28 +673,18 @@ def _loss_line(setup: GLMSetup, w: np.ndarray, b: float,
         if setup.loss == "log":
             body = Sym("y_i", "y", "i") * func("ln", sigma_of(Sym("z_i", "z", "i"))) + \
                 (1 - Sym("y_i", "y", "i")) * func("ln", 1 - sigma_of(Sym("z_i", "z", "i")))
-            formula: Expr = -((1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms)))
-        else:
-            body = (sigma_of(Sym("z_i", "z", "i")) - Sym("y_i", "y", "i")) ** 2
-            formula = (1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms))
-    else:
-        errors = carry.array(ys - z)
-        for i in range(n):
-            e_ref = Ref(Sym("e", "error", str(i + 1)), f"e{i}")
-            operands[f"e{i}"] = float(errors[i])
-            links[f"e{i}"] = passes[i]["error"]
-            terms.append(e_ref ** 2)
-        loss = SQUARED_LOSSES[setup.loss]
-        half = loss.factor == 1.0
-        body = (Sym("y_i", "y", "i") - Sym("yhat_i", "y", "i", hat=True)) ** 2
-        summed = Sum("i", N_SAMPLES, body, tuple(terms))
-        if loss.reduction == "mean":
-            formula = (1 / (2 * N_SAMPLES) if half else 1 / N_SAMPLES) * summed
-        else:
-            formula = (1 / Num(2)) * summed if half else summed
-    operands["n"] = float(n)
-    return Quantity("loss", Role.LOSS, LOSS_NAME, loss_value(setup, w, b), formula, operands,
-                    links=links)
+            return -((1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms)))
+        body = (sigma_of(Sym("z_i", "z", "i")) - Sym("y_i", "y", "i")) ** 2
+        return (1 / N_SAMPLES) * Sum("i", N_SAMPLES, body, tuple(terms))
+    for i in range(setup.n):
+        terms.append(Ref(Sym("e", "error", str(i + 1)), f"e{i}") ** 2)
+    loss = SQUARED_LOSSES[setup.loss]
+    half = loss.factor == 1.0
+    body = (Sym("y_i", "y", "i") - Sym("yhat_i", "y", "i", hat=True)) ** 2
+    summed = Sum("i", N_SAMPLES, body, tuple(terms))
+    if loss.reduction == "mean":
+        return (1 / (2 * N_SAMPLES) if half else 1 / N_SAMPLES) * summed
+    return (1 / Num(2)) * summed if half else summed
 
 
 def loss_value(setup: GLMSetup, w: np.ndarray, b: float) -> float:
@@ -614,7 +732,7 @@ def _stability(setup: GLMSetup) -> Stability | None:
     return Stability(formula, lambda_max, 2.0 / lambda_max, setup.eta)
 
 
-def _outcome(problem: Problem, setup: GLMSetup, w: np.ndarray, b: float) -> Outcome:
+def outcome_of(problem: Problem, setup: GLMSetup, w: np.ndarray, b: float) -> Outcome:
     with np.errstate(all="ignore"):
         z = setup.X @ w + b
         scores = stable_sigmoid(z) if setup.logistic else z
@@ -625,3 +743,260 @@ def _outcome(problem: Problem, setup: GLMSetup, w: np.ndarray, b: float) -> Outc
     binary = bool(np.all(np.isin(setup.y, (0.0, 1.0))))
     accuracy = float(np.mean(np.array(labels) == setup.y)) if binary else None
     return Outcome(threshold, predictions, accuracy)
+
+
+# ---------------------------------------------------------------------------------------------
+# --summary and --stream: the same arithmetic on plain numbers (gdtrace.streaming's events).
+
+
+class _Stop(Exception):
+    """The run stops at this step: ``bad`` is its first value that is not finite."""
+
+    def __init__(self, bad: Quantity, epoch: int, step: int) -> None:
+        super().__init__(bad.key)
+        self.bad, self.epoch, self.step = bad, epoch, step
+
+
+@dataclass
+class _State:
+    """Parameters after the last step and the number of steps taken."""
+
+    w: np.ndarray
+    b: float
+    step: int = 0
+
+
+def events(problem: Problem, label: str = "as written", *, steps: bool = True,
+               max_steps: int | None = None, progress: Progress | None = None,
+               finished: list[RunEnd] | None = None) -> Iterator[Event]:
+    """Logistic/linear regression as events, with ``run_glm``'s exact arithmetic.
+
+    Plain SGD without carry rounding takes the fast loop; everything else (batches, carry
+    rounding) builds each step with the normal path and drops it once its numbers are out.
+    """
+    setup = setup_from(problem)
+    carry = setup.carry
+    names = [*setup.weight_names, "b"]
+    keys = ["z", "sigma", "error"] if setup.logistic else ["z", "error"]
+    if setup.logistic and setup.loss == "mse":
+        keys.append("delta")
+    planned = planned_steps(problem)
+    limit = planned if max_steps is None else min(planned, max_steps)
+    yield RunStart(label, names, keys, limit, settings_of(problem, setup))
+    state = _State(carry.array(np.array(problem.weights, dtype=float)), carry(problem.bias))
+    rng = np.random.default_rng(problem.shuffle_seed) if problem.shuffle_seed is not None \
+        else None
+    optimizer = getattr(setup, "optimizer", None)
+    plain = optimizer is None or optimizer.plain
+    fast = setup.batch_size == 1 and carry.decimals is None and plain
+    diagnostics: list[Diagnostic] = []
+    losses: list[float] = []
+    stopped = False
+    with np.errstate(all="ignore"):
+        for epoch_index in range(1, problem.epochs + 1):
+            if state.step >= limit:
+                break
+            order = np.arange(setup.n)
+            if rng is not None and setup.update != "batch":
+                order = rng.permutation(setup.n)
+            loss = loss_value(setup, state.w, state.b)
+            losses.append(objective(setup, loss, state.w))
+            yield EpochStart(epoch_index, loss)
+            if not math.isfinite(loss):
+                diagnostics.append(non_finite_loss(loss, label, epoch_index))
+                stopped = True
+                break
+            epoch_steps = _sgd_fast if fast else _normal_steps
+            try:
+                yield from epoch_steps(setup, state, order, epoch_index, limit, steps, progress)
+            except _Stop as stop:
+                diagnostics.append(non_finite_step(stop.bad, label, stop.epoch, stop.step))
+                stopped = True
+                break
+            yield EpochEnd(epoch_index, state.step, _named(names, state.w, state.b))
+    capped = state.step >= limit and limit < planned and not stopped
+    if progress is not None:
+        progress(state.step, limit)
+    w, b = state.w, state.b
+    with np.errstate(all="ignore"):
+        final_loss = loss_value(setup, w, b)
+    closing = closing_diagnostics(setup, losses, objective(setup, final_loss, w),
+                                      stopped, label)[1]
+    if capped:
+        closing.insert(0, max_steps_diagnostic(limit, planned, label))
+    diagnostics.extend(closing)
+    with np.errstate(all="ignore"):
+        accuracy = outcome_of(problem, setup, w, b).accuracy
+    yield ended(RunEnd(_named(names, w, b), final_loss, diagnostics, stopped or capped,
+                        state.step, accuracy), finished)
+
+
+def _normal_steps(setup: GLMSetup, state: _State, order: np.ndarray, epoch: int, limit: int,
+                  steps: bool, progress: Progress | None) -> Iterator[Event]:
+    """One epoch with the normal path's steps, kept only until they are written."""
+    every = max(1, limit // 200)
+    for start in range(0, setup.n, setup.batch_size):
+        if state.step >= limit:
+            return
+        state.step += 1
+        group = [int(s) for s in order[start:start + setup.batch_size]]
+        step = _step(setup, state.step, group, state.w, state.b)
+        if steps:
+            yield step_record(step, epoch)
+        bad = first_non_finite(step)
+        if bad is not None:
+            raise _Stop(bad, epoch, state.step)
+        params = step.of_role(Role.PARAM)
+        state.w = np.array([q.value for q in params[:-1]], dtype=float)
+        state.b = float(params[-1].value)
+        if progress is not None and state.step % every == 0:
+            progress(state.step, limit)
+
+
+def _rebuilt_stop(setup: GLMSetup, state: _State, group: list[int], epoch: int, steps: bool
+                  ) -> Iterator[Event]:
+    """Rebuild the step that produced a non-finite value with the normal path and stop there,
+    so the message names the same first quantity as ``run_glm``."""
+    step = _step(setup, state.step, group, state.w, state.b)
+    if steps:
+        yield step_record(step, epoch)
+    bad = first_non_finite(step)
+    if bad is None:  # cannot happen: the fast loop saw the same non-finite number
+        raise AssertionError("fast path and normal path disagree")
+    raise _Stop(bad, epoch, state.step)
+
+
+def _stop_at_previous(setup: GLMSetup, state: _State, block: _Block | None,
+                      previous: tuple[np.ndarray, float, int], epoch: int,
+                      steps: bool) -> Iterator[Event]:
+    """The previous step's update overflowed: hand on the steps before it, then stop at it
+    (rebuilt by the normal path, so its warning names the value as a worked solution does)."""
+    state.w, state.b, sample = previous
+    if block is not None:
+        block.drop_last()
+        yield block.rows()
+    yield from _rebuilt_stop(setup, state, [sample], epoch, steps)
+
+
+def _sgd_fast(setup: GLMSetup, state: _State, order: np.ndarray, epoch: int, limit: int,
+              steps: bool, progress: Progress | None) -> Iterator[Event]:
+    """One SGD epoch without carry rounding: ``_step``'s arithmetic on plain floats and
+    numpy rows, operation for operation.
+
+    Non-finite parameters are caught one step late, for speed: any infinite or NaN weight or
+    bias makes the next z (or the end-of-epoch check) non-finite, and the step that produced
+    it is then rebuilt from the parameters it started with. In ``steps`` mode the steps are
+    collected in blocks (:class:`StepRows`) that are handed on only once that check passed.
+    """
+    ys = setup.y.tolist()
+    rows = list(setup.X)
+    eta, lam = setup.eta, setup.lam
+    penalty_factor = lam / setup.n
+    scale = numeric_scale(setup, 1)
+    logistic, delta = setup.logistic, setup.logistic and setup.loss == "mse"
+    isfinite, dot, exp = math.isfinite, np.dot, np.exp
+    every = max(1, limit // 200) if progress is not None else 0
+    w, b, step = state.w, state.b, state.step
+    # glm._step adds 0 to each signal·x (turning −0.0 into 0.0) and then scales it. When
+    # nothing is recorded, η·(signal·x) gives the same new weights unless a weight is −0.0,
+    # which only a −0.0 in the file can cause (a − b is −0.0 only for −0.0 − 0.0).
+    short = not steps and scale == 1.0 and not lam and not np.any(np.signbit(w) & (w == 0))
+    block = _Block(len(w)) if steps else None
+    w_prev, b_prev, s_prev = w, b, -1
+    for s in order.tolist():
+        if step >= limit:
+            break
+        x = rows[s]
+        z = float(dot(w, x)) + b
+        if not isfinite(z):
+            state.w, state.b, state.step = w, b, step
+            if s_prev >= 0 and not _finite(w, b):
+                yield from _stop_at_previous(setup, state, block, (w_prev, b_prev, s_prev),
+                                             epoch, steps)
+            if block is not None:
+                yield block.rows()
+            state.step += 1
+            yield from _rebuilt_stop(setup, state, [s], epoch, steps)
+        if block is not None and block.full():
+            yield block.rows()  # every step in it is checked: this z is finite
+        step += 1
+        y = ys[s]
+        if logistic:
+            small = float(exp(-abs(z)))
+            sigma = 1.0 / (1.0 + small) if z >= 0 else small / (1.0 + small)
+            error = sigma - y
+            signal = 2 * error * sigma * (1 - sigma) if delta else error
+        else:
+            error = y - z
+            signal = error
+        w_prev, b_prev, s_prev = w, b, s
+        if short:
+            w = w - eta * (signal * x)
+            b = b - eta * (0 + signal)
+        else:
+            g = signal * x
+            g += 0.0  # as glm._step's sum(): a −0.0 product is recorded as 0.0
+            if scale != 1.0:
+                g = scale * g
+            if lam:
+                g = g + penalty_factor * w
+            gb = scale * (0 + signal)
+            w = w - eta * g
+            b = b - eta * gb
+            if block is not None:
+                values = ((z, sigma, error, signal) if delta else (z, sigma, error)) \
+                    if logistic else (z, error)
+                block.record((epoch, step, s + 1, *values, gb, b), g, w)
+        if every and step % every == 0:
+            progress(step, limit)  # type: ignore[misc]
+    state.w, state.b, state.step = w, b, step
+    if s_prev >= 0 and not _finite(w, b):
+        yield from _stop_at_previous(setup, state, block, (w_prev, b_prev, s_prev), epoch, steps)
+    if block is not None and block.scalars:
+        yield block.rows()
+
+
+class _Block:
+    """Fast-path steps waiting to be handed on: per step a tuple ``(epoch, step, sample,
+    values…, ∂L/∂b, b)`` and the rows of the weight gradient and the new weights."""
+
+    SIZE = 1024
+
+    def __init__(self, d: int) -> None:
+        self.scalars: list[tuple[float, ...]] = []
+        self.grads = np.empty((self.SIZE, d))
+        self.params = np.empty((self.SIZE, d))
+
+    def full(self) -> bool:
+        return len(self.scalars) == self.SIZE
+
+    def record(self, scalars: tuple[float, ...], grads: np.ndarray, params: np.ndarray) -> None:
+        """One step: ``(epoch, step, sample, values…, ∂L/∂b, b)``, ∂L/∂w and the new w."""
+        k = len(self.scalars)
+        self.grads[k] = grads
+        self.params[k] = params
+        self.scalars.append(scalars)
+
+    def drop_last(self) -> None:
+        self.scalars.pop()
+
+    def rows(self) -> StepRows:
+        """The block as :class:`StepRows` (numbers only rearranged), and empty again."""
+        k = len(self.scalars)
+        scalars = np.array(self.scalars, dtype=float).reshape(k, -1)
+        table = np.hstack([scalars[:, :-2], self.grads[:k], scalars[:, -2:-1], self.params[:k],
+                           scalars[:, -1:]])
+        self.scalars = []
+        return StepRows(table)
+
+
+def _finite(w: np.ndarray, b: float) -> bool:
+    return math.isfinite(b) and bool(np.isfinite(w).all())
+
+
+
+
+def _named(names: list[str], w: np.ndarray, b: float) -> dict[str, Value]:
+    named: dict[str, Value] = {name: float(v) for name, v in zip(names, w)}
+    named["b"] = float(b)
+    return named
