@@ -99,8 +99,7 @@ def _comment(text: str) -> list[str]:
 def template(model: str) -> str:
     """The commented template for ``model``; a :class:`UsageError` names the models."""
     from gdtrace.errors import UsageError
-    from gdtrace.problem.models import import_model_modules
-    from gdtrace.problem.registry import MODELS
+    from gdtrace.problem.registry import MODELS, import_model_modules
     from gdtrace.problem.schema import suggest
 
     import_model_modules()

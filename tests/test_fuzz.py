@@ -29,7 +29,7 @@ from gdtrace.cli import app
 from gdtrace.errors import GdtraceError
 from gdtrace.problem import MODELS, bundled_problems
 from gdtrace.problem.load import parse_yaml
-from gdtrace.problem.models import import_model_modules
+from gdtrace.problem.registry import import_model_modules
 from gdtrace.problem.schema import Context
 from gdtrace.templates import template
 

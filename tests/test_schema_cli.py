@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from gdtrace.cli import app
 from gdtrace.problem import MODELS, bundled_problems, problem_json_schema
 from gdtrace.problem.load import parse_yaml, problems_dir
-from gdtrace.problem.models import import_model_modules
+from gdtrace.problem.registry import import_model_modules
 from gdtrace.problem.schema import Context
 from gdtrace.solvers import SOLVERS
 from gdtrace.templates import SCHEMA_FILE, SCHEMA_LINE, template

@@ -19,8 +19,7 @@ from gdtrace.errors import ProblemError
 from gdtrace.problem.dataset import excerpt, read_csv_dataset
 from gdtrace.problem.dataset import names as _names
 from gdtrace.problem.model import DEFAULT_LOSS, LOSSES, Dataset, Problem
-from gdtrace.problem.models import import_model_modules
-from gdtrace.problem.registry import MODELS, model_spec, register_model
+from gdtrace.problem.registry import MODELS, import_model_modules, model_spec, register_model
 from gdtrace.problem.schema import (
     COMMON_FIELDS,
     LINEAR_FIELDS,

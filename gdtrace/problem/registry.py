@@ -2,11 +2,15 @@
 the function that builds a :class:`~gdtrace.problem.model.Problem` from checked values.
 
 Above :mod:`gdtrace.problem.schema` (the types) and :mod:`gdtrace.problem.vary` (the ``vary:``
-key, declared with those types), so neither imports the other's user.
+key, declared with those types), so neither imports the other's user. The models beyond
+logistic and linear register from their own modules (:data:`MODEL_MODULES`), imported on
+first use of the registry, so adding a model is one line there and the ``gdtrace --help``
+path imports none of them.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -84,8 +88,6 @@ def model_spec(name: Any, ctx: Context, path: str = "model") -> ModelSpec:
 
 def problem_json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) for a whole problem file, one branch per registered model."""
-    from gdtrace.problem.models import import_model_modules
-
     import_model_modules()
     names = sorted(MODELS)
     return {
@@ -102,3 +104,22 @@ def problem_json_schema() -> dict[str, Any]:
             for n in names
         ],
     }
+
+
+MODEL_MODULES: list[str] = [
+    "gdtrace.problem.network_models",
+    "gdtrace.problem.extra_models",
+    "gdtrace.problem.derivative_model",
+]
+
+_imported = False
+
+
+def import_model_modules() -> None:
+    """Import every module of :data:`MODEL_MODULES` once (each calls :func:`register_model`)."""
+    global _imported
+    if _imported:
+        return
+    _imported = True
+    for module in MODEL_MODULES:
+        importlib.import_module(module)

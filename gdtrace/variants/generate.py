@@ -105,8 +105,7 @@ def build(doc: dict[str, Any], shown: str, base_dir: Path) -> Problem:
     """A drawn problem, checked and built as ``load.load_problem_text`` does after its YAML
     step (which would cost more than the solve: the values are already plain Python)."""
     from gdtrace.problem.load import build_dataset, check_common
-    from gdtrace.problem.models import import_model_modules
-    from gdtrace.problem.registry import model_spec
+    from gdtrace.problem.registry import import_model_modules, model_spec
     from gdtrace.problem.schema import Context
 
     import_model_modules()
