@@ -60,7 +60,7 @@ optimizer: {optimizer}
 
 OPTIMIZER = r'''
 class Opt:
-    """torch's rules, as gdtrace.optimizers: sgd, momentum (μ = 0.9), adam (defaults)."""
+    """torch's rules, as gdtrace.solvers.optimizers: sgd, momentum (μ = 0.9), adam (defaults)."""
     def __init__(self, name, eta, sqrt):
         self.name, self.eta, self.sqrt, self.t, self.state = name, eta, sqrt, 0, {}
     def step(self, key, p, g):

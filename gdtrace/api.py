@@ -118,7 +118,7 @@ def solved(problem: Problem, max_steps: int | None = None, symbolic: bool = Fals
     :func:`solve` both come here."""
     from gdtrace.solvers import RunOptions
     from gdtrace.solvers import solve as solve_problem
-    from gdtrace.streaming import capped, check_work
+    from gdtrace.solvers.streaming import capped, check_work
 
     if not symbolic:  # formulas: no steps to run
         check_work(problem, streaming=False, max_steps=max_steps)
@@ -139,7 +139,7 @@ def comparison(problem: ProblemLike = None, *, l2: Iterable[float] | float | Non
     ``optimizer``; ``batch_size`` for the minibatch runs. ``methods`` (``ols``, ``pinv``,
     ``ridge``, ``gd``; may be empty: the ridge path of the ``l2`` values) fits a regression
     problem each way instead."""
-    from gdtrace import compare
+    from gdtrace.solvers import compare
 
     if methods is not None:
         given = {name: value for name, value in overrides.items() if value is not None}

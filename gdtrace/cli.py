@@ -260,7 +260,7 @@ def graph(
 
     def run() -> None:
         from gdtrace import api
-        from gdtrace.graph import draw
+        from gdtrace.render.graph import draw
         from gdtrace.writer import output_width
 
         if fmt not in ("text", "dot"):
@@ -304,7 +304,7 @@ def compare(
 
     def run() -> None:
         from gdtrace import api
-        from gdtrace.compare import CLOSED_FORM_MODELS
+        from gdtrace.solvers.compare import CLOSED_FORM_MODELS
         from gdtrace.writer import choose_format, emit
 
         _check_output(output, problem)
@@ -350,7 +350,7 @@ def plot(
 
     def run() -> None:
         from gdtrace import api
-        from gdtrace.plot import save_plot
+        from gdtrace.render.plot import save_plot
 
         if output is None:
             raise UsageError("say where to save the plot: -o loss.png (or .svg, .pdf)")
@@ -563,7 +563,7 @@ def new_problem(
     """Write a commented template problem file for MODEL."""
 
     def run() -> None:
-        from gdtrace.templates import template
+        from gdtrace.problem.templates import template
 
         text = template(model)
         if output is None:

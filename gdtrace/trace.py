@@ -15,7 +15,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from gdtrace.expr import Expr
+from gdtrace.formula.expr import Expr
 
 Value = Union[float, np.ndarray]
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from gdtrace.problem.model import Problem
-    from gdtrace.streaming import Event
+    from gdtrace.solvers.streaming import Event
     from gdtrace.trace import Diagnostic, Trace
 
 DOCUMENT_FORMATS_ON_SCREEN = ("terminal", "text")
@@ -184,7 +184,7 @@ def streams_worked_text(problem: Problem, request: OutputRequest) -> bool:
     """Logistic and linear regression's text goes out as it is computed, unless it may go to
     the pager (which needs the whole text) or is not text. Other models and formats are
     rendered whole (docs/performance.md, "The worked text, streamed")."""
-    from gdtrace.streaming import GLM_MODELS
+    from gdtrace.solvers.streaming import GLM_MODELS
 
     return (request.fmt in ("text", "terminal") and problem.model in GLM_MODELS
             and not request.symbolic
@@ -196,7 +196,7 @@ def write_worked_stream(problem: Problem, request: OutputRequest) -> list[Diagno
     from gdtrace.output import open_output
     from gdtrace.render import RenderOptions
     from gdtrace.render.console import write_streamed
-    from gdtrace.streaming import check_work, streamed_document
+    from gdtrace.solvers.streaming import check_work, streamed_document
 
     check_work(problem, streaming=False, max_steps=request.max_steps)
     fmt = request.fmt  # never terminal with --output (api.format_for_path)
@@ -257,7 +257,7 @@ def run_long(problem: Problem, request: OutputRequest, stream: bool) -> list[Dia
     """Run while writing lines (JSON, or the text summary) and keep nothing; the progress
     bar on a terminal's stderr; the warnings told at the end."""
     from gdtrace.output import open_output
-    from gdtrace.streaming import RunEnd, check_work, planned_steps, run_events
+    from gdtrace.solvers.streaming import RunEnd, check_work, planned_steps, run_events
 
     check_work(problem, streaming=True, max_steps=request.max_steps)
     finished: list[RunEnd] = []

@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from gdtrace.check import Answers, Grader, check
 from gdtrace.check.answers import Written, read_number
 from gdtrace.check.cells import Address
-from gdtrace.evaluate import value_of
+from gdtrace.formula.evaluate import value_of
+from gdtrace.formula.rounding import Carry, round_half_away
 from gdtrace.problem import load_problem_text
 from gdtrace.render.json_format import trace_document
-from gdtrace.rounding import Carry, round_half_away
 from gdtrace.solvers import solve
 from gdtrace.trace import Part, Trace
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from gdtrace import expr as E
-from gdtrace.evaluate import CannotEvaluate, Span, evaluate
+from gdtrace.formula import expr as E
+from gdtrace.formula.evaluate import CannotEvaluate, Span, evaluate
 from gdtrace.render.latex_printer import LatexPrinter
 from gdtrace.render.printer import ExprPrinter, NumberFormat
 

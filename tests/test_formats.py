@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdtrace import expr as E
+from gdtrace.formula import expr as E
 from gdtrace.problem import bundled_problems, load_problem
 from gdtrace.render import FORMATS, RenderOptions, render
 from gdtrace.render.csv_format import COLUMNS

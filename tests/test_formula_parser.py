@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdtrace import expr as E
-from gdtrace.formula import FormulaError, derivative, evaluate, parse, simplify, tokenize
+from gdtrace.formula import expr as E
+from gdtrace.formula.parse import FormulaError, derivative, evaluate, parse, simplify, tokenize
 from gdtrace.render.printer import ExprPrinter
 
 PRINT = ExprPrinter().symbolic

@@ -31,7 +31,7 @@ from gdtrace.problem import MODELS, bundled_problems
 from gdtrace.problem.load import parse_yaml
 from gdtrace.problem.registry import import_model_modules
 from gdtrace.problem.schema import Context
-from gdtrace.templates import template
+from gdtrace.problem.templates import template
 
 SECONDS_PER_RUN = 5.0
 FUZZ = settings(max_examples=700, deadline=None, derandomize=True, database=None,

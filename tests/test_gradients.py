@@ -17,9 +17,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gdtrace.formula.rounding import Carry, round_half_away
 from gdtrace.problem import load_problem_text
 from gdtrace.render import RenderOptions, render
-from gdtrace.rounding import Carry, round_half_away
 from gdtrace.solvers import solve
 from gdtrace.solvers.glm import _rising_loss
 from gdtrace.trace import Role, Step
@@ -155,7 +155,7 @@ def test_no_overflow_at_large_z(loss):
 
 
 def test_stable_functions_directly():
-    from gdtrace.functions import log_loss_from_logits, stable_sigmoid
+    from gdtrace.formula.functions import log_loss_from_logits, stable_sigmoid
 
     z = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0])
     with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):

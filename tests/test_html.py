@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gdtrace import expr as E
+from gdtrace.formula import expr as E
 from gdtrace.problem import bundled_problems, load_problem
 from gdtrace.render import RenderOptions, render
 from gdtrace.render.mathml import MathMLPrinter, math_element

@@ -15,9 +15,9 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gdtrace.functions import OUTPUT_LOSSES
+from gdtrace.formula.functions import OUTPUT_LOSSES
+from gdtrace.formula.rounding import Carry
 from gdtrace.problem.network_models import Layer
-from gdtrace.rounding import Carry
 from gdtrace.solvers import mlp, network
 
 HIDDEN = ["linear", "sigmoid", "tanh", "relu", "leaky_relu"]
@@ -162,7 +162,7 @@ def test_named_node_solver_matches_the_matrix_solver(case) -> None:  # type: ign
 
 def test_finite_differences_catch_a_wrong_derivative(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The check above can fail: a wrong tanh' is caught."""
-    from gdtrace import functions
+    from gdtrace.formula import functions
 
     wrong = functions.Activation("tanh", np.tanh, lambda z, a: 1.0 - a, lambda z: z,
                                  lambda z, a: a, "tanh")

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES, OutputLoss
+from gdtrace.formula.functions import ACTIVATIONS, OUTPUT_LOSSES, OutputLoss
+from gdtrace.formula.rounding import Carry
 from gdtrace.problem import load_problem_text
 from gdtrace.problem.network_models import Edge, Graph, Node, Param
-from gdtrace.rounding import Carry
 from gdtrace.solvers.network import activation_of, pass_numbers
-from gdtrace.streaming import recorded_numbers
+from gdtrace.solvers.streaming import recorded_numbers
 
 
 def reference(graph: Graph, loss: OutputLoss, params: dict[str, float],

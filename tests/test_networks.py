@@ -340,7 +340,7 @@ def test_graph_dot_is_a_graphviz_digraph() -> None:
 
 
 def test_graph_marks_frozen_parameters_and_mlp_units() -> None:
-    from gdtrace.graph import draw
+    from gdtrace.render.graph import draw
 
     frozen = load_problem_text(SMALL.replace("EXTRA", ""), "t.yaml")
     assert "W13 = 1 (frozen)" in draw(frozen, "dot")
@@ -379,10 +379,10 @@ def test_symbolic_mlp_formulas_in_every_format(fmt: str) -> None:
 
 
 def test_symbolic_formulas_follow_the_activation_definitions() -> None:
-    from gdtrace.functions import OUTPUT_LOSSES
+    from gdtrace.formula.functions import OUTPUT_LOSSES
     from gdtrace.problem.network_models import Layer
     from gdtrace.render.printer import ExprPrinter
-    from gdtrace.symbolic import mlp_gradients
+    from gdtrace.solvers.symbolic import mlp_gradients
 
     layers = (Layer(np.zeros((2, 3)), np.zeros(3), "tanh"),
               Layer(np.zeros((3, 3)), np.zeros(3), "relu"),

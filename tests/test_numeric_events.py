@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from gdtrace.problem import load_problem_text
 from gdtrace.solvers import solve
-from gdtrace.streaming import (
+from gdtrace.solvers.streaming import (
     NUMERIC_EVENTS,
     EpochEnd,
     EpochStart,

@@ -3,7 +3,7 @@ key ``optimizer:``, the GLM integration and the CLI options.
 
 The reference implementations below are written from the published update rules (torch.optim's
 forms, docs/optimizers.md) with Python floats and loops only; they share no code with
-gdtrace.optimizers.
+gdtrace.solvers.optimizers.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import pytest
 from seed_yaml import SEED_DATASET, SEED_START
 from typer.testing import CliRunner
 
-from gdtrace import expr as E
 from gdtrace.cli import app
 from gdtrace.errors import ProblemError
-from gdtrace.optimizers import OPTIMIZER_NAMES, Slot, make_config, make_optimizer
+from gdtrace.formula import expr as E
+from gdtrace.formula.rounding import Carry, round_half_away
 from gdtrace.problem import (
     MODELS,
     apply_overrides,
@@ -31,8 +31,8 @@ from gdtrace.problem import (
 )
 from gdtrace.problem.load import common_args
 from gdtrace.render import RenderOptions, render
-from gdtrace.rounding import Carry, round_half_away
 from gdtrace.solvers import solve
+from gdtrace.solvers.optimizers import OPTIMIZER_NAMES, Slot, make_config, make_optimizer
 from gdtrace.trace import Role
 
 STEPS = 20

@@ -106,7 +106,7 @@ def test_plot_never_overwrites_the_dataset(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["--summary", "-f", "text"], ["-f", "json", "--stream"]])
 def test_an_interrupted_long_run_leaves_the_old_file(tmp_path: Path, args: list[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import gdtrace.streaming as streaming
+    import gdtrace.solvers.streaming as streaming
 
     target = tmp_path / "out.txt"
     target.write_text("the old result\n")

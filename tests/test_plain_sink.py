@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdtrace.compare import compare, configurations
 from gdtrace.problem import load_problem
 from gdtrace.render import RenderOptions
 from gdtrace.render.console import ConsoleWriter
 from gdtrace.render.plain import PlainSink, RichSink, plain_console, plain_table
 from gdtrace.solvers import solve
+from gdtrace.solvers.compare import compare, configurations
 
 PROBLEMS = sorted((Path(__file__).resolve().parent.parent / "problems").glob("*.yaml"))
 # cell text: digits and signs, Greek, subscripts, combining marks, wide (CJK) characters, and

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import gdtrace
 from gdtrace.cli import app
 from gdtrace.errors import UsageError
-from gdtrace.plot import (
+from gdtrace.render.plot import (
     INSTALL_HINT,
     loss_points,
     parameter_series,
@@ -115,7 +115,7 @@ def test_without_matplotlib_the_message_says_how_to_install(
     assert result.exit_code == 2
     assert 'pip install "gdtrace[plot]"' in result.output
     assert "Traceback" not in result.output
-    from gdtrace.plot import figure
+    from gdtrace.render.plot import figure
 
     with pytest.raises(UsageError, match="matplotlib"):
         figure(gdtrace.solve("linreg"))

@@ -23,7 +23,7 @@ from gdtrace.render.json_format import trace_document
 from gdtrace.solvers import RunOptions, solve
 from gdtrace.solvers.glm import events as glm_events
 from gdtrace.solvers.glm import run_glm
-from gdtrace.streaming import (
+from gdtrace.solvers.streaming import (
     EpochEnd,
     EpochStart,
     RunEnd,

@@ -17,8 +17,8 @@ from gdtrace.problem import MODELS, bundled_problems, problem_json_schema
 from gdtrace.problem.load import parse_yaml, problems_dir
 from gdtrace.problem.registry import import_model_modules
 from gdtrace.problem.schema import Context
+from gdtrace.problem.templates import SCHEMA_FILE, SCHEMA_LINE, template
 from gdtrace.solvers import SOLVERS
-from gdtrace.templates import SCHEMA_FILE, SCHEMA_LINE, template
 
 RUNNER = CliRunner()
 SHIPPED = problems_dir() / SCHEMA_FILE

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gdtrace.cli import app
-from gdtrace.functions import OUTPUT_LOSSES
+from gdtrace.formula.functions import OUTPUT_LOSSES
 from gdtrace.problem import bundled_problems, load_problem, load_problem_text
 from gdtrace.render import RenderOptions, render
 from gdtrace.solvers import solve

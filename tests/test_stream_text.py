@@ -18,7 +18,7 @@ from gdtrace.api import solved
 from gdtrace.problem import bundled_problems, load_problem, load_problem_text
 from gdtrace.render import RenderOptions
 from gdtrace.render.console import render, write_streamed
-from gdtrace.streaming import streamed_document
+from gdtrace.solvers.streaming import streamed_document
 from gdtrace.trace import Epoch
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,

@@ -11,12 +11,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from gdtrace import expr as E
 from gdtrace.cli import app
-from gdtrace.functions import ACTIVATIONS
+from gdtrace.formula import expr as E
+from gdtrace.formula.functions import ACTIVATIONS
 from gdtrace.problem import bundled_problems, load_problem, load_problem_text
 from gdtrace.solvers import solve
-from gdtrace.symbolic import evaluate, network_operands
+from gdtrace.solvers.symbolic import evaluate, network_operands
 from gdtrace.trace import Role
 
 RUNNER = CliRunner()
@@ -80,7 +80,7 @@ def test_formula_only_version_loads_and_prints_formulas_without_numbers(name):
 
 
 def _network_pass(problem):  # type: ignore[no-untyped-def]
-    from gdtrace.rounding import Carry
+    from gdtrace.formula.rounding import Carry
     from gdtrace.solvers.network import sample_pass, setup_from
 
     setup = setup_from(problem)

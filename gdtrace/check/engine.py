@@ -4,7 +4,7 @@ Every line of the trace keeps its formula, its operands and (``Quantity.links``)
 line each operand is the value of. That is a dependency graph of the whole worked solution,
 for every model, built by the solvers as they compute. The grader walks it once per answers
 document, in dependency order, and keeps for every line the range of values the student's own
-numbers give it (:mod:`gdtrace.evaluate`): what they wrote where they wrote it, the formula
+numbers give it (:mod:`gdtrace.formula.evaluate`): what they wrote where they wrote it, the formula
 over their earlier numbers where they left it blank. A number is then
 
 - ``correct`` when it matches the key,
@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gdtrace import expr as E
 from gdtrace.check.answers import Answers, Written
 from gdtrace.check.cells import Address, Cell, cells_of
 from gdtrace.check.report import CellVerdict, CheckOptions, Operand, Report
-from gdtrace.evaluate import CannotEvaluate, Compiled, Span, compile_formula, point
-from gdtrace.rounding import Carry, round_half_away
+from gdtrace.formula import expr as E
+from gdtrace.formula.evaluate import CannotEvaluate, Compiled, Span, compile_formula, point
+from gdtrace.formula.rounding import Carry, round_half_away
 from gdtrace.trace import Part, ProblemInfo, Quantity, Role, Run
 
 # Past this many combinations of an operand's two readings (as written / as it should have

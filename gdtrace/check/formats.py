@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from gdtrace.check.cells import Address, Cell
 from gdtrace.check.report import CellTally, CellVerdict, ClassReport, Report
 from gdtrace.errors import UsageError
-from gdtrace.expr import Expr
+from gdtrace.formula.expr import Expr
 
 REPORT_FORMATS = ("text", "terminal", "markdown", "html", "json", "csv", "gradescope")
 MARKS = {"correct": "✓", "carried": "ECF", "rounding": "≈", "wrong": "✗", "missing": "–"}

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gdtrace.check.cells import Address
-from gdtrace.expr import Expr
+from gdtrace.formula.expr import Expr
 from gdtrace.trace import ProblemInfo
 
 VERDICTS = ("correct", "carried", "rounding", "wrong", "missing")

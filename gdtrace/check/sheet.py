@@ -21,7 +21,7 @@ import numpy as np
 from gdtrace.check.answers import CSV_COLUMNS
 from gdtrace.check.cells import SECTIONS, Cell, cells_of, listed
 from gdtrace.errors import UsageError
-from gdtrace.expr import Expr
+from gdtrace.formula.expr import Expr
 from gdtrace.trace import Role, Run, Step, Trace
 
 SHEET_FORMATS = ("yaml", "csv", "markdown")

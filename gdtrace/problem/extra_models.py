@@ -29,7 +29,7 @@ from gdtrace.problem.schema import (
 )
 
 if TYPE_CHECKING:
-    from gdtrace.expr import Expr
+    from gdtrace.formula.expr import Expr
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -124,7 +124,7 @@ register_model(
 
 
 def _build_function(checked: dict[str, Any], ctx: Context) -> Problem:
-    from gdtrace.formula import ACCEPTED_FUNCTIONS, DerivativeTooLarge, FormulaError, parse
+    from gdtrace.formula.parse import ACCEPTED_FUNCTIONS, DerivativeTooLarge, FormulaError, parse
 
     start: dict[str, float] = checked["start"]
     for name in start:
@@ -155,7 +155,7 @@ def _build_function(checked: dict[str, Any], ctx: Context) -> Problem:
 def _derivable(tree: Any, variables: list[str]) -> None:
     """Build the gradient and Hessian once, within the work bound, so a formula whose
     derivatives would take minutes is refused when the file is read."""
-    from gdtrace.formula import derivative
+    from gdtrace.formula.parse import derivative
 
     for v in variables:
         gradient = derivative(tree, v)

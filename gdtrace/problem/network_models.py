@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES
+from gdtrace.formula.functions import ACTIVATIONS, OUTPUT_LOSSES
 from gdtrace.problem.load import common_args
 from gdtrace.problem.model import Dataset, Problem, Spec
 from gdtrace.problem.registry import register_model

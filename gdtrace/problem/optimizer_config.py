@@ -1,14 +1,14 @@
 """The ``optimizer:`` choice of a problem file: names, hyper-parameters and their defaults.
 
-Plain data, below :mod:`gdtrace.optimizers` (which writes the update lines and needs the trace
-types): a problem holds an :class:`OptimizerConfig` without importing how it is applied.
+Plain data, below :mod:`gdtrace.solvers.optimizers` (which writes the update lines and needs the
+trace types): a problem holds an :class:`OptimizerConfig` without importing how it is applied.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gdtrace.expr import Sym
+from gdtrace.formula.expr import Sym
 
 
 @dataclass(frozen=True)

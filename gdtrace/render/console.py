@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 
-from gdtrace.expr import Add, Deriv, Expr, Mul, Neg, Num, Ref, Sym
+from gdtrace.formula.expr import Add, Deriv, Expr, Mul, Neg, Num, Ref, Sym
 from gdtrace.output import visible
 from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.fit import fill, tokens, wrap
@@ -628,9 +628,9 @@ class ConsoleWriter(DocumentWriter):
             self.line(line)
 
     def loss_chart(self, run: Run) -> str:
-        """``loss chart: ▇▅▂▁ …``; the bar heights come from gdtrace.plot.sparkline (the
+        """``loss chart: ▇▅▂▁ …``; the bar heights come from gdtrace.render.plot.sparkline (the
         scaling is the chart module's job), this renderer only prints them."""
-        from gdtrace.plot import loss_points, sparkline, wants_log_scale
+        from gdtrace.render.plot import loss_points, sparkline, wants_log_scale
 
         losses = [loss for _, loss in loss_points(run)]
         if len(losses) < 2:
@@ -700,7 +700,7 @@ def summary_lines(info: ProblemInfo, header: Header, events: Iterable[object],
                   options: RenderOptions) -> Iterator[str]:
     """``--summary`` as plain text, one line per epoch, written while the run goes: the loss
     at the start of the epoch and the parameters after its last step."""
-    from gdtrace.streaming import EpochEnd, EpochStart, RunEnd, RunStart
+    from gdtrace.solvers.streaming import EpochEnd, EpochStart, RunEnd, RunStart
 
     numbers = NumberFormat(options.decimals if options.decimals is not None else 4)
     printer = ExprPrinter(numbers)  # matrices (mlp weights) as nested lists

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from gdtrace.expr import sym
+from gdtrace.formula.expr import sym
 from gdtrace.render import RenderOptions
 from gdtrace.render.printer import ExprPrinter
 from gdtrace.trace import Quantity, Run, Trace

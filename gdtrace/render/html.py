@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from gdtrace import __version__
-from gdtrace import expr as E
+from gdtrace.formula import expr as E
 from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.layout import (
     Column,
@@ -355,9 +355,9 @@ MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 16, 14, 40
 
 def loss_chart(run: Run, label: Callable[[object], str]) -> str:
     """The loss at the start of each epoch and the final loss as an inline SVG line chart.
-    The values are the trace's (:func:`gdtrace.plot.loss_points`); only their place on the
+    The values are the trace's (:func:`gdtrace.render.plot.loss_points`); only their place on the
     drawing is worked out here (log scale by the same rule as ``gdtrace plot``)."""
-    from gdtrace.plot import loss_points, wants_log_scale
+    from gdtrace.render.plot import loss_points, wants_log_scale
 
     points = [(x, y) for x, y in loss_points(run) if math.isfinite(y)]
     if len(points) < 2:

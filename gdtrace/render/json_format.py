@@ -16,7 +16,7 @@ import numpy as np
 
 from gdtrace import __version__
 from gdtrace.render import RenderOptions
-from gdtrace.streaming import (
+from gdtrace.solvers.streaming import (
     EpochEnd,
     EpochStart,
     Event,

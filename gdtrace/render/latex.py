@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gdtrace import __version__
-from gdtrace import expr as E
+from gdtrace.formula import expr as E
 from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.latex_printer import (
     LatexPrinter,

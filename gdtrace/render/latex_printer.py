@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from gdtrace import expr as E
+from gdtrace.formula import expr as E
 from gdtrace.render.latex_text import math_text, tex, text_math
 from gdtrace.render.layout import worked_parts
 from gdtrace.render.printer import (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from gdtrace.expr import Deriv
+from gdtrace.formula.expr import Deriv
 from gdtrace.render import RenderOptions
 from gdtrace.render.printer import ExprPrinter
 from gdtrace.trace import (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gdtrace import expr as E
+from gdtrace.formula import expr as E
 from gdtrace.render.printer import (
     BREAK,
     PREC_ADD,

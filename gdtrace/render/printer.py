@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gdtrace import expr as E
+from gdtrace.formula import expr as E
 
 PREC_ADD, PREC_MUL, PREC_POW, PREC_ATOM = 1, 2, 3, 4
 BREAK = "\x00"  # where a long substituted line may be cut, between terms (never printed)

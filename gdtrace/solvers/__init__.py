@@ -26,7 +26,7 @@ class RunOptions:
     ``symbolic``: a network prints its general gradient formulas instead of training (as the
     file's ``symbolic: true``). ``max_steps``: logistic and linear regression stop after that
     many steps, with a warning (other models are cut to whole epochs by
-    :func:`gdtrace.streaming.capped` before they are solved).
+    :func:`gdtrace.solvers.streaming.capped` before they are solved).
     """
 
     symbolic: bool = False

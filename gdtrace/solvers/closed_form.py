@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdtrace import expr as E
-from gdtrace.optimizers import ETA
+from gdtrace.formula import expr as E
 from gdtrace.problem.extra_models import ClosedFormSpec
 from gdtrace.problem.model import Problem, Spec
 from gdtrace.solvers import RunOptions, Solved
+from gdtrace.solvers.optimizers import ETA
 from gdtrace.trace import Block, Diagnostic, Formula, Header, Quantity, Role, Run, Table, Value
 
 SHOW_INVERSE_UP_TO = 6  # parameters; beyond that the inverse is not printed

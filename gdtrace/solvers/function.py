@@ -2,7 +2,7 @@
 
 Each step writes x_{n+1} = x_n − η·f′(x_n) (for several variables, each coordinate with its
 partial derivative). The derivative, the gradient and the Hessian are built symbolically by
-:mod:`gdtrace.formula`, simplified, and evaluated at each iterate.
+:mod:`gdtrace.formula.parse`, simplified, and evaluated at each iterate.
 
 Convergence: when every second derivative is a constant, f is quadratic and gradient descent
 is the linear map x_{n+1} − x* = (I − ηH)(x_n − x*). It converges from every start iff
@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from gdtrace import expr as E
-from gdtrace.formula import depends_on, derivative, evaluate, substitute
-from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer, state_index
+from gdtrace.formula import expr as E
+from gdtrace.formula.parse import depends_on, derivative, evaluate, substitute
+from gdtrace.formula.rounding import Carry
 from gdtrace.problem.extra_models import FunctionSpec
 from gdtrace.problem.model import Problem
-from gdtrace.rounding import Carry
 from gdtrace.solvers import RunOptions, Solved
 from gdtrace.solvers.checks import first_non_finite
+from gdtrace.solvers.optimizers import ETA, Optimizer, Slot, make_optimizer, state_index
 from gdtrace.trace import (
     Block,
     Diagnostic,
@@ -230,7 +230,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
            finished: list[Any] | None = None) -> Iterator[Any]:
     """The iterates as ``--summary``/``--stream`` events, numbers only (one epoch of
     ``steps`` iterations, as the worked solution)."""
-    from gdtrace.streaming import EpochEnd, EpochStart, RunStart, StepDone, run_end
+    from gdtrace.solvers.streaming import EpochEnd, EpochStart, RunStart, StepDone, run_end
 
     calc = calculus(problem)
     carry = Carry(problem.carry_decimals)

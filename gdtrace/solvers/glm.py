@@ -17,14 +17,14 @@ from functools import lru_cache, partial
 import numpy as np
 
 from gdtrace.errors import ProblemError
-from gdtrace.expr import Deriv, Expr, Num, Ref, Sum, Sym, func, sym
-from gdtrace.functions import SQUARED_LOSSES, log_loss_from_logits, stable_sigmoid
-from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer
+from gdtrace.formula.expr import Deriv, Expr, Num, Ref, Sum, Sym, func, sym
+from gdtrace.formula.functions import SQUARED_LOSSES, log_loss_from_logits, stable_sigmoid
+from gdtrace.formula.rounding import Carry
 from gdtrace.problem.model import Problem
-from gdtrace.rounding import Carry
 from gdtrace.solvers import RunOptions, Solved
 from gdtrace.solvers.checks import first_non_finite, non_finite_step
-from gdtrace.streaming import (
+from gdtrace.solvers.optimizers import ETA, Optimizer, Slot, make_optimizer
+from gdtrace.solvers.streaming import (
     EpochEnd,
     EpochStart,
     Event,
@@ -746,7 +746,7 @@ def outcome_of(problem: Problem, setup: GLMSetup, w: np.ndarray, b: float) -> Ou
 
 
 # ---------------------------------------------------------------------------------------------
-# --summary and --stream: the same arithmetic on plain numbers (gdtrace.streaming's events).
+# --summary and --stream: the same arithmetic on plain numbers (gdtrace.solvers.streaming's events).
 
 
 class _Stop(Exception):

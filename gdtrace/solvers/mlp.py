@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from gdtrace.expr import Deriv, Expr, Func, Num, Pow, Ref, Sum, Sym, Text
-from gdtrace.functions import ACTIVATIONS, OUTPUT_LOSSES, Activation, OutputLoss
-from gdtrace.optimizers import Optimizer, make_optimizer
+from gdtrace.formula.expr import Deriv, Expr, Func, Num, Pow, Ref, Sum, Sym, Text
+from gdtrace.formula.functions import ACTIVATIONS, OUTPUT_LOSSES, Activation, OutputLoss
+from gdtrace.formula.rounding import Carry
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Edge, Graph, Layer, MlpSpec, Node, Param
-from gdtrace.rounding import Carry
 from gdtrace.solvers import RunOptions, Solved, asks_formulas
 from gdtrace.solvers.checks import keep_step
 from gdtrace.solvers.network import (
@@ -35,6 +34,7 @@ from gdtrace.solvers.network import (
     update_lines,
     update_rules,
 )
+from gdtrace.solvers.optimizers import Optimizer, make_optimizer
 from gdtrace.trace import (
     Block,
     Diagnostic,
@@ -643,7 +643,7 @@ def solve_run(problem: Problem, label: str, setup: MLPSetup | None = None,
     names = [f"{k}{i + 1}" for i in range(len(Ws)) for k in ("W", "b")]
     settings = _settings(problem, setup, symbolic)
     if symbolic:  # formulas (and their values, if numbers are given)
-        from gdtrace.symbolic import mlp_run
+        from gdtrace.solvers.symbolic import mlp_run
 
         return mlp_run(problem, setup, label, settings, names), []
     base = setup.base
@@ -743,9 +743,9 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
            finished: list[Any] | None = None) -> Iterator[Any]:
     """The run as ``--summary``/``--stream`` events, computed as numbers only (no worked
     lines, nothing kept between steps): :func:`step_numbers` per step (all its samples as
-    matrix products), the optimizer's :meth:`~gdtrace.optimizers.Optimizer.values`."""
+    matrix products), the optimizer's :meth:`~gdtrace.solvers.optimizers.Optimizer.values`."""
     from gdtrace.solvers.network import epoch_groups
-    from gdtrace.streaming import EpochEnd, RunStart, planned_steps, run_end
+    from gdtrace.solvers.streaming import EpochEnd, RunStart, planned_steps, run_end
 
     setup = setup_from(problem)
     carry, base = setup.carry, setup.base
@@ -779,7 +779,7 @@ def _epoch(setup: MLPSetup, run: _Running, epoch: int, groups: list[list[int]], 
     """One epoch: the loss at its start (from the first step's forward pass when that step
     is every sample in file order), then each step."""
     from gdtrace.solvers.checks import non_finite_message
-    from gdtrace.streaming import EpochStart, StepDone
+    from gdtrace.solvers.streaming import EpochStart, StepDone
 
     base, count = setup.base, len(setup.layers)
     live = [f"{k}{i}" for i, layer in enumerate(setup.layers, 1) if layer.trainable
@@ -884,7 +884,7 @@ def header_of(problem: Problem, setup: MLPSetup, symbolic: bool) -> Header:
     if not formula_only:
         formulas += update_rules(setup.base, "update (W and b)")
     if symbolic:
-        from gdtrace.symbolic import mlp_gradients
+        from gdtrace.solvers.symbolic import mlp_gradients
 
         formulas += mlp_gradients(setup.layers, setup.loss, setup.target.base)
     notes = ["vectors are rows: x is 1×inputs, W is inputs×units, u = x·W + b is 1×units",

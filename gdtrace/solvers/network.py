@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from gdtrace.expr import Add, Deriv, Expr, Func, Num, Ref, Sum, Sym, Text, func
-from gdtrace.functions import OUTPUT_LOSSES, OutputLoss
-from gdtrace.optimizers import ETA, Optimizer, Slot, make_optimizer
+from gdtrace.formula.expr import Add, Deriv, Expr, Func, Num, Ref, Sum, Sym, Text, func
+from gdtrace.formula.functions import OUTPUT_LOSSES, OutputLoss
+from gdtrace.formula.rounding import Carry
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, NetworkSpec, Node, Schedule
-from gdtrace.rounding import Carry
 from gdtrace.solvers import RunOptions, Solved, asks_formulas
 from gdtrace.solvers.checks import keep_step, non_finite_message
 from gdtrace.solvers.network_kernel import Kernel, activation_of, compile_kernel
@@ -36,6 +35,7 @@ from gdtrace.solvers.network_symbols import (
     target_sym,
     z_sym,
 )
+from gdtrace.solvers.optimizers import ETA, Optimizer, Slot, make_optimizer
 from gdtrace.trace import (
     Diagnostic,
     Epoch,
@@ -558,7 +558,7 @@ def solve_run(problem: Problem, label: str, setup: Setup | None = None, symbolic
     trainable = {p.name: p.trainable for p in graph.params}
     settings = run_settings(problem, setup, symbolic)
     if symbolic:  # formulas (and their values, if numbers are given)
-        from gdtrace.symbolic import network_run
+        from gdtrace.solvers.symbolic import network_run
 
         return network_run(problem, setup, label, settings, sample_pass), []
     rng = np.random.default_rng(setup.shuffle_seed) if setup.shuffle_seed is not None else None
@@ -617,7 +617,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     summary is computed as numbers only (the graph's compiled kernel, :func:`kernel_for`);
     ``--stream``, which prints every value of every step, writes each step as the worked
     solution does and drops it."""
-    from gdtrace.streaming import EpochEnd, RunStart, planned_steps, run_end
+    from gdtrace.solvers.streaming import EpochEnd, RunStart, planned_steps, run_end
 
     setup = setup_from(problem)
     graph, carry = setup.graph, setup.carry
@@ -715,7 +715,7 @@ def _numeric_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[
                    ) -> Iterator[Any]:
     """One epoch as numbers: the loss at its start (reusing the first step's forward pass),
     then every step's gradient and update."""
-    from gdtrace.streaming import EpochStart
+    from gdtrace.solvers.streaming import EpochStart
 
     setup, grads_of, X, Y, live = plan.setup, plan.kernel.grads, plan.X, plan.Y, plan.live
     carry, between = setup.carry, setup.schedule.round_between
@@ -764,7 +764,7 @@ def _worked_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[i
     """One epoch for ``--stream``: each step written as the worked solution does, then
     dropped."""
     from gdtrace.solvers.checks import first_non_finite, non_finite_step
-    from gdtrace.streaming import EpochStart, step_record
+    from gdtrace.solvers.streaming import EpochStart, step_record
 
     setup, label, progress = plan.setup, plan.label, plan.progress
     names = [q.name for q in setup.graph.params]
@@ -858,7 +858,7 @@ def header_of(problem: Problem, setup: Setup, symbolic: bool) -> Header:
     formulas += [r for r in rules if r.relation != "←"]
     formulas += [] if formula_only else update_rules(setup)
     if symbolic:
-        from gdtrace.symbolic import network_gradients
+        from gdtrace.solvers.symbolic import network_gradients
 
         formulas += network_gradients(graph, setup.loss)
     frozen = [p.name for p in graph.params if not p.trainable]

@@ -11,12 +11,11 @@ the worked solution (:func:`gdtrace.solvers.network.pass_numbers` builds its ``N
 math: the three entry points share the generated body and differ only in what they return.
 
 Each line follows the original per-node rules exactly, operation by operation, so the numbers
-are bit-identical to the numpy forms in :mod:`gdtrace.functions`: the activations are called as
-they are (``stable_sigmoid`` takes a float path), squared losses are written inline with the
-same operations numpy performs on 0-d values, any other loss calls its numpy term, and sums
-are Python's ``sum`` (written as additions from 0.0 when they have at most two terms, which is
-what ``sum`` computes).
-"""
+are bit-identical to the numpy forms in :mod:`gdtrace.formula.functions`: the activations are
+called as they are (``stable_sigmoid`` takes a float path), squared losses are written inline
+with the same operations numpy performs on 0-d values, any other loss calls its numpy term, and
+sums are Python's ``sum`` (written as additions from 0.0 when they have at most two terms, which
+is what ``sum`` computes). """
 
 from __future__ import annotations
 
@@ -27,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from gdtrace.functions import ACTIVATIONS, Activation, OutputLoss, leaky_relu
+from gdtrace.formula.functions import ACTIVATIONS, Activation, OutputLoss, leaky_relu
+from gdtrace.formula.rounding import Carry
 from gdtrace.problem.network_models import Graph, Node
-from gdtrace.rounding import Carry
 
 
 def activation_of(name: str, slope: float) -> Activation:

@@ -1,10 +1,10 @@
 """The symbols of a named-node network's worked lines (``model: network``), shared by the
 solver (:mod:`gdtrace.solvers.network`) and the formulas of ``--symbolic``
-(:mod:`gdtrace.symbolic`): a parameter W₁₃, an input, a target, zₙ, aₙ, L and Lᵢ."""
+(:mod:`gdtrace.solvers.symbolic`): a parameter W₁₃, an input, a target, zₙ, aₙ, L and Lᵢ."""
 
 from __future__ import annotations
 
-from gdtrace.expr import Sym, sym
+from gdtrace.formula.expr import Sym, sym
 from gdtrace.problem.network_models import Graph
 
 LOSS = Sym("L", "L")

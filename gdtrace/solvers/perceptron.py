@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from gdtrace import expr as E
-from gdtrace.optimizers import ETA, Optimizer, make_optimizer
+from gdtrace.formula import expr as E
+from gdtrace.formula.rounding import Carry
 from gdtrace.problem.extra_models import PerceptronSpec
 from gdtrace.problem.model import Problem
-from gdtrace.rounding import Carry
 from gdtrace.solvers import RunOptions, Solved
 from gdtrace.solvers.checks import keep_step
 from gdtrace.solvers.glm import (
@@ -30,6 +29,7 @@ from gdtrace.solvers.glm import (
     value_sym,
     weight_sym,
 )
+from gdtrace.solvers.optimizers import ETA, Optimizer, make_optimizer
 from gdtrace.trace import (
     Block,
     Diagnostic,
@@ -231,7 +231,14 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     worked lines, nothing kept between steps). A step whose numbers stop being finite is
     rebuilt as the worked solution writes it, so the warning names the same line."""
     from gdtrace.solvers.checks import first_non_finite, non_finite_step
-    from gdtrace.streaming import EpochEnd, EpochStart, RunStart, StepDone, planned_steps, run_end
+    from gdtrace.solvers.streaming import (
+        EpochEnd,
+        EpochStart,
+        RunStart,
+        StepDone,
+        planned_steps,
+        run_end,
+    )
 
     dataset = problem.dataset
     assert dataset is not None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gdtrace.errors import UsageError
-from gdtrace.expr import Add, Div, Func, Num
+from gdtrace.formula.expr import Add, Div, Func, Num
 from gdtrace.trace import Quantity, Run, Trace
 
 SATURATION = 1e-3  # σ within this of 0 or 1 cannot be worked by hand to 4 decimals

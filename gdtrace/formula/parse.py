@@ -1,9 +1,10 @@
 """Safe formulas for ``model: function``: parse, differentiate, simplify, evaluate.
 
 A hand-written tokenizer and recursive-descent parser turn text such as ``5*x^2 + 2`` into a
-:mod:`gdtrace.expr` tree. Nothing is ever passed to ``eval``/``exec``: the grammar accepts only
-numbers, the declared variables, ``+ - * / ^ **``, parentheses, unary minus and the functions in
-:data:`FUNCTIONS`; anything else is a :class:`FormulaError` naming the offending column.
+:mod:`gdtrace.formula.expr` tree. Nothing is ever passed to ``eval``/``exec``: the grammar
+accepts only numbers, the declared variables, ``+ - * / ^ **``, parentheses, unary minus and the
+functions in :data:`FUNCTIONS`; anything else is a :class:`FormulaError` naming the offending
+column.
 
 Grammar (``^`` and ``**`` are the same, right-associative, and bind tighter than unary minus,
 so ``-x^2`` is ``-(x^2)``)::
@@ -27,8 +28,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gdtrace import expr as E
 from gdtrace.errors import GdtraceError
+from gdtrace.formula import expr as E
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 100

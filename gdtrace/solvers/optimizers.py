@@ -19,7 +19,7 @@ The rules follow ``torch.optim`` (default hyper-parameters as there, except Adag
 
 All state starts at 0 and t counts the updates (1 in the first step). Parameters may be numbers
 or numpy arrays (a network's weight matrices); the rules apply element by element. Carry
-rounding (:class:`~gdtrace.rounding.Carry`) applies to every value written down, and later
+rounding (:class:`~gdtrace.formula.rounding.Carry`) applies to every value written down, and later
 lines use the rounded value.
 """
 
@@ -32,7 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gdtrace.expr import Expr, Pow, Sym, func
+from gdtrace.formula.expr import Expr, Pow, Sym, func
+from gdtrace.formula.rounding import Carry
 from gdtrace.problem.optimizer_config import (  # noqa: F401 (make_config: the names, also here)
     ALPHA,
     BETA1,
@@ -46,7 +47,6 @@ from gdtrace.problem.optimizer_config import (  # noqa: F401 (make_config: the n
     OptimizerConfig,
     make_config,
 )
-from gdtrace.rounding import Carry
 from gdtrace.trace import Formula, Link, Quantity, Role, Value
 
 ETA = Sym("eta", "η")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gdtrace.errors import UsageError
-from gdtrace.optimizers import OptimizerConfig
 from gdtrace.problem.model import Problem
+from gdtrace.solvers.optimizers import OptimizerConfig
 from gdtrace.trace import Comparison, Contrast, ParamChange, Run, Trace
 
 BIAS_NAME = re.compile(r"^b\d*$")  # b (regressions), b1, b2 … (network layers and nodes)
@@ -114,7 +114,7 @@ def configurations_for(problem: Problem, plan: ComparisonPlan) -> list[tuple[str
     """The labelled runs of a comparison, each checked by the file's own rules and small
     enough to write out; at least two (the problem as written and one other)."""
     from gdtrace.problem import apply_overrides
-    from gdtrace.streaming import check_work
+    from gdtrace.solvers.streaming import check_work
 
     variations = plan.variations()
     check_applies(problem, variations)

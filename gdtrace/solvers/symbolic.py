@@ -2,7 +2,7 @@
 
 The formulas are built by running the chain rule over the architecture with expression
 trees instead of numbers: each activation contributes its own ``derivative_formula`` and the
-loss its ``derivative_formula`` (both from :mod:`gdtrace.functions`), so a new architecture,
+loss its ``derivative_formula`` (both from :mod:`gdtrace.formula.functions`), so a new architecture,
 activation or loss needs nothing typed in here. ``gdtrace solve PROBLEM --symbolic`` prints
 them through the trace header, so every output format shows them.
 """
@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gdtrace.expr import (
+from gdtrace.formula.expr import (
     Add,
     Compare,
     Deriv,
@@ -29,7 +29,7 @@ from gdtrace.expr import (
     Sym,
     Text,
 )
-from gdtrace.functions import OutputLoss
+from gdtrace.formula.functions import OutputLoss
 from gdtrace.problem.network_models import FormulaSpec, Graph, Layer
 from gdtrace.solvers.network_kernel import activation_of
 from gdtrace.solvers.network_symbols import LOSS, a_sym, param_sym, source_sym, z_sym
@@ -128,7 +128,7 @@ def network_run(problem: Problem, setup: Any, label: str, settings: dict[str, An
     """``--symbolic``: no training. With numbers given, each gradient formula is also written
     with the first step's first sample and the initial parameters put in (formula, then value),
     the value from the same forward and backward pass the worked solution makes."""
-    from gdtrace.rounding import Carry
+    from gdtrace.formula.rounding import Carry
 
     graph = setup.graph
     params = {p.name: p.value for p in graph.params}
@@ -280,7 +280,7 @@ def mlp_run(problem: Problem, setup: Any, label: str, settings: dict[str, Any],
     the initial parameters put in, evaluated with row vectors."""
     import numpy as np
 
-    from gdtrace.functions import softmax
+    from gdtrace.formula.functions import softmax
 
     run = Run(label, settings, [], {}, None, names)
     if problem.spec_of(FormulaSpec).formula_only or len(setup.X) == 0:

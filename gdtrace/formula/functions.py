@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdtrace.expr import Compare, Expr, Num, func
+from gdtrace.formula.expr import Compare, Expr, Num, func
 
 Array = np.ndarray
 

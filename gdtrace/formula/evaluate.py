@@ -1,7 +1,7 @@
 """Evaluate a formula tree over ranges of its operands: the interpreter beside the printers.
 
-The printers (``gdtrace.render.printer``) write a :mod:`gdtrace.expr` tree symbolically or with
-its operands substituted; this module computes it. Every operand is a closed range
+The printers (``gdtrace.render.printer``) write a :mod:`gdtrace.formula.expr` tree symbolically
+or with its operands substituted; this module computes it. Every operand is a closed range
 :class:`Span` ``[lo, hi]`` (a point when ``lo == hi``), and the result is a range that holds the
 formula's value for every choice of operands within theirs (interval arithmetic). That is what
 ``gdtrace check`` needs: a student's 0.743 stands for [0.7425, 0.7435], and a later line
@@ -21,7 +21,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from gdtrace import expr as E
+from gdtrace.formula import expr as E
 
 Number = Union[float, np.ndarray]
 
@@ -255,7 +255,7 @@ def transpose(x: Span) -> Span:
 
 def _sigmoid(z: Number) -> Number:
     if isinstance(z, np.ndarray):
-        from gdtrace.functions import stable_sigmoid
+        from gdtrace.formula.functions import stable_sigmoid
 
         return stable_sigmoid(z)
     if math.isnan(z):
@@ -324,7 +324,7 @@ def _periodic(x: Span, fn: Callable[[float], float], peak: float) -> Span:
 
 def _softmax(x: Span) -> Span:
     """Each output rises with its own input and falls with the others'."""
-    from gdtrace.functions import softmax
+    from gdtrace.formula.functions import softmax
 
     if not x.array:
         return Span(1.0, 1.0)
