@@ -312,8 +312,9 @@ def streamed_document(problem: Problem, label: str = "as written",
                       decimals_hint=whole.decimals_hint)
         return StreamedDocument(trace, _handed_on(trace, run, whole.warnings))
     glm = importlib.import_module(GLM_EVENTS)
-    training = glm.Training(problem, label, linked=False, options=options)
-    header = glm.header_for(problem, glm.setup_from(problem))
+    setup = glm.setup_from(problem)  # planned once: the header, then the training
+    header = glm.header_for(problem, setup)
+    training = glm.Training(problem, label, linked=False, options=options, setup=setup)
     placeholder = Run(label, {}, [], {}, None, [])
     trace = Trace(info, header, [placeholder], [], decimals_hint=problem.carry_decimals)
     return StreamedDocument(trace, _trained(trace, training, note))
