@@ -464,3 +464,18 @@ def test_csv_keeps_the_per_step_values_of_steps_without_samples() -> None:
                                                    RenderOptions()))))
     first_f = next(row for row in table if row["key"] == "f" and row["part"] == "step")
     assert (first_f["step"], first_f["sample"], float(first_f["value"])) == ("1", "", 47.0)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.integers(1, 10**6), st.integers(0, 10**6),
+       st.dictionaries(st.text(max_size=6), st.one_of(
+           st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 5)), max_size=6),
+       st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)))
+def test_summary_lines_written_directly_are_what_json_writes(index, steps, params, loss):
+    """--summary's epoch lines skip json's encoder for plain floats: same bytes either way."""
+    from gdtrace.render.json_format import _compact, epoch_end_line, epoch_line
+
+    assert epoch_line(index, loss) == _compact({"type": "epoch", "epoch": index, "loss": loss})
+    assert epoch_end_line(index, steps, params) == _compact(
+        {"type": "epoch_end", "epoch": index, "steps": steps, "params": params})
+    json.loads(epoch_end_line(index, steps, params))

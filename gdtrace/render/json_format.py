@@ -6,6 +6,7 @@ not finite is written as null, since JSON has no NaN or infinity, and a warning 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Iterator
@@ -171,6 +172,33 @@ _LINE_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 """``json.dumps`` with these options builds a new encoder per call: half the cost of a line."""
 
 
+def _plain_float(value: object) -> bool:
+    return type(value) is float and math.isfinite(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_key(key: str) -> str:
+    return json.dumps(key)
+
+
+def epoch_line(index: int, loss: float | None) -> str:
+    """``{"type":"epoch",…}``: written directly when the loss is a finite Python float (the
+    same text ``json`` writes: a float's ``repr``), else through :func:`_compact`. A
+    ``--summary`` of many tiny epochs is mostly these two lines."""
+    if _plain_float(loss) and type(index) is int:
+        return f'{{"type":"epoch","epoch":{index},"loss":{loss!r}}}\n'
+    return _compact({"type": "epoch", "epoch": index, "loss": loss})
+
+
+def epoch_end_line(index: int, steps: int, params: dict[str, Any]) -> str:
+    """``{"type":"epoch_end",…}``, written directly as :func:`epoch_line` is."""
+    if type(index) is int and type(steps) is int and all(map(_plain_float, params.values())) \
+            and all(type(key) is str for key in params):
+        body = ",".join(f"{_json_key(key)}:{value!r}" for key, value in params.items())
+        return f'{{"type":"epoch_end","epoch":{index},"steps":{steps},"params":{{{body}}}}}\n'
+    return _compact({"type": "epoch_end", "epoch": index, "steps": steps, "params": params})
+
+
 def _step_template(keys: list[str], names: list[str]) -> str:
     """A %-template for a fast-path step line (see :class:`StepRows`; "%d" of a whole float
     writes it as an integer). Numbers are written with 17 significant digits
@@ -202,10 +230,9 @@ def stream_lines(info: ProblemInfo, events: Iterable[Event]) -> Iterator[str]:
                             "samples": event.samples, "values": event.values,
                             "grad": event.grad, "params": event.params})
         elif isinstance(event, EpochStart):
-            yield _compact({"type": "epoch", "epoch": event.index, "loss": event.loss})
+            yield epoch_line(event.index, event.loss)
         elif isinstance(event, EpochEnd):
-            yield _compact({"type": "epoch_end", "epoch": event.index, "steps": event.steps,
-                            "params": event.params})
+            yield epoch_end_line(event.index, event.steps, event.params)
         elif isinstance(event, RunStart):
             template = _step_template(event.value_keys, event.param_names)
             yield _compact({"type": "run", "gdtrace": __version__,
