@@ -365,12 +365,14 @@ class Optimizer:
         if self.plain:
             return [], [self._plain_update(s, v, g) for s, v, g in zip(slots, values, grads)]
         results = []
-        for slot, value, grad in zip(slots, values, grads):
-            index = state_index(slot.name)
-            symbols = _Symbols(slot.symbol, grad_leaf(slot.grad_key, index), index, slot.name)
-            result = _RULES[self.name](self, symbols, value, grad,
-                                       self.state.get(slot.name, {}), self.t)
-            results.append(result)
+        with np.errstate(all="ignore"):  # overflow is the solvers' to report, once, in words
+            for slot, value, grad in zip(slots, values, grads):
+                index = state_index(slot.name)
+                symbols = _Symbols(slot.symbol, grad_leaf(slot.grad_key, index), index,
+                                   slot.name)
+                result = _RULES[self.name](self, symbols, value, grad,
+                                           self.state.get(slot.name, {}), self.t)
+                results.append(result)
         per_slot = [self._linked(slot, result, linked) for slot, result in zip(slots, results)]
         for slot, result in zip(slots, results):
             self.state[slot.name] = result.state
@@ -417,10 +419,11 @@ class Optimizer:
             return [self._plain_value(v, g) for v, g in zip(values, grads)], {}
         rule = _NUMBERS[self.name]
         updates = []
-        for name, value, grad in zip(names, values, grads):
-            numbers = rule(self, value, grad, self.state.get(name, {}), self.t)
-            self.state[name] = numbers.state
-            updates.append(numbers)
+        with np.errstate(all="ignore"):  # as in step(): the solvers report overflow
+            for name, value, grad in zip(names, values, grads):
+                numbers = rule(self, value, grad, self.state.get(name, {}), self.t)
+                self.state[name] = numbers.state
+                updates.append(numbers)
         kinds = [kind for kind, _ in updates[0].written] if updates else []
         state = {f"{kind}.{name}": numbers.written[k][1]  # grouped by kind, as step() writes
                  for k, kind in enumerate(kinds) for name, numbers in zip(names, updates)}
