@@ -96,6 +96,12 @@ def _zero(value: Value) -> Value:
     return np.zeros_like(value, dtype=float) if isinstance(value, np.ndarray) else 0.0
 
 
+def _state(previous: dict[str, Value], kind: str, g: Value) -> Value:
+    """The state value a step starts from: the last step's, or 0 (shaped like g) at first."""
+    found = previous.get(kind)
+    return _zero(g) if found is None else found
+
+
 # ------------------------------------------------------------------------------ the rules
 
 
@@ -154,7 +160,7 @@ class _Numbers(NamedTuple):
 def _momentum_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
                       t: int) -> _Numbers:
     mu, eta = opt.hyper["momentum"], opt.eta
-    v = opt.write(mu * prev.get("v", _zero(g)) + g)
+    v = opt.write(mu * _state(prev, "v", g) + g)
     raw = p - eta * (g + mu * v) if opt.name == "nesterov" else p - eta * v
     return _Numbers([("v", v)], opt.write(raw), {"v": v})
 
@@ -166,7 +172,7 @@ def _momentum(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, V
     mu, v = opt.hyper["momentum"], numbers.state["v"]
     v_sym = s.state("v")
     v_line = _Line(v_sym, "←", MU.symbol * v_sym + s.g,
-                   {"momentum": mu, v_sym.key: prev.get("v", _zero(g)), s.g.key: g}, v,
+                   {"momentum": mu, v_sym.key: _state(prev, "v", g), s.g.key: g}, v,
                    "velocity")
     if opt.name == "nesterov":
         formula = s.param - ETA * (s.g + MU.symbol * v_sym)
@@ -199,7 +205,7 @@ def _scaled(opt: Optimizer, s: _Symbols, p: Value, g: Value, acc_sym: Sym, acc: 
 
 def _adagrad_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
                      t: int) -> _Numbers:
-    acc = opt.write(prev.get("s", _zero(g)) + _square(g))
+    acc = opt.write(_state(prev, "s", g) + _square(g))
     return _Numbers([("s", acc)], _scaled_value(opt, p, g, acc), {"s": acc})
 
 
@@ -208,7 +214,7 @@ def _adagrad(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Va
     """s ← s + g²; w ← w − η·g/(√s + ε)."""
     numbers = _adagrad_numbers(opt, p, g, prev, t)
     s_sym, acc = s.state("s"), numbers.state["s"]
-    line = _Line(s_sym, "←", s_sym + s.g ** 2, {s_sym.key: prev.get("s", _zero(g)), s.g.key: g},
+    line = _Line(s_sym, "←", s_sym + s.g ** 2, {s_sym.key: _state(prev, "s", g), s.g.key: g},
                  acc, "sum of squared gradients")
     return _Result([line], _scaled(opt, s, p, g, s_sym, acc, numbers.new), numbers.state)
 
@@ -216,7 +222,7 @@ def _adagrad(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Va
 def _rmsprop_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
                      t: int) -> _Numbers:
     alpha = opt.hyper["alpha"]
-    acc = opt.write(alpha * prev.get("s", _zero(g)) + (1 - alpha) * _square(g))
+    acc = opt.write(alpha * _state(prev, "s", g) + (1 - alpha) * _square(g))
     return _Numbers([("s", acc)], _scaled_value(opt, p, g, acc), {"s": acc})
 
 
@@ -226,7 +232,7 @@ def _rmsprop(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Va
     numbers = _rmsprop_numbers(opt, p, g, prev, t)
     s_sym, acc, a = s.state("s"), numbers.state["s"], ALPHA.symbol
     line = _Line(s_sym, "←", a * s_sym + (1 - a) * s.g ** 2,
-                 {"alpha": opt.hyper["alpha"], s_sym.key: prev.get("s", _zero(g)), s.g.key: g},
+                 {"alpha": opt.hyper["alpha"], s_sym.key: _state(prev, "s", g), s.g.key: g},
                  acc, "running mean of squared gradients")
     return _Result([line], _scaled(opt, s, p, g, s_sym, acc, numbers.new), numbers.state)
 
@@ -234,8 +240,8 @@ def _rmsprop(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Va
 def _adam_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
                   t: int) -> _Numbers:
     b1, b2, eps = opt.hyper["beta1"], opt.hyper["beta2"], opt.hyper["epsilon"]
-    m = opt.write(b1 * prev.get("m", _zero(g)) + (1 - b1) * g)
-    v = opt.write(b2 * prev.get("v", _zero(g)) + (1 - b2) * _square(g))
+    m = opt.write(b1 * _state(prev, "m", g) + (1 - b1) * g)
+    v = opt.write(b2 * _state(prev, "v", g) + (1 - b2) * _square(g))
     m_hat = opt.write(m / (1 - b1 ** t))
     v_hat = opt.write(v / (1 - b2 ** t))
     new = opt.write(p - opt.eta * (m_hat / (np.sqrt(v_hat) + eps)))
@@ -254,10 +260,10 @@ def _adam(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value
     mh_sym, vh_sym = s.state("m", hat=True), s.state("v", hat=True)
     lines = [
         _Line(m_sym, "←", B1 * m_sym + (1 - B1) * s.g,
-              {"beta1": b1, m_sym.key: prev.get("m", _zero(g)), s.g.key: g}, m,
+              {"beta1": b1, m_sym.key: _state(prev, "m", g), s.g.key: g}, m,
               "first moment (mean of g)"),
         _Line(v_sym, "←", B2 * v_sym + (1 - B2) * s.g ** 2,
-              {"beta2": b2, v_sym.key: prev.get("v", _zero(g)), s.g.key: g}, v,
+              {"beta2": b2, v_sym.key: _state(prev, "v", g), s.g.key: g}, v,
               "second moment (mean of g²)"),
         _Line(mh_sym, "=", m_sym / (1 - Pow(B1, T)), {m_sym.key: m, "beta1": b1, "t": float(t)},
               m_hat, "bias-corrected m (t = update number)"),
