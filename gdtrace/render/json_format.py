@@ -176,11 +176,6 @@ def _plain_float(value: object) -> bool:
     return type(value) is float and math.isfinite(value)
 
 
-@functools.lru_cache(maxsize=4096)
-def _json_key(key: str) -> str:
-    return json.dumps(key)
-
-
 def epoch_line(index: int, loss: float | None) -> str:
     """``{"type":"epoch",…}``: written directly when the loss is a finite Python float (the
     same text ``json`` writes: a float's ``repr``), else through :func:`_compact`. A
@@ -191,12 +186,24 @@ def epoch_line(index: int, loss: float | None) -> str:
 
 
 def epoch_end_line(index: int, steps: int, params: dict[str, Any]) -> str:
-    """``{"type":"epoch_end",…}``, written directly as :func:`epoch_line` is."""
-    if type(index) is int and type(steps) is int and all(map(_plain_float, params.values())) \
-            and all(type(key) is str for key in params):
-        body = ",".join(f"{_json_key(key)}:{value!r}" for key, value in params.items())
-        return f'{{"type":"epoch_end","epoch":{index},"steps":{steps},"params":{{{body}}}}}\n'
+    """``{"type":"epoch_end",…}``, written directly as :func:`epoch_line` is (a %-template per
+    set of parameter names; ``%r`` of a float is its repr, as ``json`` writes it)."""
+    values = tuple(params.values())
+    if type(index) is int and type(steps) is int and all(type(v) is float for v in values) \
+            and math.isfinite(sum(values)):  # a nan or ±inf makes the sum so (or it overflows)
+        try:
+            return _epoch_end_template(tuple(params)) % (index, steps, *values)
+        except TypeError:  # a name that is not a string: json's own rules
+            pass
     return _compact({"type": "epoch_end", "epoch": index, "steps": steps, "params": params})
+
+
+@functools.lru_cache(maxsize=64)
+def _epoch_end_template(names: tuple[str, ...]) -> str:
+    if not all(type(name) is str for name in names):
+        raise TypeError("parameter names are strings")
+    body = ",".join(json.dumps(name).replace("%", "%%") + ":%r" for name in names)
+    return '{"type":"epoch_end","epoch":%d,"steps":%d,"params":{' + body + "}}\n"
 
 
 def _step_template(keys: list[str], names: list[str]) -> str:
