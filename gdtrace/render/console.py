@@ -92,22 +92,57 @@ class WorkedLines:
         self.printer = printer
         self.templates: dict[tuple[object, ...], tuple[str, str, list[str | int]] | None] = {}
         self.texts: dict[float, str] = {}
-        self.shapes: dict[int, tuple[Expr, object, list[str]]] = {}  # by id, the tree kept
+        self.shapes: dict[int, tuple[Expr, int, list[str]]] = {}  # by id, the tree kept
         self.symbols: dict[int, tuple[Expr, str]] = {}
+        self.symbol_shapes: dict[int, tuple[Expr, int]] = {}  # by id, the tree kept
+        self.shape_numbers: dict[object, int] = {}  # each distinct shape → a small number
+        self.numbered = 0  # numbers handed out: never reused, even after a clear
+
+    def _shape_number(self, node: Expr, keys: list[str]) -> int:
+        """A number standing for ``node``'s shape (equal shapes, equal numbers), so a
+        template's key hashes a few ints instead of a whole tree of tuples."""
+        shape = _shape(node, keys)
+        number = self.shape_numbers.get(shape)
+        if number is None:
+            if len(self.shape_numbers) >= TEMPLATE_LIMIT:
+                self.shape_numbers.clear()
+            self.numbered += 1
+            number = self.shape_numbers[shape] = self.numbered
+        return number
+
+    def _symbol_number(self, symbol: Expr) -> int:
+        known = self.symbol_shapes.get(id(symbol))
+        if known is None or known[0] is not symbol:
+            if len(self.symbol_shapes) >= TEMPLATE_LIMIT:
+                self.symbol_shapes.clear()
+            known = self.symbol_shapes[id(symbol)] = (symbol, self._shape_number(symbol, []))
+        return known[1]
+
+    def _formula_shape(self, formula: Expr) -> tuple[Expr, int, list[str]] | None:
+        """(the tree, its shape's number, its leaves' keys once each in order), remembered
+        by the tree's id (a solver may reuse its formula trees); None when it cannot be keyed
+        (an unhashable constant, an array in a Num)."""
+        known = self.shapes.get(id(formula))
+        if known is None or known[0] is not formula:
+            found: list[str] = []
+            try:
+                shape = self._shape_number(formula, found)
+            except TypeError:
+                return None
+            known = (formula, shape, list(dict.fromkeys(found)))
+            if len(self.shapes) >= TEMPLATE_LIMIT:
+                self.shapes.clear()
+            self.shapes[id(formula)] = known
+        return known
 
     def line(self, quantity: Quantity) -> str:
         formula = quantity.formula
         operands = quantity.operands
         if formula is None or not operands:
             return worked_line(self.printer, quantity)
-        known = self.shapes.get(id(formula))
-        if known is None or known[0] is not formula:  # a solver may reuse its formula trees
-            found: list[str] = []
-            shape = _shape(formula, found)
-            known = (formula, shape, list(dict.fromkeys(found)))  # each key once, in order
-            if len(self.shapes) >= TEMPLATE_LIMIT:
-                self.shapes.clear()
-            self.shapes[id(formula)] = known
+        known = self._formula_shape(formula)
+        if known is None:
+            return worked_line(self.printer, quantity)
         keys = known[2]
         texts: list[str] = []
         signs: list[int] = []
@@ -130,11 +165,12 @@ class WorkedLines:
                 signs.append(1)
                 texts.append(text)
         # the left side depends only on the symbol (printed symbolically, never substituted)
-        cache_key = (_shape(quantity.symbol, []), known[1], quantity.relation, tuple(signs))
         try:
-            known_template = cache_key in self.templates
+            cache_key = (self._symbol_number(quantity.symbol), known[1], quantity.relation,
+                         tuple(signs))
         except TypeError:  # an unhashable constant (an array in a Num)
             return worked_line(self.printer, quantity)
+        known_template = cache_key in self.templates
         if not known_template:
             if len(self.templates) >= TEMPLATE_LIMIT:
                 self.templates.clear()
