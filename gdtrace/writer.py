@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from gdtrace.problem.model import Problem
+    from gdtrace.render import RenderOptions
     from gdtrace.solvers.streaming import Event
     from gdtrace.trace import Diagnostic, Trace
 
@@ -150,24 +151,38 @@ def page(text: str) -> bool:
 def emit(trace: Trace, request: OutputRequest) -> list[Diagnostic]:
     """Render the whole trace to the file, the pager or stdout; warnings go to the user
     unless the document shows them itself (text and terminal on the screen)."""
-    from gdtrace.render import RenderOptions, render
+    from gdtrace.render import render
 
     fmt = request.fmt  # never terminal with --output (api.format_for_path)
-    options = RenderOptions(decimals=request.decimals, steps=request.steps,
-                            width=output_width(request.width, fmt, request.output),
-                            full=request.full, standalone=request.standalone)
-    text = render(trace, fmt, options)
+    text = render(trace, fmt, render_options(request))
     if request.output is not None:
         from gdtrace.output import write_atomic
 
         write_atomic(request.output, text)
-        request.notify(f"gdtrace: wrote {request.output} ({fmt})")
     elif not (request.pager and fmt in DOCUMENT_FORMATS_ON_SCREEN and page(text)):
         sys.stdout.write(text)
-    if fmt not in DOCUMENT_FORMATS_ON_SCREEN or request.output is not None:
-        for warning in trace.warnings:
+    return written(request, trace.warnings)
+
+
+def render_options(request: OutputRequest) -> RenderOptions:
+    """The renderer's options for a document, whole or streamed."""
+    from gdtrace.render import RenderOptions
+
+    return RenderOptions(decimals=request.decimals, steps=request.steps,
+                         color=request.fmt == "terminal",
+                         width=output_width(request.width, request.fmt, request.output),
+                         full=request.full, standalone=request.standalone)
+
+
+def written(request: OutputRequest, warnings: list[Diagnostic]) -> list[Diagnostic]:
+    """Tell the user a file was written and, unless the document on the screen shows them
+    itself (text and terminal), the run's warnings; the warnings are returned for --strict."""
+    if request.output is not None:
+        request.notify(f"gdtrace: wrote {request.output} ({request.fmt})")
+    if request.fmt not in DOCUMENT_FORMATS_ON_SCREEN or request.output is not None:
+        for warning in warnings:
             request.notify(f"gdtrace: warning: {warning.message}")
-    return list(trace.warnings)
+    return list(warnings)
 
 
 def write_document(problem: Problem, request: OutputRequest) -> list[Diagnostic]:
@@ -194,25 +209,15 @@ def streams_worked_text(problem: Problem, request: OutputRequest) -> bool:
 def write_worked_stream(problem: Problem, request: OutputRequest) -> list[Diagnostic]:
     """:func:`emit`'s text and messages for a run written epoch by epoch."""
     from gdtrace.output import open_output
-    from gdtrace.render import RenderOptions
     from gdtrace.render.console import write_streamed
     from gdtrace.solvers.streaming import check_work, streamed_document
 
     check_work(problem, streaming=False, max_steps=request.max_steps)
-    fmt = request.fmt  # never terminal with --output (api.format_for_path)
-    options = RenderOptions(decimals=request.decimals, steps=request.steps,
-                            color=fmt == "terminal",
-                            width=output_width(request.width, fmt, request.output),
-                            full=request.full)
     document = streamed_document(problem, max_steps=request.max_steps)
     with contextlib.nullcontext(sys.stdout) if request.output is None \
             else open_output(request.output) as handle:
-        write_streamed(document.trace, document.items, options, handle.write)
-    if request.output is not None:
-        request.notify(f"gdtrace: wrote {request.output} ({fmt})")
-        for warning in document.trace.warnings:
-            request.notify(f"gdtrace: warning: {warning.message}")
-    return list(document.trace.warnings)
+        write_streamed(document.trace, document.items, render_options(request), handle.write)
+    return written(request, document.trace.warnings)
 
 
 # ------------------------------------------------------------------ long runs: summary, stream
