@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from gdtrace.errors import UsageError
 from gdtrace.output import check_target as check_target  # the library's names for -o rules
+from gdtrace.output import format_from_extension
 from gdtrace.output import write_atomic as write_atomic
 from gdtrace.trace import Trace
 
@@ -177,12 +178,8 @@ def format_for_path(path: PathLike, requested: str | None = None) -> str:
     written as ``text`` (a file never holds colour codes)."""
     if requested:
         return "text" if requested == "terminal" else requested
-    suffix = Path(path).suffix.lower()
-    if suffix not in EXTENSIONS:
-        shown = suffix or "no extension"
-        raise UsageError(f"cannot tell the format from '{os.fspath(path)}' ({shown}); use "
-                         f"{', '.join(sorted(set(EXTENSIONS)))} or give --format")
-    return EXTENSIONS[suffix]
+    return format_from_extension(path, EXTENSIONS, "format",
+                                 f"{', '.join(sorted(set(EXTENSIONS)))} or give --format")
 
 
 def save(trace: Trace, path: PathLike, fmt: str | None = None, **options: Any) -> Path:

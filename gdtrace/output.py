@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Union
 
@@ -246,3 +246,14 @@ def ascii_fallback() -> None:
             stream.reconfigure(errors="gdtrace-ascii")  # type: ignore[union-attr]
         except (AttributeError, ValueError):
             pass
+
+
+def format_from_extension(path: str | os.PathLike[str], extensions: Mapping[str, str],
+                          what: str, use: str) -> str:
+    """The format an output file's extension names (``.md`` → markdown); otherwise a usage
+    error: "cannot tell the {what} from 'FILE' (.xyz); use {use}"."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in extensions:
+        shown = suffix or "no extension"
+        raise UsageError(f"cannot tell the {what} from '{os.fspath(path)}' ({shown}); use {use}")
+    return extensions[suffix]

@@ -147,6 +147,7 @@ def check_options(ecf: bool = True, rounding_credit: float | None = None,
 def report_format(output: str | None, requested: str | None, terminal: bool = False) -> str:
     """The format asked for, else the one of ``-o FILE``'s extension, else text/terminal."""
     from gdtrace.check.formats import REPORT_FORMATS
+    from gdtrace.output import format_from_extension
 
     if requested:
         if requested not in REPORT_FORMATS:
@@ -155,12 +156,8 @@ def report_format(output: str | None, requested: str | None, terminal: bool = Fa
         return requested
     if output is None:
         return "terminal" if terminal else "text"
-    suffix = Path(output).suffix.lower()
-    if suffix not in REPORT_EXTENSIONS:
-        shown = suffix or "no extension"
-        raise UsageError(f"cannot tell the format from '{output}' ({shown}); use .txt, .md, "
-                         ".json or .csv, or give --format (e.g. --format gradescope)")
-    return REPORT_EXTENSIONS[suffix]
+    return format_from_extension(output, REPORT_EXTENSIONS, "format", ".txt, .md, .json or "
+                                 ".csv, or give --format (e.g. --format gradescope)")
 
 
 def run_check(problem: str | None, answers: Sequence[str], fmt: str = "text", *,

@@ -111,7 +111,7 @@ def selected_cells(run: Run, selection: Selection) -> list[Cell]:
 
 def format_for(output: str | None, requested: str | None) -> str:
     """The sheet format asked for, else the one ``-o FILE``'s extension names, else YAML."""
-    from pathlib import Path
+    from gdtrace.output import format_from_extension
 
     if requested:
         if requested not in SHEET_FORMATS:
@@ -120,12 +120,8 @@ def format_for(output: str | None, requested: str | None) -> str:
         return requested
     if output is None:
         return "yaml"
-    suffix = Path(output).suffix.lower()
-    if suffix not in SHEET_EXTENSIONS:
-        shown = suffix or "no extension"
-        raise UsageError(f"cannot tell the sheet format from '{output}' ({shown}); use .yaml, "
-                         ".csv or .md, or give --format")
-    return SHEET_EXTENSIONS[suffix]
+    return format_from_extension(output, SHEET_EXTENSIONS, "sheet format",
+                                 ".yaml, .csv or .md, or give --format")
 
 
 # -------------------------------------------------------------------------------- writing
