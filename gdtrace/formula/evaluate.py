@@ -15,6 +15,7 @@ elementwise product otherwise (``∂L/∂a·f'(u)``), as docs/networks.md writes
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, Union
@@ -94,20 +95,16 @@ def point(value: Number) -> Span:
 
 
 def _min(*values: Number) -> Number:
+    """The smallest, elementwise for arrays (``fmin``: a nan loses to a number)."""
     if any(isinstance(v, np.ndarray) for v in values):
-        out = values[0]
-        for v in values[1:]:
-            out = np.fmin(out, v)
-        return out
+        return functools.reduce(np.fmin, values)
     return min(float(v) for v in values)
 
 
 def _max(*values: Number) -> Number:
+    """The largest, elementwise for arrays (``fmax``)."""
     if any(isinstance(v, np.ndarray) for v in values):
-        out = values[0]
-        for v in values[1:]:
-            out = np.fmax(out, v)
-        return out
+        return functools.reduce(np.fmax, values)
     return max(float(v) for v in values)
 
 
