@@ -258,3 +258,45 @@ def test_variants_keep_the_1_mib_limit_for_a_data_set_they_copy_into_every_file(
     assert result.exit_code == 2, (result.output, result.exception)
     assert "larger than 1024 KiB: with vary: the data set is written into every variant file" \
         in result.stderr
+
+
+# --------------------------------------------------------- the table split into features, targets
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 40), width=st.integers(1, 6), shrink=st.integers(1, 9),
+       data=st.data())
+def test_table_columns_equal_fancy_indexing(rows, width, shrink, data):
+    """Table.columns gives exactly table[:, group] (values and column-major layout) whatever the
+    row blocks it copies between shrinks, and leaves the table empty."""
+    values = np.arange(rows * width, dtype=float).reshape(rows, width) * 1.5 - 7
+    groups = [data.draw(st.lists(st.integers(0, width - 1), min_size=1, max_size=width))
+              for _ in range(2)]
+    table = dataset.Table(values.nbytes)
+    for start in range(0, rows, 7):
+        table.add(values[start:start + 7].copy(), 100)
+    saved, dataset.SHRINK_ROWS = dataset.SHRINK_ROWS, shrink
+    try:
+        got = table.columns(groups)
+    finally:
+        dataset.SHRINK_ROWS = saved
+    for array, group in zip(got, groups):
+        expected = values[:, group]
+        assert array.tolist() == expected.tolist()
+        assert array.flags["F_CONTIGUOUS"] == expected.flags["F_CONTIGUOUS"]
+        assert array.flags["C_CONTIGUOUS"] == expected.flags["C_CONTIGUOUS"]
+    assert table.rows == 0 and table.array is None
+
+
+def test_csv_problem_takes_its_columns_wherever_they_are(tmp_path):
+    """A CSV problem's X and Y are the file's feature and target columns, in the file's and the
+    problem's order, wherever the target stands in the file."""
+    (tmp_path / "d.csv").write_text("a,t,b\n1,2,3\n4,5,6\n7,8,9\n")
+    (tmp_path / "p.yaml").write_text(
+        "model: linear\ndataset:\n  csv: d.csv\n  targets: [t]\nlearning_rate: 0.1\n"
+        "epochs: 1\nupdate: batch\n")
+    from gdtrace.api import load
+
+    data = load(str(tmp_path / "p.yaml")).dataset
+    assert data.features == ["a", "b"] and data.targets == ["t"]
+    assert data.X.tolist() == [[1, 3], [4, 6], [7, 9]] and data.Y.tolist() == [[2], [5], [8]]

@@ -38,6 +38,8 @@ MAX_COLUMNS = 10_000
 CHUNK_BYTES = 1 << 20
 """Bytes read at a time; a chunk is cut after its last newline, so it holds whole lines. 1 MiB
 reads as fast as 4 MiB and keeps the transient text and parse buffers to about 12 MB."""
+SHRINK_ROWS = 1 << 16
+"""Rows copied out of the table before it is shrunk behind them (see :meth:`Table.columns`)."""
 
 
 def excerpt(text: str, limit: int = 24) -> str:
@@ -54,7 +56,13 @@ def names(columns: list[str], limit: int = 8) -> str:
 
 
 def read_csv_dataset(rel: str, path: str, ctx: Context) -> tuple[list[str], np.ndarray, Path]:
-    """Read a data set CSV → (column names, rows × columns float64 array, resolved file).
+    """Read a data set CSV → (column names, rows × columns float64 array, resolved file)."""
+    header, table, file = read_csv_table(rel, path, ctx)
+    return header, table.result(), file
+
+
+def read_csv_table(rel: str, path: str, ctx: Context) -> tuple[list[str], Table, Path]:
+    """Read a data set CSV → (column names, its :class:`Table`, resolved file).
 
     Only a regular file is read, its size checked before reading and never more than the limit
     read, so a huge or endless file costs nothing. ``rel`` is relative to ``ctx.base_dir``;
@@ -133,7 +141,7 @@ class _Chunk:
         return self.text[self.used:]
 
 
-class _Table:
+class Table:
     """The rows read so far, in one array sized from the file (rows per byte of the first
     block) and grown or trimmed in place (``ndarray.resize``: ``realloc``, which moves pages
     rather than copying a large array), so the floats are never held twice."""
@@ -159,6 +167,24 @@ class _Table:
         self.array.resize((self.rows, self.array.shape[1]), refcheck=False)
         return self.array
 
+    def columns(self, groups: list[list[int]]) -> list[np.ndarray]:
+        """One array per group of column indices, each ``table[:, group]`` (the same values and
+        the same column-major layout as numpy's fancy indexing), made from the last rows back
+        while the table is shrunk in place behind them (``realloc``: its pages go back to the
+        system), so the floats are held about once, not as the table plus its copies. The
+        table is empty afterwards."""
+        table = self.result()
+        arrays = [np.empty((self.rows, len(group)), order="F") for group in groups]
+        stop = self.rows
+        while stop:
+            start = max(0, stop - SHRINK_ROWS)
+            for array, group in zip(arrays, groups):
+                array[start:stop] = table[start:stop, group]
+            table.resize((start, table.shape[1]), refcheck=False)
+            stop = start
+        self.array, self.rows = None, 0
+        return arrays
+
 
 class _CsvReader:
     """One pass over one file: whole-line chunks, each parsed fast or, failing that, carefully."""
@@ -170,7 +196,7 @@ class _CsvReader:
         self.path = path
         self.ctx = ctx
         self.header: list[str] | None = None
-        self.table = _Table(size)
+        self.table = Table(size)
         self.records = 0  # CSV records so far (blank ones included): a row's "line" in messages
         self.lines = 0  # physical lines so far: a malformed row's line in messages
         self.byte_lines = 0  # newlines in the bytes read so far, for a UTF-8 error's line
@@ -219,7 +245,7 @@ class _CsvReader:
             self.byte_lines += len(ends)
             yield _Text(text, raw, ends)
 
-    def read(self) -> tuple[list[str], np.ndarray]:
+    def read(self) -> tuple[list[str], Table]:
         texts = self._texts()
         try:
             for chunk in texts:
@@ -238,7 +264,7 @@ class _CsvReader:
                                  self.path)
         if not self.table.rows:
             raise self.ctx.error(f"{self.name} has a header but no rows of data", self.path)
-        return self.header, self.table.result()
+        return self.header, self.table
 
     # ---------------------------------------------------------------------------- fast path
 

@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from gdtrace.errors import ProblemError
-from gdtrace.problem.dataset import excerpt, read_csv_dataset
+from gdtrace.problem.dataset import Table, excerpt, read_csv_table
 from gdtrace.problem.dataset import names as _names
 from gdtrace.problem.model import DEFAULT_LOSS, LOSSES, Dataset, Problem
 from gdtrace.problem.registry import MODELS, import_model_modules, model_spec, register_model
@@ -194,7 +194,7 @@ def build_dataset(checked: dict[str, Any], ctx: Context, path: str = "dataset") 
             if checked[key] is not None:
                 raise ctx.error(f"give either csv or {key}, not both (the csv header names the"
                                 " columns)", join(path, key))
-        columns, rows, csv_file = read_csv_dataset(csv_name, join(path, "csv"), ctx)
+        columns, rows, csv_file = read_csv_table(csv_name, join(path, "csv"), ctx)
     elif rows is None:
         raise ctx.error("missing required key 'rows' (or give 'csv' instead)", join(path, "rows"))
     elif columns is None:
@@ -231,10 +231,13 @@ def build_dataset(checked: dict[str, Any], ctx: Context, path: str = "dataset") 
     if not features:
         raise ctx.error("every column is a target; at least one feature column is needed",
                         join(path, "targets"))
-    table = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(columns))
     index = {c: i for i, c in enumerate(columns)}  # one dict, not a list.index per column
-    X = table[:, [index[c] for c in features]]
-    Y = table[:, [index[c] for c in targets]]
+    groups = [[index[c] for c in features], [index[c] for c in targets]]
+    if isinstance(rows, Table):
+        X, Y = rows.columns(groups)
+    else:
+        table = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(columns))
+        X, Y = (table[:, group] for group in groups)
     return Dataset(list(columns), features, list(targets), X, Y, csv_file)
 
 
