@@ -1,8 +1,9 @@
 """Reading problem files: safe YAML with line numbers, checking against the schema, building.
 
-YAML is only ever *composed* with PyYAML's safe loader; plain values are then built here from the
-node tree, so every field path gets the line it was written on, aliases cannot blow up memory and
-nothing in the file is ever executed.
+YAML is only ever *composed* with PyYAML's safe loader (libyaml's when it reads the file
+plainly, see :func:`parse_yaml`); plain values are then built here from the node tree, so every
+field path gets the line it was written on, aliases cannot blow up memory and nothing in the
+file is ever executed.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # YAML 1.1 reads 1e-3 (no dot) as a string; people mean a number.
 _EXP_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+_DECIMAL = re.compile(r"[-+]?(\d+\.\d*|\.\d+)([eE][-+]?\d+)?")
+_INTEGER = re.compile(r"[-+]?(0|[1-9]\d*)")
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_INT_TAG = "tag:yaml.org,2002:int"
 
 
 # ----------------------------------------------------------------------------------- YAML
@@ -109,8 +114,14 @@ class _Builder:
         return out
 
     def _scalar(self, node: yaml.ScalarNode, path: str) -> Any:
-        if node.tag == _STR_TAG and node.style is None and _EXP_NUMBER.fullmatch(node.value):
-            return float(node.value)
+        if not node.style:  # plain: None from PyYAML's parser, "" from libyaml's
+            value, tag = node.value, node.tag
+            if tag == _FLOAT_TAG and _DECIMAL.fullmatch(value):
+                return float(value)  # what PyYAML's float constructor gives, without its work
+            if tag == _INT_TAG and _INTEGER.fullmatch(value):
+                return int(value)
+            if tag == _STR_TAG and _EXP_NUMBER.fullmatch(value):
+                return float(value)
         _no_surrogates(node.value, self.ctx, path, node.start_mark.line + 1)
         try:
             return self.loader.construct_object(node)
@@ -149,12 +160,39 @@ def _yaml_error(exc: yaml.YAMLError, text: str, ctx: Context) -> ProblemError:
     return ProblemError(f"YAML syntax error: {detail}", source=ctx.source, line=line)
 
 
-def parse_yaml(text: str, ctx: Context) -> Any:
-    """One YAML document → plain Python values; fills ``ctx.lines``."""
+def parse_yaml(text: str, ctx: Context, *, fast: bool = True) -> Any:
+    """One YAML document → plain Python values; fills ``ctx.lines``.
+
+    A file is composed with libyaml's parser when PyYAML has it (ten times faster: an MLP's
+    weights are thousands of numbers) and only when that succeeds plainly; anything else (a
+    syntax error, several documents, deep nesting, characters PyYAML's own reader refuses,
+    a mistake the builder reports) is read again with PyYAML's Python parser, so every
+    message and line number is that parser's. ``fast=False`` reads with it directly.
+    """
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise ProblemError(f"file is larger than {MAX_BYTES // 1024} KiB", source=ctx.source)
+    if fast and _C_LOADER is not None and _plain_for_libyaml(text):
+        lines = dict(ctx.lines)
+        try:
+            return _parse_with(_C_LOADER, text, ctx)
+        except Exception:  # noqa: BLE001 - whatever failed, the careful reading reports it
+            ctx.lines.clear()
+            ctx.lines.update(lines)  # the careful reading below starts from the same state
+    return _parse_with(yaml.SafeLoader, text, ctx)
+
+
+_C_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+
+
+def _plain_for_libyaml(text: str) -> bool:
+    """No character on which the two parsers are known to disagree: libyaml accepts some tabs
+    PyYAML refuses, and PyYAML's reader refuses characters libyaml may let through."""
+    return "\t" not in text and not yaml.reader.Reader.NON_PRINTABLE.search(text)
+
+
+def _parse_with(loader_class: type[yaml.SafeLoader], text: str, ctx: Context) -> Any:
     try:
-        loader = yaml.SafeLoader(text)
+        loader = loader_class(text)
     except yaml.YAMLError as exc:  # a control character the YAML reader refuses
         raise _yaml_error(exc, text, ctx) from None
     try:
