@@ -48,10 +48,12 @@ ProblemLike = Union[PathLike, "Problem", None]
 loaded :class:`~gdtrace.problem.model.Problem`."""
 
 
-def _load(problem: ProblemLike, formula_only: bool = False) -> Problem:
+def _load(problem: ProblemLike, formula_only: bool = False,
+          max_rows: int | None = None) -> Problem:
     """A path, a bundled problem's name, ``None`` (logreg) or an already loaded Problem; a
     bundled one is named ``problems/NAME.yaml``, as in the repository, rather than by its
-    install path. ``formula_only``: a network that leaves out its numbers (``--symbolic``)."""
+    install path. ``formula_only``: a network that leaves out its numbers (``--symbolic``);
+    ``max_rows``: a CSV data set is read no further (see :func:`load_to_solve`)."""
     from gdtrace.problem import load_problem, resolve_problem
     from gdtrace.problem.model import Problem
 
@@ -62,7 +64,7 @@ def _load(problem: ProblemLike, formula_only: bool = False) -> Problem:
         _refuse_special_file(name)
     path = resolve_problem(name)
     shown = name if name is not None and Path(name).exists() else f"problems/{path.name}"
-    return load_problem(path, display_name=shown, formula_only=formula_only)
+    return load_problem(path, display_name=shown, formula_only=formula_only, max_rows=max_rows)
 
 
 def _refuse_special_file(name: str) -> None:
@@ -102,6 +104,29 @@ def load(problem: ProblemLike = None, *, formula_only: bool = False,
     return apply_overrides(_load(problem, formula_only), **_overrides(overrides))
 
 
+def load_to_solve(problem: ProblemLike = None, *, formula_only: bool = False,
+                  worked: bool = True) -> Problem:
+    """:func:`load` for a run. ``worked``: the run is a worked solution without
+    ``max_steps``, which no data set of more than ``WORKED_MAX_ROWS`` rows can have, so a CSV
+    is read only that far and such a data set refused at once (not after reading 200 MB)."""
+    from gdtrace.problem.model import Problem
+    from gdtrace.solvers import asks_formulas
+    from gdtrace.solvers.streaming import TRACE_LIMIT, WORKED_ADVICE, WORKED_MAX_ROWS
+
+    if not worked or isinstance(problem, Problem):
+        return _load(problem, formula_only)
+    loaded = _load(problem, formula_only, max_rows=WORKED_MAX_ROWS)
+    if loaded.dataset is None or loaded.dataset.unread is None:
+        return loaded
+    if asks_formulas(loaded):  # formulas only: no steps, so the whole data set is fine
+        return _load(problem, formula_only)
+    rows = loaded.dataset.n + loaded.dataset.unread
+    raise UsageError(
+        f"this run would write more than {TRACE_LIMIT} numbers, too many for a worked solution"
+        f" (the data set has about {rows} rows, more than {WORKED_MAX_ROWS}: even one epoch is"
+        f" too long to work through); {WORKED_ADVICE}")
+
+
 def solve(problem: ProblemLike = None, *, max_steps: int | None = None,
           **overrides: Any) -> Trace:
     """Solve a problem file or bundled problem; keyword arguments override its settings
@@ -110,7 +135,7 @@ def solve(problem: ProblemLike = None, *, max_steps: int | None = None,
     ``max_steps`` stops the run after that many steps, as ``--max-steps``; a run too long to
     work through (millions of steps, or a data set of a million rows) is refused, as by
     ``gdtrace solve``, unless ``max_steps`` caps it."""
-    return solved(load(problem, **overrides), max_steps)
+    return solved(load(load_to_solve(problem, worked=max_steps is None), **overrides), max_steps)
 
 
 def solved(problem: Problem, max_steps: int | None = None, symbolic: bool = False) -> Trace:

@@ -198,7 +198,8 @@ def solve(
 
         _check_output(output, problem)
         chosen = choose_format(fmt, output)
-        loaded = api.load(problem, formula_only=symbolic)
+        loaded = api.load_to_solve(problem, formula_only=symbolic, worked=not (
+            summary or stream or symbolic or max_steps is not None))
         if loaded.model == "derivative":
             raise UsageError(f"{loaded.source}: a derivation task has no steps to solve; run "
                              f"`gdtrace derive {problem}`")

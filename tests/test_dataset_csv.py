@@ -300,3 +300,64 @@ def test_csv_problem_takes_its_columns_wherever_they_are(tmp_path):
     data = load(str(tmp_path / "p.yaml")).dataset
     assert data.features == ["a", "b"] and data.targets == ["t"]
     assert data.X.tolist() == [[1, 3], [4, 6], [7, 9]] and data.Y.tolist() == [[2], [5], [8]]
+
+
+# ------------------------------------------------- a worked solution refused before the whole read
+
+
+def _problem_with_rows(folder: Path, rows: int, tail: str = "") -> Path:
+    lines = ["x,y"] + [f"{i % 7 - 3},{i % 2}" for i in range(rows)]
+    (folder / "d.csv").write_text("\n".join(lines) + "\n" + tail)
+    path = folder / "p.yaml"
+    path.write_text("model: logistic\ndataset:\n  csv: d.csv\nlearning_rate: 0.1\nepochs: 1\n")
+    return path
+
+
+def test_a_worked_solution_is_refused_without_reading_the_whole_file(tmp_path: Path) -> None:
+    """The refusal comes after the first chunk: a bad value far below it is never reached
+    (--summary, which reads everything, reports it), and the row count is still named."""
+    from gdtrace.solvers.streaming import WORKED_MAX_ROWS
+
+    rows = 300_000  # 1.5 MB: the file is read a chunk (1 MiB) at a time
+    path = _problem_with_rows(tmp_path, rows, tail="oops,1\n")
+    assert rows > WORKED_MAX_ROWS and path.with_name("d.csv").stat().st_size > dataset.CHUNK_BYTES
+    worked = CliRunner().invoke(app, ["solve", str(path)])
+    assert worked.exit_code == 2
+    assert "too many for a worked solution" in worked.stderr
+    assert f"about {rows + 1} rows" in worked.stderr  # lines, counted unparsed
+    assert "oops" not in worked.stderr
+    summary = CliRunner().invoke(app, ["solve", str(path), "--summary"])
+    assert summary.exit_code == 2 and "expected a finite number, got 'oops'" in summary.stderr
+    from gdtrace import api
+    from gdtrace.errors import UsageError
+
+    with pytest.raises(UsageError, match="too many for a worked solution"):
+        api.solve(str(path))
+
+
+def test_a_data_set_at_the_row_limit_is_read_whole(tmp_path: Path) -> None:
+    """WORKED_MAX_ROWS rows are read whole (no refusal from the loader); with one more, the
+    loader refuses what check_work would refuse too (every model records at least 3 numbers
+    a row an epoch), however few features and epochs."""
+    from gdtrace import api
+    from gdtrace.errors import UsageError
+    from gdtrace.solvers.streaming import WORKED_MAX_ROWS, check_work
+
+    at_limit = api.load_to_solve(str(_problem_with_rows(tmp_path, WORKED_MAX_ROWS)))
+    assert at_limit.dataset is not None and at_limit.dataset.unread is None
+    assert at_limit.dataset.n == WORKED_MAX_ROWS
+    over = _problem_with_rows(tmp_path, WORKED_MAX_ROWS + 1)
+    with pytest.raises(UsageError):
+        check_work(api.load(str(over)), streaming=False, max_steps=None)
+    with pytest.raises(UsageError, match="more than 6666"):
+        api.load_to_solve(str(over))
+    assert api.load_to_solve(str(over), worked=False).dataset.n == WORKED_MAX_ROWS + 1
+
+
+def test_max_steps_and_summary_read_the_whole_data_set(tmp_path: Path) -> None:
+    from gdtrace.solvers.streaming import WORKED_MAX_ROWS
+
+    path = _problem_with_rows(tmp_path, 2 * WORKED_MAX_ROWS)
+    capped = CliRunner().invoke(app, ["solve", str(path), "--max-steps", "2", "--format", "json"])
+    assert capped.exit_code == 0, capped.output
+    assert json.loads(capped.stdout)["runs"][0]["epochs"][0]["loss"] is not None

@@ -150,6 +150,7 @@ class Table:
         self.file_bytes = file_bytes
         self.array: np.ndarray | None = None
         self.rows = 0
+        self.unread: int | None = None  # lines not read, when the reading stopped at max_rows
 
     def add(self, block: np.ndarray, text_bytes: int) -> None:
         need = self.rows + len(block)
@@ -247,12 +248,16 @@ class _CsvReader:
 
     def read(self) -> tuple[list[str], Table]:
         texts = self._texts()
+        limit = self.ctx.max_rows
         try:
             for chunk in texts:
                 while chunk.text and (self.header is None or not self._fast(chunk)):
                     rest = self._careful(chunk.text, texts)
                     raw = rest.encode()  # after the header: the rest of the chunk, fast
                     chunk = _Text(rest, raw, _newlines(raw))
+                if limit is not None and self.table.rows > limit and self.bad_value is None:
+                    self.table.unread = self._count_rest()  # the run is refused: no need to
+                    break  # parse the rest, only to say about how long the data set is
         except _Malformed as found:
             for _ in texts:  # a UTF-8, size or read error later in the file is reported first
                 pass
@@ -265,6 +270,13 @@ class _CsvReader:
         if not self.table.rows:
             raise self.ctx.error(f"{self.name} has a header but no rows of data", self.path)
         return self.header, self.table
+
+    def _count_rest(self) -> int:
+        """The lines of the rest of the file, counted without parsing (blank ones included)."""
+        lines = 0
+        for raw in self.chunks:
+            lines += raw.count(b"\n") + (not raw.endswith(b"\n"))
+        return lines
 
     # ---------------------------------------------------------------------------- fast path
 

@@ -271,12 +271,14 @@ def build_dataset(checked: dict[str, Any], ctx: Context, path: str = "dataset") 
                         join(path, "targets"))
     index = {c: i for i, c in enumerate(columns)}  # one dict, not a list.index per column
     groups = [[index[c] for c in features], [index[c] for c in targets]]
+    unread = None
     if isinstance(rows, Table):
+        unread = rows.unread
         X, Y = rows.columns(groups)
     else:
         table = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(columns))
         X, Y = (table[:, group] for group in groups)
-    return Dataset(list(columns), features, list(targets), X, Y, csv_file)
+    return Dataset(list(columns), features, list(targets), X, Y, csv_file, unread)
 
 
 # ------------------------------------------------------------------------ shared build helpers
@@ -393,12 +395,14 @@ register_model(
 
 
 def load_problem_text(text: str, source: str, base_dir: Path | str | None = None,
-                      formula_only: bool = False) -> Problem:
+                      formula_only: bool = False, max_rows: int | None = None) -> Problem:
     """Check and build a problem from YAML text; csv paths are relative to ``base_dir``.
-    ``formula_only`` (``--symbolic``) lets a network leave out its data and numbers."""
+    ``formula_only`` (``--symbolic``) lets a network leave out its data and numbers;
+    ``max_rows``: a CSV data set with more rows is read only that far (``Dataset.complete``
+    False), for a caller that then refuses the run rather than wait for the whole file."""
     import_model_modules()
     ctx = Context(source, Path(base_dir) if base_dir is not None else Path.cwd(),
-                  formula_only=formula_only)
+                  formula_only=formula_only, max_rows=max_rows)
     raw = parse_yaml(text, ctx)
     if not isinstance(raw, dict):
         raise ctx.error(
@@ -421,8 +425,9 @@ def load_problem_text(text: str, source: str, base_dir: Path | str | None = None
 
 
 def load_problem(path: str | Path, display_name: str | None = None,
-                 formula_only: bool = False) -> Problem:
-    """Read and check a problem file; ``display_name`` (default: the path as given) names it."""
+                 formula_only: bool = False, max_rows: int | None = None) -> Problem:
+    """Read and check a problem file; ``display_name`` (default: the path as given) names it;
+    ``max_rows`` as for :func:`load_problem_text`."""
     source = display_name or str(path)
     file = Path(path)
     if not file.is_file():
@@ -440,7 +445,7 @@ def load_problem(path: str | Path, display_name: str | None = None,
             f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
             source=source, line=line,
         ) from None
-    return load_problem_text(text, source, file.parent, formula_only)
+    return load_problem_text(text, source, file.parent, formula_only, max_rows)
 
 
 # --------------------------------------------------------------------------------- overrides

@@ -23,6 +23,10 @@ class Dataset:
     X: np.ndarray  # (n, d) float64
     Y: np.ndarray  # (n, k) float64
     file: Path | None = None  # the CSV it was read from: an input --output must not replace
+    unread: int | None = None
+    """Set when the loader was asked to stop after a few rows (``Context.max_rows``) and the CSV
+    has more: the lines after those it read (counted, not parsed). The arrays are not the whole
+    data set then, and the caller refuses the run (:func:`gdtrace.api.load_to_solve`)."""
 
     @property
     def n(self) -> int:

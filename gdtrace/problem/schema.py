@@ -58,6 +58,7 @@ class Context:
     base_dir: Path = field(default_factory=Path.cwd)
     lines: dict[str, int] = field(default_factory=dict)
     formula_only: bool = False  # --symbolic: a network may leave out its numbers
+    max_rows: int | None = None  # a CSV data set is read no further (a worked solution's limit)
 
     def line(self, path: str) -> int | None:
         """The line of ``path`` or of its nearest ancestor that has one."""

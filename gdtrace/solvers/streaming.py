@@ -127,6 +127,11 @@ def run_events(problem: Problem, label: str = "as written", *, steps: bool = Tru
 
 TRACE_LIMIT = 20_000
 """Most numbers a full worked solution may record (beyond it the text is unreadable anyway)."""
+WORKED_MAX_ROWS = TRACE_LIMIT // 3
+"""Most data set rows a worked solution can have: each row records at least 3 numbers an epoch
+(see :func:`recorded_numbers`), so a longer data set is refused whatever the settings."""
+WORKED_ADVICE = "use --summary (one line per epoch), --format json --stream (one line per step)" \
+    " or --max-steps N"
 STREAM_LIMIT = 100_000_000
 """Most steps × parameters for ``--summary``/``--stream`` (about a minute of work)."""
 
@@ -150,8 +155,7 @@ def recorded_numbers(problem: Problem) -> tuple[int, int]:
 
 
 def check_work(problem: Problem, *, streaming: bool, max_steps: int | None,
-               advice: str = "use --summary (one line per epoch), --format json --stream (one"
-                             " line per step) or --max-steps N") -> None:
+               advice: str = WORKED_ADVICE) -> None:
     """Refuse a run too big to finish or show, naming the options that make it possible.
 
     An explicit ``--max-steps`` is the user's own limit and is always accepted.
