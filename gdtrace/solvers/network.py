@@ -11,7 +11,7 @@ Conventions: docs/networks.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,13 @@ from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, NetworkSpec, Node, Schedule
 from gdtrace.solvers import RunOptions, Solved, asks_formulas
 from gdtrace.solvers.checks import keep_step, non_finite_message
-from gdtrace.solvers.network_kernel import Kernel, activation_of, compile_kernel
+from gdtrace.solvers.network_kernel import (
+    Kernel,
+    Updater,
+    activation_of,
+    compile_kernel,
+    compile_update,
+)
 from gdtrace.solvers.network_symbols import (
     LOSS,
     a_sym,
@@ -35,7 +41,7 @@ from gdtrace.solvers.network_symbols import (
     target_sym,
     z_sym,
 )
-from gdtrace.solvers.optimizers import ETA, Optimizer, Slot, make_optimizer
+from gdtrace.solvers.optimizers import ETA, RULES_TEXT, Optimizer, Slot, make_optimizer
 from gdtrace.trace import (
     Diagnostic,
     Epoch,
@@ -606,6 +612,7 @@ class _Running:
     limit: int  # steps to take (--max-steps)
     total: int  # steps the problem plans (no rounding after the last)
     number: int = 0
+    state: tuple[float, ...] = ()  # the optimizer's state (see :class:`Updater`)
     stopped: bool = False
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
@@ -634,6 +641,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
         keys = [q.key for q in first.rows[0] if q.role is Role.VALUE]
     yield RunStart(label, names, keys, run.limit, run_settings(problem, setup))
     plan = _Numeric.of(setup, kernel_for(graph, setup.loss, carry, trainable), label, progress)
+    run.state = plan.updater.start
     epoch_steps = _worked_epoch if steps else _numeric_epoch
     with np.errstate(all="ignore"):
         for e, groups in enumerate(epoch_groups(setup, problem.epochs), start=1):
@@ -679,6 +687,7 @@ class _Numeric:
 
     setup: Setup
     kernel: Kernel
+    updater: Updater
     X: list[list[float]]
     Y: list[list[float]]
     live: list[int]  # positions of the trainable parameters
@@ -691,36 +700,40 @@ class _Numeric:
            progress: Callable[[int, int], None] | None) -> _Numeric:
         outputs = len(setup.graph.outputs)
         sizes = {len(g) for g in setup.groups(None)}
-        return cls(setup, kernel, setup.X.tolist(), setup.Y.tolist(),
-                   [i for i, q in enumerate(setup.graph.params) if q.trainable],
+        optimizer = setup.optimizer
+        assert optimizer is not None
+        trainable = tuple(q.trainable for q in setup.graph.params)
+        return cls(setup, kernel, updater_for(optimizer, trainable), setup.X.tolist(),
+                   setup.Y.tolist(), [i for i, flag in enumerate(trainable) if flag],
                    {m: setup.loss.scale(m, outputs) for m in sizes}, label, progress)
 
-    def update(self, run: _Running, grads: Sequence[float]) -> list[float]:
-        """The trainable parameters after the step. Plain gradient descent is written here as
-        the GLM fast path writes it (w − η·g, carry-rounded: ``Optimizer``'s plain rule, whose
-        per-call cost would dominate a tiny network); any other optimizer updates all
-        parameters as one vector through :meth:`Optimizer.values` (elementwise rules, so the
-        same numbers as parameter by parameter)."""
-        optimizer = self.setup.optimizer
-        assert optimizer is not None
-        current = run.p if len(self.live) == len(run.p) else [run.p[i] for i in self.live]
-        if optimizer.plain:
-            eta, carry = optimizer.eta, optimizer.carry
-            if carry.decimals is None:
-                return [v - eta * g for v, g in zip(current, grads)]
-            return [carry(v - eta * g) for v, g in zip(current, grads)]
-        moved = optimizer.values(["θ"], [np.array(current, dtype=float)],
-                                 [np.array(grads, dtype=float)])[0][0]
-        return list(np.asarray(moved, dtype=float).tolist())
+
+def updater_for(optimizer: Optimizer, trainable: tuple[bool, ...]) -> Updater:
+    """The optimizer's rule compiled for these parameters (see :func:`compile_update`): every
+    optimizer, plain gradient descent included, from its one text in ``RULES_TEXT``."""
+    key = (optimizer.name, tuple(sorted(optimizer.hyper.items())), optimizer.eta,
+           optimizer.carry.decimals, trainable)
+    found = _UPDATERS.get(key)
+    if found is None:
+        if len(_UPDATERS) >= 64:
+            _UPDATERS.clear()
+        found = _UPDATERS[key] = compile_update(RULES_TEXT[optimizer.name], optimizer.hyper,
+                                                optimizer.eta, optimizer.carry, trainable)
+    return found
+
+
+_UPDATERS: dict[tuple[Any, ...], Updater] = {}
 
 
 def _numeric_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[int]]
                    ) -> Iterator[Any]:
     """One epoch as numbers: the loss at its start (reusing the first step's forward pass),
-    then every step's gradient and update."""
+    then every step's gradient and update (the optimizer's compiled rule, its state in
+    ``run.state``)."""
     from gdtrace.solvers.streaming import EpochStart
 
-    setup, grads_of, X, Y, live = plan.setup, plan.kernel.grads, plan.X, plan.Y, plan.live
+    setup, grads_of, X, Y = plan.setup, plan.kernel.grads, plan.X, plan.Y
+    update, progress = plan.updater.update, plan.progress
     carry, between = setup.carry, setup.schedule.round_between
     for k, group in enumerate(groups):
         if run.number >= run.limit:
@@ -732,17 +745,12 @@ def _numeric_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[
                                                {s: r[0] for s, r in zip(group, passes)}))
         run.number += 1
         grads = passes[0][1] if len(passes) == 1 else \
-            [carry(sum(column)) for column in zip(*(r[1] for r in passes))]
-        moved = plan.update(run, grads)
-        if len(live) == len(run.p):
-            run.p = moved
-        else:
-            for i, value in zip(live, moved):
-                run.p[i] = value
-        if not math.isfinite(sum(moved)):
+            tuple([carry(sum(column)) for column in zip(*(r[1] for r in passes))])
+        run.p, run.state = update(run.p, grads, run.state, run.number)
+        if not math.isfinite(sum(run.p)):
             _check_finite(plan, run, epoch)
-        if plan.progress is not None:
-            plan.progress(run.number, run.limit)
+        if progress is not None:
+            progress(run.number, run.limit)
         if run.stopped:
             break
         if between is not None and run.number < run.total:

@@ -20,6 +20,7 @@ is what ``sum`` computes). """
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ import numpy as np
 from gdtrace.formula.functions import ACTIVATIONS, Activation, OutputLoss, leaky_relu
 from gdtrace.formula.rounding import Carry
 from gdtrace.problem.network_models import Graph, Node
+from gdtrace.solvers.optimizers import RuleText
 
 
 def activation_of(name: str, slope: float) -> Activation:
@@ -258,3 +260,67 @@ def compile_kernel(graph: Graph, loss: OutputLoss, carry: Carry,
     return Kernel(live, writer.da, writer.dz, writer.fps, writer.output_da, list(writer.uses),
                   [len(writer.uses[n]) for n in writer.uses], namespace["forward"],
                   namespace["grads"], namespace["full"], source)
+
+
+# ------------------------------------------------------------------------- the update
+
+
+Update = Callable[[list[float], tuple[float, ...], tuple[float, ...], int],
+                  tuple[list[float], tuple[float, ...]]]
+
+
+@dataclass
+class Updater:
+    """One optimizer's update of a network's parameters, compiled as straight-line float code:
+    ``update(p, g, state, t)`` → (every parameter after the step, the state the next step
+    starts from). ``p`` is every parameter in ``graph.params`` order, ``g`` the trainable
+    ones' gradients in that order (as :meth:`Kernel.grads` returns them), ``t`` the update
+    number (1 in the first step); ``start`` is the state before the first step."""
+
+    update: Update = field(repr=False)
+    start: tuple[float, ...]
+    source: str = field(repr=False, default="")
+
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: Carry,
+                   trainable: tuple[bool, ...]) -> Updater:
+    """Write ``rule`` (the optimizer's own text, :data:`RULES_TEXT`) once per trainable
+    parameter with its names renamed: the same operations in the same order as
+    :meth:`Optimizer.values` performs on arrays (elementwise IEEE arithmetic and ``sqrt``
+    give the same doubles on floats), without numpy's per-call cost on ten numbers."""
+    namespace: dict[str, Any] = {"c": carry, "sqrt": math.sqrt}
+
+    def constant(value: float) -> str:
+        if math.isfinite(value):
+            return f"({value!r})"
+        name = f"k{len(namespace)}"
+        namespace[name] = value
+        return name
+
+    fixed = {key: constant(float(value)) for key, value in hyper.items()}
+    fixed |= {"eta": constant(float(eta)), "W": "c" if carry.decimals is not None else "",
+              "sqrt": "sqrt", "t": "t"} | {name: name for name, _ in rule.shared}
+    live = [i for i, flag in enumerate(trainable) if flag]
+
+    def renamed(text: str, i: int) -> str:
+        names = fixed | {"p": f"p{i}", "g": f"g{i}"}
+        names |= {kind: f"o{kind}{i}" for kind in [*rule.kept, *(k for k, _ in rule.lines)]}
+        return _NAME.sub(lambda m: names.get(m.group(0), m.group(0)), text)
+
+    kept = [f"o{kind}{i}" for kind in rule.kept for i in live]
+    lines = [f"    {_tuple([f'p{i}' for i in range(len(trainable))])} = p",
+             f"    {_tuple([f'g{i}' for i in live])} = g"]
+    if kept:
+        lines.append(f"    {_tuple(kept)} = state")
+    lines += [f"    {name} = {renamed(expression, -1)}" for name, expression in rule.shared]
+    for i in live:
+        lines += [f"    o{kind}{i} = {renamed(expression, i)}" for kind, expression in rule.lines]
+        lines.append(f"    n{i} = {renamed(rule.new, i)}")
+    moved = [f"n{i}" if flag else f"p{i}" for i, flag in enumerate(trainable)]
+    lines.append(f"    return [{', '.join(moved)}], {_tuple(kept)}")
+    source = "\n".join(["def update(p, g, state, t):", *lines, ""])
+    exec(compile(source, "<network update>", "exec"), namespace)  # noqa: S102
+    return Updater(namespace["update"], (0.0,) * len(kept), source)
