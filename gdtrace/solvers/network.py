@@ -642,15 +642,17 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     yield RunStart(label, names, keys, run.limit, run_settings(problem, setup))
     plan = _Numeric.of(setup, kernel_for(graph, setup.loss, carry, trainable), label, progress)
     run.state = plan.updater.start
-    epoch_steps = _worked_epoch if steps else _numeric_epoch
     with np.errstate(all="ignore"):
-        for e, groups in enumerate(epoch_groups(setup, problem.epochs), start=1):
-            if run.number >= run.limit:
-                break
-            yield from epoch_steps(plan, run, e, groups)
-            yield EpochEnd(e, run.number, dict(zip(names, run.p)))
-            if run.stopped:
-                break
+        if steps:
+            for e, groups in enumerate(epoch_groups(setup, problem.epochs), start=1):
+                if run.number >= run.limit:
+                    break
+                yield from _worked_epoch(plan, run, e, groups)
+                yield EpochEnd(e, run.number, dict(zip(names, run.p)))
+                if run.stopped:
+                    break
+        else:
+            yield from _numeric_epochs(plan, run, epoch_groups(setup, problem.epochs), names)
         final_loss = _data_loss(setup, plan.kernel, plan.X, plan.Y, run.p, {})
     yield run_end(dict(zip(names, run.p)), final_loss, run.diagnostics, run.stopped, run.number,
                   run.limit, planned, label, finished)
@@ -669,16 +671,18 @@ def epoch_groups(setup: Setup, epochs: int) -> Iterator[list[list[int]]]:
 
 
 def _data_loss(setup: Setup, kernel: Kernel, X: list[list[float]], Y: list[list[float]],
-               p: list[float], known: dict[int, float]) -> float:
+               p: list[float], known: dict[int, float], scale: float | None = None) -> float:
     """L over the data set as :func:`dataset_loss` computes it; ``known`` holds samples' summed
-    loss terms already computed at these parameters (the epoch's first step)."""
+    loss terms already computed at these parameters (the epoch's first step); ``scale`` is
+    the loss's factor over the data set, if the caller has it at hand."""
     carry = setup.carry
+    if scale is None:
+        scale = setup.loss.scale(setup.n, len(setup.graph.outputs))
     if carry.decimals is None and len(known) == len(X):  # every sample's pass is at hand
-        return float(setup.loss.scale(setup.n, len(setup.graph.outputs)) * sum(
-            [float(1.0 * known[i]) for i in range(len(X))]))
+        return float(scale * sum([float(1.0 * known[i]) for i in range(len(X))]))
     losses = [carry(1.0 * (known[i] if i in known else kernel.forward(p, x, y)))
               for i, (x, y) in enumerate(zip(X, Y))]
-    return carry(setup.loss.scale(setup.n, len(setup.graph.outputs)) * sum(losses))
+    return carry(scale * sum(losses))
 
 
 @dataclass
@@ -703,59 +707,65 @@ class _Numeric:
         optimizer = setup.optimizer
         assert optimizer is not None
         trainable = tuple(q.trainable for q in setup.graph.params)
-        return cls(setup, kernel, updater_for(optimizer, trainable), setup.X.tolist(),
+        return cls(setup, kernel, updater_for(optimizer, kernel, trainable),
+                   setup.X.tolist(),
                    setup.Y.tolist(), [i for i, flag in enumerate(trainable) if flag],
                    {m: setup.loss.scale(m, outputs) for m in sizes}, label, progress)
 
 
-def updater_for(optimizer: Optimizer, trainable: tuple[bool, ...]) -> Updater:
-    """The optimizer's rule compiled for these parameters (see :func:`compile_update`): every
-    optimizer, plain gradient descent included, from its one text in ``RULES_TEXT``."""
-    key = (optimizer.name, tuple(sorted(optimizer.hyper.items())), optimizer.eta,
-           optimizer.carry.decimals, trainable)
-    found = _UPDATERS.get(key)
-    if found is None:
-        if len(_UPDATERS) >= 64:
-            _UPDATERS.clear()
-        found = _UPDATERS[key] = compile_update(RULES_TEXT[optimizer.name], optimizer.hyper,
-                                                optimizer.eta, optimizer.carry, trainable)
-    return found
+def updater_for(optimizer: Optimizer, kernel: Kernel, trainable: tuple[bool, ...]
+                ) -> Updater:
+    """The optimizer's rule compiled for these parameters after this kernel (see
+    :func:`compile_update`): every optimizer, plain gradient descent included, from its one
+    text in ``RULES_TEXT``. Compiled once per run (the kernel is cached per graph)."""
+    return compile_update(RULES_TEXT[optimizer.name], optimizer.hyper, optimizer.eta,
+                          optimizer.carry, trainable, kernel)
 
 
-_UPDATERS: dict[tuple[Any, ...], Updater] = {}
+def _numeric_epochs(plan: _Numeric, run: _Running, epochs: Iterator[list[list[int]]],
+                    names: list[str]) -> Iterator[Any]:
+    """Every epoch as numbers, in one loop (a run of many tiny epochs pays for little but the
+    arithmetic): the loss at the epoch's start (reusing its first step's forward pass), every
+    step's gradient and update (the optimizer's compiled rule, its state in ``run.state``; a
+    one-sample step is one call of :attr:`Updater.train`), and the parameters at its end."""
+    from gdtrace.solvers.streaming import EpochEnd, EpochStart
 
-
-def _numeric_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[int]]
-                   ) -> Iterator[Any]:
-    """One epoch as numbers: the loss at its start (reusing the first step's forward pass),
-    then every step's gradient and update (the optimizer's compiled rule, its state in
-    ``run.state``)."""
-    from gdtrace.solvers.streaming import EpochStart
-
-    setup, grads_of, X, Y = plan.setup, plan.kernel.grads, plan.X, plan.Y
-    update, progress = plan.updater.update, plan.progress
-    carry, between = setup.carry, setup.schedule.round_between
-    for k, group in enumerate(groups):
-        if run.number >= run.limit:
+    setup, kernel, X, Y, scales = plan.setup, plan.kernel, plan.X, plan.Y, plan.scales
+    grads_of, update, train = kernel.grads, plan.updater.update, plan.updater.train
+    progress, limit = plan.progress, run.limit
+    carry, between = setup.carry, Carry(plan.setup.schedule.round_between)
+    loss_scale = setup.loss.scale(setup.n, len(setup.graph.outputs))
+    for e, groups in enumerate(epochs, start=1):
+        if run.number >= limit:
             break
-        scale = plan.scales[len(group)]
-        passes = [grads_of(run.p, X[s], Y[s], scale) for s in group]
-        if k == 0:
-            yield EpochStart(epoch, _data_loss(setup, plan.kernel, X, Y, run.p,
-                                               {s: r[0] for s, r in zip(group, passes)}))
-        run.number += 1
-        grads = passes[0][1] if len(passes) == 1 else \
-            tuple([carry(sum(column)) for column in zip(*(r[1] for r in passes))])
-        run.p, run.state = update(run.p, grads, run.state, run.number)
-        if not math.isfinite(sum(run.p)):
-            _check_finite(plan, run, epoch)
-        if progress is not None:
-            progress(run.number, run.limit)
+        for k, group in enumerate(groups):
+            if run.number >= limit:
+                break
+            before, number = run.p, run.number + 1
+            if len(group) == 1:
+                s = group[0]
+                lt, run.p, run.state = train(before, X[s], Y[s], scales[1], run.state, number)
+                known = {s: lt}
+            else:
+                scale = scales[len(group)]
+                passes = [grads_of(before, X[s], Y[s], scale) for s in group]
+                grads = tuple([carry(sum(column)) for column in zip(*(r[1] for r in passes))])
+                run.p, run.state = update(before, grads, run.state, number)
+                known = {s: r[0] for s, r in zip(group, passes)}
+            if k == 0:
+                yield EpochStart(e, _data_loss(setup, kernel, X, Y, before, known, loss_scale))
+            run.number = number
+            if not math.isfinite(sum(run.p)):
+                _check_finite(plan, run, e)
+            if progress is not None:
+                progress(number, limit)
+            if run.stopped:
+                break
+            if between.decimals is not None and number < run.total:
+                run.p = [between(v) for v in run.p]
+        yield EpochEnd(e, run.number, dict(zip(names, run.p)))
         if run.stopped:
             break
-        if between is not None and run.number < run.total:
-            rounding = Carry(between)
-            run.p = [rounding(v) for v in run.p]
 
 
 def _check_finite(plan: _Numeric, run: _Running, epoch: int) -> None:

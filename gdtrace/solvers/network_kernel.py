@@ -75,6 +75,10 @@ class Kernel:
     grads: Callable[..., tuple[float, tuple[float, ...]]] = field(repr=False)
     full: Callable[..., tuple[Any, ...]] = field(repr=False)
     source: str = field(repr=False, default="")
+    # the lines of ``grads`` before its return (they leave ∂L/∂(parameter i) in gi) and the
+    # names they read: an optimizer's update is compiled after them (:func:`compile_update`)
+    grads_body: list[str] = field(repr=False, default_factory=list)
+    names: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
 class _Writer:
@@ -259,7 +263,8 @@ def compile_kernel(graph: Graph, loss: OutputLoss, carry: Carry,
     exec(compile(source, f"<network kernel {id(graph):x}>", "exec"), namespace)  # noqa: S102
     return Kernel(live, writer.da, writer.dz, writer.fps, writer.output_da, list(writer.uses),
                   [len(writer.uses[n]) for n in writer.uses], namespace["forward"],
-                  namespace["grads"], namespace["full"], source)
+                  namespace["grads"], namespace["full"], source, [*head, *body, *grads],
+                  writer.names)
 
 
 # ------------------------------------------------------------------------- the update
@@ -267,17 +272,26 @@ def compile_kernel(graph: Graph, loss: OutputLoss, carry: Carry,
 
 Update = Callable[[list[float], tuple[float, ...], tuple[float, ...], int],
                   tuple[list[float], tuple[float, ...]]]
+Train = Callable[[list[float], list[float], list[float], float, tuple[float, ...], int],
+                 tuple[float, list[float], tuple[float, ...]]]
 
 
 @dataclass
 class Updater:
-    """One optimizer's update of a network's parameters, compiled as straight-line float code:
-    ``update(p, g, state, t)`` → (every parameter after the step, the state the next step
-    starts from). ``p`` is every parameter in ``graph.params`` order, ``g`` the trainable
-    ones' gradients in that order (as :meth:`Kernel.grads` returns them), ``t`` the update
-    number (1 in the first step); ``start`` is the state before the first step."""
+    """One optimizer's update of a network's parameters, compiled as straight-line float code.
+
+    - ``update(p, g, state, t)`` → (every parameter after the step, the state the next step
+      starts from), from ``p`` (every parameter in ``graph.params`` order), ``g`` (the
+      trainable ones' gradients in that order, as :meth:`Kernel.grads` returns them) and ``t``
+      (the update number, 1 in the first step);
+    - ``train(p, x, t, scale, state, number)`` → (the sample's summed loss terms, the
+      parameters after the step, the state): a one-sample step, the kernel's ``grads`` lines
+      followed by the update's in one function (``number`` is the update number);
+
+    ``start`` is the state before the first step."""
 
     update: Update = field(repr=False)
+    train: Train = field(repr=False)
     start: tuple[float, ...]
     source: str = field(repr=False, default="")
 
@@ -286,12 +300,13 @@ _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
 def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: Carry,
-                   trainable: tuple[bool, ...]) -> Updater:
-    """Write ``rule`` (the optimizer's own text, :data:`RULES_TEXT`) once per trainable
-    parameter with its names renamed: the same operations in the same order as
+                   trainable: tuple[bool, ...], kernel: Kernel) -> Updater:
+    """Write ``rule`` (the optimizer's own text, ``optimizers.RULES_TEXT``) once per
+    trainable parameter with its names renamed: the same operations in the same order as
     :meth:`Optimizer.values` performs on arrays (elementwise IEEE arithmetic and ``sqrt``
-    give the same doubles on floats), without numpy's per-call cost on ten numbers."""
-    namespace: dict[str, Any] = {"c": carry, "sqrt": math.sqrt}
+    give the same doubles on floats), without numpy's per-call cost on ten numbers. The
+    same lines serve ``update`` and, after the kernel's gradient lines, ``train``."""
+    namespace: dict[str, Any] = {**kernel.names, "c": carry, "sqrt": math.sqrt}
 
     def constant(value: float) -> str:
         if math.isfinite(value):
@@ -302,7 +317,7 @@ def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: C
 
     fixed = {key: constant(float(value)) for key, value in hyper.items()}
     fixed |= {"eta": constant(float(eta)), "W": "c" if carry.decimals is not None else "",
-              "sqrt": "sqrt", "t": "t"} | {name: name for name, _ in rule.shared}
+              "sqrt": "sqrt", "t": "number"} | {name: name for name, _ in rule.shared}
     live = [i for i, flag in enumerate(trainable) if flag]
 
     def renamed(text: str, i: int) -> str:
@@ -311,16 +326,18 @@ def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: C
         return _NAME.sub(lambda m: names.get(m.group(0), m.group(0)), text)
 
     kept = [f"o{kind}{i}" for kind in rule.kept for i in live]
-    lines = [f"    {_tuple([f'p{i}' for i in range(len(trainable))])} = p",
-             f"    {_tuple([f'g{i}' for i in live])} = g"]
-    if kept:
-        lines.append(f"    {_tuple(kept)} = state")
+    lines = [f"    {_tuple(kept)} = state"] if kept else []
     lines += [f"    {name} = {renamed(expression, -1)}" for name, expression in rule.shared]
     for i in live:
         lines += [f"    o{kind}{i} = {renamed(expression, i)}" for kind, expression in rule.lines]
         lines.append(f"    n{i} = {renamed(rule.new, i)}")
-    moved = [f"n{i}" if flag else f"p{i}" for i, flag in enumerate(trainable)]
-    lines.append(f"    return [{', '.join(moved)}], {_tuple(kept)}")
-    source = "\n".join(["def update(p, g, state, t):", *lines, ""])
+    moved = f"[{', '.join(f'n{i}' if flag else f'p{i}' for i, flag in enumerate(trainable))}]"
+    source = "\n".join([
+        "def update(p, g, state, number):",
+        f"    {_tuple([f'p{i}' for i in range(len(trainable))])} = p",
+        f"    {_tuple([f'g{i}' for i in live])} = g",
+        *lines, f"    return {moved}, {_tuple(kept)}", "",
+        "def train(p, x, t, scale, state, number):", *kernel.grads_body,
+        *lines, f"    return lt, {moved}, {_tuple(kept)}", ""])
     exec(compile(source, "<network update>", "exec"), namespace)  # noqa: S102
-    return Updater(namespace["update"], (0.0,) * len(kept), source)
+    return Updater(namespace["update"], namespace["train"], (0.0,) * len(kept), source)
