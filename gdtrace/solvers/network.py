@@ -619,11 +619,12 @@ class _Running:
 
 def events(problem: Problem, label: str = "as written", *, steps: bool = True,
            max_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
-           finished: list[Any] | None = None) -> Iterator[Any]:
+           finished: list[Any] | None = None, epoch_rows: bool = False) -> Iterator[Any]:
     """The run as ``--summary``/``--stream`` events, keeping nothing between steps. The
     summary is computed as numbers only (the graph's compiled kernel, :func:`kernel_for`);
     ``--stream``, which prints every value of every step, writes each step as the worked
-    solution does and drops it."""
+    solution does and drops it. ``epoch_rows``: the consumer takes ``EpochRows`` (see
+    :func:`_epoch_blocks`)."""
     from gdtrace.solvers.streaming import EpochEnd, RunStart, planned_steps, run_end
 
     setup = setup_from(problem)
@@ -651,6 +652,8 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
                 yield EpochEnd(e, run.number, dict(zip(names, run.p)))
                 if run.stopped:
                     break
+        elif plan.one_sample():
+            yield from _epoch_blocks(plan, run, problem.epochs, names, epoch_rows)
         else:
             yield from _numeric_epochs(plan, run, epoch_groups(setup, problem.epochs), names)
         final_loss = _data_loss(setup, plan.kernel, plan.X, plan.Y, run.p, {})
@@ -713,6 +716,19 @@ class _Numeric:
                    {m: setup.loss.scale(m, outputs) for m in sizes}, label, progress)
 
 
+    def one_sample(self) -> bool:
+        """A data set of one sample without carry rounding: every epoch is one step of that
+        sample, computed by :attr:`Updater.epochs` (a classic homework network, where the
+        per-epoch work around the arithmetic would dominate)."""
+        setup = self.setup
+        return setup.n == 1 and list(setup.groups(None)) == [[0]] \
+            and setup.carry.decimals is None and setup.schedule.round_between is None
+
+
+EPOCH_BLOCK = 256
+"""Epochs :func:`_epoch_blocks` computes per call of :attr:`Updater.epochs`."""
+
+
 def updater_for(optimizer: Optimizer, kernel: Kernel, trainable: tuple[bool, ...]
                 ) -> Updater:
     """The optimizer's rule compiled for these parameters after this kernel (see
@@ -764,6 +780,42 @@ def _numeric_epochs(plan: _Numeric, run: _Running, epochs: Iterator[list[list[in
             if between.decimals is not None and number < run.total:
                 run.p = [between(v) for v in run.p]
         yield EpochEnd(e, run.number, dict(zip(names, run.p)))
+        if run.stopped:
+            break
+
+
+def _epoch_blocks(plan: _Numeric, run: _Running, epochs: int, names: list[str], rows: bool
+                  ) -> Iterator[Any]:
+    """The epochs of a one-sample run (:meth:`_Numeric.one_sample`: epoch e is update e), up
+    to :data:`EPOCH_BLOCK` per call of :attr:`Updater.epochs`, handed on as one ``EpochRows``
+    (``rows``) or as each epoch's ``EpochStart`` and ``EpochEnd``. An epoch with a number
+    that is not finite ends its block and is handed on as events, checked as
+    :func:`_numeric_epochs` checks a step. The progress callback hears after each block."""
+    from gdtrace.solvers.streaming import EpochEnd, EpochRows, EpochStart
+
+    setup, epochs_of, progress = plan.setup, plan.updater.epochs, plan.progress
+    x, y, scale = plan.X[0], plan.Y[0], plan.scales[1]
+    loss_scale = setup.loss.scale(setup.n, len(setup.graph.outputs))
+    last = min(epochs, run.limit)  # one step per epoch: the last epoch's number
+    while run.number < last:
+        block: list[tuple[Any, ...]] = []
+        first = run.number + 1
+        run.p, run.state, run.number, odd = epochs_of(
+            run.p, x, y, scale, run.state, first, min(last, first + EPOCH_BLOCK - 1) + 1,
+            loss_scale, block)
+        if rows and block:
+            yield EpochRows(block)
+        else:
+            for row in block:
+                yield EpochStart(row[0], row[1])
+                yield EpochEnd(row[0], row[3], dict(zip(names, row[4:])))
+        if odd is not None:  # epoch run.number: its loss or a parameter is not finite
+            yield EpochStart(run.number, odd)
+            if not math.isfinite(sum(run.p)):
+                _check_finite(plan, run, run.number)
+            yield EpochEnd(run.number, run.number, dict(zip(names, run.p)))
+        if progress is not None:
+            progress(run.number, run.limit)
         if run.stopped:
             break
 

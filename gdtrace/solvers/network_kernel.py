@@ -75,8 +75,10 @@ class Kernel:
     grads: Callable[..., tuple[float, tuple[float, ...]]] = field(repr=False)
     full: Callable[..., tuple[Any, ...]] = field(repr=False)
     source: str = field(repr=False, default="")
-    # the lines of ``grads`` before its return (they leave ∂L/∂(parameter i) in gi) and the
-    # names they read: an optimizer's update is compiled after them (:func:`compile_update`)
+    # the lines of ``grads``: unpacking p, x and t (``head``), then the lines that leave the
+    # loss terms in ``lt`` and ∂L/∂(parameter i) in gi (``grads_body``), and the names they
+    # read: an optimizer's update is compiled after them (:func:`compile_update`)
+    head: list[str] = field(repr=False, default_factory=list)
     grads_body: list[str] = field(repr=False, default_factory=list)
     names: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -263,7 +265,7 @@ def compile_kernel(graph: Graph, loss: OutputLoss, carry: Carry,
     exec(compile(source, f"<network kernel {id(graph):x}>", "exec"), namespace)  # noqa: S102
     return Kernel(live, writer.da, writer.dz, writer.fps, writer.output_da, list(writer.uses),
                   [len(writer.uses[n]) for n in writer.uses], namespace["forward"],
-                  namespace["grads"], namespace["full"], source, [*head, *body, *grads],
+                  namespace["grads"], namespace["full"], source, head, [*body, *grads],
                   writer.names)
 
 
@@ -274,6 +276,9 @@ Update = Callable[[list[float], tuple[float, ...], tuple[float, ...], int],
                   tuple[list[float], tuple[float, ...]]]
 Train = Callable[[list[float], list[float], list[float], float, tuple[float, ...], int],
                  tuple[float, list[float], tuple[float, ...]]]
+Epochs = Callable[[list[float], list[float], list[float], float, tuple[float, ...], int, int,
+                   float, list[tuple[Any, ...]]],
+                  tuple[list[float], tuple[float, ...], int, float | None]]
 
 
 @dataclass
@@ -287,11 +292,20 @@ class Updater:
     - ``train(p, x, t, scale, state, number)`` → (the sample's summed loss terms, the
       parameters after the step, the state): a one-sample step, the kernel's ``grads`` lines
       followed by the update's in one function (``number`` is the update number);
+    - ``epochs(p, x, t, scale, state, first, stop, loss_scale, rows)``: the epochs of a data
+      set of one sample (one step each, no carry rounding) with update numbers ``first`` …
+      ``stop − 1``, in one loop: the ``train`` lines, then the epoch's loss as
+      ``network._data_loss`` computes it from the step's pass (``loss_scale · Σ``). Each epoch
+      whose loss and parameters are finite appends ``(epoch, loss, epoch, steps,
+      parameters…)`` to ``rows`` (its summary lines' numbers in writing order). Returns (the
+      parameters, the state, the last update number, None) — or, at the first epoch with a
+      number that is not finite, stops after it without a row and returns its loss last.
 
     ``start`` is the state before the first step."""
 
     update: Update = field(repr=False)
     train: Train = field(repr=False)
+    epochs: Epochs = field(repr=False)
     start: tuple[float, ...]
     source: str = field(repr=False, default="")
 
@@ -305,8 +319,10 @@ def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: C
     trainable parameter with its names renamed: the same operations in the same order as
     :meth:`Optimizer.values` performs on arrays (elementwise IEEE arithmetic and ``sqrt``
     give the same doubles on floats), without numpy's per-call cost on ten numbers. The
-    same lines serve ``update`` and, after the kernel's gradient lines, ``train``."""
-    namespace: dict[str, Any] = {**kernel.names, "c": carry, "sqrt": math.sqrt}
+    same lines serve ``update`` and, after the kernel's gradient lines, ``train`` and
+    ``epochs`` (see :class:`Updater`)."""
+    namespace: dict[str, Any] = {**kernel.names, "c": carry, "sqrt": math.sqrt,
+                                 "isfinite": math.isfinite}
 
     def constant(value: float) -> str:
         if math.isfinite(value):
@@ -325,19 +341,29 @@ def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: C
         names |= {kind: f"o{kind}{i}" for kind in [*rule.kept, *(k for k, _ in rule.lines)]}
         return _NAME.sub(lambda m: names.get(m.group(0), m.group(0)), text)
 
-    kept = [f"o{kind}{i}" for kind in rule.kept for i in live]
-    lines = [f"    {_tuple(kept)} = state"] if kept else []
-    lines += [f"    {name} = {renamed(expression, -1)}" for name, expression in rule.shared]
+    kept = _tuple([f"o{kind}{i}" for kind in rule.kept for i in live])
+    unpack = [f"    {kept} = state"] if rule.kept and live else []
+    lines = [f"    {name} = {renamed(expression, -1)}" for name, expression in rule.shared]
     for i in live:
         lines += [f"    o{kind}{i} = {renamed(expression, i)}" for kind, expression in rule.lines]
         lines.append(f"    n{i} = {renamed(rule.new, i)}")
-    moved = f"[{', '.join(f'n{i}' if flag else f'p{i}' for i, flag in enumerate(trainable))}]"
+    moved = [f"n{i}" if flag else f"p{i}" for i, flag in enumerate(trainable)]
+    every = [f"p{i}" for i in range(len(trainable))]
+    loop = [f"    {line}" for line in [*kernel.grads_body, *lines]]
     source = "\n".join([
-        "def update(p, g, state, number):",
-        f"    {_tuple([f'p{i}' for i in range(len(trainable))])} = p",
-        f"    {_tuple([f'g{i}' for i in live])} = g",
-        *lines, f"    return {moved}, {_tuple(kept)}", "",
-        "def train(p, x, t, scale, state, number):", *kernel.grads_body,
-        *lines, f"    return lt, {moved}, {_tuple(kept)}", ""])
+        "def update(p, g, state, number):", f"    {_tuple(every)} = p",
+        f"    {_tuple([f'g{i}' for i in live])} = g", *unpack, *lines,
+        f"    return [{', '.join(moved)}], {kept}", "",
+        "def train(p, x, t, scale, state, number):", *kernel.head, *unpack, *kernel.grads_body,
+        *lines, f"    return lt, [{', '.join(moved)}], {kept}", "",
+        "def epochs(p, x, t, scale, state, first, stop, loss_scale, rows):", *kernel.head,
+        *unpack, "    append = rows.append", "    for number in range(first, stop):", *loop,
+        "        loss = float(loss_scale * sum([float(1.0 * lt)]))",
+        f"        {_tuple(every)} = {_tuple(moved)}",
+        f"        if not (isfinite(loss) and isfinite({' + '.join(every)})):",
+        f"            return [{', '.join(every)}], {kept}, number, loss",
+        f"        append((number, loss, number, number, {', '.join(every)}))",
+        f"    return [{', '.join(every)}], {kept}, stop - 1, None", ""])
     exec(compile(source, "<network update>", "exec"), namespace)  # noqa: S102
-    return Updater(namespace["update"], namespace["train"], (0.0,) * len(kept), source)
+    return Updater(namespace["update"], namespace["train"], namespace["epochs"],
+                   (0.0,) * len(rule.kept) * len(live), source)
