@@ -301,13 +301,36 @@ class Updater:
       parameters, the state, the last update number, None) — or, at the first epoch with a
       number that is not finite, stops after it without a row and returns its loss last.
 
-    ``start`` is the state before the first step."""
+    ``start`` is the state before the first step. Each function is compiled when first used
+    (a run needs one of them, and the unrolled text of an optimizer with state is long)."""
 
-    update: Update = field(repr=False)
-    train: Train = field(repr=False)
-    epochs: Epochs = field(repr=False)
     start: tuple[float, ...]
-    source: str = field(repr=False, default="")
+    sources: dict[str, str] = field(repr=False)
+    namespace: dict[str, Any] = field(repr=False)
+
+    @property
+    def source(self) -> str:
+        return "\n".join(self.sources.values())
+
+    def function(self, name: str) -> Callable[..., Any]:
+        found = self.namespace.get(name)
+        if found is None:
+            exec(compile(self.sources[name], f"<network {name}>", "exec"),  # noqa: S102
+                 self.namespace)
+            found = self.namespace[name]
+        return found
+
+    @property
+    def update(self) -> Update:
+        return self.function("update")
+
+    @property
+    def train(self) -> Train:
+        return self.function("train")
+
+    @property
+    def epochs(self) -> Epochs:
+        return self.function("epochs")
 
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
@@ -350,20 +373,21 @@ def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: C
     moved = [f"n{i}" if flag else f"p{i}" for i, flag in enumerate(trainable)]
     every = [f"p{i}" for i in range(len(trainable))]
     loop = [f"    {line}" for line in [*kernel.grads_body, *lines]]
-    source = "\n".join([
-        "def update(p, g, state, number):", f"    {_tuple(every)} = p",
-        f"    {_tuple([f'g{i}' for i in live])} = g", *unpack, *lines,
-        f"    return [{', '.join(moved)}], {kept}", "",
-        "def train(p, x, t, scale, state, number):", *kernel.head, *unpack, *kernel.grads_body,
-        *lines, f"    return lt, [{', '.join(moved)}], {kept}", "",
-        "def epochs(p, x, t, scale, state, first, stop, loss_scale, rows):", *kernel.head,
-        *unpack, "    append = rows.append", "    for number in range(first, stop):", *loop,
-        "        loss = float(loss_scale * sum([float(1.0 * lt)]))",
-        f"        {_tuple(every)} = {_tuple(moved)}",
-        f"        if not (isfinite(loss) and isfinite({' + '.join(every)})):",
-        f"            return [{', '.join(every)}], {kept}, number, loss",
-        f"        append((number, loss, number, number, {', '.join(every)}))",
-        f"    return [{', '.join(every)}], {kept}, stop - 1, None", ""])
-    exec(compile(source, "<network update>", "exec"), namespace)  # noqa: S102
-    return Updater(namespace["update"], namespace["train"], namespace["epochs"],
-                   (0.0,) * len(rule.kept) * len(live), source)
+    sources = {
+        "update": "\n".join([
+            "def update(p, g, state, number):", f"    {_tuple(every)} = p",
+            f"    {_tuple([f'g{i}' for i in live])} = g", *unpack, *lines,
+            f"    return [{', '.join(moved)}], {kept}", ""]),
+        "train": "\n".join([
+            "def train(p, x, t, scale, state, number):", *kernel.head, *unpack,
+            *kernel.grads_body, *lines, f"    return lt, [{', '.join(moved)}], {kept}", ""]),
+        "epochs": "\n".join([
+            "def epochs(p, x, t, scale, state, first, stop, loss_scale, rows):", *kernel.head,
+            *unpack, "    append = rows.append", "    for number in range(first, stop):", *loop,
+            "        loss = float(loss_scale * sum([float(1.0 * lt)]))",
+            f"        {_tuple(every)} = {_tuple(moved)}",
+            f"        if not (isfinite(loss) and isfinite({' + '.join(every)})):",
+            f"            return [{', '.join(every)}], {kept}, number, loss",
+            f"        append((number, loss, number, number, {', '.join(every)}))",
+            f"    return [{', '.join(every)}], {kept}, stop - 1, None", ""])}
+    return Updater((0.0,) * len(rule.kept) * len(live), sources, namespace)
