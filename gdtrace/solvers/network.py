@@ -710,8 +710,7 @@ class _Numeric:
         optimizer = setup.optimizer
         assert optimizer is not None
         trainable = tuple(q.trainable for q in setup.graph.params)
-        return cls(setup, kernel, updater_for(optimizer, kernel, trainable),
-                   setup.X.tolist(),
+        return cls(setup, kernel, updater_for(optimizer, kernel, trainable), setup.X.tolist(),
                    setup.Y.tolist(), [i for i, flag in enumerate(trainable) if flag],
                    {m: setup.loss.scale(m, outputs) for m in sizes}, label, progress)
 
