@@ -274,7 +274,8 @@ def run_long(problem: Problem, request: OutputRequest, stream: bool) -> list[Dia
             contextlib.nullcontext(sys.stdout) if output is None else open_output(output) \
             as handle:
         events = run_events(problem, steps=stream, max_steps=request.max_steps,
-                            progress=progress, finished=finished)
+                            progress=progress, finished=finished,
+                            epoch_rows=request.fmt == "json")
         _write_lines(problem, request, events, cast(TextIO, handle),
                      parallel=stream and total >= PARALLEL_STEPS)
     warnings = [w for end in finished for w in end.diagnostics]

@@ -19,6 +19,7 @@ from gdtrace import __version__
 from gdtrace.render import RenderOptions
 from gdtrace.solvers.streaming import (
     EpochEnd,
+    EpochRows,
     EpochStart,
     Event,
     RunEnd,
@@ -219,6 +220,12 @@ def _step_template(keys: list[str], names: list[str]) -> str:
             + ',"grad":' + mapping(names) + ',"params":' + mapping(names) + "}\n")
 
 
+def _epoch_rows_template(names: list[str]) -> str:
+    """A %-template for one :class:`EpochRows` row: the text of :func:`epoch_line` and
+    :func:`epoch_end_line` for finite floats (``%d`` of an int, ``%r`` of a float)."""
+    return '{"type":"epoch","epoch":%d,"loss":%r}\n' + _epoch_end_template(tuple(names))
+
+
 def _step_lines(template: str, table: np.ndarray) -> str:
     """One JSON line per row of a :class:`StepRows` table, in one formatting call."""
     return (template * len(table)) % tuple(chain.from_iterable(table.tolist()))
@@ -228,10 +235,12 @@ def stream_lines(info: ProblemInfo, events: Iterable[Event]) -> Iterator[str]:
     """JSON lines, written as the run goes (``--stream``; ``--summary`` has no step lines):
     ``run`` (problem, settings, names), ``epoch`` (loss at the start), ``step``, ``epoch_end``
     (parameters after the epoch), ``end`` (final parameters, final loss, warnings)."""
-    template = ""
+    template = epochs = ""
     for event in events:
         if isinstance(event, StepRows):
             yield _step_lines(template, event.table)
+        elif isinstance(event, EpochRows):  # whole epochs, every number a finite float
+            yield (epochs * len(event.rows)) % tuple(chain.from_iterable(event.rows))
         elif isinstance(event, StepDone):
             yield _compact({"type": "step", "epoch": event.epoch, "step": event.index,
                             "samples": event.samples, "values": event.values,
@@ -242,6 +251,7 @@ def stream_lines(info: ProblemInfo, events: Iterable[Event]) -> Iterator[str]:
             yield epoch_end_line(event.index, event.steps, event.params)
         elif isinstance(event, RunStart):
             template = _step_template(event.value_keys, event.param_names)
+            epochs = _epoch_rows_template(event.param_names)
             yield _compact({"type": "run", "gdtrace": __version__,
                             "problem": {"title": info.title, "model": info.model,
                                         "source": info.source},

@@ -11,7 +11,7 @@ Conventions: docs/networks.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,13 @@ from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, NetworkSpec, Node, Schedule
 from gdtrace.solvers import RunOptions, Solved, asks_formulas
 from gdtrace.solvers.checks import keep_step, non_finite_message
-from gdtrace.solvers.network_kernel import Kernel, activation_of, compile_kernel
+from gdtrace.solvers.network_kernel import (
+    Kernel,
+    Updater,
+    activation_of,
+    compile_kernel,
+    compile_update,
+)
 from gdtrace.solvers.network_symbols import (
     LOSS,
     a_sym,
@@ -35,7 +41,7 @@ from gdtrace.solvers.network_symbols import (
     target_sym,
     z_sym,
 )
-from gdtrace.solvers.optimizers import ETA, Optimizer, Slot, make_optimizer
+from gdtrace.solvers.optimizers import ETA, RULES_TEXT, Optimizer, Slot, make_optimizer
 from gdtrace.trace import (
     Diagnostic,
     Epoch,
@@ -606,17 +612,19 @@ class _Running:
     limit: int  # steps to take (--max-steps)
     total: int  # steps the problem plans (no rounding after the last)
     number: int = 0
+    state: tuple[float, ...] = ()  # the optimizer's state (see :class:`Updater`)
     stopped: bool = False
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 def events(problem: Problem, label: str = "as written", *, steps: bool = True,
            max_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
-           finished: list[Any] | None = None) -> Iterator[Any]:
+           finished: list[Any] | None = None, epoch_rows: bool = False) -> Iterator[Any]:
     """The run as ``--summary``/``--stream`` events, keeping nothing between steps. The
     summary is computed as numbers only (the graph's compiled kernel, :func:`kernel_for`);
     ``--stream``, which prints every value of every step, writes each step as the worked
-    solution does and drops it."""
+    solution does and drops it. ``epoch_rows``: the consumer takes ``EpochRows`` (see
+    :func:`_epoch_blocks`)."""
     from gdtrace.solvers.streaming import EpochEnd, RunStart, planned_steps, run_end
 
     setup = setup_from(problem)
@@ -634,15 +642,20 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
         keys = [q.key for q in first.rows[0] if q.role is Role.VALUE]
     yield RunStart(label, names, keys, run.limit, run_settings(problem, setup))
     plan = _Numeric.of(setup, kernel_for(graph, setup.loss, carry, trainable), label, progress)
-    epoch_steps = _worked_epoch if steps else _numeric_epoch
+    run.state = plan.updater.start
     with np.errstate(all="ignore"):
-        for e, groups in enumerate(epoch_groups(setup, problem.epochs), start=1):
-            if run.number >= run.limit:
-                break
-            yield from epoch_steps(plan, run, e, groups)
-            yield EpochEnd(e, run.number, dict(zip(names, run.p)))
-            if run.stopped:
-                break
+        if steps:
+            for e, groups in enumerate(epoch_groups(setup, problem.epochs), start=1):
+                if run.number >= run.limit:
+                    break
+                yield from _worked_epoch(plan, run, e, groups)
+                yield EpochEnd(e, run.number, dict(zip(names, run.p)))
+                if run.stopped:
+                    break
+        elif plan.one_sample():
+            yield from _epoch_blocks(plan, run, problem.epochs, names, epoch_rows)
+        else:
+            yield from _numeric_epochs(plan, run, epoch_groups(setup, problem.epochs), names)
         final_loss = _data_loss(setup, plan.kernel, plan.X, plan.Y, run.p, {})
     yield run_end(dict(zip(names, run.p)), final_loss, run.diagnostics, run.stopped, run.number,
                   run.limit, planned, label, finished)
@@ -661,16 +674,18 @@ def epoch_groups(setup: Setup, epochs: int) -> Iterator[list[list[int]]]:
 
 
 def _data_loss(setup: Setup, kernel: Kernel, X: list[list[float]], Y: list[list[float]],
-               p: list[float], known: dict[int, float]) -> float:
+               p: list[float], known: dict[int, float], scale: float | None = None) -> float:
     """L over the data set as :func:`dataset_loss` computes it; ``known`` holds samples' summed
-    loss terms already computed at these parameters (the epoch's first step)."""
+    loss terms already computed at these parameters (the epoch's first step); ``scale`` is
+    the loss's factor over the data set, if the caller has it at hand."""
     carry = setup.carry
+    if scale is None:
+        scale = setup.loss.scale(setup.n, len(setup.graph.outputs))
     if carry.decimals is None and len(known) == len(X):  # every sample's pass is at hand
-        return float(setup.loss.scale(setup.n, len(setup.graph.outputs)) * sum(
-            [float(1.0 * known[i]) for i in range(len(X))]))
+        return float(scale * sum([float(1.0 * known[i]) for i in range(len(X))]))
     losses = [carry(1.0 * (known[i] if i in known else kernel.forward(p, x, y)))
               for i, (x, y) in enumerate(zip(X, Y))]
-    return carry(setup.loss.scale(setup.n, len(setup.graph.outputs)) * sum(losses))
+    return carry(scale * sum(losses))
 
 
 @dataclass
@@ -679,6 +694,7 @@ class _Numeric:
 
     setup: Setup
     kernel: Kernel
+    updater: Updater
     X: list[list[float]]
     Y: list[list[float]]
     live: list[int]  # positions of the trainable parameters
@@ -691,63 +707,116 @@ class _Numeric:
            progress: Callable[[int, int], None] | None) -> _Numeric:
         outputs = len(setup.graph.outputs)
         sizes = {len(g) for g in setup.groups(None)}
-        return cls(setup, kernel, setup.X.tolist(), setup.Y.tolist(),
-                   [i for i, q in enumerate(setup.graph.params) if q.trainable],
+        optimizer = setup.optimizer
+        assert optimizer is not None
+        trainable = tuple(q.trainable for q in setup.graph.params)
+        return cls(setup, kernel, updater_for(optimizer, kernel, trainable), setup.X.tolist(),
+                   setup.Y.tolist(), [i for i, flag in enumerate(trainable) if flag],
                    {m: setup.loss.scale(m, outputs) for m in sizes}, label, progress)
 
-    def update(self, run: _Running, grads: Sequence[float]) -> list[float]:
-        """The trainable parameters after the step. Plain gradient descent is written here as
-        the GLM fast path writes it (w − η·g, carry-rounded: ``Optimizer``'s plain rule, whose
-        per-call cost would dominate a tiny network); any other optimizer updates all
-        parameters as one vector through :meth:`Optimizer.values` (elementwise rules, so the
-        same numbers as parameter by parameter)."""
-        optimizer = self.setup.optimizer
-        assert optimizer is not None
-        current = run.p if len(self.live) == len(run.p) else [run.p[i] for i in self.live]
-        if optimizer.plain:
-            eta, carry = optimizer.eta, optimizer.carry
-            if carry.decimals is None:
-                return [v - eta * g for v, g in zip(current, grads)]
-            return [carry(v - eta * g) for v, g in zip(current, grads)]
-        moved = optimizer.values(["θ"], [np.array(current, dtype=float)],
-                                 [np.array(grads, dtype=float)])[0][0]
-        return list(np.asarray(moved, dtype=float).tolist())
+
+    def one_sample(self) -> bool:
+        """A data set of one sample without carry rounding: every epoch is one step of that
+        sample, computed by :attr:`Updater.epochs` (a classic homework network, where the
+        per-epoch work around the arithmetic would dominate)."""
+        setup = self.setup
+        return setup.n == 1 and list(setup.groups(None)) == [[0]] \
+            and setup.carry.decimals is None and setup.schedule.round_between is None
 
 
-def _numeric_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[int]]
-                   ) -> Iterator[Any]:
-    """One epoch as numbers: the loss at its start (reusing the first step's forward pass),
-    then every step's gradient and update."""
-    from gdtrace.solvers.streaming import EpochStart
+EPOCH_BLOCK = 256
+"""Epochs :func:`_epoch_blocks` computes per call of :attr:`Updater.epochs`."""
 
-    setup, grads_of, X, Y, live = plan.setup, plan.kernel.grads, plan.X, plan.Y, plan.live
-    carry, between = setup.carry, setup.schedule.round_between
-    for k, group in enumerate(groups):
-        if run.number >= run.limit:
+
+def updater_for(optimizer: Optimizer, kernel: Kernel, trainable: tuple[bool, ...]
+                ) -> Updater:
+    """The optimizer's rule compiled for these parameters after this kernel (see
+    :func:`compile_update`): every optimizer, plain gradient descent included, from its one
+    text in ``RULES_TEXT``. Compiled once per run (the kernel is cached per graph)."""
+    return compile_update(RULES_TEXT[optimizer.name], optimizer.hyper, optimizer.eta,
+                          optimizer.carry, trainable, kernel)
+
+
+def _numeric_epochs(plan: _Numeric, run: _Running, epochs: Iterator[list[list[int]]],
+                    names: list[str]) -> Iterator[Any]:
+    """Every epoch as numbers, in one loop (a run of many tiny epochs pays for little but the
+    arithmetic): the loss at the epoch's start (reusing its first step's forward pass), every
+    step's gradient and update (the optimizer's compiled rule, its state in ``run.state``; a
+    one-sample step is one call of :attr:`Updater.train`), and the parameters at its end."""
+    from gdtrace.solvers.streaming import EpochEnd, EpochStart
+
+    setup, kernel, X, Y, scales = plan.setup, plan.kernel, plan.X, plan.Y, plan.scales
+    grads_of, update, train = kernel.grads, plan.updater.update, plan.updater.train
+    progress, limit = plan.progress, run.limit
+    carry, between = setup.carry, Carry(plan.setup.schedule.round_between)
+    loss_scale = setup.loss.scale(setup.n, len(setup.graph.outputs))
+    for e, groups in enumerate(epochs, start=1):
+        if run.number >= limit:
             break
-        scale = plan.scales[len(group)]
-        passes = [grads_of(run.p, X[s], Y[s], scale) for s in group]
-        if k == 0:
-            yield EpochStart(epoch, _data_loss(setup, plan.kernel, X, Y, run.p,
-                                               {s: r[0] for s, r in zip(group, passes)}))
-        run.number += 1
-        grads = passes[0][1] if len(passes) == 1 else \
-            [carry(sum(column)) for column in zip(*(r[1] for r in passes))]
-        moved = plan.update(run, grads)
-        if len(live) == len(run.p):
-            run.p = moved
-        else:
-            for i, value in zip(live, moved):
-                run.p[i] = value
-        if not math.isfinite(sum(moved)):
-            _check_finite(plan, run, epoch)
-        if plan.progress is not None:
-            plan.progress(run.number, run.limit)
+        for k, group in enumerate(groups):
+            if run.number >= limit:
+                break
+            before, number = run.p, run.number + 1
+            if len(group) == 1:
+                s = group[0]
+                lt, run.p, run.state = train(before, X[s], Y[s], scales[1], run.state, number)
+                known = {s: lt}
+            else:
+                scale = scales[len(group)]
+                passes = [grads_of(before, X[s], Y[s], scale) for s in group]
+                grads = tuple([carry(sum(column)) for column in zip(*(r[1] for r in passes))])
+                run.p, run.state = update(before, grads, run.state, number)
+                known = {s: r[0] for s, r in zip(group, passes)}
+            if k == 0:
+                yield EpochStart(e, _data_loss(setup, kernel, X, Y, before, known, loss_scale))
+            run.number = number
+            if not math.isfinite(sum(run.p)):
+                _check_finite(plan, run, e)
+            if progress is not None:
+                progress(number, limit)
+            if run.stopped:
+                break
+            if between.decimals is not None and number < run.total:
+                run.p = [between(v) for v in run.p]
+        yield EpochEnd(e, run.number, dict(zip(names, run.p)))
         if run.stopped:
             break
-        if between is not None and run.number < run.total:
-            rounding = Carry(between)
-            run.p = [rounding(v) for v in run.p]
+
+
+def _epoch_blocks(plan: _Numeric, run: _Running, epochs: int, names: list[str], rows: bool
+                  ) -> Iterator[Any]:
+    """The epochs of a one-sample run (:meth:`_Numeric.one_sample`: epoch e is update e), up
+    to :data:`EPOCH_BLOCK` per call of :attr:`Updater.epochs`, handed on as one ``EpochRows``
+    (``rows``) or as each epoch's ``EpochStart`` and ``EpochEnd``. An epoch with a number
+    that is not finite ends its block and is handed on as events, checked as
+    :func:`_numeric_epochs` checks a step. The progress callback hears after each block."""
+    from gdtrace.solvers.streaming import EpochEnd, EpochRows, EpochStart
+
+    setup, epochs_of, progress = plan.setup, plan.updater.epochs, plan.progress
+    x, y, scale = plan.X[0], plan.Y[0], plan.scales[1]
+    loss_scale = setup.loss.scale(setup.n, len(setup.graph.outputs))
+    last = min(epochs, run.limit)  # one step per epoch: the last epoch's number
+    while run.number < last:
+        block: list[tuple[Any, ...]] = []
+        first = run.number + 1
+        run.p, run.state, run.number, odd = epochs_of(
+            run.p, x, y, scale, run.state, first, min(last, first + EPOCH_BLOCK - 1) + 1,
+            loss_scale, block)
+        if rows and block:
+            yield EpochRows(block)
+        else:
+            for row in block:
+                yield EpochStart(row[0], row[1])
+                yield EpochEnd(row[0], row[3], dict(zip(names, row[4:])))
+        if odd is not None:  # epoch run.number: its loss or a parameter is not finite
+            yield EpochStart(run.number, odd)
+            if not math.isfinite(sum(run.p)):
+                _check_finite(plan, run, run.number)
+            yield EpochEnd(run.number, run.number, dict(zip(names, run.p)))
+        if progress is not None:
+            progress(run.number, run.limit)
+        if run.stopped:
+            break
 
 
 def _check_finite(plan: _Numeric, run: _Running, epoch: int) -> None:

@@ -20,6 +20,7 @@ is what ``sum`` computes). """
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ import numpy as np
 from gdtrace.formula.functions import ACTIVATIONS, Activation, OutputLoss, leaky_relu
 from gdtrace.formula.rounding import Carry
 from gdtrace.problem.network_models import Graph, Node
+from gdtrace.solvers.optimizers import RuleText
 
 
 def activation_of(name: str, slope: float) -> Activation:
@@ -73,6 +75,12 @@ class Kernel:
     grads: Callable[..., tuple[float, tuple[float, ...]]] = field(repr=False)
     full: Callable[..., tuple[Any, ...]] = field(repr=False)
     source: str = field(repr=False, default="")
+    # the lines of ``grads``: unpacking p, x and t (``head``), then the lines that leave the
+    # loss terms in ``lt`` and ∂L/∂(parameter i) in gi (``grads_body``), and the names they
+    # read: an optimizer's update is compiled after them (:func:`compile_update`)
+    head: list[str] = field(repr=False, default_factory=list)
+    grads_body: list[str] = field(repr=False, default_factory=list)
+    names: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
 class _Writer:
@@ -257,4 +265,129 @@ def compile_kernel(graph: Graph, loss: OutputLoss, carry: Carry,
     exec(compile(source, f"<network kernel {id(graph):x}>", "exec"), namespace)  # noqa: S102
     return Kernel(live, writer.da, writer.dz, writer.fps, writer.output_da, list(writer.uses),
                   [len(writer.uses[n]) for n in writer.uses], namespace["forward"],
-                  namespace["grads"], namespace["full"], source)
+                  namespace["grads"], namespace["full"], source, head, [*body, *grads],
+                  writer.names)
+
+
+# ------------------------------------------------------------------------- the update
+
+
+Update = Callable[[list[float], tuple[float, ...], tuple[float, ...], int],
+                  tuple[list[float], tuple[float, ...]]]
+Train = Callable[[list[float], list[float], list[float], float, tuple[float, ...], int],
+                 tuple[float, list[float], tuple[float, ...]]]
+Epochs = Callable[[list[float], list[float], list[float], float, tuple[float, ...], int, int,
+                   float, list[tuple[Any, ...]]],
+                  tuple[list[float], tuple[float, ...], int, float | None]]
+
+
+@dataclass
+class Updater:
+    """One optimizer's update of a network's parameters, compiled as straight-line float code.
+
+    - ``update(p, g, state, t)`` → (every parameter after the step, the state the next step
+      starts from), from ``p`` (every parameter in ``graph.params`` order), ``g`` (the
+      trainable ones' gradients in that order, as :meth:`Kernel.grads` returns them) and ``t``
+      (the update number, 1 in the first step);
+    - ``train(p, x, t, scale, state, number)`` → (the sample's summed loss terms, the
+      parameters after the step, the state): a one-sample step, the kernel's ``grads`` lines
+      followed by the update's in one function (``number`` is the update number);
+    - ``epochs(p, x, t, scale, state, first, stop, loss_scale, rows)``: the epochs of a data
+      set of one sample (one step each, no carry rounding) with update numbers ``first`` …
+      ``stop − 1``, in one loop: the ``train`` lines, then the epoch's loss as
+      ``network._data_loss`` computes it from the step's pass (``loss_scale · Σ``). Each epoch
+      whose loss and parameters are finite appends ``(epoch, loss, epoch, steps,
+      parameters…)`` to ``rows`` (its summary lines' numbers in writing order). Returns (the
+      parameters, the state, the last update number, None) — or, at the first epoch with a
+      number that is not finite, stops after it without a row and returns its loss last.
+
+    ``start`` is the state before the first step. Each function is compiled when first used
+    (a run needs one of them, and the unrolled text of an optimizer with state is long)."""
+
+    start: tuple[float, ...]
+    sources: dict[str, str] = field(repr=False)
+    namespace: dict[str, Any] = field(repr=False)
+
+    @property
+    def source(self) -> str:
+        return "\n".join(self.sources.values())
+
+    def function(self, name: str) -> Callable[..., Any]:
+        found = self.namespace.get(name)
+        if found is None:
+            exec(compile(self.sources[name], f"<network {name}>", "exec"),  # noqa: S102
+                 self.namespace)
+            found = self.namespace[name]
+        return found
+
+    @property
+    def update(self) -> Update:
+        return self.function("update")
+
+    @property
+    def train(self) -> Train:
+        return self.function("train")
+
+    @property
+    def epochs(self) -> Epochs:
+        return self.function("epochs")
+
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: Carry,
+                   trainable: tuple[bool, ...], kernel: Kernel) -> Updater:
+    """Write ``rule`` (the optimizer's own text, ``optimizers.RULES_TEXT``) once per
+    trainable parameter with its names renamed: the same operations in the same order as
+    :meth:`Optimizer.values` performs on arrays (elementwise IEEE arithmetic and ``sqrt``
+    give the same doubles on floats), without numpy's per-call cost on ten numbers. The
+    same lines serve ``update`` and, after the kernel's gradient lines, ``train`` and
+    ``epochs`` (see :class:`Updater`)."""
+    namespace: dict[str, Any] = {**kernel.names, "c": carry, "sqrt": math.sqrt,
+                                 "isfinite": math.isfinite}
+
+    def constant(value: float) -> str:
+        if math.isfinite(value):
+            return f"({value!r})"
+        name = f"k{len(namespace)}"
+        namespace[name] = value
+        return name
+
+    fixed = {key: constant(float(value)) for key, value in hyper.items()}
+    fixed |= {"eta": constant(float(eta)), "W": "c" if carry.decimals is not None else "",
+              "sqrt": "sqrt", "t": "number"} | {name: name for name, _ in rule.shared}
+    live = [i for i, flag in enumerate(trainable) if flag]
+
+    def renamed(text: str, i: int) -> str:
+        names = fixed | {"p": f"p{i}", "g": f"g{i}"}
+        names |= {kind: f"o{kind}{i}" for kind in [*rule.kept, *(k for k, _ in rule.lines)]}
+        return _NAME.sub(lambda m: names.get(m.group(0), m.group(0)), text)
+
+    kept = _tuple([f"o{kind}{i}" for kind in rule.kept for i in live])
+    unpack = [f"    {kept} = state"] if rule.kept and live else []
+    lines = [f"    {name} = {renamed(expression, -1)}" for name, expression in rule.shared]
+    for i in live:
+        lines += [f"    o{kind}{i} = {renamed(expression, i)}" for kind, expression in rule.lines]
+        lines.append(f"    n{i} = {renamed(rule.new, i)}")
+    moved = [f"n{i}" if flag else f"p{i}" for i, flag in enumerate(trainable)]
+    every = [f"p{i}" for i in range(len(trainable))]
+    loop = [f"    {line}" for line in [*kernel.grads_body, *lines]]
+    sources = {
+        "update": "\n".join([
+            "def update(p, g, state, number):", f"    {_tuple(every)} = p",
+            f"    {_tuple([f'g{i}' for i in live])} = g", *unpack, *lines,
+            f"    return [{', '.join(moved)}], {kept}", ""]),
+        "train": "\n".join([
+            "def train(p, x, t, scale, state, number):", *kernel.head, *unpack,
+            *kernel.grads_body, *lines, f"    return lt, [{', '.join(moved)}], {kept}", ""]),
+        "epochs": "\n".join([
+            "def epochs(p, x, t, scale, state, first, stop, loss_scale, rows):", *kernel.head,
+            *unpack, "    append = rows.append", "    for number in range(first, stop):", *loop,
+            "        loss = float(loss_scale * sum([float(1.0 * lt)]))",
+            f"        {_tuple(every)} = {_tuple(moved)}",
+            f"        if not (isfinite(loss) and isfinite({' + '.join(every)})):",
+            f"            return [{', '.join(every)}], {kept}, number, loss",
+            f"        append((number, loss, number, number, {', '.join(every)}))",
+            f"    return [{', '.join(every)}], {kept}, stop - 1, None", ""])}
+    return Updater((0.0,) * len(rule.kept) * len(live), sources, namespace)

@@ -26,9 +26,9 @@ lines use the rounded value.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -157,18 +157,79 @@ class _Numbers(NamedTuple):
     state: dict[str, Value]
 
 
-def _momentum_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
-                      t: int) -> _Numbers:
-    mu, eta = opt.hyper["momentum"], opt.eta
-    v = opt.write(mu * _state(prev, "v", g) + g)
-    raw = p - eta * (g + mu * v) if opt.name == "nesterov" else p - eta * v
-    return _Numbers([("v", v)], opt.write(raw), {"v": v})
+@dataclass(frozen=True)
+class RuleText:
+    """One update rule's arithmetic as Python source over one parameter: the single definition
+    of its numbers. :func:`_numbers` runs it on floats or numpy arrays (the worked lines and
+    :meth:`Optimizer.values`), and a network's compiled kernel writes it inline for each
+    parameter (:mod:`gdtrace.solvers.network_kernel`), so both perform the same operations in
+    the same order.
+
+    Names: ``p`` the parameter, ``g`` its gradient, ``eta``, the hyper-parameters by key,
+    ``t`` the update number, ``sqrt``, and each state kind (before its line: the value the
+    step starts from). ``W(…)`` is carry rounding of a written value. ``shared`` lines
+    (``name = expression``) depend on neither the parameter nor its gradient: computed once
+    per step. ``lines`` are the written state values in writing order, ``new`` the updated
+    parameter; ``kept`` the kinds the next step starts from. g² is written ``g * g``
+    (``np.square`` is that product, and it overflows to inf where a float's ``** 2`` raises).
+    """
+
+    kept: tuple[str, ...]
+    lines: tuple[tuple[str, str], ...]
+    new: str
+    shared: tuple[tuple[str, str], ...] = ()
+
+
+_SCALED = "W(p - eta * (g / (sqrt({acc}) + epsilon)))"  # Adagrad's and RMSprop's update
+RULES_TEXT = {
+    "sgd": RuleText((), (), "W(p - eta * g)"),
+    "momentum": RuleText(("v",), (("v", "W(momentum * v + g)"),), "W(p - eta * v)"),
+    "nesterov": RuleText(("v",), (("v", "W(momentum * v + g)"),),
+                         "W(p - eta * (g + momentum * v))"),
+    "adagrad": RuleText(("s",), (("s", "W(s + g * g)"),), _SCALED.format(acc="s")),
+    "rmsprop": RuleText(("s",), (("s", "W(alpha * s + (1 - alpha) * (g * g))"),),
+                        _SCALED.format(acc="s")),
+    "adam": RuleText(("m", "v"), (("m", "W(beta1 * m + (1 - beta1) * g)"),
+                                  ("v", "W(beta2 * v + (1 - beta2) * (g * g))"),
+                                  ("mhat", "W(m / correction1)"),
+                                  ("vhat", "W(v / correction2)")),
+                     _SCALED.format(acc="vhat").replace("(g /", "(mhat /"),
+                     (("correction1", "1 - beta1 ** t"), ("correction2", "1 - beta2 ** t"))),
+}
+
+
+def _rule_function(name: str) -> Callable[..., _Numbers]:
+    """The rule's text as a function of (p, g, the state dict, t, W, sqrt, eta, hyper)."""
+    found = _COMPILED.get(name)
+    if found is None:
+        rule = RULES_TEXT[name]
+        source = "\n".join([
+            "def rule(p, g, prev, t, W, sqrt, eta, hyper):",
+            *[f"    {h.key} = hyper[{h.key!r}]" for h in HYPERS[name]],
+            *[f"    {kind} = prev.get({kind!r}, zero)" for kind in rule.kept],
+            *[f"    {shared} = {expression}" for shared, expression in rule.shared],
+            *[f"    {kind} = {expression}" for kind, expression in rule.lines],
+            f"    return Numbers([{', '.join(f'({k!r}, {k})' for k, _ in rule.lines)}],"
+            f" {rule.new}, {{{', '.join(f'{k!r}: {k}' for k in rule.kept)}}})", ""])
+        namespace: dict[str, Any] = {"Numbers": _Numbers, "zero": 0.0}
+        exec(compile(source, f"<optimizer rule {name}>", "exec"), namespace)  # noqa: S102
+        found = _COMPILED[name] = namespace["rule"]
+    return found
+
+
+_COMPILED: dict[str, Callable[..., _Numbers]] = {}
+
+
+def _numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value], t: int) -> _Numbers:
+    """One parameter's update as numbers, from the rule's text (state starts at 0: a float 0
+    broadcasts against an array exactly as an array of zeros)."""
+    return _rule_function(opt.name)(p, g, prev, t, opt.write, np.sqrt, opt.eta, opt.hyper)
 
 
 def _momentum(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
               t: int) -> _Result:
     """v ← μ·v + g; w ← w − η·v (nesterov: w ← w − η·(g + μ·v)), torch's convention."""
-    numbers = _momentum_numbers(opt, p, g, prev, t)
+    numbers = _numbers(opt, p, g, prev, t)
     mu, v = opt.hyper["momentum"], numbers.state["v"]
     v_sym = s.state("v")
     v_line = _Line(v_sym, "←", MU.symbol * v_sym + s.g,
@@ -183,17 +244,6 @@ def _momentum(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, V
                    numbers.state)
 
 
-def _square(g: Value) -> Value:
-    """g² that overflows to inf like the rest of the arithmetic (a Python float's ``** 2``
-    raises OverflowError instead); the solvers stop at the first non-finite value."""
-    return np.square(g)
-
-
-def _scaled_value(opt: Optimizer, p: Value, g: Value, acc: Value) -> Value:
-    """w − η·(g/(√s + ε)), carry-rounded: Adagrad's and RMSprop's update."""
-    return opt.write(p - opt.eta * (g / (np.sqrt(acc) + opt.hyper["epsilon"])))
-
-
 def _scaled(opt: Optimizer, s: _Symbols, p: Value, g: Value, acc_sym: Sym, acc: Value,
             new: Value) -> _Line:
     """w ← w − η·(g/(√s + ε)), shared by Adagrad and RMSprop."""
@@ -203,33 +253,20 @@ def _scaled(opt: Optimizer, s: _Symbols, p: Value, g: Value, acc_sym: Sym, acc: 
     return _Line(s.param, "←", formula, operands, new, "update")
 
 
-def _adagrad_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
-                     t: int) -> _Numbers:
-    acc = opt.write(_state(prev, "s", g) + _square(g))
-    return _Numbers([("s", acc)], _scaled_value(opt, p, g, acc), {"s": acc})
-
-
 def _adagrad(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
              t: int) -> _Result:
     """s ← s + g²; w ← w − η·g/(√s + ε)."""
-    numbers = _adagrad_numbers(opt, p, g, prev, t)
+    numbers = _numbers(opt, p, g, prev, t)
     s_sym, acc = s.state("s"), numbers.state["s"]
     line = _Line(s_sym, "←", s_sym + s.g ** 2, {s_sym.key: _state(prev, "s", g), s.g.key: g},
                  acc, "sum of squared gradients")
     return _Result([line], _scaled(opt, s, p, g, s_sym, acc, numbers.new), numbers.state)
 
 
-def _rmsprop_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
-                     t: int) -> _Numbers:
-    alpha = opt.hyper["alpha"]
-    acc = opt.write(alpha * _state(prev, "s", g) + (1 - alpha) * _square(g))
-    return _Numbers([("s", acc)], _scaled_value(opt, p, g, acc), {"s": acc})
-
-
 def _rmsprop(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
              t: int) -> _Result:
     """s ← α·s + (1 − α)·g²; w ← w − η·g/(√s + ε)."""
-    numbers = _rmsprop_numbers(opt, p, g, prev, t)
+    numbers = _numbers(opt, p, g, prev, t)
     s_sym, acc, a = s.state("s"), numbers.state["s"], ALPHA.symbol
     line = _Line(s_sym, "←", a * s_sym + (1 - a) * s.g ** 2,
                  {"alpha": opt.hyper["alpha"], s_sym.key: _state(prev, "s", g), s.g.key: g},
@@ -237,22 +274,10 @@ def _rmsprop(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Va
     return _Result([line], _scaled(opt, s, p, g, s_sym, acc, numbers.new), numbers.state)
 
 
-def _adam_numbers(opt: Optimizer, p: Value, g: Value, prev: dict[str, Value],
-                  t: int) -> _Numbers:
-    b1, b2, eps = opt.hyper["beta1"], opt.hyper["beta2"], opt.hyper["epsilon"]
-    m = opt.write(b1 * _state(prev, "m", g) + (1 - b1) * g)
-    v = opt.write(b2 * _state(prev, "v", g) + (1 - b2) * _square(g))
-    m_hat = opt.write(m / (1 - b1 ** t))
-    v_hat = opt.write(v / (1 - b2 ** t))
-    new = opt.write(p - opt.eta * (m_hat / (np.sqrt(v_hat) + eps)))
-    return _Numbers([("m", m), ("v", v), ("mhat", m_hat), ("vhat", v_hat)], new,
-                    {"m": m, "v": v})
-
-
 def _adam(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value],
           t: int) -> _Result:
     """m, v (moment estimates), m̂, v̂ (bias-corrected), then w ← w − η·m̂/(√v̂ + ε)."""
-    numbers = _adam_numbers(opt, p, g, prev, t)
+    numbers = _numbers(opt, p, g, prev, t)
     (_, m), (_, v), (_, m_hat), (_, v_hat) = numbers.written
     b1, b2, eps = opt.hyper["beta1"], opt.hyper["beta2"], opt.hyper["epsilon"]
     B1, B2 = BETA1.symbol, BETA2.symbol
@@ -279,8 +304,6 @@ def _adam(opt: Optimizer, s: _Symbols, p: Value, g: Value, prev: dict[str, Value
 
 _RULES = {"momentum": _momentum, "nesterov": _momentum, "adagrad": _adagrad,
           "rmsprop": _rmsprop, "adam": _adam}
-_NUMBERS = {"momentum": _momentum_numbers, "nesterov": _momentum_numbers,
-            "adagrad": _adagrad_numbers, "rmsprop": _rmsprop_numbers, "adam": _adam_numbers}
 
 
 # ------------------------------------------------------------------------------ optimizer
@@ -423,11 +446,10 @@ class Optimizer:
         self.t += 1
         if self.plain:
             return [self._plain_value(v, g) for v, g in zip(values, grads)], {}
-        rule = _NUMBERS[self.name]
         updates = []
         with np.errstate(all="ignore"):  # as in step(): the solvers report overflow
             for name, value, grad in zip(names, values, grads):
-                numbers = rule(self, value, grad, self.state.get(name, {}), self.t)
+                numbers = _numbers(self, value, grad, self.state.get(name, {}), self.t)
                 self.state[name] = numbers.state
                 updates.append(numbers)
         kinds = [kind for kind, _ in updates[0].written] if updates else []
@@ -436,7 +458,7 @@ class Optimizer:
         return [numbers.new for numbers in updates], state
 
     def _plain_value(self, current: Value, grad: Value) -> Value:
-        return self.write(current - self.eta * grad)
+        return _numbers(self, current, grad, {}, self.t).new
 
     def _plain_update(self, slot: Slot, current: Value, grad: Value) -> Quantity:
         """w ← w − η·∂L/∂w, exactly as the solvers wrote it before optimizers existed."""

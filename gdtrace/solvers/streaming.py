@@ -36,6 +36,8 @@ NUMERIC_EVENTS = {"mlp": "gdtrace.solvers.mlp", "function": "gdtrace.solvers.fun
                   "perceptron": "gdtrace.solvers.perceptron"}
 # Logistic and linear regression's events hand on plain SGD steps in blocks (StepRows).
 GLM_EVENTS = "gdtrace.solvers.glm"
+# Models whose ``events`` take ``epoch_rows`` (hand on whole epochs in blocks: EpochRows).
+EPOCH_ROWS = ("network",)
 
 
 @dataclass
@@ -78,6 +80,17 @@ class StepRows:
 
 
 @dataclass
+class EpochRows:
+    """Several whole epochs computed as numbers only (``--summary``, for a consumer that asks
+    for them: :func:`run_events`'s ``epoch_rows``), in place of each one's
+    :class:`EpochStart` and :class:`EpochEnd`: one row per epoch, ``(epoch, loss, epoch,
+    steps, params…)`` (the numbers of its two summary lines in writing order, parameters in
+    :class:`RunStart` order), every number a finite float."""
+
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass
 class EpochEnd:
     index: int
     steps: int  # steps taken so far in the run
@@ -94,7 +107,7 @@ class RunEnd:
     accuracy: float | None = None
 
 
-Event = Union[RunStart, EpochStart, StepDone, StepRows, EpochEnd, RunEnd]
+Event = Union[RunStart, EpochStart, StepDone, StepRows, EpochRows, EpochEnd, RunEnd]
 Progress = Callable[[int, int], None]  # (steps done, steps planned)
 
 
@@ -107,17 +120,21 @@ def planned_steps(problem: Problem) -> int:
 
 def run_events(problem: Problem, label: str = "as written", *, steps: bool = True,
                max_steps: int | None = None, progress: Progress | None = None,
-               finished: list[RunEnd] | None = None) -> Iterator[Event]:
+               finished: list[RunEnd] | None = None, epoch_rows: bool = False
+               ) -> Iterator[Event]:
     """The run as events; ``steps=False`` skips :class:`StepDone` (``--summary``).
     ``finished`` receives the :class:`RunEnd` too, for a caller that only passes the events on
-    (the CLI needs its warnings for ``--strict``)."""
+    (the CLI needs its warnings for ``--strict``). ``epoch_rows``: the caller also takes
+    :class:`EpochRows` (a model in :data:`EPOCH_ROWS` may then hand on many tiny epochs at
+    once; without it every epoch is its :class:`EpochStart` and :class:`EpochEnd`)."""
     if problem.model in GLM_MODELS or problem.model in NUMERIC_EVENTS:
         import importlib
 
         module = importlib.import_module(GLM_EVENTS if problem.model in GLM_MODELS
                                          else NUMERIC_EVENTS[problem.model])
+        rows = {"epoch_rows": True} if epoch_rows and problem.model in EPOCH_ROWS else {}
         yield from module.events(problem, label, steps=steps, max_steps=max_steps,
-                                 progress=progress, finished=finished)
+                                 progress=progress, finished=finished, **rows)
     else:
         yield from replay_events(problem, label, steps=steps, max_steps=max_steps,
                                  finished=finished)
