@@ -79,6 +79,34 @@ MARKER = "\x01"  # followed by one private-use character per leaf: never in a fo
 TEMPLATE_LIMIT = 4096  # templates (and numbers, formula shapes) kept; then the cache starts afresh
 
 
+class _Form:
+    """One formula written for one symbol with one relation: its leaves' keys and the
+    templates of its substituted part, one per pattern of signs (shared by every tree of the
+    same shape)."""
+
+    __slots__ = ("formula", "symbol", "keys", "templates")
+
+    def __init__(self, formula: Expr, symbol: Expr, keys: list[str],
+                 templates: dict[tuple[int, ...], _Template | None]) -> None:
+        self.formula = formula  # kept: the forms are found by the trees' ids
+        self.symbol = symbol
+        self.keys = keys
+        self.templates = templates
+
+
+class _Template:
+    """A worked line's fixed text: ``lhs rel ``, the symbolic part, and the substituted part
+    as a ``str.format`` string with one field per leaf (its number's text, without the
+    minus)."""
+
+    __slots__ = ("head", "symbolic", "substituted")
+
+    def __init__(self, head: str, symbolic: str, substituted: str) -> None:
+        self.head = head
+        self.symbolic = symbolic
+        self.substituted = substituted
+
+
 class WorkedLines:
     """``worked_line`` with the formula printed once per shape.
 
@@ -90,7 +118,10 @@ class WorkedLines:
 
     def __init__(self, printer: ExprPrinter) -> None:
         self.printer = printer
-        self.templates: dict[tuple[object, ...], tuple[str, str, list[str | int]] | None] = {}
+        # (symbol's shape, formula's shape, relation) → templates by the leaves' signs
+        self.templates: dict[tuple[object, ...], dict[tuple[int, ...], _Template | None]] = {}
+        self.template_count = 0
+        self.forms: dict[tuple[int, int, str], _Form] = {}  # by the trees' ids
         self.texts: dict[float, str] = {}
         self.shapes: dict[int, tuple[Expr, int, list[str]]] = {}  # by id, the tree kept
         self.symbols: dict[int, tuple[Expr, str]] = {}
@@ -135,25 +166,46 @@ class WorkedLines:
             self.shapes[id(formula)] = known
         return known
 
+    def _form(self, formula: Expr, symbol: Expr, relation: str) -> _Form | None:
+        """The :class:`_Form` of ``formula`` written for ``symbol``, remembered by the trees'
+        ids; None when it cannot be keyed (an unhashable constant)."""
+        known = self._formula_shape(formula)
+        if known is None:
+            return None
+        try:
+            group = (self._symbol_number(symbol), known[1], relation)
+        except TypeError:  # an unhashable constant (an array in a Num)
+            return None
+        templates = self.templates.get(group)
+        if templates is None:
+            templates = self.templates[group] = {}
+        if len(self.forms) >= TEMPLATE_LIMIT:
+            self.forms.clear()
+        form = self.forms[id(formula), id(symbol), relation] = _Form(formula, symbol, known[2],
+                                                                     templates)
+        return form
+
     def line(self, quantity: Quantity) -> str:
         formula = quantity.formula
         operands = quantity.operands
         if formula is None or not operands:
             return worked_line(self.printer, quantity)
-        known = self._formula_shape(formula)
-        if known is None:
-            return worked_line(self.printer, quantity)
-        keys = known[2]
+        symbol, relation = quantity.symbol, quantity.relation
+        form = self.forms.get((id(formula), id(symbol), relation))
+        if form is None or form.formula is not formula or form.symbol is not symbol:
+            form = self._form(formula, symbol, relation)
+            if form is None:
+                return worked_line(self.printer, quantity)
         texts: list[str] = []
         signs: list[int] = []
         memo = self.texts
-        for key in keys:
+        for key in form.keys:
             value = operands.get(key)
             if value is None:
                 signs.append(0)
                 texts.append("")
                 continue
-            if not isinstance(value, (float, int)):
+            if type(value) is not float and not isinstance(value, (float, int)):
                 return worked_line(self.printer, quantity)
             text = memo.get(value)
             if text is None:
@@ -164,31 +216,23 @@ class WorkedLines:
             else:
                 signs.append(1)
                 texts.append(text)
-        # the left side depends only on the symbol (printed symbolically, never substituted)
-        try:
-            cache_key = (self._symbol_number(quantity.symbol), known[1], quantity.relation,
-                         tuple(signs))
-        except TypeError:  # an unhashable constant (an array in a Num)
-            return worked_line(self.printer, quantity)
-        known_template = cache_key in self.templates
-        if not known_template:
-            if len(self.templates) >= TEMPLATE_LIMIT:
-                self.templates.clear()
-            self.templates[cache_key] = self.template(quantity, keys, signs)
-        template = self.templates[cache_key]
+        pattern = tuple(signs)
+        templates = form.templates
+        template = templates.get(pattern, MISSING)
+        if template is MISSING:
+            template = self.template(quantity, form, signs)
         if template is None:
             return worked_line(self.printer, quantity)
-        lhs, symbolic, pieces = template
-        substituted = "".join([texts[piece] if isinstance(piece, int) else piece
-                               for piece in pieces])
+        symbolic = template.symbolic
+        substituted = template.substituted.format(*texts)
         result = quantity.value
-        shown = self.number(result) if isinstance(result, float) else self.printer.number(result)
+        shown = self.number(result) if type(result) is float else self.value(result)
         if substituted == symbolic:
-            return f"{lhs} {quantity.relation} {symbolic}" if symbolic == shown \
-                else f"{lhs} {quantity.relation} {symbolic} = {shown}"
+            return template.head + symbolic if symbolic == shown \
+                else f"{template.head}{symbolic} = {shown}"
         if substituted == shown:
-            return f"{lhs} {quantity.relation} {symbolic} = {substituted}"
-        return f"{lhs} {quantity.relation} {symbolic} = {substituted} = {shown}"
+            return f"{template.head}{symbolic} = {substituted}"
+        return f"{template.head}{symbolic} = {substituted} = {shown}"
 
     def symbolic(self, node: Expr) -> str:
         """``printer.symbolic(node)``, remembered for a node a solver reuses (a feature's
@@ -215,10 +259,24 @@ class WorkedLines:
                 self.texts[value] = text
         return text
 
-    def template(self, quantity: Quantity, keys: list[str], signs: list[int]
-                 ) -> tuple[str, str, list[str | int]] | None:
-        """(lhs, symbolic text, the substituted text as literal pieces and leaf indexes), or
-        None when markers cannot stand for the numbers (too many leaves)."""
+    def template(self, quantity: Quantity, form: _Form, signs: list[int]) -> _Template | None:
+        """The line's :class:`_Template` for these signs, kept in ``form``; None (also kept)
+        when markers cannot stand for the numbers (too many leaves). Templates are bounded:
+        past ``TEMPLATE_LIMIT`` of them every form starts afresh."""
+        if self.template_count >= TEMPLATE_LIMIT:
+            for group in self.templates.values():
+                group.clear()
+            self.templates.clear()
+            self.forms.clear()
+            self.template_count = 0
+        self.template_count += 1
+        template = form.templates[tuple(signs)] = self.new_template(quantity, form.keys, signs)
+        return template
+
+    def new_template(self, quantity: Quantity, keys: list[str], signs: list[int]
+                     ) -> _Template | None:
+        """The fixed text of a line with these leaves and signs; None when markers cannot
+        stand for the numbers (too many leaves)."""
         assert quantity.formula is not None
         if len(keys) > 6000:
             return None
@@ -229,16 +287,24 @@ class WorkedLines:
                 slots[key] = _Slot("-" + marker if sign == 2 else marker)
         marked = _MarkerPrinter(self.printer.numbers).substituted(quantity.formula, slots)
         position = {slot.text.lstrip("-"): keys.index(key) for key, slot in slots.items()}
-        pieces: list[str | int] = []
+        pieces: list[str] = []
         rest = marked
         while MARKER in rest:
             before, _, after = rest.partition(MARKER)
-            pieces.append(before)
-            pieces.append(position[MARKER + after[0]])
+            pieces.append(_literal(before))
+            pieces.append(f"{{{position[MARKER + after[0]]}}}")
             rest = after[1:]
-        pieces.append(rest)
-        return (self.printer.symbolic(quantity.symbol), self.printer.symbolic(quantity.formula),
-                pieces)
+        pieces.append(_literal(rest))
+        head = f"{self.printer.symbolic(quantity.symbol)} {quantity.relation} "
+        return _Template(head, self.printer.symbolic(quantity.formula), "".join(pieces))
+
+
+MISSING = _Template("", "", "")  # a pattern of signs not seen yet (None: seen, no template)
+
+
+def _literal(text: str) -> str:
+    """``text`` inside a ``str.format`` string."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _unsigned(text: str) -> str:
@@ -325,7 +391,8 @@ class ConsoleWriter(DocumentWriter):
 
     def line(self, text: str = "", style: str | None = None, hang: int = 2) -> None:
         """One line; when fitted and too wide, wrapped with a hanging indent."""
-        text = visible(text)
+        if not text.isprintable():  # printable text has no control character to escape
+            text = visible(text)
         if self.fitted and cell_len(text) > self.sink.width:
             for part in wrap(text, self.sink.width, hang):
                 self.sink.line(part, style)

@@ -160,8 +160,21 @@ def target_sym(name: str, sample: int | str) -> Sym:
     return sym(name, key=f"input:{name}", sub=str(sample))
 
 
+@lru_cache(maxsize=4096)
 def value_sym(base: str, sample: int | str, key: str) -> Sym:
+    """(Made once per sample: a printer remembers a symbol's text by the symbol.)"""
     return Sym(key, base, sub=str(sample))
+
+
+@lru_cache(maxsize=4096)
+def heading_sym(key: str, base: str) -> Sym:
+    """A column heading without the sample number (z, error, δ)."""
+    return Sym(key, base)
+
+
+@lru_cache(maxsize=4096)
+def target_heading(name: str) -> Sym:
+    return sym(name)
 
 
 @lru_cache(maxsize=4096)
@@ -187,6 +200,12 @@ def _all_finite(step: Step) -> bool:
 
 def sigma_of(z: Expr) -> Expr:
     return func("σ", z)
+
+
+@lru_cache(maxsize=4096)
+def sigma_sym_of(z: Sym) -> Expr:
+    """σ(zₛ) of a sample's z symbol, made once per symbol (symbols compare by identity)."""
+    return sigma_of(z)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -485,7 +504,7 @@ def _forward_row(setup: GLMSetup, sample: int, w: np.ndarray, b: float,
     inputs = [feature_sym(n) for n in setup.features]
     row = [Quantity(f, Role.INPUT, feature_sym(f), float(v)) for f, v in zip(setup.features, x)]
     y_sym = target_sym(setup.target, s)
-    row.append(Quantity(setup.target, Role.INPUT, y_sym, y, heading=sym(setup.target)))
+    row.append(Quantity(setup.target, Role.INPUT, y_sym, y, heading=target_heading(setup.target)))
     operands: dict[str, Value] = {ws.key: float(v) for ws, v in zip(weights, w)}
     operands |= {xs.key: float(v) for xs, v in zip(inputs, x)} | {"param:b": b}
     z = carry(float(np.dot(w, x) + b))
@@ -493,21 +512,22 @@ def _forward_row(setup: GLMSetup, sample: int, w: np.ndarray, b: float,
     z_line = Quantity("z", Role.VALUE, z_sym, z,
                       setup.formula(("z",), lambda: linear_combination(
                           list(weights), list(inputs), bias_sym())), operands,
-                      heading=Sym("z", "z"), links=dict(sources))
+                      heading=heading_sym("z", "z"), links=dict(sources))
     row.append(z_line)
     if setup.logistic:
         sigma = carry(float(stable_sigmoid(z)))
-        sigma_sym = sigma_of(z_sym)
+        sigma_sym = sigma_sym_of(z_sym)
         sigma_line = Quantity("sigma", Role.VALUE, sigma_sym, sigma,
                               setup.formula(("sigma", s), lambda: 1 / (1 + func(
                                   "exp", -Ref(z_sym, "z")))), {"z": z},
-                              heading=sigma_of(Sym("z", "z")), links={"z": z_line})
+                              heading=sigma_sym_of(heading_sym("z", "z")), links={"z": z_line})
         row.append(sigma_line)
         error = carry(sigma - y)
         error_line = Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
                               setup.formula(("error", s), lambda: Ref(sigma_sym, "sigma")
                                             - y_sym), {"sigma": sigma, y_sym.key: y},
-                              heading=Sym("error", "error"), links={"sigma": sigma_line})
+                              heading=heading_sym("error", "error"),
+                              links={"sigma": sigma_line})
         row.append(error_line)
         if setup.loss == "mse":
             delta = carry(2 * error * sigma * (1 - sigma))
@@ -515,14 +535,14 @@ def _forward_row(setup: GLMSetup, sample: int, w: np.ndarray, b: float,
             row.append(Quantity("delta", Role.VALUE, value_sym("δ", s, "delta"), delta,
                                 setup.formula(("delta", s), lambda: 2 * Ref(value_sym(
                                     "error", s, "error"), "error") * sig * (1 - sig)),
-                                {"error": error, "sigma": sigma}, heading=Sym("delta", "δ"),
+                                {"error": error, "sigma": sigma}, heading=heading_sym("delta", "δ"),
                                 links={"error": error_line, "sigma": sigma_line}))
     else:
         error = carry(y - z)
         row.append(Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
                             setup.formula(("error", s), lambda: y_sym - Ref(z_sym, "z")),
                             {y_sym.key: y, "z": z},
-                            heading=Sym("error", "error"), links={"z": z_line}))
+                            heading=heading_sym("error", "error"), links={"z": z_line}))
     return row
 
 
