@@ -18,6 +18,7 @@ from gdtrace.api import solved
 from gdtrace.problem import bundled_problems, load_problem, load_problem_text
 from gdtrace.render import RenderOptions
 from gdtrace.render.console import render, write_streamed
+from gdtrace.render.layout import as_step
 from gdtrace.solvers.streaming import streamed_document
 from gdtrace.trace import Epoch
 
@@ -106,7 +107,8 @@ def test_streamed_steps_link_to_no_earlier_line() -> None:
         if isinstance(item, Epoch):
             assert item.loss_line is not None and not item.loss_line.links
             continue
-        own = [q for row in item.rows for q in row] + item.quantities
+        step = as_step(item)  # a numbered step (numbers only) as the worked path builds it
+        own = [q for row in step.rows for q in row] + step.quantities
         assert all(any(target is q for q in own)
                    for quantity in own for target in quantity.links.values())
 

@@ -20,8 +20,9 @@ from gdtrace.problem.model import Problem
 from gdtrace.render import RenderOptions, console, display_decimals
 from gdtrace.render.console import ConsoleWriter, WorkedLines, render, worked_line, write_streamed
 from gdtrace.render.printer import ExprPrinter, NumberFormat
+from gdtrace.solvers.glm import NumberedStep
 from gdtrace.solvers.streaming import streamed_document
-from gdtrace.trace import Quantity, Trace
+from gdtrace.trace import Epoch, Quantity, Role, Step, Trace
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck),
@@ -155,3 +156,54 @@ def test_a_long_run_streams_the_whole_documents_text_past_the_caches(
     problem = replace(load_problem(str(bundled_problems()["logreg"])), epochs=60)
     for options in (WORKED, RenderOptions(steps=True), RenderOptions(steps=True, width=60)):
         assert streamed_text(problem, options) == whole_text(problem, options)
+
+
+def same_number(a: object, b: object) -> bool:
+    """Equal bit for bit (0.0 and -0.0 differ; NaN equals NaN)."""
+    return type(a) is type(b) and repr(a) == repr(b)
+
+
+def assert_numbered_steps_are_the_worked_steps(problem: Problem) -> int:
+    """Every numbered step of the streamed run: its lines are its worked step's lines (the
+    same symbol and formula trees, relation, operands and values, bit for bit)."""
+    numbered = 0
+    for item in streamed_document(problem).items:
+        if isinstance(item, (Epoch, Step)):
+            continue
+        assert isinstance(item, NumberedStep)
+        numbered += 1
+        step = item.step()
+        assert (step.index, step.samples) == (item.index, item.samples)
+        [row] = step.rows
+        inputs = [q for q in row if q.role is Role.INPUT]
+        assert [(q.heading or q.symbol, q.value) for q in inputs] == item.inputs()
+        worked = [q for q in row if q.role is not Role.INPUT] + step.quantities
+        lines = item.lines()
+        assert len(lines) == len(worked)
+        for (symbol, formula, relation, operands, value), quantity in zip(lines, worked):
+            assert symbol is quantity.symbol and formula is quantity.formula, quantity.key
+            assert relation == quantity.relation
+            assert operands.keys() == quantity.operands.keys(), quantity.key
+            assert all(same_number(operands[k], quantity.operands[k]) for k in operands)
+            assert same_number(value, quantity.value), quantity.key
+    return numbered
+
+
+@pytest.mark.parametrize(("model", "loss"), [
+    (model, loss) for model, losses in LOSSES.items() for loss in losses])
+def test_numbered_steps_are_the_worked_paths_steps(model: str, loss: str) -> None:
+    """Plain SGD without carry rounding streams numbered steps (the fast path's numbers);
+    each one's lines are exactly the lines the worked path builds, with and without λ."""
+    for lam in (0.0, 0.5):
+        assert assert_numbered_steps_are_the_worked_steps(
+            glm_problem(model, "sgd", loss, lam, None, "sgd")) == 5 * 3
+
+
+@SETTINGS
+@given(random_problem(["logistic", "linear"]))
+def test_random_numbered_steps_are_the_worked_paths_steps(text: str) -> None:
+    problem = load_problem_text(text, "random.yaml")
+    numbered = assert_numbered_steps_are_the_worked_steps(problem)
+    plain_sgd = problem.update == "sgd" and problem.carry_decimals is None \
+        and problem.optimizer.plain
+    assert (numbered > 0) == plain_sgd  # every other setting streams worked steps

@@ -20,6 +20,9 @@ from gdtrace.render.fit import fill, tokens, wrap
 from gdtrace.render.layout import (
     Column,
     DocumentWriter,
+    NumberedStep,
+    StreamItem,
+    as_step,
     batch_table,
     epoch_losses,
     exact,
@@ -41,6 +44,7 @@ from gdtrace.trace import (
     Stability,
     Step,
     Trace,
+    Value,
 )
 from gdtrace.trace import Table as TraceTable
 
@@ -186,16 +190,31 @@ class WorkedLines:
         return form
 
     def line(self, quantity: Quantity) -> str:
-        formula = quantity.formula
-        operands = quantity.operands
+        """``worked_line(printer, quantity)``."""
+        text = self.fill(quantity.symbol, quantity.formula, quantity.relation,
+                         quantity.operands, quantity.value)
+        return worked_line(self.printer, quantity) if text is None else text
+
+    def from_parts(self, symbol: Expr, formula: Expr, relation: str,
+                 operands: dict[str, Value], value: float) -> str:
+        """The worked line of a line given by its parts (a numbered step's)."""
+        text = self.fill(symbol, formula, relation, operands, value)
+        if text is None:
+            return worked_line(self.printer, Quantity("", Role.VALUE, symbol, value, formula,
+                                                      operands, relation))
+        return text
+
+    def fill(self, symbol: Expr, formula: Expr | None, relation: str,
+             operands: dict[str, Value], result: Value) -> str | None:
+        """The worked line from its template; None when it has none (no formula or operands,
+        an array among them, too many leaves): then the printer writes it."""
         if formula is None or not operands:
-            return worked_line(self.printer, quantity)
-        symbol, relation = quantity.symbol, quantity.relation
+            return None
         form = self.forms.get((id(formula), id(symbol), relation))
         if form is None or form.formula is not formula or form.symbol is not symbol:
             form = self._form(formula, symbol, relation)
             if form is None:
-                return worked_line(self.printer, quantity)
+                return None
         texts: list[str] = []
         signs: list[int] = []
         memo = self.texts
@@ -206,7 +225,7 @@ class WorkedLines:
                 texts.append("")
                 continue
             if type(value) is not float and not isinstance(value, (float, int)):
-                return worked_line(self.printer, quantity)
+                return None
             text = memo.get(value)
             if text is None:
                 text = self.number(value)
@@ -220,12 +239,11 @@ class WorkedLines:
         templates = form.templates
         template = templates.get(pattern, MISSING)
         if template is MISSING:
-            template = self.template(quantity, form, signs)
+            template = self.template(symbol, formula, relation, form, signs)
         if template is None:
-            return worked_line(self.printer, quantity)
+            return None
         symbolic = template.symbolic
         substituted = template.substituted.format(*texts)
-        result = quantity.value
         shown = self.number(result) if type(result) is float else self.value(result)
         if substituted == symbolic:
             return template.head + symbolic if symbolic == shown \
@@ -259,7 +277,8 @@ class WorkedLines:
                 self.texts[value] = text
         return text
 
-    def template(self, quantity: Quantity, form: _Form, signs: list[int]) -> _Template | None:
+    def template(self, symbol: Expr, formula: Expr, relation: str, form: _Form,
+                 signs: list[int]) -> _Template | None:
         """The line's :class:`_Template` for these signs, kept in ``form``; None (also kept)
         when markers cannot stand for the numbers (too many leaves). Templates are bounded:
         past ``TEMPLATE_LIMIT`` of them every form starts afresh."""
@@ -270,14 +289,14 @@ class WorkedLines:
             self.forms.clear()
             self.template_count = 0
         self.template_count += 1
-        template = form.templates[tuple(signs)] = self.new_template(quantity, form.keys, signs)
+        template = form.templates[tuple(signs)] = self.new_template(
+            symbol, formula, relation, form.keys, signs)
         return template
 
-    def new_template(self, quantity: Quantity, keys: list[str], signs: list[int]
-                     ) -> _Template | None:
+    def new_template(self, symbol: Expr, formula: Expr, relation: str, keys: list[str],
+                     signs: list[int]) -> _Template | None:
         """The fixed text of a line with these leaves and signs; None when markers cannot
         stand for the numbers (too many leaves)."""
-        assert quantity.formula is not None
         if len(keys) > 6000:
             return None
         slots: dict[str, _Slot] = {}
@@ -285,7 +304,7 @@ class WorkedLines:
             if sign and key not in slots:
                 marker = MARKER + chr(0xE000 + index)
                 slots[key] = _Slot("-" + marker if sign == 2 else marker)
-        marked = _MarkerPrinter(self.printer.numbers).substituted(quantity.formula, slots)
+        marked = _MarkerPrinter(self.printer.numbers).substituted(formula, slots)
         position = {slot.text.lstrip("-"): keys.index(key) for key, slot in slots.items()}
         pieces: list[str] = []
         rest = marked
@@ -295,8 +314,8 @@ class WorkedLines:
             pieces.append(f"{{{position[MARKER + after[0]]}}}")
             rest = after[1:]
         pieces.append(_literal(rest))
-        head = f"{self.printer.symbolic(quantity.symbol)} {quantity.relation} "
-        return _Template(head, self.printer.symbolic(quantity.formula), "".join(pieces))
+        head = f"{self.printer.symbolic(symbol)} {relation} "
+        return _Template(head, self.printer.symbolic(formula), "".join(pieces))
 
 
 MISSING = _Template("", "", "")  # a pattern of signs not seen yet (None: seen, no template)
@@ -656,7 +675,7 @@ class ConsoleWriter(DocumentWriter):
         self.line(f"{len(rows)} epochs are not written out here; --full prints every one.")
         self.table(["epoch", "loss at the start", "steps"], rows, keep=1)
 
-    def write_epoch_stream(self, items: Iterable[Epoch | Step], out: Callable[[str], object]
+    def write_epoch_stream(self, items: Iterable[StreamItem], out: Callable[[str], object]
                            ) -> None:
         """:meth:`write_epochs` as the epochs arrive. With ``--full`` each is written as it
         comes. Otherwise the first ``LONG_RUN_KEEP`` are; which epochs are the last ones is
@@ -704,6 +723,19 @@ class ConsoleWriter(DocumentWriter):
                 if quantity.role is not Role.INPUT:
                     self.worked_line(quantity, "  ")
         self.worked(step.quantities)
+
+    def write_numbered_step(self, step: NumberedStep) -> None:
+        """:meth:`write_worked_step`'s text filled straight from the step's numbers (fitted
+        to a width, the step is built whole: a line too wide is broken by its parts)."""
+        if self.fitted:
+            self.write_worked_step(step.step())
+            return
+        lines = self.lines
+        self.section(step_label(step), 2)
+        self.line("  " + ", ".join(f"{lines.symbolic(symbol)} = {lines.value(value)}"
+                                   for symbol, value in step.inputs()))
+        for symbol, formula, relation, operands, value in step.lines():
+            self.line("  " + lines.from_parts(symbol, formula, relation, operands, value))
 
     def write_trace_table(self, table: TraceTable) -> None:
         rows = [[cell if isinstance(cell, str) else self.num(cell) for cell in row]
@@ -778,14 +810,14 @@ def render(trace: Trace, options: RenderOptions) -> str:
     return ConsoleWriter(trace, options).write()
 
 
-def write_streamed(trace: Trace, items: Iterable[Epoch | Step], options: RenderOptions,
+def write_streamed(trace: Trace, items: Iterable[StreamItem], options: RenderOptions,
                    out: Callable[[str], object]) -> None:
     """:func:`render`'s text, handed to ``out`` piece by piece as the epochs and steps of
     ``items`` arrive (see :meth:`DocumentWriter.write_streamed`)."""
     ConsoleWriter(trace, options).write_streamed(items, out)
 
 
-def whole_epochs(items: Iterable[Epoch | Step]) -> Iterator[Epoch]:
+def whole_epochs(items: Iterable[StreamItem]) -> Iterator[Epoch]:
     """Each epoch with its steps, once the next epoch (or the end) shows it is complete."""
     epoch: Epoch | None = None
     for item in items:
@@ -794,7 +826,7 @@ def whole_epochs(items: Iterable[Epoch | Step]) -> Iterator[Epoch]:
                 yield epoch
             epoch = item
         elif epoch is not None:
-            epoch.steps.append(item)
+            epoch.steps.append(as_step(item))
     if epoch is not None:
         yield epoch
 

@@ -444,13 +444,13 @@ class Optimizer:
         new = self._plain_value(current, grad)
         links = {slot.symbol.key: slot.param_source, slot.grad_key: slot.grad_source}
         return Quantity(slot.name, Role.PARAM, slot.symbol, new,
-                        _plain_rule(slot.symbol, slot.grad_symbol),
+                        plain_rule(slot.symbol, slot.grad_symbol),
                         {slot.symbol.key: current, "eta": self.eta, slot.grad_key: grad},
                         relation="←", links={k: q for k, q in links.items() if q is not None})
 
 
 @lru_cache(maxsize=4096)
-def _plain_rule(param: Expr, grad: Expr) -> Expr:
+def plain_rule(param: Expr, grad: Expr) -> Expr:
     """w − η·∂L/∂w, one tree per parameter (symbols compare by identity): a printer
     remembers a tree's text by the tree."""
     return param - ETA * grad
