@@ -431,6 +431,10 @@ class DocumentWriter:
         """The text written since the last call, and forget it (formats that stream)."""
         raise NotImplementedError
 
+    def take_last(self) -> str:
+        """:meth:`take` at the document's end (where a format may trim what it wrote)."""
+        return self.take()
+
     def write_streamed(self, items: Iterable[StreamItem], out: Callable[[str], object]) -> None:
         """:meth:`write` for a one-run trace whose epochs arrive one at a time, text handed to
         ``out`` as it is written and dropped. ``items`` yields each epoch (its steps empty)
@@ -447,7 +451,7 @@ class DocumentWriter:
         if has_result(run):
             self.write_summary(run)
         self.write_warnings()
-        out(self.take())
+        out(self.take_last())
 
     def write_epoch_stream(self, items: Iterable[StreamItem], out: Callable[[str], object]
                            ) -> None:
