@@ -345,7 +345,9 @@ class Training:
     hold the run's end. :func:`run_glm` collects everything; a streamed document writes each
     item and drops it. ``linked=False`` builds lines that link to no earlier line (the
     parameters' sources, the loss's per-sample passes): otherwise every step would keep the
-    whole run alive through its links, and the text does not print them."""
+    whole run alive through its links, and the text does not print them; such a run of
+    plain SGD without carry rounding hands on numbered steps (:class:`NumberedStep`: the
+    fast path's numbers, no Quantity lines) instead of worked steps."""
 
     def __init__(self, problem: Problem, label: str = "as written", linked: bool = True,
                  options: RunOptions | None = None, setup: GLMSetup | None = None) -> None:
