@@ -195,22 +195,30 @@ def write_document(problem: Problem, request: OutputRequest) -> list[Diagnostic]
     return emit(solved(problem, request.max_steps, request.symbolic), request)
 
 
+STREAMED_FORMATS = ("text", "terminal", "markdown")
+"""Formats whose document can be written epoch by epoch (``write_streamed`` in their module)."""
+
+
 def streams_worked_text(problem: Problem, request: OutputRequest) -> bool:
-    """Logistic and linear regression's text goes out as it is computed, unless it may go to
-    the pager (which needs the whole text) or is not text. Other models and formats are
-    rendered whole (docs/performance.md, "The worked text, streamed")."""
+    """Logistic and linear regression's text and Markdown go out as they are computed, unless
+    they may go to the pager (which needs the whole text). Other models and formats are
+    rendered whole (docs/performance.md, "Worked text written as the run goes")."""
     from gdtrace.solvers.streaming import GLM_MODELS
 
-    return (request.fmt in ("text", "terminal") and problem.model in GLM_MODELS
+    return (request.fmt in STREAMED_FORMATS and problem.model in GLM_MODELS
             and not request.symbolic
             and (request.output is not None or not sys.stdout.isatty()))
 
 
 def write_worked_stream(problem: Problem, request: OutputRequest) -> list[Diagnostic]:
     """:func:`emit`'s text and messages for a run written epoch by epoch."""
+    import importlib
+
     from gdtrace.output import open_output
-    from gdtrace.render.console import write_streamed
+    from gdtrace.render import FORMATS
     from gdtrace.solvers.streaming import check_work, streamed_document
+
+    write_streamed = importlib.import_module(FORMATS[request.fmt]).write_streamed
 
     check_work(problem, streaming=False, max_steps=request.max_steps)
     document = streamed_document(problem, max_steps=request.max_steps)

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from gdtrace.api import solved
 from gdtrace.problem import bundled_problems, load_problem, load_problem_text
-from gdtrace.render import RenderOptions
+from gdtrace.render import RenderOptions, markdown
 from gdtrace.render.console import render, write_streamed
+from gdtrace.render.layout import as_step
 from gdtrace.solvers.streaming import streamed_document
 from gdtrace.trace import Epoch
 
@@ -106,7 +107,8 @@ def test_streamed_steps_link_to_no_earlier_line() -> None:
         if isinstance(item, Epoch):
             assert item.loss_line is not None and not item.loss_line.links
             continue
-        own = [q for row in item.rows for q in row] + item.quantities
+        step = as_step(item)  # a numbered step (numbers only) as the worked path builds it
+        own = [q for row in step.rows for q in row] + step.quantities
         assert all(any(target is q for q in own)
                    for quantity in own for target in quantity.links.values())
 
@@ -125,3 +127,55 @@ def test_the_cli_streams_to_a_file_and_a_pipe(tmp_path: Path) -> None:
     piped = subprocess.run([*command, "--format", "text"], check=True, env=env,
                            capture_output=True)
     assert piped.stdout.decode("utf-8") == expected
+
+
+def streamed_markdown(problem: object, options: RenderOptions) -> tuple[str, list[str]]:
+    """The streamed Markdown and its pieces."""
+    document = streamed_document(problem)  # type: ignore[arg-type]
+    pieces: list[str] = []
+    markdown.write_streamed(document.trace, document.items, options, pieces.append)
+    return "".join(pieces), pieces
+
+
+MARKDOWN_OPTIONS = [RenderOptions(steps=steps, full=full, decimals=decimals)
+                    for steps, full, decimals in itertools.product(
+                        [False, True], [False, True], [None, 2])]
+
+
+@pytest.mark.parametrize("name", sorted(bundled_problems()))
+def test_every_bundled_problem_streams_its_own_markdown(name: str) -> None:
+    problem = load_problem(str(bundled_problems()[name]))
+    for epochs in (None, 9):
+        variant = problem if epochs is None else replace(problem, epochs=epochs)
+        for options in MARKDOWN_OPTIONS:
+            text, _ = streamed_markdown(variant, options)
+            assert text == markdown.render(solved(variant), options), (name, epochs, options)
+
+
+@SETTINGS
+@given(random_problem(["logistic", "linear"]))
+def test_random_glm_problems_stream_their_own_markdown(text: str) -> None:
+    problem = load_problem_text(text, "random.yaml")
+    for options in (RenderOptions(steps=True), RenderOptions()):
+        assert streamed_markdown(problem, options)[0] == \
+            markdown.render(solved(problem), options)
+
+
+def test_markdown_leaves_as_the_run_goes() -> None:
+    """A piece per worked step, none of them empty, and the document's end trimmed once."""
+    problem = replace(load_problem(str(bundled_problems()["logreg"])), epochs=30)
+    text, pieces = streamed_markdown(problem, RenderOptions(steps=True, full=True))
+    assert len(pieces) > 30 * 4 and all(pieces)  # 4 SGD steps an epoch
+    assert text == markdown.render(solved(problem), RenderOptions(steps=True, full=True))
+    assert text.endswith("\n") and not text.endswith("\n\n")
+
+
+def test_the_cli_streams_markdown_to_a_file(tmp_path: Path) -> None:
+    from gdtrace.api import load
+
+    expected = markdown.render(solved(load("logreg", epochs=3)), RenderOptions(steps=True))
+    target = tmp_path / "out.md"
+    command = [sys.executable, "-m", "gdtrace", "solve", "logreg", "--steps", "--epochs", "3",
+               "-o", str(target)]
+    subprocess.run(command, check=True, capture_output=True)
+    assert target.read_text(encoding="utf-8") == expected

@@ -20,6 +20,9 @@ from gdtrace.render.fit import fill, tokens, wrap
 from gdtrace.render.layout import (
     Column,
     DocumentWriter,
+    NumberedStep,
+    StreamItem,
+    as_step,
     batch_table,
     epoch_losses,
     exact,
@@ -41,6 +44,7 @@ from gdtrace.trace import (
     Stability,
     Step,
     Trace,
+    Value,
 )
 from gdtrace.trace import Table as TraceTable
 
@@ -79,6 +83,34 @@ MARKER = "\x01"  # followed by one private-use character per leaf: never in a fo
 TEMPLATE_LIMIT = 4096  # templates (and numbers, formula shapes) kept; then the cache starts afresh
 
 
+class _Form:
+    """One formula written for one symbol with one relation: its leaves' keys and the
+    templates of its substituted part, one per pattern of signs (shared by every tree of the
+    same shape)."""
+
+    __slots__ = ("formula", "symbol", "keys", "templates")
+
+    def __init__(self, formula: Expr, symbol: Expr, keys: list[str],
+                 templates: dict[tuple[int, ...], _Template | None]) -> None:
+        self.formula = formula  # kept: the forms are found by the trees' ids
+        self.symbol = symbol
+        self.keys = keys
+        self.templates = templates
+
+
+class _Template:
+    """A worked line's fixed text: ``lhs rel ``, the symbolic part, and the substituted part
+    as a ``str.format`` string with one field per leaf (its number's text, without the
+    minus)."""
+
+    __slots__ = ("head", "symbolic", "substituted")
+
+    def __init__(self, head: str, symbolic: str, substituted: str) -> None:
+        self.head = head
+        self.symbolic = symbolic
+        self.substituted = substituted
+
+
 class WorkedLines:
     """``worked_line`` with the formula printed once per shape.
 
@@ -90,7 +122,10 @@ class WorkedLines:
 
     def __init__(self, printer: ExprPrinter) -> None:
         self.printer = printer
-        self.templates: dict[tuple[object, ...], tuple[str, str, list[str | int]] | None] = {}
+        # (symbol's shape, formula's shape, relation) → templates by the leaves' signs
+        self.templates: dict[tuple[object, ...], dict[tuple[int, ...], _Template | None]] = {}
+        self.template_count = 0
+        self.forms: dict[tuple[int, int, str], _Form] = {}  # by the trees' ids
         self.texts: dict[float, str] = {}
         self.shapes: dict[int, tuple[Expr, int, list[str]]] = {}  # by id, the tree kept
         self.symbols: dict[int, tuple[Expr, str]] = {}
@@ -135,26 +170,62 @@ class WorkedLines:
             self.shapes[id(formula)] = known
         return known
 
-    def line(self, quantity: Quantity) -> str:
-        formula = quantity.formula
-        operands = quantity.operands
-        if formula is None or not operands:
-            return worked_line(self.printer, quantity)
+    def _form(self, formula: Expr, symbol: Expr, relation: str) -> _Form | None:
+        """The :class:`_Form` of ``formula`` written for ``symbol``, remembered by the trees'
+        ids; None when it cannot be keyed (an unhashable constant)."""
         known = self._formula_shape(formula)
         if known is None:
-            return worked_line(self.printer, quantity)
-        keys = known[2]
+            return None
+        try:
+            group = (self._symbol_number(symbol), known[1], relation)
+        except TypeError:  # an unhashable constant (an array in a Num)
+            return None
+        templates = self.templates.get(group)
+        if templates is None:
+            templates = self.templates[group] = {}
+        if len(self.forms) >= TEMPLATE_LIMIT:
+            self.forms.clear()
+        form = self.forms[id(formula), id(symbol), relation] = _Form(formula, symbol, known[2],
+                                                                     templates)
+        return form
+
+    def line(self, quantity: Quantity) -> str:
+        """``worked_line(printer, quantity)``."""
+        text = self.fill(quantity.symbol, quantity.formula, quantity.relation,
+                         quantity.operands, quantity.value)
+        return worked_line(self.printer, quantity) if text is None else text
+
+    def from_parts(self, symbol: Expr, formula: Expr, relation: str,
+                 operands: dict[str, Value], value: float) -> str:
+        """The worked line of a line given by its parts (a numbered step's)."""
+        text = self.fill(symbol, formula, relation, operands, value)
+        if text is None:
+            return worked_line(self.printer, Quantity("", Role.VALUE, symbol, value, formula,
+                                                      operands, relation))
+        return text
+
+    def fill(self, symbol: Expr, formula: Expr | None, relation: str,
+             operands: dict[str, Value], result: Value) -> str | None:
+        """The worked line from its template; None when it has none (no formula or operands,
+        an array among them, too many leaves): then the printer writes it."""
+        if formula is None or not operands:
+            return None
+        form = self.forms.get((id(formula), id(symbol), relation))
+        if form is None or form.formula is not formula or form.symbol is not symbol:
+            form = self._form(formula, symbol, relation)
+            if form is None:
+                return None
         texts: list[str] = []
         signs: list[int] = []
         memo = self.texts
-        for key in keys:
+        for key in form.keys:
             value = operands.get(key)
             if value is None:
                 signs.append(0)
                 texts.append("")
                 continue
-            if not isinstance(value, (float, int)):
-                return worked_line(self.printer, quantity)
+            if type(value) is not float and not isinstance(value, (float, int)):
+                return None
             text = memo.get(value)
             if text is None:
                 text = self.number(value)
@@ -164,31 +235,22 @@ class WorkedLines:
             else:
                 signs.append(1)
                 texts.append(text)
-        # the left side depends only on the symbol (printed symbolically, never substituted)
-        try:
-            cache_key = (self._symbol_number(quantity.symbol), known[1], quantity.relation,
-                         tuple(signs))
-        except TypeError:  # an unhashable constant (an array in a Num)
-            return worked_line(self.printer, quantity)
-        known_template = cache_key in self.templates
-        if not known_template:
-            if len(self.templates) >= TEMPLATE_LIMIT:
-                self.templates.clear()
-            self.templates[cache_key] = self.template(quantity, keys, signs)
-        template = self.templates[cache_key]
+        pattern = tuple(signs)
+        templates = form.templates
+        template = templates.get(pattern, MISSING)
+        if template is MISSING:
+            template = self.template(symbol, formula, relation, form, signs)
         if template is None:
-            return worked_line(self.printer, quantity)
-        lhs, symbolic, pieces = template
-        substituted = "".join([texts[piece] if isinstance(piece, int) else piece
-                               for piece in pieces])
-        result = quantity.value
-        shown = self.number(result) if isinstance(result, float) else self.printer.number(result)
+            return None
+        symbolic = template.symbolic
+        substituted = template.substituted.format(*texts)
+        shown = self.number(result) if type(result) is float else self.value(result)
         if substituted == symbolic:
-            return f"{lhs} {quantity.relation} {symbolic}" if symbolic == shown \
-                else f"{lhs} {quantity.relation} {symbolic} = {shown}"
+            return template.head + symbolic if symbolic == shown \
+                else f"{template.head}{symbolic} = {shown}"
         if substituted == shown:
-            return f"{lhs} {quantity.relation} {symbolic} = {substituted}"
-        return f"{lhs} {quantity.relation} {symbolic} = {substituted} = {shown}"
+            return f"{template.head}{symbolic} = {substituted}"
+        return f"{template.head}{symbolic} = {substituted} = {shown}"
 
     def symbolic(self, node: Expr) -> str:
         """``printer.symbolic(node)``, remembered for a node a solver reuses (a feature's
@@ -215,11 +277,26 @@ class WorkedLines:
                 self.texts[value] = text
         return text
 
-    def template(self, quantity: Quantity, keys: list[str], signs: list[int]
-                 ) -> tuple[str, str, list[str | int]] | None:
-        """(lhs, symbolic text, the substituted text as literal pieces and leaf indexes), or
-        None when markers cannot stand for the numbers (too many leaves)."""
-        assert quantity.formula is not None
+    def template(self, symbol: Expr, formula: Expr, relation: str, form: _Form,
+                 signs: list[int]) -> _Template | None:
+        """The line's :class:`_Template` for these signs, kept in ``form``; None (also kept)
+        when markers cannot stand for the numbers (too many leaves). Templates are bounded:
+        past ``TEMPLATE_LIMIT`` of them every form starts afresh."""
+        if self.template_count >= TEMPLATE_LIMIT:
+            for group in self.templates.values():
+                group.clear()
+            self.templates.clear()
+            self.forms.clear()
+            self.template_count = 0
+        self.template_count += 1
+        template = form.templates[tuple(signs)] = self.new_template(
+            symbol, formula, relation, form.keys, signs)
+        return template
+
+    def new_template(self, symbol: Expr, formula: Expr, relation: str, keys: list[str],
+                     signs: list[int]) -> _Template | None:
+        """The fixed text of a line with these leaves and signs; None when markers cannot
+        stand for the numbers (too many leaves)."""
         if len(keys) > 6000:
             return None
         slots: dict[str, _Slot] = {}
@@ -227,18 +304,26 @@ class WorkedLines:
             if sign and key not in slots:
                 marker = MARKER + chr(0xE000 + index)
                 slots[key] = _Slot("-" + marker if sign == 2 else marker)
-        marked = _MarkerPrinter(self.printer.numbers).substituted(quantity.formula, slots)
+        marked = _MarkerPrinter(self.printer.numbers).substituted(formula, slots)
         position = {slot.text.lstrip("-"): keys.index(key) for key, slot in slots.items()}
-        pieces: list[str | int] = []
+        pieces: list[str] = []
         rest = marked
         while MARKER in rest:
             before, _, after = rest.partition(MARKER)
-            pieces.append(before)
-            pieces.append(position[MARKER + after[0]])
+            pieces.append(_literal(before))
+            pieces.append(f"{{{position[MARKER + after[0]]}}}")
             rest = after[1:]
-        pieces.append(rest)
-        return (self.printer.symbolic(quantity.symbol), self.printer.symbolic(quantity.formula),
-                pieces)
+        pieces.append(_literal(rest))
+        head = f"{self.printer.symbolic(symbol)} {relation} "
+        return _Template(head, self.printer.symbolic(formula), "".join(pieces))
+
+
+MISSING = _Template("", "", "")  # a pattern of signs not seen yet (None: seen, no template)
+
+
+def _literal(text: str) -> str:
+    """``text`` inside a ``str.format`` string."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _unsigned(text: str) -> str:
@@ -325,7 +410,8 @@ class ConsoleWriter(DocumentWriter):
 
     def line(self, text: str = "", style: str | None = None, hang: int = 2) -> None:
         """One line; when fitted and too wide, wrapped with a hanging indent."""
-        text = visible(text)
+        if not text.isprintable():  # printable text has no control character to escape
+            text = visible(text)
         if self.fitted and cell_len(text) > self.sink.width:
             for part in wrap(text, self.sink.width, hang):
                 self.sink.line(part, style)
@@ -589,7 +675,7 @@ class ConsoleWriter(DocumentWriter):
         self.line(f"{len(rows)} epochs are not written out here; --full prints every one.")
         self.table(["epoch", "loss at the start", "steps"], rows, keep=1)
 
-    def write_epoch_stream(self, items: Iterable[Epoch | Step], out: Callable[[str], object]
+    def write_epoch_stream(self, items: Iterable[StreamItem], out: Callable[[str], object]
                            ) -> None:
         """:meth:`write_epochs` as the epochs arrive. With ``--full`` each is written as it
         comes. Otherwise the first ``LONG_RUN_KEEP`` are; which epochs are the last ones is
@@ -637,6 +723,19 @@ class ConsoleWriter(DocumentWriter):
                 if quantity.role is not Role.INPUT:
                     self.worked_line(quantity, "  ")
         self.worked(step.quantities)
+
+    def write_numbered_step(self, step: NumberedStep) -> None:
+        """:meth:`write_worked_step`'s text filled straight from the step's numbers (fitted
+        to a width, the step is built whole: a line too wide is broken by its parts)."""
+        if self.fitted:
+            self.write_worked_step(step.step())
+            return
+        lines = self.lines
+        self.section(step_label(step), 2)
+        self.line("  " + ", ".join(f"{lines.symbolic(symbol)} = {lines.value(value)}"
+                                   for symbol, value in step.inputs()))
+        for symbol, formula, relation, operands, value in step.lines():
+            self.line("  " + lines.from_parts(symbol, formula, relation, operands, value))
 
     def write_trace_table(self, table: TraceTable) -> None:
         rows = [[cell if isinstance(cell, str) else self.num(cell) for cell in row]
@@ -711,14 +810,14 @@ def render(trace: Trace, options: RenderOptions) -> str:
     return ConsoleWriter(trace, options).write()
 
 
-def write_streamed(trace: Trace, items: Iterable[Epoch | Step], options: RenderOptions,
+def write_streamed(trace: Trace, items: Iterable[StreamItem], options: RenderOptions,
                    out: Callable[[str], object]) -> None:
     """:func:`render`'s text, handed to ``out`` piece by piece as the epochs and steps of
     ``items`` arrive (see :meth:`DocumentWriter.write_streamed`)."""
     ConsoleWriter(trace, options).write_streamed(items, out)
 
 
-def whole_epochs(items: Iterable[Epoch | Step]) -> Iterator[Epoch]:
+def whole_epochs(items: Iterable[StreamItem]) -> Iterator[Epoch]:
     """Each epoch with its steps, once the next epoch (or the end) shows it is complete."""
     epoch: Epoch | None = None
     for item in items:
@@ -727,7 +826,7 @@ def whole_epochs(items: Iterable[Epoch | Step]) -> Iterator[Epoch]:
                 yield epoch
             epoch = item
         elif epoch is not None:
-            epoch.steps.append(item)
+            epoch.steps.append(as_step(item))
     if epoch is not None:
         yield epoch
 

@@ -12,8 +12,9 @@ go to the subclass's ``cell``/``num`` as the solver left them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, Union
 
-from gdtrace.formula.expr import Deriv
+from gdtrace.formula.expr import Deriv, Expr
 from gdtrace.render import RenderOptions
 from gdtrace.render.printer import ExprPrinter
 from gdtrace.trace import (
@@ -29,10 +30,38 @@ from gdtrace.trace import (
     Stability,
     Step,
     Trace,
+    Value,
 )
 from gdtrace.trace import Table as TraceTable
 
 SETTING_NAMES = {"learning_rate": "η", "lambda": "λ"}
+
+
+class NumberedStep(Protocol):
+    """A streamed step given by its numbers (``gdtrace.solvers.glm.NumberedStep``): a text
+    writer fills its worked lines straight from them; any other use takes :meth:`step`."""
+
+    index: int
+    samples: list[int]
+    title: str
+
+    def step(self) -> Step:
+        """The same step with its :class:`Quantity` lines."""
+
+    def inputs(self) -> list[tuple[Expr, float]]:
+        """(heading, value) of each input of the sample."""
+
+    def lines(self) -> list[tuple[Expr, Expr, str, dict[str, Value], float]]:
+        """(symbol, formula, relation, operands, value) of each worked line."""
+
+
+StreamItem = Union[Epoch, Step, NumberedStep]
+"""What a streamed run hands on: each epoch (its steps empty), then its steps."""
+
+
+def as_step(step: Step | NumberedStep) -> Step:
+    """A step with its quantities (a numbered step built by the worked path)."""
+    return step if isinstance(step, Step) else step.step()
 
 # A table row: a ``str`` is written as it is (step numbers, sample lists, labels already in
 # the format's syntax); anything else is a value for the renderer's ``cell``.
@@ -98,7 +127,7 @@ def settings_text(settings: dict[str, object], num: Callable[[object], str]) -> 
     return "settings: " + ", ".join(parts)
 
 
-def step_label(step: Step) -> str:
+def step_label(step: Step | NumberedStep) -> str:
     """``Step 3 — samples 1, 2`` (or the step's own title), in Unicode."""
     if step.title:
         return step.title
@@ -309,6 +338,11 @@ class DocumentWriter:
     def write_header(self) -> None:
         raise NotImplementedError
 
+    def write_numbered_step(self, step: NumberedStep) -> None:
+        """A worked step given by its numbers: as :meth:`write_worked_step` writes it (a
+        writer that can fill its lines from the numbers says how)."""
+        self.write_worked_step(step.step())
+
     def write_worked_step(self, step: Step) -> None:
         raise NotImplementedError
 
@@ -397,7 +431,11 @@ class DocumentWriter:
         """The text written since the last call, and forget it (formats that stream)."""
         raise NotImplementedError
 
-    def write_streamed(self, items: Iterable[Epoch | Step], out: Callable[[str], object]) -> None:
+    def take_last(self) -> str:
+        """:meth:`take` at the document's end (where a format may trim what it wrote)."""
+        return self.take()
+
+    def write_streamed(self, items: Iterable[StreamItem], out: Callable[[str], object]) -> None:
         """:meth:`write` for a one-run trace whose epochs arrive one at a time, text handed to
         ``out`` as it is written and dropped. ``items`` yields each epoch (its steps empty)
         and then its steps; once they run out, ``self.trace`` holds the run's end (its
@@ -413,9 +451,9 @@ class DocumentWriter:
         if has_result(run):
             self.write_summary(run)
         self.write_warnings()
-        out(self.take())
+        out(self.take_last())
 
-    def write_epoch_stream(self, items: Iterable[Epoch | Step], out: Callable[[str], object]
+    def write_epoch_stream(self, items: Iterable[StreamItem], out: Callable[[str], object]
                            ) -> None:
         """Each epoch as :meth:`write_epoch` writes it: worked steps as they come, a table
         once its epoch is complete."""
@@ -428,11 +466,13 @@ class DocumentWriter:
                 epoch = item
                 if worked:
                     self.write_epoch_start(epoch)
-            elif worked:
+            elif not worked:
+                assert epoch is not None
+                epoch.steps.append(as_step(item))
+            elif isinstance(item, Step):
                 self.write_worked_step(item)
             else:
-                assert epoch is not None
-                epoch.steps.append(item)
+                self.write_numbered_step(item)
             out(self.take())
         if epoch is not None and not worked:
             self.write_epoch(epoch)

@@ -8,7 +8,7 @@ cells and headings use Unicode symbols (x₁, σ(z)) so the tables read well as 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from gdtrace import __version__
 from gdtrace.formula import expr as E
@@ -16,6 +16,7 @@ from gdtrace.render import RenderOptions, display_decimals
 from gdtrace.render.latex_printer import LatexPrinter, align_lines, formula_rows
 from gdtrace.render.layout import (
     DocumentWriter,
+    StreamItem,
     epoch_losses,
     exact,
     step_label,
@@ -138,6 +139,24 @@ class MarkdownWriter(DocumentWriter):
     def result(self) -> str:
         return "\n".join(self.out).rstrip("\n") + "\n"
 
+    def take(self) -> str:
+        """:meth:`result`'s text written so far, in pieces that add up to it: trailing blank
+        lines are kept back (the document's end trims them, :meth:`take_last`)."""
+        out = self.out
+        end = len(out)
+        while end and (not out[end - 1] or out[end - 1].endswith("\n")):
+            end -= 1
+        if not end:
+            return ""
+        text = "\n".join(out[:end]) + "\n"
+        self.out = out[end:]
+        return text
+
+    def take_last(self) -> str:
+        text = "\n".join(self.out).rstrip("\n")
+        self.out = []
+        return text + "\n" if text else ""
+
     # sections ------------------------------------------------------------------------------
     def write_header(self) -> None:
         trace, header = self.trace, self.trace.header
@@ -206,3 +225,10 @@ class MarkdownWriter(DocumentWriter):
 
 def render(trace: Trace, options: RenderOptions) -> str:
     return MarkdownWriter(trace, options).write()
+
+
+def write_streamed(trace: Trace, items: Iterable[StreamItem], options: RenderOptions,
+                   out: Callable[[str], object]) -> None:
+    """:func:`render`'s text, handed to ``out`` piece by piece as the epochs and steps of
+    ``items`` arrive (see :meth:`DocumentWriter.write_streamed`)."""
+    MarkdownWriter(trace, options).write_streamed(items, out)

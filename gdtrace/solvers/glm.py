@@ -23,7 +23,7 @@ from gdtrace.formula.rounding import Carry
 from gdtrace.problem.model import Problem
 from gdtrace.solvers import RunOptions, Solved
 from gdtrace.solvers.checks import first_non_finite, non_finite_step
-from gdtrace.solvers.optimizers import ETA, Optimizer, Slot, make_optimizer
+from gdtrace.solvers.optimizers import ETA, Optimizer, Slot, make_optimizer, plain_rule
 from gdtrace.solvers.streaming import (
     EpochEnd,
     EpochStart,
@@ -31,6 +31,7 @@ from gdtrace.solvers.streaming import (
     Progress,
     RunEnd,
     RunStart,
+    StepDone,
     StepRows,
     ended,
     max_steps_diagnostic,
@@ -160,8 +161,21 @@ def target_sym(name: str, sample: int | str) -> Sym:
     return sym(name, key=f"input:{name}", sub=str(sample))
 
 
+@lru_cache(maxsize=4096)
 def value_sym(base: str, sample: int | str, key: str) -> Sym:
+    """(Made once per sample: a printer remembers a symbol's text by the symbol.)"""
     return Sym(key, base, sub=str(sample))
+
+
+@lru_cache(maxsize=4096)
+def heading_sym(key: str, base: str) -> Sym:
+    """A column heading without the sample number (z, error, δ)."""
+    return Sym(key, base)
+
+
+@lru_cache(maxsize=4096)
+def target_heading(name: str) -> Sym:
+    return sym(name)
 
 
 @lru_cache(maxsize=4096)
@@ -187,6 +201,12 @@ def _all_finite(step: Step) -> bool:
 
 def sigma_of(z: Expr) -> Expr:
     return func("σ", z)
+
+
+@lru_cache(maxsize=4096)
+def sigma_sym_of(z: Sym) -> Expr:
+    """σ(zₛ) of a sample's z symbol, made once per symbol (symbols compare by identity)."""
+    return sigma_of(z)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,6 +334,7 @@ def run_glm(problem: Problem, label: str = "as written", options: RunOptions | N
         if isinstance(item, Epoch):
             epochs.append(item)
         else:
+            assert isinstance(item, Step)  # a linked run's steps are worked steps
             epochs[-1].steps.append(item)
     return training.run(epochs), training.diagnostics
 
@@ -324,7 +345,9 @@ class Training:
     hold the run's end. :func:`run_glm` collects everything; a streamed document writes each
     item and drops it. ``linked=False`` builds lines that link to no earlier line (the
     parameters' sources, the loss's per-sample passes): otherwise every step would keep the
-    whole run alive through its links, and the text does not print them."""
+    whole run alive through its links, and the text does not print them; such a run of
+    plain SGD without carry rounding hands on numbered steps (:class:`NumberedStep`: the
+    fast path's numbers, no Quantity lines) instead of worked steps."""
 
     def __init__(self, problem: Problem, label: str = "as written", linked: bool = True,
                  options: RunOptions | None = None, setup: GLMSetup | None = None) -> None:
@@ -340,8 +363,11 @@ class Training:
         self.stopped = False
         self.steps_taken = 0
         self.limit, self.planned = max_steps_of(problem, options)
+        # a streamed plain SGD run without carry rounding takes the fast path's numbers
+        self.numbered = not linked and self.setup.batch_size == 1 \
+            and self.setup.carry.decimals is None and self.setup.optimizer.plain
 
-    def items(self) -> Iterator[Epoch | Step]:
+    def items(self) -> Iterator[Epoch | Step | NumberedStep]:
         problem, setup = self.problem, self.setup
         rng = np.random.default_rng(problem.shuffle_seed) if problem.shuffle_seed is not None \
             else None
@@ -368,7 +394,11 @@ class Training:
     sources: dict[str, Quantity] | None = None
     """Operand key → the line that wrote the parameter last (linked runs only)."""
 
-    def epoch_steps(self, epoch_index: int, order: np.ndarray) -> Iterator[Step]:
+    def epoch_steps(self, epoch_index: int, order: np.ndarray
+                    ) -> Iterator[Step | NumberedStep]:
+        if self.numbered:
+            yield from self.numbered_steps(epoch_index, order)
+            return
         setup = self.setup
         if self.linked and self.sources is None:
             self.sources = {}
@@ -390,6 +420,28 @@ class Training:
                 self.sources = {weight_key(q.key): q for q in params}
             self.w = np.array([q.value for q in params[:-1]], dtype=float)
             self.b = float(params[-1].value)
+
+    def numbered_steps(self, epoch_index: int, order: np.ndarray
+                       ) -> Iterator[Step | NumberedStep]:
+        """:meth:`epoch_steps` from the fast path's numbers (:func:`_sgd_fast`, the worked
+        path's arithmetic on plain floats): each step a :class:`NumberedStep`, the one that
+        overflows (if any) rebuilt by the worked path, as :meth:`epoch_steps` writes it."""
+        setup = self.setup
+        state = _State(self.w, self.b, self.steps_taken)
+        w, b, d = self.w.tolist(), float(self.b), len(setup.weight_names)
+        try:
+            for event in _sgd_fast(setup, state, order, epoch_index, self.limit, True, None):
+                if isinstance(event, StepRows):
+                    for row in event.table.tolist():
+                        yield NumberedStep(setup, w, b, row)
+                        w, b = row[-d - 1:-1], row[-1]
+                elif isinstance(event, StepDone):  # the last step: a value is not finite
+                    yield _step(setup, event.index, [event.samples[0] - 1], state.w, state.b)
+        except _Stop as stop:
+            self.diagnostics.append(non_finite_step(stop.bad, self.label, epoch_index,
+                                                    stop.step))
+            self.stopped = True
+        self.w, self.b, self.steps_taken = state.w, state.b, state.step
 
     def run(self, epochs: list[Epoch]) -> Run:
         """The run's end (after :meth:`items`): final parameters and loss, predictions,
@@ -485,45 +537,155 @@ def _forward_row(setup: GLMSetup, sample: int, w: np.ndarray, b: float,
     inputs = [feature_sym(n) for n in setup.features]
     row = [Quantity(f, Role.INPUT, feature_sym(f), float(v)) for f, v in zip(setup.features, x)]
     y_sym = target_sym(setup.target, s)
-    row.append(Quantity(setup.target, Role.INPUT, y_sym, y, heading=sym(setup.target)))
+    row.append(Quantity(setup.target, Role.INPUT, y_sym, y, heading=target_heading(setup.target)))
     operands: dict[str, Value] = {ws.key: float(v) for ws, v in zip(weights, w)}
     operands |= {xs.key: float(v) for xs, v in zip(inputs, x)} | {"param:b": b}
     z = carry(float(np.dot(w, x) + b))
     z_sym = value_sym("z", s, "z")
-    z_line = Quantity("z", Role.VALUE, z_sym, z,
-                      setup.formula(("z",), lambda: linear_combination(
-                          list(weights), list(inputs), bias_sym())), operands,
-                      heading=Sym("z", "z"), links=dict(sources))
+    z_line = Quantity("z", Role.VALUE, z_sym, z, setup.formula(("z",), partial(_z_formula, setup)),
+                      operands, heading=heading_sym("z", "z"), links=dict(sources))
     row.append(z_line)
     if setup.logistic:
         sigma = carry(float(stable_sigmoid(z)))
-        sigma_sym = sigma_of(z_sym)
-        sigma_line = Quantity("sigma", Role.VALUE, sigma_sym, sigma,
-                              setup.formula(("sigma", s), lambda: 1 / (1 + func(
-                                  "exp", -Ref(z_sym, "z")))), {"z": z},
-                              heading=sigma_of(Sym("z", "z")), links={"z": z_line})
+        sigma_line = Quantity("sigma", Role.VALUE, sigma_sym_of(z_sym), sigma,
+                              setup.formula(("sigma", s), partial(_sigma_formula, s)), {"z": z},
+                              heading=sigma_sym_of(heading_sym("z", "z")), links={"z": z_line})
         row.append(sigma_line)
         error = carry(sigma - y)
         error_line = Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
-                              setup.formula(("error", s), lambda: Ref(sigma_sym, "sigma")
-                                            - y_sym), {"sigma": sigma, y_sym.key: y},
-                              heading=Sym("error", "error"), links={"sigma": sigma_line})
+                              setup.formula(("error", s), partial(_error_formula, setup, s)),
+                              {"sigma": sigma, y_sym.key: y},
+                              heading=heading_sym("error", "error"),
+                              links={"sigma": sigma_line})
         row.append(error_line)
         if setup.loss == "mse":
             delta = carry(2 * error * sigma * (1 - sigma))
-            sig = Ref(sigma_sym, "sigma")
             row.append(Quantity("delta", Role.VALUE, value_sym("δ", s, "delta"), delta,
-                                setup.formula(("delta", s), lambda: 2 * Ref(value_sym(
-                                    "error", s, "error"), "error") * sig * (1 - sig)),
-                                {"error": error, "sigma": sigma}, heading=Sym("delta", "δ"),
+                                setup.formula(("delta", s), partial(_delta_formula, s)),
+                                {"error": error, "sigma": sigma}, heading=heading_sym("delta", "δ"),
                                 links={"error": error_line, "sigma": sigma_line}))
     else:
         error = carry(y - z)
         row.append(Quantity("error", Role.VALUE, value_sym("error", s, "error"), error,
-                            setup.formula(("error", s), lambda: y_sym - Ref(z_sym, "z")),
+                            setup.formula(("error", s), partial(_error_formula, setup, s)),
                             {y_sym.key: y, "z": z},
-                            heading=Sym("error", "error"), links={"z": z_line}))
+                            heading=heading_sym("error", "error"), links={"z": z_line}))
     return row
+
+
+# Each line's formula tree, made by one function for the worked path (_forward_row, _step) and
+# the numbered path (NumberedStep) alike; ``s`` is the sample's number (from 1).
+
+
+def _z_formula(setup: GLMSetup) -> Expr:
+    return linear_combination([weight_sym(n) for n in setup.weight_names],
+                              [feature_sym(n) for n in setup.features], bias_sym())
+
+
+def _sigma_formula(s: int) -> Expr:
+    return 1 / (1 + func("exp", -Ref(value_sym("z", s, "z"), "z")))
+
+
+def _error_formula(setup: GLMSetup, s: int) -> Expr:
+    y_sym, z_sym = target_sym(setup.target, s), value_sym("z", s, "z")
+    if setup.logistic:
+        return Ref(sigma_sym_of(z_sym), "sigma") - y_sym
+    return y_sym - Ref(z_sym, "z")
+
+
+def _delta_formula(s: int) -> Expr:
+    sig = Ref(sigma_sym_of(value_sym("z", s, "z")), "sigma")
+    return 2 * Ref(value_sym("error", s, "error"), "error") * sig * (1 - sig)
+
+
+def _weight_gradient_formula(setup: GLMSetup, j: int, samples: tuple[int, ...],
+                             base: str) -> Expr:
+    """∂L/∂w_j's formula over the step's samples, with the L2 term when λ is set."""
+    formula = setup.formula(("grad", j, samples, base),
+                            partial(_weight_gradient, setup, j, samples, base))
+    if not setup.lam:
+        return formula
+    w_sym = weight_sym(setup.weight_names[j])
+    return setup.formula(("grad+l2", j, samples, base),
+                         lambda: formula + (LAMBDA / N_SAMPLES) * w_sym)
+
+
+class NumberedStep:
+    """A streamed SGD step given by the fast path's numbers (one row of :func:`_sgd_fast`'s
+    :class:`StepRows`): the text writer fills its worked lines (:meth:`lines`: each line's
+    symbol, formula tree, relation, operands and value, as :func:`_step` makes them) without
+    building :class:`Quantity` lines; :meth:`step` is the same step from the worked path."""
+
+    __slots__ = ("setup", "index", "samples", "w", "b", "row")
+    title = ""  # a step's own title: none (``Step 3 — sample 3``)
+
+    def __init__(self, setup: GLMSetup, w: list[float], b: float, row: list[float]) -> None:
+        """``w``, ``b``: the parameters the step starts from; ``row``: ``[epoch, step,
+        sample, values…, ∂L/∂w…, ∂L/∂b, w…, b]``."""
+        self.setup, self.w, self.b, self.row = setup, w, b, row
+        self.index = int(row[1])
+        self.samples = [int(row[2])]
+
+    def step(self) -> Step:
+        """The step as :func:`_step` builds it (its numbers are these, bit for bit)."""
+        return _step(self.setup, self.index, [self.samples[0] - 1],
+                     np.array(self.w, dtype=float), self.b)
+
+    def inputs(self) -> list[tuple[Expr, float]]:
+        """The sample's inputs line: (heading, value) of each feature and the target."""
+        setup, sample = self.setup, self.samples[0] - 1
+        shown: list[tuple[Expr, float]] = [
+            (feature_sym(name), value) for name, value in zip(setup.features,
+                                                              setup.X[sample].tolist())]
+        shown.append((target_heading(setup.target), float(setup.y[sample])))
+        return shown
+
+    def lines(self) -> list[tuple[Expr, Expr, str, dict[str, Value], float]]:
+        """(symbol, formula, relation, operands, value) of every worked line after the
+        inputs, in :func:`_step`'s order: z, σ(z), error, δ, gradients, updates."""
+        setup, s, row, w, b = self.setup, self.samples[0], self.row, self.w, self.b
+        x, y = setup.X[s - 1].tolist(), float(setup.y[s - 1])
+        d = len(w)
+        k = len(row) - 2 * d - 2  # where the gradients start
+        values, grads, new = row[3:k], row[k:k + d + 1], row[k + d + 1:]
+        weights = [weight_sym(name) for name in setup.weight_names]
+        operands: dict[str, Value] = {ws.key: v for ws, v in zip(weights, w)}
+        operands |= {feature_sym(name).key: v for name, v in zip(setup.features, x)}
+        operands["param:b"] = b
+        z_sym, y_key = value_sym("z", s, "z"), target_sym(setup.target, s).key
+        error_sym, error_formula = value_sym("error", s, "error"), setup.formula(
+            ("error", s), partial(_error_formula, setup, s))
+        lines: list[tuple[Expr, Expr, str, dict[str, Value], float]] = [
+            (z_sym, setup.formula(("z",), partial(_z_formula, setup)), "=", operands,
+             values[0])]
+        base = "error"
+        if setup.logistic:
+            z, sigma, error = values[:3]
+            lines.append((sigma_sym_of(z_sym), setup.formula(("sigma", s), partial(
+                _sigma_formula, s)), "=", {"z": z}, sigma))
+            lines.append((error_sym, error_formula, "=", {"sigma": sigma, y_key: y}, error))
+            if setup.loss == "mse":
+                base = "δ"
+                lines.append((value_sym("δ", s, "delta"), setup.formula(("delta", s), partial(
+                    _delta_formula, s)), "=", {"error": error, "sigma": sigma}, values[3]))
+        else:
+            lines.append((error_sym, error_formula, "=", {y_key: y, "z": values[0]},
+                          values[1]))
+        signal, samples = values[-1], (s - 1,)
+        for j, ws in enumerate(weights):
+            given: dict[str, Value] = {"s0": signal, "x0": x[j]}
+            if setup.lam:
+                given |= {"lambda": setup.lam, "n": float(setup.n), ws.key: w[j]}
+            lines.append((grad_sym(ws), _weight_gradient_formula(setup, j, samples, base), "=",
+                          given, grads[j]))
+        lines.append((grad_sym(bias_sym()), setup.formula(
+            ("grad", "b", samples, base), partial(_bias_gradient, setup, samples, base)), "=",
+            {"s0": signal}, grads[d]))
+        for ws, current, grad, value in zip([*weights, bias_sym()], [*w, b], grads, new):
+            grad_leaf = grad_sym(ws)
+            lines.append((ws, plain_rule(ws, grad_leaf), "←",
+                          {ws.key: current, "eta": setup.eta, grad_leaf.key: grad}, value))
+        return lines
 
 
 def _signal(row: list[Quantity]) -> Quantity:
@@ -560,13 +722,11 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
     signal_links: dict[str, Link] = {f"s{k}": q for k, q in enumerate(signals)}
     for j, (name, w_sym) in enumerate(zip(setup.weight_names, weights)):
         x_values = {f"x{k}": float(setup.X[s, j]) for k, s in enumerate(group)}
-        formula = setup.formula(("grad", j, samples, base),
-                                partial(_weight_gradient, setup, j, samples, base))
+        formula = _weight_gradient_formula(setup, j, samples, base)
         operands = signal_operands | x_values
         links = dict(signal_links)
         raw = scale * sum(float(q.value) * float(setup.X[s, j]) for q, s in zip(signals, group))
         if setup.lam:
-            formula = formula + (LAMBDA / N_SAMPLES) * w_sym
             operands |= {"lambda": setup.lam, "n": float(setup.n), w_sym.key: float(w[j])}
             if w_sym.key in sources:
                 links[w_sym.key] = sources[w_sym.key]
@@ -574,7 +734,7 @@ def _step(setup: GLMSetup, number: int, group: list[int], w: np.ndarray, b: floa
         quantities.append(Quantity(name, Role.GRAD, grad_sym(w_sym), carry(raw), formula,
                                    operands, links=links))
     b_formula = setup.formula(("grad", "b", samples, base),
-                              lambda: _bias_gradient(setup, samples, base))
+                              partial(_bias_gradient, setup, samples, base))
     b_raw = scale * sum(float(q.value) for q in signals)
     quantities.append(Quantity("b", Role.GRAD, grad_sym(bias_sym()), carry(b_raw),
                                b_formula, dict(signal_operands),

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -465,9 +466,16 @@ class Optimizer:
         new = self._plain_value(current, grad)
         links = {slot.symbol.key: slot.param_source, slot.grad_key: slot.grad_source}
         return Quantity(slot.name, Role.PARAM, slot.symbol, new,
-                        slot.symbol - ETA * slot.grad_symbol,
+                        plain_rule(slot.symbol, slot.grad_symbol),
                         {slot.symbol.key: current, "eta": self.eta, slot.grad_key: grad},
                         relation="←", links={k: q for k, q in links.items() if q is not None})
+
+
+@lru_cache(maxsize=4096)
+def plain_rule(param: Expr, grad: Expr) -> Expr:
+    """w − η·∂L/∂w, one tree per parameter (symbols compare by identity): a printer
+    remembers a tree's text by the tree."""
+    return param - ETA * grad
 
 
 def _hyper_text(hyper: Hyper) -> str:
