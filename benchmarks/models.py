@@ -170,8 +170,8 @@ def f(x, y):
 x, y = -1.2, 1.0
 first = f(x, y)
 for _ in range(steps):
-    r = y - x * x
-    gx, gy = -2 * (1 - x) - 400 * x * r, 200 * r
+    r = y - x * x  # the partials in the order gdtrace's header writes them (RMSprop ends in a
+    gx, gy = -2 * (1 - x) - 400 * r * x, 200 * r  # cycle that amplifies a last-bit difference)
     opt.t += 1
     x, y = opt.step("x", x, gx), opt.step("y", y, gy)
 print(json.dumps([first, f(x, y), x, y]))  # the epoch's loss f(x0), the final loss and point
