@@ -103,9 +103,11 @@ losses = []
 for _ in range(epochs):
     h1 = s(w[0] * i1 + w[1] * i2 + b1); h2 = s(w[2] * i1 + w[3] * i2 + b1)
     o1 = s(w[4] * h1 + w[5] * h2 + b2); o2 = s(w[6] * h1 + w[7] * h2 + b2)
-    losses.append(0.5 * ((t1 - o1) ** 2 + (t2 - o2) ** 2))
-    d1 = -(t1 - o1) * o1 * (1 - o1); d2 = -(t2 - o2) * o2 * (1 - o2)
-    e1 = (d1 * w[4] + d2 * w[6]) * h1 * (1 - h1); e2 = (d1 * w[5] + d2 * w[7]) * h2 * (1 - h2)
+    losses.append(0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2)
+    # the chain rule node by node: dL/do times sigma'(z) = o(1 - o), then back through w (the
+    # order matters past the 1e-16 level: RMSprop's end cycle amplifies a last-bit difference)
+    d1 = -(t1 - o1) * (o1 * (1 - o1)); d2 = -(t2 - o2) * (o2 * (1 - o2))
+    e1 = (d1 * w[4] + d2 * w[6]) * (h1 * (1 - h1)); e2 = (d1 * w[5] + d2 * w[7]) * (h2 * (1 - h2))
     g = [e1 * i1, e1 * i2, e2 * i1, e2 * i2, d1 * h1, d1 * h2, d2 * h1, d2 * h2]
     opt.t += 1
     w = [opt.step(k, wi, gi) for k, (wi, gi) in enumerate(zip(w, g))]
