@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from gdtrace.formula import expr as E
-from gdtrace.formula.parse import depends_on, derivative, evaluate, substitute
+from gdtrace.formula.parse import FUNCTIONS, depends_on, derivative, evaluate, substitute
 from gdtrace.formula.rounding import Carry
 from gdtrace.problem.extra_models import FunctionSpec
 from gdtrace.problem.model import Problem
@@ -74,6 +74,103 @@ class Calculus:
     def hessian_at(self, point: np.ndarray) -> np.ndarray:
         at = self.values(point)
         return np.array([[evaluate(h, at) for h in row] for row in self.hessian], dtype=float)
+
+    def numbers(self, point: Sequence[float]) -> tuple[float, list[float]]:
+        """f and its gradient at a point, uncarried: :func:`evaluate`'s numbers, through the
+        compiled :func:`kernel` where it has no exception to turn into inf or nan."""
+        found = self.compiled()(*point) or self.evaluated(point)
+        return found[0], found[1:]
+
+    def evaluated(self, point: Sequence[float]) -> list[float]:
+        """f and its gradient at a point by :func:`evaluate` itself (the kernel's fallback)."""
+        operands = dict(zip(self.variables, point))
+        with np.errstate(all="ignore"):
+            return [evaluate(tree, operands) for tree in (self.f, *self.gradient)]
+
+    def compiled(self) -> Callable[..., list[float] | None]:
+        """:func:`kernel` of f and its gradient, compiled at the first call: f then each
+        partial derivative at a point, or None where :meth:`numbers` evaluates the trees."""
+        if self._kernel is None:
+            self._kernel = kernel([self.f, *self.gradient], self.variables)
+        return self._kernel
+
+    _kernel: Callable[..., list[float] | None] | None = field(default=None, repr=False)
+
+
+# ------------------------------------------------------------------------- numeric kernel
+
+_FORWARD = {function.shown: function.forward for function in FUNCTIONS.values()}
+
+
+def kernel(trees: Sequence[E.Expr], variables: Sequence[str]
+           ) -> Callable[..., list[float] | None]:
+    """The values of ``trees`` at a point (one float per variable, in order) as one compiled
+    Python function: :func:`evaluate`'s arithmetic written out, for the ~10⁵ steps of a
+    ``--summary``. Each node becomes one line doing exactly what ``evaluate`` does for it
+    (an Add sums from 0.0 left to right, a Mul multiplies left to right from its first
+    factor, since 1.0·a = a exactly; Div is ``/``, Pow ``math.pow``, a function its
+    ``forward``), and a subtree that occurs twice is computed once (the same operations give
+    the same number). Where ``evaluate`` turns an exception into inf or nan (a division by 0,
+    ``math.pow``'s overflow or domain error) the generated code raises instead and returns
+    None: the caller then evaluates the trees themselves."""
+    names = {name: f"v{j}" for j, name in enumerate(variables)}
+    lines: list[str] = []
+    memo: dict[tuple[Any, ...], str] = {}
+    scope: dict[str, Any] = {"_pow": math.pow}
+
+    def emit(node: E.Expr) -> str:
+        if isinstance(node, E.Num):
+            value = float(node.value)
+            if math.isfinite(value):
+                return f"({value!r})"
+            scope[f"c{len(scope)}"] = value
+            return f"c{len(scope) - 1}"
+        if isinstance(node, E.Sym):
+            return names[node.key]
+        identity = _identity(node)
+        if identity not in memo:
+            memo[identity] = f"t{len(memo)}"
+            lines.append(f"        {memo[identity]} = {_operation(node, emit, scope)}")
+        return memo[identity]
+
+    results = [emit(tree) for tree in trees]
+    source = (f"def compiled({', '.join(names.values())}):\n    try:\n"
+              + "\n".join([*lines, "        pass"])
+              + "\n    except (ArithmeticError, ValueError):\n        return None\n"
+              + f"    return [{', '.join(results)}]\n")
+    exec(compile(source, "<gdtrace function kernel>", "exec"), scope)  # noqa: S102
+    compiled: Callable[..., list[float] | None] = scope["compiled"]
+    return compiled
+
+
+def _operation(node: E.Expr, emit: Callable[[E.Expr], str], scope: dict[str, Any]) -> str:
+    """One node's operation on its children's names, as :func:`evaluate` performs it."""
+    if isinstance(node, E.Add):
+        return " + ".join(["0.0", *map(emit, node.terms)])
+    if isinstance(node, E.Neg):
+        return f"-{emit(node.arg)}"
+    if isinstance(node, E.Mul):
+        return " * ".join(map(emit, node.factors)) or "1.0"
+    if isinstance(node, E.Div):
+        return f"{emit(node.num)} / {emit(node.den)}"
+    if isinstance(node, E.Pow):
+        return f"_pow({emit(node.base)}, {emit(node.exp)})"
+    if isinstance(node, E.Func):
+        name = f"f{len(scope)}"
+        scope[name] = _FORWARD[node.name]
+        return f"{name}({emit(node.args[0])})"
+    raise TypeError(f"cannot evaluate {type(node).__name__}")
+
+
+def _identity(node: E.Expr) -> tuple[Any, ...]:
+    """A structural identity for sharing subtrees (a constant by its repr: 0.0 is not -0.0)."""
+    if isinstance(node, E.Num):
+        return ("num", repr(float(node.value)))
+    if isinstance(node, E.Sym):
+        return ("sym", node.key)
+    if isinstance(node, E.Func):
+        return ("func", node.name, tuple(_identity(a) for a in node.args))
+    return (type(node).__name__, tuple(_identity(c) for c in node.children()))
 
 
 def _has_kink(node: E.Expr) -> bool:
@@ -219,10 +316,8 @@ def _step(calc: Calculus, number: int, point: np.ndarray, carry: Carry, optimize
 def _numbers(calc: Calculus, point: np.ndarray, carry: Carry) -> tuple[float, list[float]]:
     """f and its gradient at an iterate, carry-rounded: the numbers of one step, shared by
     the worked step and ``--summary``/``--stream``."""
-    operands = calc.values(point)
-    with np.errstate(all="ignore"):
-        return (carry(evaluate(calc.f, operands)),
-                [carry(evaluate(tree, operands)) for tree in calc.gradient])
+    f_value, grads = calc.numbers([float(v) for v in point])
+    return carry(f_value), [carry(g) for g in grads]
 
 
 def events(problem: Problem, label: str = "as written", *, steps: bool = True,
@@ -236,36 +331,45 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     carry = Carry(problem.carry_decimals)
     optimizer = make_optimizer(problem.optimizer, problem.learning_rate, carry)
     names = list(calc.variables)
-    point = np.array([carry(v) for v in problem.spec_of(FunctionSpec).start], dtype=float)
+    point = [carry(v) for v in problem.spec_of(FunctionSpec).start]
     limit = problem.epochs if max_steps is None else min(problem.epochs, max_steps)
     yield RunStart(label, names, ["f"], limit, _settings(problem))
-    with np.errstate(all="ignore"):
-        start_value = evaluate(calc.f, calc.values(point))
-    yield EpochStart(1, carry(start_value))
-    values, diagnostics, stopped, number = [start_value], [], False, 0
+    raw_f, raw_grads = calc.numbers(point)  # f and f′ at the iterate, before carry rounding
+    yield EpochStart(1, carry(raw_f))
+    values, diagnostics, stopped, number = [raw_f], [], False, 0
+    rounds, eta, compiled = carry.decimals is not None, optimizer.eta, calc.compiled()
+    state: dict[str, Value] = {}
     for number in range(1, limit + 1):
-        f_value, grads = _numbers(calc, point, carry)
-        moved, state = optimizer.values(names, [float(v) for v in point], grads)
-        point = np.array(moved, dtype=float)
+        if rounds:  # as _numbers (without rounding, carry is float() of a float: skipped)
+            raw_f, raw_grads = carry(raw_f), [carry(g) for g in raw_grads]
+        f_value, grads = raw_f, raw_grads
+        if not optimizer.plain:
+            moved, state = optimizer.values(names, point, grads)
+            point = [float(v) for v in moved]
+        elif rounds:  # Optimizer.values' plain rule, w − η·g carry-rounded, inline
+            point = [carry(p - eta * g) for p, g in zip(point, grads)]
+        else:
+            point = [p - eta * g for p, g in zip(point, grads)]
         if steps:
             yield StepDone(1, number, [], {"f": f_value} | state, dict(zip(names, grads)),
-                           dict(zip(names, moved)))
+                           dict(zip(names, point)))
         if progress is not None:
             progress(number, limit)
-        written = [("f", f_value), *zip(names, grads), *zip(names, moved)]
-        bad = next(((k, v) for k, v in written if not math.isfinite(v)), None)
-        if bad is not None:
-            diagnostics.append(_left_float_range(bad[0], bad[1], label, number))
-            stopped = True
-            break
-        with np.errstate(all="ignore"):
-            values.append(evaluate(calc.f, calc.values(point)))
-    yield EpochEnd(1, number, dict(zip(names, map(float, point))))
-    with np.errstate(all="ignore"):
-        final_value = evaluate(calc.f, calc.values(point))
+        if not math.isfinite(f_value + sum(grads) + sum(point)):  # then look closer
+            written = [("f", f_value), *zip(names, grads), *zip(names, point)]
+            bad = next(((k, v) for k, v in written if not math.isfinite(v)), None)
+            if bad is not None:
+                diagnostics.append(_left_float_range(bad[0], bad[1], label, number))
+                stopped = True
+                break
+        found = compiled(*point) or calc.evaluated(point)  # calc.numbers, without a call
+        raw_f, raw_grads = found[0], found[1:]
+        values.append(raw_f)
+    final_value = calc.numbers(point)[0] if stopped else raw_f
+    yield EpochEnd(1, number, dict(zip(names, point)))
     if not stopped:
         diagnostics.extend(_rising(values, label))
-    yield run_end(dict(zip(names, map(float, point))),
+    yield run_end(dict(zip(names, point)),
                   carry(final_value) if math.isfinite(final_value) else final_value,
                   diagnostics, stopped, number, limit, problem.epochs, label, finished)
 

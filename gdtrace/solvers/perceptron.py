@@ -138,8 +138,10 @@ def solve_run(problem: Problem, label: str) -> tuple[Run, list[Diagnostic]]:
 
 
 def _mistakes(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, signed: bool) -> int:
-    predictions = [_predict(float(z), signed) for z in X @ w + b]
-    return int(np.sum(np.array(predictions) != y))
+    """How many samples the parameters misclassify (:func:`_predict` on every z at once: z ≥ 0
+    is the same comparison, and nan is not ≥ 0 there either)."""
+    predictions = np.where(X @ w + b >= 0, 1.0, -1.0 if signed else 0.0)
+    return int(np.sum(predictions != y))
 
 
 @dataclass
@@ -154,16 +156,33 @@ class StepNumbers:
 
 
 def step_numbers(w: np.ndarray, b: float, x: np.ndarray, t: float, signed: bool, carry: Carry,
-                 update: Optimizer, names: list[str]) -> StepNumbers:
+                 update: Optimizer, steady: bool = False) -> StepNumbers:
     """The numbers of one step, computed once: the worked step writes its lines from them and
     ``--summary``/``--stream`` use them alone. The perceptron rule is gradient descent with
-    gradient −(y − ŷ)·x_j (and −(y − ŷ) for b), through the one plain update rule."""
+    gradient g = −(y − ŷ)·x_j (and −(y − ŷ) for b): plain gradient descent's w − η·g,
+    carry-rounded (``update`` is the plain optimizer, whose ``values`` computes exactly this;
+    written out here for the weights as one vector, ~10⁵ steps of a ``--summary``).
+
+    ``steady`` (see :func:`steady`): a correctly classified sample returns the parameters
+    themselves, which are then exactly what the rule computes."""
     z = carry(float(np.dot(w, x) + b))
     yhat = _predict(z, signed)
     error = t - yhat
-    *new_w, new_b = update.values([*names, "b"], [*map(float, w), b],
-                                  [*(-error * float(v) for v in x), -error])[0]
-    return StepNumbers(z, yhat, error, np.array(new_w, dtype=float), float(new_b))
+    if steady and error == 0:
+        return StepNumbers(z, yhat, error, w, b)
+    eta = update.eta
+    new_w = update.write(w - eta * (-error * x))
+    return StepNumbers(z, yhat, error, np.asarray(new_w), float(update.write(b - eta * -error)))
+
+
+def steady(w: np.ndarray, b: float, carry: Carry) -> bool:
+    """Whether an error of 0 leaves every parameter as it is, bit for bit, from now on.
+
+    With error 0 the rule subtracts η·(−0·x) = ±0, and p − (±0) = p for every p except −0.0
+    (−0.0 − (−0.0) = +0.0). No parameter is −0.0 later if none is now: p − q is −0.0 only when
+    p is. Carry rounding is left out (its rounding of a rounded value is not relied upon)."""
+    negative_zero = bool(np.any((w == 0) & np.signbit(w))) or (b == 0 and math.copysign(1, b) < 0)
+    return carry.decimals is None and not negative_zero
 
 
 def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarray,
@@ -177,7 +196,7 @@ def _step(problem: Problem, number: int, sample: int, X: np.ndarray, y: np.ndarr
     target = dataset.targets[0]
     s = sample + 1
     x, t = X[sample], float(y[sample])
-    numbers = step_numbers(w, b, x, t, signed, carry, update, names)
+    numbers = step_numbers(w, b, x, t, signed, carry, update)
     weights = [weight_sym(n) for n in names]
     inputs = [feature_sym(f) for f in features]
     row = [Quantity(f, Role.INPUT, feature_sym(f), float(v)) for f, v in zip(features, x)]
@@ -252,6 +271,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     planned = planned_steps(problem)
     limit = planned if max_steps is None else min(planned, max_steps)
     yield RunStart(label, [*names, "b"], ["z", "yhat", "error"], limit, _settings(problem))
+    still = steady(w, b, carry)
     diagnostics: list[Diagnostic] = []
     number, stopped, updated = 0, False, True
     with np.errstate(all="ignore"):
@@ -264,14 +284,17 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
                 if number >= limit:
                     break
                 number += 1
-                numbers = step_numbers(w, b, X[sample], float(y[sample]), signed, carry,
-                                       update, names)
-                params = _named(names, numbers.w, numbers.b)
-                finite = math.isfinite(numbers.z) and all(map(math.isfinite, params.values()))
-                if not finite:  # rebuilt as worked, for the same warning
+                x = X[sample]
+                numbers = step_numbers(w, b, x, float(y[sample]), signed, carry, update,
+                                       still)
+                # without an error the parameters stay as they were (finite: the data and
+                # the start are); a sum is finite only if every value is (one that overflows
+                # is looked at value by value)
+                if not math.isfinite(numbers.z) or numbers.error != 0 and not math.isfinite(
+                        numbers.b + float(numbers.w.sum())):
                     step = _step(problem, number, sample, X, y, w, b, signed, carry,
                                  make_optimizer(None, problem.learning_rate, carry))[0]
-                    bad = first_non_finite(step)
+                    bad = first_non_finite(step)  # rebuilt as worked, for the same warning
                     if bad is not None:
                         diagnostics.append(non_finite_step(bad, label, epoch, number))
                         stopped = True
@@ -280,7 +303,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
                 if steps:
                     yield StepDone(epoch, number, [sample + 1], {
                         "z": numbers.z, "yhat": numbers.yhat, "error": numbers.error}, {},
-                        params)
+                        _named(names, w, b))
                 if progress is not None:
                     progress(number, limit)
                 if stopped:
