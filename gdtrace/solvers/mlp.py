@@ -795,6 +795,7 @@ def _epoch(setup: MLPSetup, run: _Running, epoch: int, groups: list[list[int]], 
             reuse = blocks if group == whole else None
             yield EpochStart(epoch, data_loss(setup, Ws, bs, reuse))
         run.number += 1
+        before = dict(run.params)
         moved, state = _update(base.optimizer, live, [run.params[n] for n in live],
                                [grads[n] for n in live], keyed=steps)
         run.params.update(zip(live, moved))
@@ -808,6 +809,7 @@ def _epoch(setup: MLPSetup, run: _Running, epoch: int, groups: list[list[int]], 
             run.diagnostics.append(Diagnostic("non_finite", non_finite_message(
                 f"the updated {bad}", run.params[bad]), label, epoch, run.number))
             run.stopped = True
+            run.params = before  # the run ends where the failing step started, as worked
             break
         if base.schedule.round_between is not None and run.number < run.total:
             between = Carry(base.schedule.round_between)

@@ -771,7 +771,7 @@ def _numeric_epochs(plan: _Numeric, run: _Running, epochs: Iterator[list[list[in
                 yield EpochStart(e, _data_loss(setup, kernel, X, Y, before, known, loss_scale))
             run.number = number
             if not math.isfinite(sum(run.p)):
-                _check_finite(plan, run, e)
+                _check_finite(plan, run, e, before)
             if progress is not None:
                 progress(number, limit)
             if run.stopped:
@@ -798,7 +798,7 @@ def _epoch_blocks(plan: _Numeric, run: _Running, epochs: int, names: list[str], 
     last = min(epochs, run.limit)  # one step per epoch: the last epoch's number
     while run.number < last:
         block: list[tuple[Any, ...]] = []
-        first = run.number + 1
+        first, start = run.number + 1, run.p
         run.p, run.state, run.number, odd = epochs_of(
             run.p, x, y, scale, run.state, first, min(last, first + EPOCH_BLOCK - 1) + 1,
             loss_scale, block)
@@ -811,7 +811,7 @@ def _epoch_blocks(plan: _Numeric, run: _Running, epochs: int, names: list[str], 
         if odd is not None:  # epoch run.number: its loss or a parameter is not finite
             yield EpochStart(run.number, odd)
             if not math.isfinite(sum(run.p)):
-                _check_finite(plan, run, run.number)
+                _check_finite(plan, run, run.number, list(block[-1][4:]) if block else start)
             yield EpochEnd(run.number, run.number, dict(zip(names, run.p)))
         if progress is not None:
             progress(run.number, run.limit)
@@ -819,9 +819,10 @@ def _epoch_blocks(plan: _Numeric, run: _Running, epochs: int, names: list[str], 
             break
 
 
-def _check_finite(plan: _Numeric, run: _Running, epoch: int) -> None:
+def _check_finite(plan: _Numeric, run: _Running, epoch: int, before: list[float]) -> None:
     """Stop the run at the first trainable parameter that is no longer finite, if any (a sum
-    of finite numbers can overflow: then nothing is wrong)."""
+    of finite numbers can overflow: then nothing is wrong). The run then ends with the
+    parameters the step started from (``before``), as the worked solution does."""
     bad = next((i for i in plan.live if not math.isfinite(run.p[i])), None)
     if bad is None:
         return
@@ -829,6 +830,7 @@ def _check_finite(plan: _Numeric, run: _Running, epoch: int) -> None:
     run.diagnostics.append(Diagnostic("non_finite", non_finite_message(
         f"the updated {name}", run.p[bad]), plan.label, epoch, run.number))
     run.stopped = True
+    run.p = list(before)
 
 
 def _worked_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[int]]
@@ -850,9 +852,10 @@ def _worked_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[i
         step = _step(setup, run.number, group, dict(zip(names, run.p)), trainable)
         yield step_record(step, epoch)
         bad_line = first_non_finite(step)
-        moved = {q.key: float(q.value) for q in step.of_role(Role.PARAM)}
-        run.p = [moved[n] for n in names]
-        if bad_line is not None:
+        if bad_line is None:  # a step that overflowed is shown, its parameters not taken
+            moved = {q.key: float(q.value) for q in step.of_role(Role.PARAM)}
+            run.p = [moved[n] for n in names]
+        else:
             run.diagnostics.append(non_finite_step(bad_line, label, epoch, run.number))
             run.stopped = True
         if progress is not None:

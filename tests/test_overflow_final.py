@@ -1,0 +1,64 @@
+"""A run that overflows ends the same way in every output: the worked solution, ``--summary``
+and ``--stream`` give the same final parameters (those the failing step started from), final
+loss, steps and warning, for every bundled problem and optimizer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from gdtrace.cli import app
+from gdtrace.problem import bundled_problems
+
+MAZUR = """model: network
+dataset:
+  columns: [i1, i2, o1t, o2t]
+  targets: [o1t, o2t]
+  rows:
+    - [0.05, 0.10, 0.01, 0.99]
+nodes:
+  - {name: h1, activation: sigmoid, edges: {w1: i1, w2: i2}, bias: b1}
+  - {name: h2, activation: sigmoid, edges: {w3: i1, w4: i2}, bias: b1}
+  - {name: o1, activation: sigmoid, edges: {w5: h1, w6: h2}, bias: b2}
+  - {name: o2, activation: sigmoid, edges: {w7: h1, w8: h2}, bias: b2}
+outputs: [o1, o2]
+weights: {w1: 0.15, w2: 0.20, w3: 0.25, w4: 0.30, w5: 0.40, w6: 0.45, w7: 0.50, w8: 0.55,
+          b1: 0.35, b2: 0.60}
+loss: half_sse
+learning_rate: 0.5
+epochs: 40
+"""
+
+TRAINED = [name for name in sorted(bundled_problems()) if name not in ("ridge", "rnn_bptt")]
+
+
+def _ends(args: list[str]) -> list[object]:
+    """(final parameters, final loss, steps, stopped early, warning codes) of each output."""
+    runner = CliRunner()
+    worked = runner.invoke(app, ["solve", *args, "--format", "json"])
+    assert worked.exit_code == 0, worked.output
+    run = json.loads(worked.stdout)["runs"][0]
+    steps = sum(len(epoch["steps"]) for epoch in run["epochs"])
+    ends = [(run["final"], run["final_loss"], steps, bool(run.get("stopped_early")))]
+    for mode in ("--summary", "--stream"):
+        result = runner.invoke(app, ["solve", *args, mode, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        end = json.loads(result.stdout.splitlines()[-1])
+        ends.append((end["final"], end["final_loss"], end["steps"],
+                     bool(end["stopped_early"])))
+    return ends
+
+
+@pytest.mark.parametrize("optimizer", [None, "momentum", "adam"])
+@pytest.mark.parametrize("name", [*TRAINED, "mazur"])
+def test_an_overflowing_run_ends_alike_in_every_output(tmp_path, name, optimizer):
+    if name == "perceptron" and optimizer:
+        pytest.skip("the perceptron has no optimizer")
+    if name == "mazur":
+        (tmp_path / "mazur.yaml").write_text(MAZUR)
+        name = str(tmp_path / "mazur.yaml")
+    args = [name, "--lr", "1e300"] + (["--optimizer", optimizer] if optimizer else [])
+    worked, summary, stream = _ends(args)
+    assert summary == worked and stream == worked
