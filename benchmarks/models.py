@@ -168,12 +168,14 @@ import json, math, sys
 steps = int(sys.argv[1])
 opt = Opt(sys.argv[2], 0.001, math.sqrt)
 def f(x, y):
-    return (1 - x) ** 2 + 100 * (y - x * x) ** 2
+    return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2  # x ** 2 is C's pow, as gdtrace's x^2
 x, y = -1.2, 1.0
 first = f(x, y)
 for _ in range(steps):
-    r = y - x * x  # the partials in the order gdtrace's header writes them (RMSprop ends in a
-    gx, gy = -2 * (1 - x) - 400 * r * x, 200 * r  # cycle that amplifies a last-bit difference)
+    # the partials in the order gdtrace's header writes them, x² as pow (not x * x: this libm's
+    # pow differs in the last bit; RMSprop's and Adam's end cycles amplify such a difference)
+    r = y - x ** 2
+    gx, gy = -2 * (1 - x) - 400 * r * x, 200 * r
     opt.t += 1
     x, y = opt.step("x", x, gx), opt.step("y", y, gy)
 print(json.dumps([first, f(x, y), x, y]))  # the epoch's loss f(x0), the final loss and point
