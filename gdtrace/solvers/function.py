@@ -336,7 +336,7 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     yield RunStart(label, names, ["f"], limit, _settings(problem))
     raw_f, raw_grads = calc.numbers(point)  # f and f′ at the iterate, before carry rounding
     yield EpochStart(1, carry(raw_f))
-    values, diagnostics, stopped, number = [raw_f], [], False, 0
+    rising, diagnostics, stopped, number = Rising(raw_f), [], False, 0
     rounds, eta, compiled = carry.decimals is not None, optimizer.eta, calc.compiled()
     state: dict[str, Value] = {}
     for number in range(1, limit + 1):
@@ -364,11 +364,11 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
                 break
         found = compiled(*point) or calc.evaluated(point)  # calc.numbers, without a call
         raw_f, raw_grads = found[0], found[1:]
-        values.append(raw_f)
+        rising.add(raw_f)
     final_value = calc.numbers(point)[0] if stopped else raw_f
     yield EpochEnd(1, number, dict(zip(names, point)))
     if not stopped:
-        diagnostics.extend(_rising(values, label))
+        diagnostics.extend(rising.diagnostics(label))
     yield run_end(dict(zip(names, point)),
                   carry(final_value) if math.isfinite(final_value) else final_value,
                   diagnostics, stopped, number, limit, problem.epochs, label, finished)
@@ -390,7 +390,7 @@ def solve_run(problem: Problem, label: str, calc: Calculus | None = None
     with np.errstate(all="ignore"):
         start_value = evaluate(calc.f, calc.values(point))
     epoch = Epoch(1, carry(start_value), [])
-    values = [start_value]
+    rising = Rising(start_value)
     stopped = False
     sources: dict[str, Quantity] = {}
     for number in range(1, problem.epochs + 1):
@@ -403,11 +403,11 @@ def solve_run(problem: Problem, label: str, calc: Calculus | None = None
             stopped = True
             break
         with np.errstate(all="ignore"):
-            values.append(evaluate(calc.f, calc.values(point)))
+            rising.add(evaluate(calc.f, calc.values(point)))
     with np.errstate(all="ignore"):
         final_value = evaluate(calc.f, calc.values(point))
     if not stopped:
-        diagnostics.extend(_rising(values, label))
+        diagnostics.extend(rising.diagnostics(label))
     final: dict[str, Value] = {name: float(v) for name, v in zip(calc.variables, point)}
     blocks, stability, found = analyse(problem, calc, point, label) if optimizer.plain \
         else ([], None, [])  # the analysis is about plain gradient descent
@@ -425,17 +425,30 @@ def _left_float_range(key: str, value: object, label: str, step: int) -> Diagnos
                       label, 1, step)
 
 
-def _rising(values: list[float], label: str) -> list[Diagnostic]:
-    """Divergence on the iterates: f rose for several steps in a row."""
-    rising = 0
-    for k in range(1, len(values)):
-        rising = rising + 1 if values[k] > values[k - 1] else 0
-        if rising == RISING_STEPS_FOR_DIVERGENCE:
-            first = k - RISING_STEPS_FOR_DIVERGENCE + 1
-            return [Diagnostic("diverging", f"f rose {RISING_STEPS_FOR_DIVERGENCE} steps in a "
-                               f"row, starting at step {first}: gradient descent is moving away"
-                               " from the minimum (the iterates diverge)", label, 1, first)]
-    return []
+@dataclass
+class Rising:
+    """Divergence on the iterates: f rose for several steps in a row. Fed f at each iterate,
+    it keeps only the last value (``--summary`` of a long run stays in constant memory)."""
+
+    last: float
+    seen: int = 0  # values after the first
+    rising: int = 0
+    first: int | None = None  # the step the first run of rises started at
+
+    def add(self, value: float) -> None:
+        self.seen += 1
+        if self.first is None:
+            self.rising = self.rising + 1 if value > self.last else 0
+            if self.rising == RISING_STEPS_FOR_DIVERGENCE:
+                self.first = self.seen - RISING_STEPS_FOR_DIVERGENCE + 1
+        self.last = value
+
+    def diagnostics(self, label: str) -> list[Diagnostic]:
+        if self.first is None:
+            return []
+        return [Diagnostic("diverging", f"f rose {RISING_STEPS_FOR_DIVERGENCE} steps in a "
+                           f"row, starting at step {self.first}: gradient descent is moving "
+                           "away from the minimum (the iterates diverge)", label, 1, self.first)]
 
 
 # -------------------------------------------------------------------------------- analysis
