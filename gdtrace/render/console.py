@@ -182,6 +182,8 @@ class WorkedLines:
             return None
         templates = self.templates.get(group)
         if templates is None:
+            if len(self.templates) >= TEMPLATE_LIMIT:  # groups left empty (array operands)
+                self.start_afresh()
             templates = self.templates[group] = {}
         if len(self.forms) >= TEMPLATE_LIMIT:
             self.forms.clear()
@@ -283,15 +285,19 @@ class WorkedLines:
         when markers cannot stand for the numbers (too many leaves). Templates are bounded:
         past ``TEMPLATE_LIMIT`` of them every form starts afresh."""
         if self.template_count >= TEMPLATE_LIMIT:
-            for group in self.templates.values():
-                group.clear()
-            self.templates.clear()
-            self.forms.clear()
-            self.template_count = 0
+            self.start_afresh()
         self.template_count += 1
         template = form.templates[tuple(signs)] = self.new_template(
             symbol, formula, relation, form.keys, signs)
         return template
+
+    def start_afresh(self) -> None:
+        """Forget every template (and the forms that hold them)."""
+        for group in self.templates.values():
+            group.clear()
+        self.templates.clear()
+        self.forms.clear()
+        self.template_count = 0
 
     def new_template(self, symbol: Expr, formula: Expr, relation: str, keys: list[str],
                      signs: list[int]) -> _Template | None:
