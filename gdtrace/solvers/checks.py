@@ -6,15 +6,23 @@ words ("the gradient ∂L/∂W13 became inf (overflow); the run stops here").
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gdtrace.trace import Diagnostic, Epoch, Quantity, Role, Step
 
 
 def first_non_finite(step: Step) -> Quantity | None:
-    """The first value the step wrote (per-sample lines first) that is ±inf or NaN."""
+    """The first value the step wrote (per-sample lines first) that is ±inf or NaN. Most
+    values are floats: ``math.isfinite`` answers those ten times faster than numpy."""
+    isfinite = math.isfinite
     for quantity in [q for row in step.rows for q in row] + step.quantities:
-        if not np.all(np.isfinite(quantity.value)):
+        value = quantity.value
+        if isinstance(value, float):
+            if not isfinite(value):
+                return quantity
+        elif not np.all(np.isfinite(value)):
             return quantity
     return None
 
