@@ -28,7 +28,14 @@ from gdtrace.problem.extra_models import FunctionSpec
 from gdtrace.problem.model import Problem
 from gdtrace.solvers import RunOptions, Solved
 from gdtrace.solvers.checks import first_non_finite
-from gdtrace.solvers.optimizers import ETA, Optimizer, Slot, make_optimizer, state_index
+from gdtrace.solvers.optimizers import (
+    ETA,
+    RULES_TEXT,
+    Optimizer,
+    Slot,
+    make_optimizer,
+    state_index,
+)
 from gdtrace.trace import (
     Block,
     Diagnostic,
@@ -320,6 +327,21 @@ def _numbers(calc: Calculus, point: np.ndarray, carry: Carry) -> tuple[float, li
     return carry(f_value), [carry(g) for g in grads]
 
 
+def _compiled_update(optimizer: Optimizer, count: int
+                     ) -> tuple[Callable[..., Any] | None, tuple[float, ...]]:
+    """An optimizer with state, as straight-line float code (its ``RULES_TEXT`` rule written
+    out per variable, as a network's summary updates: the same numbers as
+    ``Optimizer.values``, without numpy's cost per call on a few floats), and its start state;
+    (None, ()) for plain gradient descent, which the loop writes inline."""
+    if optimizer.plain:
+        return None, ()
+    from gdtrace.solvers.network_kernel import compile_update
+
+    updater = compile_update(RULES_TEXT[optimizer.name], optimizer.hyper, optimizer.eta,
+                             optimizer.carry, (True,) * count, None)
+    return updater.update, updater.start
+
+
 def events(problem: Problem, label: str = "as written", *, steps: bool = True,
            max_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
            finished: list[Any] | None = None) -> Iterator[Any]:
@@ -339,11 +361,14 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
     rising, diagnostics, stopped, number = Rising(raw_f), [], False, 0
     rounds, eta, compiled = carry.decimals is not None, optimizer.eta, calc.compiled()
     state: dict[str, Value] = {}
+    update, kept = _compiled_update(optimizer, len(names)) if not steps else (None, ())
     for number in range(1, limit + 1):
         if rounds:  # as _numbers (without rounding, carry is float() of a float: skipped)
             raw_f, raw_grads = carry(raw_f), [carry(g) for g in raw_grads]
         f_value, grads = raw_f, raw_grads
-        if not optimizer.plain:
+        if update is not None:  # --summary: no state by key to write
+            point, kept = update(point, tuple(grads), kept, number)
+        elif not optimizer.plain:
             moved, state = optimizer.values(names, point, grads)
             point = [float(v) for v in moved]
         elif rounds:  # Optimizer.values' plain rule, w − η·g carry-rounded, inline

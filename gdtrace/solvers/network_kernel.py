@@ -337,15 +337,16 @@ _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
 def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: Carry,
-                   trainable: tuple[bool, ...], kernel: Kernel) -> Updater:
+                   trainable: tuple[bool, ...], kernel: Kernel | None) -> Updater:
     """Write ``rule`` (the optimizer's own text, ``optimizers.RULES_TEXT``) once per
     trainable parameter with its names renamed: the same operations in the same order as
     :meth:`Optimizer.values` performs on arrays (elementwise IEEE arithmetic and ``sqrt``
     give the same doubles on floats), without numpy's per-call cost on ten numbers. The
     same lines serve ``update`` and, after the kernel's gradient lines, ``train`` and
-    ``epochs`` (see :class:`Updater`)."""
-    namespace: dict[str, Any] = {**kernel.names, "c": carry, "sqrt": math.sqrt,
-                                 "isfinite": math.isfinite}
+    ``epochs`` (see :class:`Updater`). Without a kernel (``None``: a model that computes its
+    gradient otherwise, as ``function``), only ``update``."""
+    namespace: dict[str, Any] = {**(kernel.names if kernel is not None else {}), "c": carry,
+                                 "sqrt": math.sqrt, "isfinite": math.isfinite}
 
     def constant(value: float) -> str:
         if math.isfinite(value):
@@ -372,12 +373,16 @@ def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: C
         lines.append(f"    n{i} = {renamed(rule.new, i)}")
     moved = [f"n{i}" if flag else f"p{i}" for i, flag in enumerate(trainable)]
     every = [f"p{i}" for i in range(len(trainable))]
-    loop = [f"    {line}" for line in [*kernel.grads_body, *lines]]
     sources = {
         "update": "\n".join([
             "def update(p, g, state, number):", f"    {_tuple(every)} = p",
             f"    {_tuple([f'g{i}' for i in live])} = g", *unpack, *lines,
-            f"    return [{', '.join(moved)}], {kept}", ""]),
+            f"    return [{', '.join(moved)}], {kept}", ""])}
+    start = (0.0,) * len(rule.kept) * len(live)
+    if kernel is None:
+        return Updater(start, sources, namespace)
+    loop = [f"    {line}" for line in [*kernel.grads_body, *lines]]
+    sources |= {
         "train": "\n".join([
             "def train(p, x, t, scale, state, number):", *kernel.head, *unpack,
             *kernel.grads_body, *lines, f"    return lt, [{', '.join(moved)}], {kept}", ""]),
@@ -390,4 +395,4 @@ def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: C
             f"            return [{', '.join(every)}], {kept}, number, loss",
             f"        append((number, loss, number, number, {', '.join(every)}))",
             f"    return [{', '.join(every)}], {kept}, stop - 1, None", ""])}
-    return Updater((0.0,) * len(rule.kept) * len(live), sources, namespace)
+    return Updater(start, sources, namespace)
