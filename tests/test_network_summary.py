@@ -103,7 +103,7 @@ def test_compiled_update_equals_optimizer_values(case: tuple[Any, ...]) -> None:
     theirs = np.array([p[i] for i in live], dtype=float)
     for number, grads in enumerate(steps, start=1):
         g = tuple(grads[i] for i in live)
-        ours, state = updater.update(ours, g, state, number)
+        ours, state, _ = updater.update(ours, g, state, number)
         with np.errstate(all="ignore"):
             moved, _ = optimizer.values(["θ"], [theirs], [np.array(g, dtype=float)])
         theirs = np.asarray(moved[0], dtype=float)
