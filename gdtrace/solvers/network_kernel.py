@@ -265,8 +265,10 @@ def compile_kernel(graph: Graph, loss: OutputLoss, carry: Carry,
                *(f"a{i}" for i in range(len(graph.nodes))),
                *(f"da{index[n]}" for n in writer.da), *(f"dz{index[n]}" for n in writer.dz),
                *(f"fp{index[n]}" for n in writer.fps),
-               *(f"oda{index[n]}" for n in writer.output_da),
-               *(u for n in writer.uses for u in writer.uses[n]), *(g[n] for n in writer.uses),
+               # ∂L/∂a from the loss is da itself unless the output feeds other nodes
+               *(f"oda{index[n]}" for n in writer.output_da if graph.children(n)),
+               *(u for n in writer.uses for u in writer.uses[n]),
+               *(g[n] for n in writer.uses if len(writer.uses[n]) > 1),  # one use: g is u
                writer.c("scale * lt") if writer.rounded else "lt"]  # L = scale·lt, scale ≤ 1
     source = "\n".join([
         "def forward(p, x, t):", *head[:3], *forward, "    return lt", "",
