@@ -10,6 +10,7 @@ Each step also gets a matrix view (U = XW + b, Δ, ∂L/∂W = Aᵀ·Δ) as tabl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -798,15 +799,15 @@ def _epoch(setup: MLPSetup, run: _Running, epoch: int, groups: list[list[int]], 
         before, optimizer = dict(run.params), base.optimizer
         assert optimizer is not None
         saved = dict(optimizer.state), optimizer.t
-        moved, state = _update(optimizer, live, [run.params[n] for n in live],
-                               [grads[n] for n in live], keyed=steps)
+        moved, state, written = _update(optimizer, live, [run.params[n] for n in live],
+                                        [grads[n] for n in live], keyed=steps)
         run.params.update(zip(live, moved))
         if steps:
             yield StepDone(epoch, run.number, [s + 1 for s in group],
                            _step_values(setup, blocks) | state, grads, dict(run.params))
         if progress is not None:
             progress(run.number, run.limit)
-        if not _all_finite(blocks, [*grads.values(), *state.values(), *moved]):
+        if not _all_finite(blocks, written):
             bad = _verdict(setup, run.number, epoch, group, before, live, saved)
             if bad is not None:
                 run.diagnostics.append(non_finite_step(bad, label, epoch, run.number))
@@ -819,19 +820,24 @@ def _epoch(setup: MLPSetup, run: _Running, epoch: int, groups: list[list[int]], 
 
 
 def _update(optimizer: Optimizer | None, live: list[str], values: list[Value],
-            grads: list[Value], keyed: bool) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """The step's new parameters and the state values it writes (``keyed``: by key, as the
-    worked step writes them). Without the keys, an optimizer with state updates every
-    parameter as one vector θ (its state written as ``m.θ`` …): its rules are elementwise, so
-    the numbers are the same, and one call instead of one per matrix keeps its per-call cost
-    small."""
+            grads: list[Value], keyed: bool
+            ) -> tuple[list[np.ndarray], dict[str, Any], list[np.ndarray]]:
+    """The step's new parameters, the state values it writes (``keyed``: by key, as the
+    worked step writes them) and the arrays holding every gradient, state and new value (for
+    :func:`_all_finite`). Without the keys, an optimizer with state updates every parameter as
+    one vector θ: its rules are elementwise, so the numbers are the same, and one call instead
+    of one per matrix keeps its per-call cost small (and the check's)."""
     assert optimizer is not None
     if keyed or optimizer.plain or not live:
         moved, state = optimizer.values(live, values, grads)
-        return [np.asarray(m, dtype=float) for m in moved], state
+        arrays = [np.asarray(m, dtype=float) for m in moved]
+        return arrays, state, [*map(np.asarray, grads), *map(np.asarray, state.values()),
+                               *arrays]
+    flat_grads = np.concatenate([np.ravel(g) for g in grads])
     flat, state = optimizer.values(["θ"], [np.concatenate([np.ravel(v) for v in values])],
-                                   [np.concatenate([np.ravel(g) for g in grads])])
-    return _split(np.asarray(flat[0]), values), state
+                                   [flat_grads])
+    new = np.asarray(flat[0])
+    return _split(new, values), {}, [flat_grads, *map(np.asarray, state.values()), new]
 
 
 def _split(flat: np.ndarray, like: Sequence[Value]) -> list[np.ndarray]:
@@ -844,15 +850,16 @@ def _all_finite(blocks: list[BlockNumbers], arrays: list[Any]) -> bool:
     """Whether every value a step writes is finite: each sample's row (inputs, u, a, L,
     ∂L/∂ŷ, ∂L/∂a, f'(u), δ), the gradients (a sample's share aₗ₋₁ᵀ·δₗ is a term of them: an
     infinite share makes the sum infinite or NaN), the optimizer's state lines and the new
-    parameters. Vectorised: cheap next to the step's matrix products."""
-    for block in blocks:
-        parts: list[Any] = [*block.acts, *block.pre, *block.backs.values(), *block.fps.values(),
-                            *block.deltas, block.losses]
+    parameters. One vectorised test: cheap next to the step's matrix products."""
+    for block in blocks:  # many small arrays of one row per sample: tested side by side
+        parts = [*block.acts, *block.pre, *block.backs.values(), *block.fps.values(),
+                 *block.deltas]
         if block.out_grad is not None:
             parts.append(block.out_grad)
-        if not all(np.isfinite(part).all() for part in parts):
-            return False
-    return all(np.isfinite(part).all() for part in arrays)
+        if not (math.isfinite(sum(block.losses))
+                and np.isfinite(np.concatenate(parts, axis=1)).all()):
+            return False  # (a sum with a term that is not finite is not finite)
+    return all(np.isfinite(array).all() for array in arrays)
 
 
 def _verdict(setup: MLPSetup, number: int, epoch: int, group: list[int],
