@@ -251,14 +251,16 @@ def test_several_samples_equal_the_step_by_step_loop(case: tuple[str, int | None
 @SETTINGS
 @given(one_sample_network())
 def test_blocks_equal_the_worked_solution(case: tuple[str, int | None]) -> None:
-    """The epoch losses, parameters after each epoch and final parameters of the blocks are
-    the worked solution's (which writes every line through ``Optimizer.step``)."""
+    """The epoch losses, parameters after each epoch, final parameters and warnings of the
+    blocks are the worked solution's (which writes every line through ``Optimizer.step`` and
+    stops at the first value that is not finite, whichever line writes it)."""
     text, _ = case
     problem = load_problem_text(text, "random.yaml")
     epochs = min(problem.epochs, 60)  # the worked solution records every line
     problem = load_problem_text(text.replace(f'"epochs": {problem.epochs}',
                                              f'"epochs": {epochs}'), "random.yaml")
-    run = solve(problem).runs[0]
+    trace = solve(problem)
+    run = trace.runs[0]
     events = _unrolled(list(run_events(problem, steps=False, epoch_rows=True)),
                        [p.name for p in network.setup_from(problem).graph.params])
     losses = [e.loss for e in events if isinstance(e, EpochStart)]
@@ -274,6 +276,8 @@ def test_blocks_equal_the_worked_solution(case: tuple[str, int | None]) -> None:
     assert isinstance(end, RunEnd) and end.stopped_early == run.stopped_early
     assert same(end.final_loss, run.final_loss)
     assert same(list(end.final.values()), list(run.final.values()))
+    assert [(d.code, d.message, d.epoch, d.step) for d in end.diagnostics] == \
+        [(d.code, d.message, d.epoch, d.step) for d in trace.warnings]
 
 
 MAZUR = """
