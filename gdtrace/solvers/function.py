@@ -342,6 +342,18 @@ def _compiled_update(optimizer: Optimizer, count: int
     return updater.update, updater.start
 
 
+def _state_lines(optimizer: Optimizer, names: list[str], point: list[float],
+                 grads: list[float], kept: tuple[float, ...], number: int) -> dict[str, Value]:
+    """The optimizer's state lines of update ``number`` by key, as the worked step writes
+    them: ``Optimizer.values`` from the state the compiled update kept (``kept``, in
+    ``RULES_TEXT`` order: every parameter's first kept kind, then the next …)."""
+    kinds = RULES_TEXT[optimizer.name].kept
+    optimizer.state = {name: {kind: kept[k * len(names) + i] for k, kind in enumerate(kinds)}
+                       for i, name in enumerate(names)}
+    optimizer.t = number - 1
+    return optimizer.values(names, point, grads)[1]
+
+
 def events(problem: Problem, label: str = "as written", *, steps: bool = True,
            max_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
            finished: list[Any] | None = None) -> Iterator[Any]:
@@ -366,8 +378,11 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
         if rounds:  # as _numbers (without rounding, carry is float() of a float: skipped)
             raw_f, raw_grads = carry(raw_f), [carry(g) for g in raw_grads]
         f_value, grads = raw_f, raw_grads
-        if update is not None:  # --summary: no state by key to write
-            point, kept = update(point, tuple(grads), kept, number)
+        if update is not None:  # --summary: no state by key to write, unless it may overflow
+            moved, new_kept, check = update(point, tuple(grads), kept, number)
+            state = {} if math.isfinite(check) else \
+                _state_lines(optimizer, names, point, grads, kept, number)  # by key, to look
+            point, kept = moved, new_kept
         elif not optimizer.plain:
             moved, state = optimizer.values(names, point, grads)
             point = [float(v) for v in moved]
@@ -380,8 +395,9 @@ def events(problem: Problem, label: str = "as written", *, steps: bool = True,
                            dict(zip(names, point)))
         if progress is not None:
             progress(number, limit)
-        if not math.isfinite(f_value + sum(grads) + sum(point)):  # then look closer
-            written = [("f", f_value), *zip(names, grads), *zip(names, point)]
+        if not math.isfinite(f_value + sum(grads) + sum(state.values()) + sum(point)):
+            # then look closer, in the worked step's order of lines
+            written = [("f", f_value), *zip(names, grads), *state.items(), *zip(names, point)]
             bad = next(((k, v) for k, v in written if not math.isfinite(v)), None)
             if bad is not None:
                 diagnostics.append(_left_float_range(bad[0], bad[1], label, number))

@@ -10,7 +10,8 @@ Each step also gets a matrix view (U = XW + b, Δ, ∂L/∂W = Aᵀ·Δ) as tabl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -778,7 +779,7 @@ def _epoch(setup: MLPSetup, run: _Running, epoch: int, groups: list[list[int]], 
            label: str, progress: Callable[[int, int], None] | None) -> Iterator[Any]:
     """One epoch: the loss at its start (from the first step's forward pass when that step
     is every sample in file order), then each step."""
-    from gdtrace.solvers.checks import non_finite_message
+    from gdtrace.solvers.checks import non_finite_step
     from gdtrace.solvers.streaming import EpochStart, StepDone
 
     base, count = setup.base, len(setup.layers)
@@ -795,42 +796,99 @@ def _epoch(setup: MLPSetup, run: _Running, epoch: int, groups: list[list[int]], 
             reuse = blocks if group == whole else None
             yield EpochStart(epoch, data_loss(setup, Ws, bs, reuse))
         run.number += 1
-        before = dict(run.params)
-        moved, state = _update(base.optimizer, live, [run.params[n] for n in live],
-                               [grads[n] for n in live], keyed=steps)
+        before, optimizer = dict(run.params), base.optimizer
+        assert optimizer is not None
+        saved = dict(optimizer.state), optimizer.t
+        moved, state, written = _update(optimizer, live, [run.params[n] for n in live],
+                                        [grads[n] for n in live], keyed=steps)
         run.params.update(zip(live, moved))
         if steps:
             yield StepDone(epoch, run.number, [s + 1 for s in group],
                            _step_values(setup, blocks) | state, grads, dict(run.params))
         if progress is not None:
             progress(run.number, run.limit)
-        bad = next((n for n in live if not np.isfinite(run.params[n]).all()), None)
-        if bad is not None:
-            run.diagnostics.append(Diagnostic("non_finite", non_finite_message(
-                f"the updated {bad}", run.params[bad]), label, epoch, run.number))
-            run.stopped = True
-            run.params = before  # the run ends where the failing step started, as worked
-            break
+        if not _all_finite(blocks, written):
+            bad = _verdict(setup, run.number, epoch, group, before, live, saved)
+            if bad is not None:
+                run.diagnostics.append(non_finite_step(bad, label, epoch, run.number))
+                run.stopped = True
+                run.params = before  # the run ends where the failing step started, as worked
+                break
         if base.schedule.round_between is not None and run.number < run.total:
             between = Carry(base.schedule.round_between)
             run.params = {k: between.array(v) for k, v in run.params.items()}
 
 
 def _update(optimizer: Optimizer | None, live: list[str], values: list[Value],
-            grads: list[Value], keyed: bool) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """The step's new parameters (and, ``keyed``, the optimizer's state by key, as the worked
-    step writes it). Without the keys, an optimizer with state updates every parameter as one
-    vector: its rules are elementwise, so the numbers are the same, and one call instead of one
-    per matrix keeps its per-call cost small."""
+            grads: list[Value], keyed: bool
+            ) -> tuple[list[np.ndarray], dict[str, Any], list[np.ndarray]]:
+    """The step's new parameters, the state values it writes (``keyed``: by key, as the
+    worked step writes them) and the arrays holding every gradient, state and new value (for
+    :func:`_all_finite`). Without the keys, an optimizer with state updates every parameter as
+    one vector θ: its rules are elementwise, so the numbers are the same, and one call instead
+    of one per matrix keeps its per-call cost small (and the check's)."""
     assert optimizer is not None
     if keyed or optimizer.plain or not live:
         moved, state = optimizer.values(live, values, grads)
-        return [np.asarray(m, dtype=float) for m in moved], state
-    flat = optimizer.values(["θ"], [np.concatenate([np.ravel(v) for v in values])],
-                            [np.concatenate([np.ravel(g) for g in grads])])[0][0]
-    ends = np.cumsum([np.size(v) for v in values])[:-1]
-    return [part.reshape(np.shape(v)) for part, v in zip(np.split(np.asarray(flat), ends),
-                                                         values)], {}
+        arrays = [np.asarray(m, dtype=float) for m in moved]
+        return arrays, state, [*map(np.asarray, grads), *map(np.asarray, state.values()),
+                               *arrays]
+    flat_grads = np.concatenate([np.ravel(g) for g in grads])
+    flat, state = optimizer.values(["θ"], [np.concatenate([np.ravel(v) for v in values])],
+                                   [flat_grads])
+    new = np.asarray(flat[0])
+    return _split(new, values), {}, [flat_grads, *map(np.asarray, state.values()), new]
+
+
+def _split(flat: np.ndarray, like: Sequence[Value]) -> list[np.ndarray]:
+    """One vector θ back as arrays shaped as ``like``."""
+    ends = np.cumsum([np.size(v) for v in like])[:-1]
+    return [part.reshape(np.shape(v)) for part, v in zip(np.split(flat, ends), like)]
+
+
+def _all_finite(blocks: list[BlockNumbers], arrays: list[Any]) -> bool:
+    """Whether every value a step writes is finite: each sample's row (inputs, u, a, L,
+    ∂L/∂ŷ, ∂L/∂a, f'(u), δ), the gradients (a sample's share aₗ₋₁ᵀ·δₗ is a term of them: an
+    infinite share makes the sum infinite or NaN), the optimizer's state lines and the new
+    parameters. One vectorised test: cheap next to the step's matrix products."""
+    for block in blocks:  # many small arrays of one row per sample: tested side by side
+        parts = [*block.acts, *block.pre, *block.backs.values(), *block.fps.values(),
+                 *block.deltas]
+        if block.out_grad is not None:
+            parts.append(block.out_grad)
+        if not (math.isfinite(sum(block.losses))
+                and np.isfinite(np.concatenate(parts, axis=1)).all()):
+            return False  # (a sum with a term that is not finite is not finite)
+    return all(np.isfinite(array).all() for array in arrays)
+
+
+def _verdict(setup: MLPSetup, number: int, epoch: int, group: list[int],
+             before: dict[str, np.ndarray], live: list[str],
+             saved: tuple[dict[str, Any], int]) -> Quantity | None:
+    """The first value the step writes that is not finite, found by writing the step the
+    worked way from the parameters ``before`` and the optimizer's state as it was
+    (``saved``: its state and t before :func:`_update`; a state kept for one
+    vector θ is split back by parameter). The optimizer ends as :func:`_update` left it."""
+    from gdtrace.solvers.checks import first_non_finite
+
+    optimizer = setup.base.optimizer
+    assert optimizer is not None
+    after = optimizer.state, optimizer.t, optimizer.state_lines
+    state, optimizer.t, optimizer.state_lines = dict(saved[0]), saved[1], {}
+    theta = state.pop("θ", None)
+    if theta is not None:
+        like = [before[n] for n in live]
+        split = {kind: _split(np.asarray(v, dtype=float), like) for kind, v in theta.items()}
+        state |= {n: {kind: parts[j] for kind, parts in split.items()}
+                  for j, n in enumerate(live)}
+    optimizer.state = state
+    count = len(setup.layers)
+    try:
+        step, _ = _step(setup, number, epoch, group, [before[f"W{i + 1}"] for i in range(count)],
+                        [before[f"b{i + 1}"] for i in range(count)], matrix_view=False)
+    finally:
+        optimizer.state, optimizer.t, optimizer.state_lines = after
+    return first_non_finite(step)
 
 
 def _step_values(setup: MLPSetup, blocks: list[BlockNumbers]) -> dict[str, Any]:

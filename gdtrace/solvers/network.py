@@ -23,7 +23,7 @@ from gdtrace.formula.rounding import Carry
 from gdtrace.problem.model import Problem
 from gdtrace.problem.network_models import Graph, NetworkSpec, Node, Schedule
 from gdtrace.solvers import RunOptions, Solved, asks_formulas
-from gdtrace.solvers.checks import keep_step, non_finite_message
+from gdtrace.solvers.checks import first_non_finite, keep_step, non_finite_step
 from gdtrace.solvers.network_kernel import (
     Kernel,
     Updater,
@@ -756,22 +756,24 @@ def _numeric_epochs(plan: _Numeric, run: _Running, epochs: Iterator[list[list[in
         for k, group in enumerate(groups):
             if run.number >= limit:
                 break
-            before, number = run.p, run.number + 1
+            before, state, number = run.p, run.state, run.number + 1
             if len(group) == 1:
                 s = group[0]
-                lt, run.p, run.state = train(before, X[s], Y[s], scales[1], run.state, number)
+                lt, run.p, run.state, check = train(before, X[s], Y[s], scales[1], state,
+                                                    number)
                 known = {s: lt}
             else:
                 scale = scales[len(group)]
                 passes = [grads_of(before, X[s], Y[s], scale) for s in group]
                 grads = tuple([carry(sum(column)) for column in zip(*(r[1] for r in passes))])
-                run.p, run.state = update(before, grads, run.state, number)
+                run.p, run.state, check = update(before, grads, state, number)
+                check += sum([r[2] for r in passes])
                 known = {s: r[0] for s, r in zip(group, passes)}
             if k == 0:
                 yield EpochStart(e, _data_loss(setup, kernel, X, Y, before, known, loss_scale))
             run.number = number
-            if not math.isfinite(sum(run.p)):
-                _check_finite(plan, run, e, before)
+            if not math.isfinite(check):
+                _verdict(plan, run, e, group, before, state)
             if progress is not None:
                 progress(number, limit)
             if run.stopped:
@@ -798,7 +800,7 @@ def _epoch_blocks(plan: _Numeric, run: _Running, epochs: int, names: list[str], 
     last = min(epochs, run.limit)  # one step per epoch: the last epoch's number
     while run.number < last:
         block: list[tuple[Any, ...]] = []
-        first, start = run.number + 1, run.p
+        first, start, start_state = run.number + 1, run.p, run.state
         run.p, run.state, run.number, odd = epochs_of(
             run.p, x, y, scale, run.state, first, min(last, first + EPOCH_BLOCK - 1) + 1,
             loss_scale, block)
@@ -808,10 +810,13 @@ def _epoch_blocks(plan: _Numeric, run: _Running, epochs: int, names: list[str], 
             for row in block:
                 yield EpochStart(row[0], row[1])
                 yield EpochEnd(row[0], row[3], dict(zip(names, row[4:])))
-        if odd is not None:  # epoch run.number: its loss or a parameter is not finite
+        if odd is not None:  # epoch run.number's check is not finite: maybe a value is not
             yield EpochStart(run.number, odd)
-            if not math.isfinite(sum(run.p)):
-                _check_finite(plan, run, run.number, list(block[-1][4:]) if block else start)
+            before, state = start, start_state
+            if run.number > first:  # the step's starting state: the block's steps before it
+                before, state, _, _ = epochs_of(start, x, y, scale, start_state, first,
+                                                run.number, loss_scale, [])
+            _verdict(plan, run, run.number, [0], before, state)
             yield EpochEnd(run.number, run.number, dict(zip(names, run.p)))
         if progress is not None:
             progress(run.number, run.limit)
@@ -819,25 +824,39 @@ def _epoch_blocks(plan: _Numeric, run: _Running, epochs: int, names: list[str], 
             break
 
 
-def _check_finite(plan: _Numeric, run: _Running, epoch: int, before: list[float]) -> None:
-    """Stop the run at the first trainable parameter that is no longer finite, if any (a sum
-    of finite numbers can overflow: then nothing is wrong). The run then ends with the
-    parameters the step started from (``before``), as the worked solution does."""
-    bad = next((i for i in plan.live if not math.isfinite(run.p[i])), None)
-    if bad is None:
-        return
-    name = plan.setup.graph.params[bad].name
-    run.diagnostics.append(Diagnostic("non_finite", non_finite_message(
-        f"the updated {name}", run.p[bad]), plan.label, epoch, run.number))
-    run.stopped = True
-    run.p = list(before)
+def _verdict(plan: _Numeric, run: _Running, epoch: int, group: list[int], before: list[float],
+             state: tuple[float, ...]) -> None:
+    """Settle a step whose check was not finite (step ``run.number``, from the parameters
+    ``before`` and the optimizer state ``state``): write it the worked way and stop, as the
+    worked solution does, at its first value that is not finite — with its warning, and the
+    parameters the step started from. If every value is finite (finite values overflowed in
+    the check's sum), the step's numbers stand and the run goes on."""
+    setup = plan.setup
+    optimizer = setup.optimizer
+    assert optimizer is not None
+    names = [q.name for q in setup.graph.params]
+    live = [names[i] for i in plan.live]
+    kept = RULES_TEXT[optimizer.name].kept
+    saved = optimizer.state, optimizer.t
+    optimizer.state = {name: {kind: state[k * len(live) + j] for k, kind in enumerate(kept)}
+                       for j, name in enumerate(live)} if state else {}
+    optimizer.t = run.number - 1
+    try:
+        step = _step(setup, run.number, group, dict(zip(names, before)),
+                     {q.name: q.trainable for q in setup.graph.params})
+    finally:
+        optimizer.state, optimizer.t = saved
+    bad = first_non_finite(step)
+    if bad is not None:
+        run.diagnostics.append(non_finite_step(bad, plan.label, epoch, run.number))
+        run.stopped = True
+        run.p = list(before)
 
 
 def _worked_epoch(plan: _Numeric, run: _Running, epoch: int, groups: list[list[int]]
                   ) -> Iterator[Any]:
     """One epoch for ``--stream``: each step written as the worked solution does, then
     dropped."""
-    from gdtrace.solvers.checks import first_non_finite, non_finite_step
     from gdtrace.solvers.streaming import EpochStart, step_record
 
     setup, label, progress = plan.setup, plan.label, plan.progress

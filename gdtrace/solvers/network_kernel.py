@@ -60,7 +60,8 @@ class Kernel:
 
     - ``forward(p, x, t)`` → the sample's summed loss terms before scaling;
     - ``grads(p, x, t, scale)`` → (that sum, the trainable parameters' gradients in
-      ``live`` order);
+      ``live`` order, the sum of every value the worked sample writes: not finite when one
+      of them is not, or when finite values overflow in the sum — a "maybe" to check);
     - ``full(p, x, t, scale)`` → every written number, in the orders of the ``*_keys`` lists.
     """
 
@@ -72,7 +73,7 @@ class Kernel:
     use_keys: list[str]  # the trainable parameters in the order their first use is written
     use_counts: list[int]
     forward: Callable[..., float] = field(repr=False)
-    grads: Callable[..., tuple[float, tuple[float, ...]]] = field(repr=False)
+    grads: Callable[..., tuple[float, tuple[float, ...], float]] = field(repr=False)
     full: Callable[..., tuple[Any, ...]] = field(repr=False)
     source: str = field(repr=False, default="")
     # the lines of ``grads``: unpacking p, x and t (``head``), then the lines that leave the
@@ -81,6 +82,10 @@ class Kernel:
     head: list[str] = field(repr=False, default_factory=list)
     grads_body: list[str] = field(repr=False, default_factory=list)
     names: dict[str, Any] = field(repr=False, default_factory=dict)
+    # the variables of ``grads_body`` holding every value the worked sample writes (its
+    # z, a, ∂L/∂a, ∂L/∂z, f'(z), chain-rule uses, gradients and loss): their sum is the
+    # cheap finiteness check of :func:`compile_update`
+    written: list[str] = field(repr=False, default_factory=list)
 
 
 class _Writer:
@@ -256,26 +261,35 @@ def compile_kernel(graph: Graph, loss: OutputLoss, carry: Carry,
         _tuple([f"oda{index[n]}" for n in writer.output_da]),
         _tuple([_tuple(writer.uses[n]) for n in writer.uses]),
         _tuple([g[n] for n in writer.uses])])
+    written = [*(f"z{i}" for i in range(len(graph.nodes))),
+               *(f"a{i}" for i in range(len(graph.nodes))),
+               *(f"da{index[n]}" for n in writer.da), *(f"dz{index[n]}" for n in writer.dz),
+               *(f"fp{index[n]}" for n in writer.fps),
+               # ∂L/∂a from the loss is da itself unless the output feeds other nodes
+               *(f"oda{index[n]}" for n in writer.output_da if graph.children(n)),
+               *(u for n in writer.uses for u in writer.uses[n]),
+               *(g[n] for n in writer.uses if len(writer.uses[n]) > 1),  # one use: g is u
+               writer.c("scale * lt") if writer.rounded else "lt"]  # L = scale·lt, scale ≤ 1
     source = "\n".join([
         "def forward(p, x, t):", *head[:3], *forward, "    return lt", "",
         "def grads(p, x, t, scale):", *head, *body, *grads,
-        f"    return lt, {_tuple([g[n] for n in live])}", "",
+        f"    return lt, {_tuple([g[n] for n in live])}, {' + '.join(written)}", "",
         "def full(p, x, t, scale):", *head, *body, *grads, f"    return {full_return}", ""])
     namespace = dict(writer.names)
     exec(compile(source, f"<network kernel {id(graph):x}>", "exec"), namespace)  # noqa: S102
     return Kernel(live, writer.da, writer.dz, writer.fps, writer.output_da, list(writer.uses),
                   [len(writer.uses[n]) for n in writer.uses], namespace["forward"],
                   namespace["grads"], namespace["full"], source, head, [*body, *grads],
-                  writer.names)
+                  writer.names, written)
 
 
 # ------------------------------------------------------------------------- the update
 
 
 Update = Callable[[list[float], tuple[float, ...], tuple[float, ...], int],
-                  tuple[list[float], tuple[float, ...]]]
+                  tuple[list[float], tuple[float, ...], float]]
 Train = Callable[[list[float], list[float], list[float], float, tuple[float, ...], int],
-                 tuple[float, list[float], tuple[float, ...]]]
+                 tuple[float, list[float], tuple[float, ...], float]]
 Epochs = Callable[[list[float], list[float], list[float], float, tuple[float, ...], int, int,
                    float, list[tuple[Any, ...]]],
                   tuple[list[float], tuple[float, ...], int, float | None]]
@@ -286,20 +300,28 @@ class Updater:
     """One optimizer's update of a network's parameters, compiled as straight-line float code.
 
     - ``update(p, g, state, t)`` → (every parameter after the step, the state the next step
-      starts from), from ``p`` (every parameter in ``graph.params`` order), ``g`` (the
-      trainable ones' gradients in that order, as :meth:`Kernel.grads` returns them) and ``t``
-      (the update number, 1 in the first step);
+      starts from, the check), from ``p`` (every parameter in ``graph.params`` order), ``g``
+      (the trainable ones' gradients in that order, as :meth:`Kernel.grads` returns them) and
+      ``t`` (the update number, 1 in the first step);
     - ``train(p, x, t, scale, state, number)`` → (the sample's summed loss terms, the
-      parameters after the step, the state): a one-sample step, the kernel's ``grads`` lines
-      followed by the update's in one function (``number`` is the update number);
+      parameters after the step, the state, the check): a one-sample step, the kernel's
+      ``grads`` lines followed by the update's in one function (``number`` is the update
+      number);
     - ``epochs(p, x, t, scale, state, first, stop, loss_scale, rows)``: the epochs of a data
       set of one sample (one step each, no carry rounding) with update numbers ``first`` …
       ``stop − 1``, in one loop: the ``train`` lines, then the epoch's loss as
       ``network._data_loss`` computes it from the step's pass (``loss_scale · Σ``). Each epoch
-      whose loss and parameters are finite appends ``(epoch, loss, epoch, steps,
-      parameters…)`` to ``rows`` (its summary lines' numbers in writing order). Returns (the
-      parameters, the state, the last update number, None) — or, at the first epoch with a
-      number that is not finite, stops after it without a row and returns its loss last.
+      whose check is finite appends ``(epoch, loss, epoch, steps, parameters…)`` to ``rows``
+      (its summary lines' numbers in writing order). Returns (the parameters, the state, the
+      last update number, None) — or, at the first epoch whose check is not finite, stops
+      after it without a row and returns its loss last.
+
+    The check is the sum of every value the worked step writes (the kernel's
+    :attr:`Kernel.written`, the gradients, every state line, the new parameters; in
+    ``epochs`` the epoch's loss too): not finite when one of them is not — or when finite
+    values overflow in the sum. So a finite check means the worked step writes only finite
+    values, and one that is not is a "maybe" the caller settles by writing that one step the
+    worked way (``network._verdict``).
 
     ``start`` is the state before the first step. Each function is compiled when first used
     (a run needs one of them, and the unrolled text of an optimizer with state is long)."""
@@ -373,25 +395,29 @@ def compile_update(rule: RuleText, hyper: dict[str, float], eta: float, carry: C
         lines.append(f"    n{i} = {renamed(rule.new, i)}")
     moved = [f"n{i}" if flag else f"p{i}" for i, flag in enumerate(trainable)]
     every = [f"p{i}" for i in range(len(trainable))]
+    updated = [*(f"o{kind}{i}" for i in live for kind, _ in rule.lines), *(f"n{i}" for i in live)]
+    check = " + ".join(["0.0", *(f"g{i}" for i in live), *updated])
     sources = {
         "update": "\n".join([
             "def update(p, g, state, number):", f"    {_tuple(every)} = p",
             f"    {_tuple([f'g{i}' for i in live])} = g", *unpack, *lines,
-            f"    return [{', '.join(moved)}], {kept}", ""])}
+            f"    return [{', '.join(moved)}], {kept}, {check}", ""])}
     start = (0.0,) * len(rule.kept) * len(live)
     if kernel is None:
         return Updater(start, sources, namespace)
+    checked = " + ".join([*kernel.written, *updated])
     loop = [f"    {line}" for line in [*kernel.grads_body, *lines]]
     sources |= {
         "train": "\n".join([
             "def train(p, x, t, scale, state, number):", *kernel.head, *unpack,
-            *kernel.grads_body, *lines, f"    return lt, [{', '.join(moved)}], {kept}", ""]),
+            *kernel.grads_body, *lines,
+            f"    return lt, [{', '.join(moved)}], {kept}, {checked}", ""]),
         "epochs": "\n".join([
             "def epochs(p, x, t, scale, state, first, stop, loss_scale, rows):", *kernel.head,
             *unpack, "    append = rows.append", "    for number in range(first, stop):", *loop,
             "        loss = float(loss_scale * sum([float(1.0 * lt)]))",
             f"        {_tuple(every)} = {_tuple(moved)}",
-            f"        if not (isfinite(loss) and isfinite({' + '.join(every)})):",
+            f"        if not isfinite(loss + {checked}):",
             f"            return [{', '.join(every)}], {kept}, number, loss",
             f"        append((number, loss, number, number, {', '.join(every)}))",
             f"    return [{', '.join(every)}], {kept}, stop - 1, None", ""])}
