@@ -128,6 +128,25 @@ def test_rule_text_names_only_what_it_is_given() -> None:
 
 # ------------------------------------------------------------------------- whole runs
 
+def network_doc(rows: list[list[float]], hidden: str, output: str, weights: dict[str, Any],
+                loss: str, learning_rate: float, epochs: int) -> dict[str, Any]:
+    """A 2-2-2 network with a shared bias per layer (Mazur's layout) as a problem mapping."""
+    def node(name: str, activation: str, sources: tuple[str, str], first: int, bias: str
+             ) -> dict[str, Any]:
+        edges = {f"w{first}": sources[0], f"w{first + 1}": sources[1]}
+        return {"name": name, "activation": activation, "edges": edges, "bias": bias}
+
+    return {"title": "random 2-2-2", "model": "network",
+            "dataset": {"columns": ["i1", "i2", "t1", "t2"], "targets": ["t1", "t2"],
+                        "rows": rows},
+            "nodes": [node("h1", hidden, ("i1", "i2"), 1, "b1"),
+                      node("h2", hidden, ("i1", "i2"), 3, "b1"),
+                      node("o1", output, ("h1", "h2"), 5, "b2"),
+                      node("o2", output, ("h1", "h2"), 7, "b2")],
+            "outputs": ["o1", "o2"], "weights": weights, "loss": loss,
+            "learning_rate": learning_rate, "epochs": epochs}
+
+
 @st.composite
 def one_sample_network(draw: st.DrawFn, samples: int | None = None) -> tuple[str, int | None]:
     """A 2-2-2 network with a shared bias per layer (as Mazur's), random activations, loss,
@@ -144,22 +163,10 @@ def one_sample_network(draw: st.DrawFn, samples: int | None = None) -> tuple[str
     if draw(st.booleans()):
         weights["w3"] = {"value": weights["w3"], "trainable": False}
     name = draw(st.sampled_from(OPTIMIZERS))
-    doc = {
-        "title": "random 2-2-2", "model": "network",
-        "dataset": {"columns": ["i1", "i2", "t1", "t2"], "targets": ["t1", "t2"],
-                    "rows": rows},
-        "nodes": [{"name": "h1", "activation": hidden, "edges": {"w1": "i1", "w2": "i2"},
-                   "bias": "b1"},
-                  {"name": "h2", "activation": hidden, "edges": {"w3": "i1", "w4": "i2"},
-                   "bias": "b1"},
-                  {"name": "o1", "activation": output, "edges": {"w5": "h1", "w6": "h2"},
-                   "bias": "b2"},
-                  {"name": "o2", "activation": output, "edges": {"w7": "h1", "w8": "h2"},
-                   "bias": "b2"}],
-        "outputs": ["o1", "o2"], "weights": weights,
-        "loss": draw(st.sampled_from(["half_sse", "mse", "sse", "half_mse"])),
-        "learning_rate": draw(st.sampled_from([0.5, 0.1, 2.0, 1e150, 1e300])),
-        "epochs": draw(st.integers(1, 700))}
+    doc = network_doc(rows, hidden, output, weights,
+                      draw(st.sampled_from(["half_sse", "mse", "sse", "half_mse"])),
+                      draw(st.sampled_from([0.5, 0.1, 2.0, 1e150, 1e300])),
+                      draw(st.integers(1, 700)))
     if samples is not None:
         doc["update"] = draw(st.sampled_from(["sgd", "batch"]))
     if name != "sgd":

@@ -7,29 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_network_summary import MAZUR as MAZUR_TEMPLATE
 from typer.testing import CliRunner
 
 from gdtrace.cli import app
 from gdtrace.problem import bundled_problems
 
-MAZUR = """model: network
-dataset:
-  columns: [i1, i2, o1t, o2t]
-  targets: [o1t, o2t]
-  rows:
-    - [0.05, 0.10, 0.01, 0.99]
-nodes:
-  - {name: h1, activation: sigmoid, edges: {w1: i1, w2: i2}, bias: b1}
-  - {name: h2, activation: sigmoid, edges: {w3: i1, w4: i2}, bias: b1}
-  - {name: o1, activation: sigmoid, edges: {w5: h1, w6: h2}, bias: b2}
-  - {name: o2, activation: sigmoid, edges: {w7: h1, w8: h2}, bias: b2}
-outputs: [o1, o2]
-weights: {w1: 0.15, w2: 0.20, w3: 0.25, w4: 0.30, w5: 0.40, w6: 0.45, w7: 0.50, w8: 0.55,
-          b1: 0.35, b2: 0.60}
-loss: half_sse
-learning_rate: 0.5
-epochs: 40
-"""
+MAZUR = MAZUR_TEMPLATE.replace("LR", "0.5").replace("EPOCHS", "40").replace("OPTIMIZER", "sgd")
 
 STATE_OVERFLOW = """model: function
 f: "1e200*x + y^2"

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from test_network_summary import network_doc
 
 from gdtrace.problem import load_problem_text
 from gdtrace.solvers import solve
@@ -104,22 +105,9 @@ def network_case(draw: st.DrawFn) -> str:
     weights |= {"b1": 0.35, "b2": 0.6}
     if draw(st.booleans()):
         weights["w3"] = {"value": weights["w3"], "trainable": False}
-    doc: dict[str, Any] = {
-        "title": "random 2-2-2", "model": "network",
-        "dataset": {"columns": ["i1", "i2", "t1", "t2"], "targets": ["t1", "t2"],
-                    "rows": rows},
-        "nodes": [{"name": "h1", "activation": hidden, "edges": {"w1": "i1", "w2": "i2"},
-                   "bias": "b1"},
-                  {"name": "h2", "activation": hidden, "edges": {"w3": "i1", "w4": "i2"},
-                   "bias": "b1"},
-                  {"name": "o1", "activation": output, "edges": {"w5": "h1", "w6": "h2"},
-                   "bias": "b2"},
-                  {"name": "o2", "activation": output, "edges": {"w7": "h1", "w8": "h2"},
-                   "bias": "b2"}],
-        "outputs": ["o1", "o2"], "weights": weights,
-        "loss": draw(st.sampled_from(["half_sse", "mse", "sse", "half_mse"])),
-        "learning_rate": draw(st.sampled_from(RATES)),
-        "epochs": draw(st.integers(1, 12))}
+    doc = network_doc(rows, hidden, output, weights,
+                      draw(st.sampled_from(["half_sse", "mse", "sse", "half_mse"])),
+                      draw(st.sampled_from(RATES)), draw(st.integers(1, 12)))
     if n > 1:
         doc["update"] = draw(st.sampled_from(["sgd", "batch"]))
     if draw(st.integers(0, 4)) == 0:

@@ -23,6 +23,7 @@ from gdtrace.render.printer import ExprPrinter, NumberFormat
 from gdtrace.solvers.glm import NumberedStep
 from gdtrace.solvers.streaming import streamed_document
 from gdtrace.trace import Epoch, Quantity, Role, Step, Trace
+from gdtrace.variants.require import quantities
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck),
@@ -33,17 +34,9 @@ UPDATES = ["sgd", "batch", "minibatch"]
 
 
 def every_quantity(trace: Trace) -> Iterator[Quantity]:
-    """Every worked line of the trace: blocks, loss lines, per-sample rows, step lines."""
+    """Every worked line of the trace (the lines a variant's condition reads)."""
     for run in trace.runs:
-        for block in run.blocks:
-            yield from block.quantities
-        for epoch in run.epochs:
-            if epoch.loss_line is not None:
-                yield epoch.loss_line
-            for step in epoch.steps:
-                for row in step.rows:
-                    yield from row
-                yield from step.quantities
+        yield from quantities(run)
 
 
 def assert_templated_lines_match(trace: Trace, decimals: int | None = None) -> int:
