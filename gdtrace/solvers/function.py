@@ -347,11 +347,8 @@ def _state_lines(optimizer: Optimizer, names: list[str], point: list[float],
     """The optimizer's state lines of update ``number`` by key, as the worked step writes
     them: ``Optimizer.values`` from the state the compiled update kept (``kept``, in
     ``RULES_TEXT`` order: every parameter's first kept kind, then the next …)."""
-    kinds = RULES_TEXT[optimizer.name].kept
-    optimizer.state = {name: {kind: kept[k * len(names) + i] for k, kind in enumerate(kinds)}
-                       for i, name in enumerate(names)}
-    optimizer.t = number - 1
-    return optimizer.values(names, point, grads)[1]
+    with optimizer.resumed(optimizer.kept_state(names, kept), number - 1):
+        return optimizer.values(names, point, grads)[1]
 
 
 def events(problem: Problem, label: str = "as written", *, steps: bool = True,

@@ -873,21 +873,17 @@ def _verdict(setup: MLPSetup, number: int, epoch: int, group: list[int],
 
     optimizer = setup.base.optimizer
     assert optimizer is not None
-    after = optimizer.state, optimizer.t, optimizer.state_lines
-    state, optimizer.t, optimizer.state_lines = dict(saved[0]), saved[1], {}
+    state = dict(saved[0])
     theta = state.pop("θ", None)
     if theta is not None:
         like = [before[n] for n in live]
         split = {kind: _split(np.asarray(v, dtype=float), like) for kind, v in theta.items()}
         state |= {n: {kind: parts[j] for kind, parts in split.items()}
                   for j, n in enumerate(live)}
-    optimizer.state = state
     count = len(setup.layers)
-    try:
+    with optimizer.resumed(state, saved[1]):
         step, _ = _step(setup, number, epoch, group, [before[f"W{i + 1}"] for i in range(count)],
                         [before[f"b{i + 1}"] for i in range(count)], matrix_view=False)
-    finally:
-        optimizer.state, optimizer.t, optimizer.state_lines = after
     return first_non_finite(step)
 
 

@@ -836,16 +836,9 @@ def _verdict(plan: _Numeric, run: _Running, epoch: int, group: list[int], before
     assert optimizer is not None
     names = [q.name for q in setup.graph.params]
     live = [names[i] for i in plan.live]
-    kept = RULES_TEXT[optimizer.name].kept
-    saved = optimizer.state, optimizer.t
-    optimizer.state = {name: {kind: state[k * len(live) + j] for k, kind in enumerate(kept)}
-                       for j, name in enumerate(live)} if state else {}
-    optimizer.t = run.number - 1
-    try:
+    with optimizer.resumed(optimizer.kept_state(live, state), run.number - 1):
         step = _step(setup, run.number, group, dict(zip(names, before)),
                      {q.name: q.trainable for q in setup.graph.params})
-    finally:
-        optimizer.state, optimizer.t = saved
     bad = first_non_finite(step)
     if bad is not None:
         run.diagnostics.append(non_finite_step(bad, plan.label, epoch, run.number))

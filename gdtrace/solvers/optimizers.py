@@ -26,7 +26,8 @@ lines use the rounded value.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -439,6 +440,26 @@ class Optimizer:
             out.append(quantity)
         previous.update({key: q for key, q in written.items() if key != slot.symbol.key})
         return out
+
+    def kept_state(self, names: list[str], kept: Sequence[Value]) -> dict[str, dict[str, Value]]:
+        """The state by parameter, as :attr:`state` holds it, from the flat tuple a compiled
+        update keeps (``network_kernel.compile_update``: every parameter's first kept kind,
+        then the next …)."""
+        kinds = RULES_TEXT[self.name].kept
+        return {name: {kind: kept[k * len(names) + i] for k, kind in enumerate(kinds)}
+                for i, name in enumerate(names)} if kept else {}
+
+    @contextmanager
+    def resumed(self, state: dict[str, dict[str, Value]], t: int) -> Iterator[Optimizer]:
+        """The optimizer as it stood after update ``t`` with this state, for one step written
+        the worked way (or its state lines by key) in a run computed otherwise; its own state
+        is put back afterwards."""
+        saved = self.state, self.t, self.state_lines
+        self.state, self.t, self.state_lines = state, t, {}
+        try:
+            yield self
+        finally:
+            self.state, self.t, self.state_lines = saved
 
     def values(self, names: list[str], values: Sequence[Value], grads: Sequence[Value]
                ) -> tuple[list[Value], dict[str, Value]]:
