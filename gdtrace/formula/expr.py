@@ -130,6 +130,14 @@ class Ref(Expr):
         return [self]
 
 
+def _flattened(parts: tuple[Expr, ...], kind: type[Expr]) -> tuple[Expr, ...]:
+    """The parts, each nested node of ``kind`` (a sum in a sum) replaced by its children."""
+    flat: list[Expr] = []
+    for part in parts:
+        flat.extend(part.children() if isinstance(part, kind) else (part,))
+    return tuple(flat)
+
+
 @dataclass(frozen=True, eq=False)
 class Add(Expr):
     terms: tuple[Expr, ...]
@@ -137,10 +145,7 @@ class Add(Expr):
     @staticmethod
     def of(*parts: Expr) -> Add:
         """Flatten nested sums so ``a + b + c`` prints without brackets."""
-        flat: list[Expr] = []
-        for part in parts:
-            flat.extend(part.terms if isinstance(part, Add) else (part,))
-        return Add(tuple(flat))
+        return Add(_flattened(parts, Add))
 
     def children(self) -> tuple[Expr, ...]:
         return self.terms
@@ -160,10 +165,8 @@ class Mul(Expr):
 
     @staticmethod
     def of(*parts: Expr) -> Mul:
-        flat: list[Expr] = []
-        for part in parts:
-            flat.extend(part.factors if isinstance(part, Mul) else (part,))
-        return Mul(tuple(flat))
+        """Flatten nested products so ``a·b·c`` prints without brackets."""
+        return Mul(_flattened(parts, Mul))
 
     def children(self) -> tuple[Expr, ...]:
         return self.factors
